@@ -1,0 +1,106 @@
+import { DeleteCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Client, ClientStore, GrantType } from '../oauth/ports';
+import { GRANT_TYPES } from '../oauth/ports';
+import { callDependency } from './aws-errors';
+import { bool, CorruptItemError, isUsableKey, optionalStr, str, strList } from './items';
+import { CLIENTS_TABLE } from './tables';
+
+export interface StoredClient extends Client {
+  readonly createdAt: string;
+}
+
+/** Registered clients, keyed by client_id. */
+export class DynamoClientStore implements ClientStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async getClient(clientId: string): Promise<StoredClient | undefined> {
+    if (!isUsableKey(clientId)) return undefined;
+    const { Item } = await callDependency('dynamodb', () =>
+      this.db.send(new GetCommand({ TableName: this.tableName, Key: { [CLIENTS_TABLE.partitionKey]: clientId }, ConsistentRead: true })),
+    );
+    return Item === undefined ? undefined : toClient(Item);
+  }
+
+  /** Registers a client; fails with ClientExistsError if the id is taken. */
+  async createClient(client: StoredClient): Promise<void> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...client, scopes: [...client.scopes], grantTypes: [...client.grantTypes] },
+          ConditionExpression: 'attribute_not_exists(clientId)',
+        }),
+      );
+    } catch (error) {
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') throw new ClientExistsError(client.clientId);
+      throw error;
+    }
+  }
+
+  async listClients(): Promise<StoredClient[]> {
+    const clients: StoredClient[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(new ScanCommand({ TableName: this.tableName, ExclusiveStartKey: startKey, ConsistentRead: true }));
+      for (const item of page.Items ?? []) clients.push(toClient(item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return clients.sort((a, b) => a.clientId.localeCompare(b.clientId));
+  }
+
+  /** Returns false when there is no such client. */
+  async setDisabled(clientId: string, disabled: boolean): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { clientId },
+          UpdateExpression: 'SET disabled = :disabled',
+          ConditionExpression: 'attribute_exists(clientId)',
+          ExpressionAttributeValues: { ':disabled': disabled },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  }
+
+  /** Returns false when there is no such client. */
+  async deleteClient(clientId: string): Promise<boolean> {
+    const { Attributes } = await this.db.send(
+      new DeleteCommand({ TableName: this.tableName, Key: { clientId }, ReturnValues: 'ALL_OLD' }),
+    );
+    return Attributes !== undefined;
+  }
+}
+
+export class ClientExistsError extends Error {
+  constructor(clientId: string) {
+    super(`a client with id "${clientId}" already exists`);
+    this.name = 'ClientExistsError';
+  }
+}
+
+function toClient(item: Record<string, unknown>): StoredClient {
+  const table = 'clients';
+  const grantTypes = strList(item, table, 'grantTypes');
+  if (grantTypes.some((grant) => !GRANT_TYPES.includes(grant as GrantType))) throw new CorruptItemError(table, 'grantTypes');
+  const isPublic = bool(item, table, 'isPublic');
+  const secretHash = optionalStr(item, table, 'secretHash');
+  if (!isPublic && secretHash === undefined) throw new CorruptItemError(table, 'secretHash');
+  return {
+    clientId: str(item, table, 'clientId'),
+    secretHash,
+    isPublic,
+    scopes: strList(item, table, 'scopes'),
+    audience: optionalStr(item, table, 'audience'),
+    grantTypes: grantTypes as GrantType[],
+    disabled: bool(item, table, 'disabled'),
+    createdAt: str(item, table, 'createdAt'),
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * The table definitions, once: the CDK stack and the local bootstrap both build tables from these, and
+ * the stores read key and attribute names from here.
+ */
+export interface TableDefinition {
+  /** Logical name; the physical name comes from configuration. */
+  readonly name: 'clients' | 'users' | 'refreshTokens';
+  readonly partitionKey: string;
+  /** Epoch-seconds attribute DynamoDB TTL deletes by (late: readers check it themselves). */
+  readonly ttlAttribute?: string;
+  readonly globalSecondaryIndexes?: readonly { readonly indexName: string; readonly partitionKey: string }[];
+  /** Clients and users are the operator's data: never deleted with the stack. */
+  readonly retain: boolean;
+}
+
+export const CLIENTS_TABLE: TableDefinition = { name: 'clients', partitionKey: 'clientId', retain: true };
+
+export const USERS_TABLE: TableDefinition = { name: 'users', partitionKey: 'username', retain: true };
+
+export const REFRESH_TOKENS_TABLE: TableDefinition = {
+  name: 'refreshTokens',
+  partitionKey: 'tokenHash',
+  ttlAttribute: 'expiresAt',
+  globalSecondaryIndexes: [{ indexName: 'byUser', partitionKey: 'userId' }],
+  retain: false,
+};
+
+export const TABLE_DEFINITIONS: readonly TableDefinition[] = [CLIENTS_TABLE, USERS_TABLE, REFRESH_TOKENS_TABLE];
+
+/** Physical table names, by logical name. */
+export type TableNames = Readonly<Record<TableDefinition['name'], string>>;

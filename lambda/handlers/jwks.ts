@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import { configFromEnv } from '../config';
+import { errorResponse } from '../oauth/responses';
+import { MethodNotAllowedError } from '../oauth/errors';
+import type { HttpRequest, HttpResponse } from '../oauth/http';
+import type { Logger } from '../oauth/ports';
+import type { PublicJwk } from '../tokens/jwk';
+import { fromProxyEvent, toProxyResult } from './apigw';
+import { createLogger, createSigner } from './runtime';
+import type { ProxyHandler } from './token';
+
+export interface JwksSource {
+  publicJwks(): Promise<PublicJwk[]>;
+}
+
+/** Resource servers refetch at least this often; far below any key-rotation propagation period. */
+export const JWKS_MAX_AGE_SECONDS = 300;
+
+/** GET /.well-known/jwks.json (RFC 7517 §5), with an ETag so caches can revalidate cheaply. */
+export async function handleJwksRequest(request: HttpRequest, source: JwksSource, logger: Logger): Promise<HttpResponse> {
+  try {
+    if (request.method !== 'GET' && request.method !== 'HEAD') throw new MethodNotAllowedError(['GET']);
+    const body = JSON.stringify({ keys: await source.publicJwks() });
+    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+    const headers = {
+      'Content-Type': 'application/jwk-set+json',
+      'Cache-Control': `public, max-age=${JWKS_MAX_AGE_SECONDS}`,
+      ETag: etag,
+    };
+    if (request.headers['if-none-match']?.split(',').some((tag) => tag.trim() === etag)) {
+      return { status: 304, headers, body: '' };
+    }
+    return { status: 200, headers, body: request.method === 'HEAD' ? '' : body };
+  } catch (error) {
+    return errorResponse(error, logger, request.requestId);
+  }
+}
+
+export function createJwksHandler(source: JwksSource, logger: Logger): ProxyHandler {
+  return async (event) => toProxyResult(await handleJwksRequest(fromProxyEvent(event), source, logger));
+}
+
+let instance: ProxyHandler | undefined;
+
+export const handler: ProxyHandler = (event) => {
+  instance ??= createJwksHandler(createSigner(configFromEnv(process.env)), createLogger());
+  return instance(event);
+};

@@ -1,0 +1,32 @@
+import { configFromEnv } from '../config';
+import type { OAuthSettings } from '../oauth/config';
+import { MethodNotAllowedError } from '../oauth/errors';
+import { jsonResponse, type HttpRequest, type HttpResponse } from '../oauth/http';
+import { authorizationServerMetadata } from '../oauth/metadata';
+import type { Logger } from '../oauth/ports';
+import { errorResponse } from '../oauth/responses';
+import { fromProxyEvent, toProxyResult } from './apigw';
+import { createLogger } from './runtime';
+import type { ProxyHandler } from './token';
+
+/** GET /.well-known/oauth-authorization-server (RFC 8414 §3). */
+export function handleMetadataRequest(request: HttpRequest, settings: OAuthSettings, logger: Logger): HttpResponse {
+  try {
+    if (request.method !== 'GET' && request.method !== 'HEAD') throw new MethodNotAllowedError(['GET']);
+    const response = jsonResponse(200, authorizationServerMetadata(settings), { 'Cache-Control': 'public, max-age=3600' });
+    return request.method === 'HEAD' ? { ...response, body: '' } : response;
+  } catch (error) {
+    return errorResponse(error, logger, request.requestId);
+  }
+}
+
+export function createMetadataHandler(settings: OAuthSettings, logger: Logger): ProxyHandler {
+  return async (event) => toProxyResult(handleMetadataRequest(fromProxyEvent(event), settings, logger));
+}
+
+let instance: ProxyHandler | undefined;
+
+export const handler: ProxyHandler = (event) => {
+  instance ??= createMetadataHandler(configFromEnv(process.env), createLogger());
+  return instance(event);
+};

@@ -1,0 +1,17 @@
+import { ENDPOINT_PATHS } from '../oauth/metadata';
+
+export type HandlerName = 'token' | 'jwks' | 'metadata';
+
+export interface Route {
+  readonly path: string;
+  /** The methods the endpoint serves; the function answers every other method itself (405 with Allow). */
+  readonly methods: readonly string[];
+  readonly handler: HandlerName;
+}
+
+/** The route table, once: the CDK REST API and the local API Gateway emulation are both built from it. */
+export const ROUTES: readonly Route[] = [
+  { path: ENDPOINT_PATHS.token, methods: ['POST'], handler: 'token' },
+  { path: ENDPOINT_PATHS.jwks, methods: ['GET'], handler: 'jwks' },
+  { path: ENDPOINT_PATHS.metadata, methods: ['GET'], handler: 'metadata' },
+];

@@ -1,0 +1,21 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { configFromEnv } from '../config';
+import type { TokenEndpointDeps } from '../oauth/grants/grant';
+import { handleTokenRequest } from '../oauth/token-endpoint';
+import { fromProxyEvent, toProxyResult } from './apigw';
+import { createTokenEndpointDeps } from './runtime';
+
+export type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+
+/** POST /token. */
+export function createTokenHandler(deps: TokenEndpointDeps): ProxyHandler {
+  return async (event) => toProxyResult(await handleTokenRequest(fromProxyEvent(event), deps));
+}
+
+let deps: TokenEndpointDeps | undefined;
+
+/** The Lambda entry point: configuration is read and validated once, at the first invocation. */
+export const handler: ProxyHandler = (event) => {
+  deps ??= createTokenEndpointDeps(configFromEnv(process.env));
+  return createTokenHandler(deps)(event);
+};

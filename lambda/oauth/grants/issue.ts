@@ -1,0 +1,61 @@
+import { signAccessToken } from '../../tokens/access-token';
+import { generateRefreshToken, hashRefreshToken } from '../../tokens/refresh-token';
+import { formatScope } from '../scope';
+import type { Client, RefreshToken } from '../ports';
+import type { TokenEndpointDeps } from './grant';
+
+/** Signs an RFC 9068 access token for `userId`, as of `now` (epoch seconds). */
+export async function issueAccessToken(
+  deps: TokenEndpointDeps,
+  client: Client,
+  userId: string,
+  scope: readonly string[],
+  now: number,
+): Promise<string> {
+  const key = await deps.signer.signingKey();
+  return signAccessToken(
+    {
+      iss: deps.settings.issuer,
+      sub: userId,
+      aud: client.audience ?? deps.settings.defaultAudience,
+      exp: now + deps.settings.accessTokenTtl,
+      iat: now,
+      jti: deps.random.uuid(),
+      client_id: client.clientId,
+      scope: formatScope(scope),
+    },
+    key,
+  );
+}
+
+/** A new refresh token and the record to store for it: the first of a family, or the successor of `previous`. */
+export function mintRefreshToken(
+  deps: TokenEndpointDeps,
+  subject: { clientId: string; userId: string; username: string },
+  scope: readonly string[],
+  now: number,
+  previous?: RefreshToken,
+): { token: string; record: RefreshToken } {
+  const token = generateRefreshToken(deps.random);
+  const familyExpiresAt = previous?.familyExpiresAt ?? now + deps.settings.refreshTokenAbsoluteTtl;
+  return {
+    token,
+    record: {
+      tokenHash: hashRefreshToken(token),
+      familyId: previous?.familyId ?? deps.random.uuid(),
+      clientId: subject.clientId,
+      userId: subject.userId,
+      username: subject.username,
+      scope: [...scope],
+      generation: previous === undefined ? 0 : previous.generation + 1,
+      issuedAt: now,
+      idleExpiresAt: Math.min(now + deps.settings.refreshTokenIdleTtl, familyExpiresAt),
+      familyExpiresAt,
+      state: 'active',
+    },
+  };
+}
+
+export function epochSeconds(deps: TokenEndpointDeps): number {
+  return Math.floor(deps.clock() / 1000);
+}

@@ -1,0 +1,92 @@
+import { hashRefreshToken } from '../../tokens/refresh-token';
+import { InvalidGrantError, InvalidRequestError } from '../errors';
+import { formatScope, narrowScope, parseScope } from '../scope';
+import { RefreshTokenConflictError, type RefreshToken } from '../ports';
+import { started, type Grant, type RequestContext, type TokenEndpointDeps } from './grant';
+import { epochSeconds, issueAccessToken, mintRefreshToken } from './issue';
+
+const INVALID_REFRESH_TOKEN = 'the refresh token is invalid, expired or revoked';
+
+/**
+ * RFC 6749 §6 with rotation (RFC 9700 §4.14.2). Three stages: read the token (with the client);
+ * sign (with the user check); one conditional write that retires the token and stores its successor.
+ * Signing comes before the commit, so a signing failure never consumes the presented token.
+ */
+export const refreshTokenGrant: Grant<RefreshToken | undefined> = {
+  prefetch(params, deps) {
+    const token = params.get('refresh_token');
+    return started(token === undefined ? Promise.resolve(undefined) : deps.refreshTokens.get(hashRefreshToken(token)));
+  },
+
+  async issue(client, params, prefetched, deps, context) {
+    if (params.get('refresh_token') === undefined) {
+      throw new InvalidRequestError('refresh_token is required');
+    }
+    const requestedScope = parseScope(params.get('scope'));
+    const current = await prefetched;
+    const now = epochSeconds(deps);
+    const log = { requestId: context.requestId, clientId: client.clientId };
+
+    if (current === undefined || current.clientId !== client.clientId) {
+      deps.logger.info('refresh_grant_failed', { ...log, reason: current === undefined ? 'unknown_token' : 'other_client' });
+      throw new InvalidGrantError(INVALID_REFRESH_TOKEN);
+    }
+    if (current.state !== 'active') {
+      if (current.state === 'rotated') await revokeReusedFamily(deps, current, context);
+      else deps.logger.info('refresh_grant_failed', { ...log, userId: current.userId, reason: 'revoked' });
+      throw new InvalidGrantError(INVALID_REFRESH_TOKEN);
+    }
+    // DynamoDB deletes expired items late: the expiry is checked here, and again in the commit's condition.
+    if (now >= current.idleExpiresAt || now >= current.familyExpiresAt) {
+      deps.logger.info('refresh_grant_failed', { ...log, userId: current.userId, reason: 'expired' });
+      throw new InvalidGrantError(INVALID_REFRESH_TOKEN);
+    }
+
+    const scope = narrowScope(requestedScope, current.scope, client.scopes);
+    const [user, accessToken] = await Promise.all([
+      deps.users.getUser(current.username),
+      issueAccessToken(deps, client, current.userId, scope, now),
+    ]);
+    if (user === undefined || user.userId !== current.userId || user.disabled) {
+      deps.logger.info('refresh_grant_failed', { ...log, userId: current.userId, reason: 'user_unavailable' });
+      throw new InvalidGrantError(INVALID_REFRESH_TOKEN);
+    }
+
+    const next = mintRefreshToken(deps, current, scope, now, current);
+    try {
+      await deps.refreshTokens.rotate(current, next.record, now);
+    } catch (error) {
+      if (!(error instanceof RefreshTokenConflictError)) throw error;
+      // Another request rotated it first: this one presented a token that is now used (RFC 9700 §4.14.2).
+      if (error.current?.state === 'rotated') await revokeReusedFamily(deps, current, context);
+      else deps.logger.info('refresh_grant_failed', { ...log, userId: current.userId, reason: 'conflict' });
+      throw new InvalidGrantError(INVALID_REFRESH_TOKEN);
+    }
+
+    deps.logger.info('refresh_grant_succeeded', {
+      ...log,
+      userId: current.userId,
+      familyId: current.familyId,
+      generation: next.record.generation,
+    });
+    return {
+      accessToken,
+      expiresIn: deps.settings.accessTokenTtl,
+      refreshToken: next.token,
+      scope: formatScope(scope),
+    };
+  },
+};
+
+/** A used token came back: someone holds a copy. Revoke every later token of its family. */
+async function revokeReusedFamily(deps: TokenEndpointDeps, token: RefreshToken, context: RequestContext): Promise<void> {
+  const revoked = await deps.refreshTokens.revokeFamilyFrom(token.tokenHash);
+  deps.logger.warn('refresh_token_reuse_detected', {
+    requestId: context.requestId,
+    clientId: token.clientId,
+    userId: token.userId,
+    familyId: token.familyId,
+    generation: token.generation,
+    revoked,
+  });
+}

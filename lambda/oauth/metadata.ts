@@ -1,0 +1,25 @@
+import { CLIENT_AUTH_METHODS } from './client-auth';
+import type { OAuthSettings } from './config';
+import { GRANT_TYPES } from './ports';
+
+/** Paths of the public endpoints, relative to the issuer. */
+export const ENDPOINT_PATHS = {
+  token: '/token',
+  jwks: '/.well-known/jwks.json',
+  metadata: '/.well-known/oauth-authorization-server',
+} as const;
+
+/** RFC 8414 §2 authorization server metadata. */
+export function authorizationServerMetadata(settings: OAuthSettings): Record<string, unknown> {
+  const base = settings.issuer.replace(/\/+$/, '');
+  return {
+    issuer: settings.issuer,
+    token_endpoint: base + ENDPOINT_PATHS.token,
+    jwks_uri: base + ENDPOINT_PATHS.jwks,
+    grant_types_supported: [...GRANT_TYPES],
+    // No authorization endpoint: this server issues tokens only through the token endpoint.
+    response_types_supported: [],
+    token_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+    scopes_supported: [...settings.scopesSupported],
+  };
+}

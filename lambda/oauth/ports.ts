@@ -1,0 +1,116 @@
+/**
+ * What the protocol core needs from the outside world. Adapters in lambda/adapters implement these
+ * against DynamoDB and KMS; unit tests use in-memory versions.
+ */
+export type GrantType = 'password' | 'refresh_token';
+export const GRANT_TYPES: readonly GrantType[] = ['password', 'refresh_token'];
+
+export interface Client {
+  readonly clientId: string;
+  /** Absent for public clients (token_endpoint_auth_method "none"). */
+  readonly secretHash?: string;
+  readonly isPublic: boolean;
+  readonly scopes: readonly string[];
+  /** `aud` of the access tokens this client gets; the configured default when absent. */
+  readonly audience?: string;
+  readonly grantTypes: readonly GrantType[];
+  readonly disabled: boolean;
+}
+
+export interface User {
+  readonly username: string;
+  /** Stable opaque identifier: the access token's `sub`. Never the username. */
+  readonly userId: string;
+  readonly passwordHash: string;
+  readonly scopes: readonly string[];
+  readonly disabled: boolean;
+}
+
+export type RefreshTokenState = 'active' | 'rotated' | 'revoked';
+
+/** One refresh token of a family (RFC 9700 §4.14.2). Times are epoch seconds. */
+export interface RefreshToken {
+  /** SHA-256 of the token, base64url: the token itself is never stored. */
+  readonly tokenHash: string;
+  readonly familyId: string;
+  readonly clientId: string;
+  readonly userId: string;
+  readonly username: string;
+  readonly scope: readonly string[];
+  /** 0 for the token a password grant issued, +1 for each rotation. */
+  readonly generation: number;
+  readonly issuedAt: number;
+  /** The token is unusable from this instant if it was not used before (idle lifetime). */
+  readonly idleExpiresAt: number;
+  /** No token of the family is usable from this instant (absolute lifetime). */
+  readonly familyExpiresAt: number;
+  readonly state: RefreshTokenState;
+  /** Set when rotated: the hash of the token that replaced it, so a family can be walked forward. */
+  readonly successorHash?: string;
+}
+
+export interface ClientStore {
+  getClient(clientId: string): Promise<Client | undefined>;
+}
+
+export interface UserStore {
+  getUser(username: string): Promise<User | undefined>;
+  /** Replaces the hash only if it is still `previousHash` (a concurrent password change wins). */
+  replacePasswordHash(username: string, previousHash: string, nextHash: string): Promise<void>;
+}
+
+/** The token's successor could not be committed because the token is no longer active. */
+export class RefreshTokenConflictError extends Error {
+  constructor(readonly current: RefreshToken | undefined) {
+    super('refresh token is no longer active');
+    this.name = 'RefreshTokenConflictError';
+  }
+}
+
+export interface RefreshTokenStore {
+  /** A strongly consistent read. */
+  get(tokenHash: string): Promise<RefreshToken | undefined>;
+  /** Stores the first token of a new family. */
+  create(token: RefreshToken): Promise<void>;
+  /**
+   * In one atomic write: marks `current` rotated (only if it is still active and unexpired at `now`)
+   * and stores `next`. Throws RefreshTokenConflictError with the token's current state otherwise,
+   * so that exactly one of several concurrent rotations wins.
+   */
+  rotate(current: RefreshToken, next: RefreshToken, now: number): Promise<void>;
+  /** Revokes the token and every later token of its family; returns how many it changed. */
+  revokeFamilyFrom(tokenHash: string): Promise<number>;
+}
+
+export interface SigningKey {
+  readonly kid: string;
+  readonly alg: 'RS256';
+  sign(data: Uint8Array): Promise<Uint8Array>;
+}
+
+export interface JwtSigner {
+  /** The key that signs now. */
+  signingKey(): Promise<SigningKey>;
+}
+
+/** Milliseconds since the epoch. */
+export type Clock = () => number;
+
+export interface Random {
+  bytes(length: number): Uint8Array;
+  uuid(): string;
+}
+
+export interface PasswordHasher {
+  verify(password: string, encoded: string): Promise<boolean>;
+  /** Runs a verification of equal cost against a hash no password matches (unknown users). */
+  verifyDummy(password: string): Promise<false>;
+  needsRehash(encoded: string): boolean;
+  hash(password: string): Promise<string>;
+}
+
+export interface Logger {
+  info(event: string, fields?: Record<string, unknown>): void;
+  warn(event: string, fields?: Record<string, unknown>): void;
+  error(event: string, fields?: Record<string, unknown>): void;
+}

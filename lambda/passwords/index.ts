@@ -1,0 +1,12 @@
+export {
+  DEFAULT_SCRYPT_PARAMS,
+  MAX_SCRYPT_MEMORY,
+  MAX_SCRYPT_P,
+  MAX_SCRYPT_WORK,
+  parseScryptParams,
+  validateScryptParams,
+} from './params';
+export type { ScryptParams } from './params';
+export { PasswordHashFormatError } from './phc';
+export { dummyHash, hashPassword, KEY_BYTES, MAX_PASSWORD_LENGTH, needsRehash, SALT_BYTES, verifyPassword } from './scrypt';
+export { scryptPasswordHasher } from './hasher';
