@@ -1,0 +1,89 @@
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  UpdateTimeToLiveCommand,
+  type DynamoDBClient,
+  type CreateTableCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { TABLE_DEFINITIONS, type TableDefinition, type TableNames } from '../lambda/adapters/tables';
+
+/** Physical table names for a local stack: `<prefix>-clients`, `<prefix>-users`, `<prefix>-refresh-tokens`. */
+export function localTableNames(prefix: string): TableNames {
+  return { clients: `${prefix}-clients`, users: `${prefix}-users`, refreshTokens: `${prefix}-refresh-tokens` };
+}
+
+/** The CreateTable request for a shared definition (the CDK stack builds the same shape). */
+export function createTableInput(definition: TableDefinition, tableName: string): CreateTableCommandInput {
+  const keys = new Set([definition.partitionKey, ...(definition.globalSecondaryIndexes ?? []).map((i) => i.partitionKey)]);
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [...keys].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+    KeySchema: [{ AttributeName: definition.partitionKey, KeyType: 'HASH' }],
+    GlobalSecondaryIndexes: definition.globalSecondaryIndexes?.map((index) => ({
+      IndexName: index.indexName,
+      KeySchema: [{ AttributeName: index.partitionKey, KeyType: 'HASH' }],
+      Projection: { ProjectionType: 'ALL' },
+    })),
+  };
+}
+
+/**
+ * Creates whichever tables do not exist yet, with TTL where the definition has it. Idempotent.
+ * `enableTtl: false` leaves TTL off (DynamoDB Local deletes expired items at once, unlike DynamoDB,
+ * which may take days: tests of expired-but-undeleted items need it off).
+ */
+export async function ensureTables(db: DynamoDBClient, names: TableNames, options: { enableTtl?: boolean } = {}): Promise<void> {
+  for (const definition of TABLE_DEFINITIONS) {
+    const tableName = names[definition.name];
+    if (await tableExists(db, tableName)) continue;
+    try {
+      await db.send(new CreateTableCommand(createTableInput(definition, tableName)));
+    } catch (error) {
+      if (!(error instanceof Error && error.name === 'ResourceInUseException')) throw error;
+    }
+    if (definition.ttlAttribute !== undefined && options.enableTtl !== false) {
+      await db.send(
+        new UpdateTimeToLiveCommand({
+          TableName: tableName,
+          TimeToLiveSpecification: { AttributeName: definition.ttlAttribute, Enabled: true },
+        }),
+      );
+    }
+  }
+}
+
+async function tableExists(db: DynamoDBClient, tableName: string): Promise<boolean> {
+  try {
+    await db.send(new DescribeTableCommand({ TableName: tableName }));
+    return true;
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ResourceNotFoundException') return false;
+    throw error;
+  }
+}
+
+/** The tag every signing key of this service carries (key policies and IAM conditions match on it). */
+export const SERVICE_TAG = { TagKey: 'ropc-token-service', TagValue: 'signing-key' } as const;
+
+/** Returns the ARN of the key behind `alias`, creating an RSA_2048 signing key and the alias if missing. */
+export async function ensureSigningKey(kms: KMSClient, alias: string): Promise<string> {
+  try {
+    const { KeyMetadata } = await kms.send(new DescribeKeyCommand({ KeyId: alias }));
+    if (KeyMetadata?.Arn !== undefined) return KeyMetadata.Arn;
+  } catch (error) {
+    if (!(error instanceof Error && error.name === 'NotFoundException')) throw error;
+  }
+  const { KeyMetadata } = await kms.send(
+    new CreateKeyCommand({
+      KeySpec: 'RSA_2048',
+      KeyUsage: 'SIGN_VERIFY',
+      Description: 'ropc-token-service access-token signing key',
+      Tags: [SERVICE_TAG],
+    }),
+  );
+  if (KeyMetadata?.Arn === undefined || KeyMetadata.KeyId === undefined) throw new Error('KMS CreateKey returned no key');
+  await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: KeyMetadata.KeyId }));
+  return KeyMetadata.Arn;
+}

@@ -1,0 +1,235 @@
+import { createPublicKey, randomUUID, verify as rsaVerify } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoClientStore } from '../../lambda/adapters/client-store';
+import { KmsJwtSigner } from '../../lambda/adapters/kms-signer';
+import { DynamoRefreshTokenStore } from '../../lambda/adapters/refresh-token-store';
+import { DynamoUserStore } from '../../lambda/adapters/user-store';
+import type { ServiceConfig } from '../../lambda/config';
+import { createTokenEndpointDeps } from '../../lambda/handlers/runtime';
+import { hashClientSecret } from '../../lambda/oauth/client-secret';
+import { DEFAULT_LIFETIMES } from '../../lambda/oauth/config';
+import { DependencyUnavailableError } from '../../lambda/oauth/errors';
+import type { TokenEndpointDeps } from '../../lambda/oauth/grants/grant';
+import { RefreshTokenConflictError, type RefreshToken } from '../../lambda/oauth/ports';
+import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
+import { hashPassword } from '../../lambda/passwords';
+import { hashRefreshToken } from '../../lambda/tokens/refresh-token';
+import { ensureSigningKey } from '../../local/bootstrap';
+import { startKmsEmulator, type KmsEmulator } from '../../local/kms-emulator';
+import { freePort } from '../../local/net';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/state';
+import { documentClient, freshTables, kmsClient } from '../support/aws';
+import { basic, FAST_SCRYPT, tokenRequest } from '../support/memory';
+
+const ALIAS = 'alias/ropc-token-service/test';
+let kms: KmsEmulator;
+let config: ServiceConfig;
+let deps: TokenEndpointDeps;
+let db: ReturnType<typeof documentClient>;
+
+beforeAll(async () => {
+  // TTL off: these tables behave like DynamoDB before its (late) TTL sweep reaches an expired item.
+  const { endpoint, tables } = await freshTables({ enableTtl: false });
+  kms = await startKmsEmulator({ region: LOCAL_REGION });
+  const kmsSdk = kmsClient(kms.endpoint);
+  await ensureSigningKey(kmsSdk, ALIAS);
+  kmsSdk.destroy();
+  config = {
+    issuer: 'http://127.0.0.1:1',
+    defaultAudience: 'api',
+    ...DEFAULT_LIFETIMES,
+    scopesSupported: ['read'],
+    scrypt: FAST_SCRYPT,
+    tables,
+    signingKeyId: ALIAS,
+    region: LOCAL_REGION,
+    dynamodbEndpoint: endpoint,
+    kmsEndpoint: kms.endpoint,
+  };
+  deps = createTokenEndpointDeps(config, { credentials: LOCAL_CREDENTIALS, logSink: () => undefined });
+  db = documentClient(endpoint);
+  const now = new Date().toISOString();
+  await new DynamoClientStore(db, tables.clients).createClient({
+    clientId: 'app',
+    secretHash: hashClientSecret('app-secret'),
+    isPublic: false,
+    scopes: ['read', 'write'],
+    grantTypes: ['password', 'refresh_token'],
+    disabled: false,
+    createdAt: now,
+  });
+  await new DynamoUserStore(db, tables.users).createUser({
+    username: 'alice',
+    userId: 'u-alice',
+    passwordHash: await hashPassword('pw-alice', FAST_SCRYPT),
+    scopes: ['read', 'write'],
+    disabled: false,
+    createdAt: now,
+    passwordChangedAt: now,
+  });
+});
+
+afterAll(async () => {
+  db?.destroy();
+  await kms?.stop();
+});
+
+const auth = { authorization: basic('app', 'app-secret') };
+async function login(): Promise<string> {
+  const response = await handleTokenRequest(tokenRequest({ grant_type: 'password', username: 'alice', password: 'pw-alice' }, auth), deps);
+  expect(response.status).toBe(200);
+  return JSON.parse(response.body).refresh_token;
+}
+const refresh = (token: string) => handleTokenRequest(tokenRequest({ grant_type: 'refresh_token', refresh_token: token }, auth), deps);
+
+function record(overrides: Partial<RefreshToken> = {}): RefreshToken {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    tokenHash: hashRefreshToken(randomUUID()),
+    familyId: randomUUID(),
+    clientId: 'app',
+    userId: 'u-alice',
+    username: 'alice',
+    scope: ['read'],
+    generation: 0,
+    issuedAt: now,
+    idleExpiresAt: now + 3600,
+    familyExpiresAt: now + 7200,
+    state: 'active',
+    ...overrides,
+  };
+}
+
+describe('DynamoRefreshTokenStore against DynamoDB Local', () => {
+  it('stores a token with its TTL attribute and reads it back', async () => {
+    const store = new DynamoRefreshTokenStore(db, config.tables.refreshTokens);
+    const token = record();
+    await store.create(token);
+    expect(await store.get(token.tokenHash)).toEqual({ ...token, successorHash: undefined });
+    const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { Item } = await db.send(new GetCommand({ TableName: config.tables.refreshTokens, Key: { tokenHash: token.tokenHash } }));
+    expect(Item?.expiresAt).toBe(token.idleExpiresAt);
+  });
+
+  it('rotates once and reports the conflict with the stored state on a second rotation', async () => {
+    const store = new DynamoRefreshTokenStore(db, config.tables.refreshTokens);
+    const current = record();
+    await store.create(current);
+    const next = record({ familyId: current.familyId, generation: 1 });
+    await store.rotate(current, next, current.issuedAt);
+    const error = await store.rotate(current, record(), current.issuedAt).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RefreshTokenConflictError);
+    expect((error as RefreshTokenConflictError).current).toMatchObject({ state: 'rotated', successorHash: next.tokenHash });
+  });
+
+  it('refuses to rotate an expired token even though DynamoDB has not deleted it', async () => {
+    const store = new DynamoRefreshTokenStore(db, config.tables.refreshTokens);
+    const now = Math.floor(Date.now() / 1000);
+    const expired = record({ issuedAt: now - 100, idleExpiresAt: now - 10 });
+    await store.create(expired);
+    expect(await store.get(expired.tokenHash)).toBeDefined();
+    await expect(store.rotate(expired, record(), now)).rejects.toBeInstanceOf(RefreshTokenConflictError);
+    expect((await store.get(expired.tokenHash))?.state).toBe('active');
+  });
+
+  it('walks a family forward when revoking it', async () => {
+    const store = new DynamoRefreshTokenStore(db, config.tables.refreshTokens);
+    const a = record();
+    const b = record({ familyId: a.familyId, generation: 1 });
+    const c = record({ familyId: a.familyId, generation: 2 });
+    await store.create(a);
+    await store.rotate(a, b, a.issuedAt);
+    await store.rotate(b, c, a.issuedAt);
+    expect(await store.revokeFamilyFrom(a.tokenHash)).toBe(3);
+    for (const token of [a, b, c]) expect((await store.get(token.tokenHash))?.state).toBe('revoked');
+    expect(await store.revokeFamilyFrom(a.tokenHash)).toBe(0);
+  });
+});
+
+describe('token endpoint on DynamoDB Local and the KMS emulator', () => {
+  it('rejects an expired-but-undeleted refresh token over the real store', async () => {
+    const store = new DynamoRefreshTokenStore(db, config.tables.refreshTokens);
+    const token = 'expired-token-' + randomUUID();
+    const now = Math.floor(Date.now() / 1000);
+    await store.create(record({ tokenHash: hashRefreshToken(token), issuedAt: now - 7200, idleExpiresAt: now - 1 }));
+    const response = await refresh(token);
+    expect((await store.get(hashRefreshToken(token)))?.state).toBe('active');
+    expect(response.status).toBe(400);
+    expect(JSON.parse(response.body).error).toBe('invalid_grant');
+  });
+
+  it('gives exactly one of 20 parallel refreshes of one token a new token', async () => {
+    const token = await login();
+    const responses = await Promise.all(Array.from({ length: 20 }, () => refresh(token)));
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+    // Every loser is refused (invalid_grant) or told to retry (503); none is a server error.
+    expect(statuses.every((s) => s === 200 || s === 400 || s === 503)).toBe(true);
+    expect(statuses.filter((s) => s === 400).length).toBeGreaterThan(0);
+    // A loser saw the token rotated: that is reuse, so the whole family, the winner's token included, is revoked.
+    const winner = JSON.parse(responses.find((r) => r.status === 200)!.body).refresh_token as string;
+    const store = new DynamoRefreshTokenStore(db, config.tables.refreshTokens);
+    expect((await store.get(hashRefreshToken(winner)))?.state).toBe('revoked');
+  });
+
+  it('signs with KMS: the JWT verifies with the key KMS publishes, kid is its RFC 7638 thumbprint', async () => {
+    const response = await handleTokenRequest(
+      tokenRequest({ grant_type: 'password', username: 'alice', password: 'pw-alice' }, auth),
+      deps,
+    );
+    const jwt = JSON.parse(response.body).access_token as string;
+    const [header, payload, signature] = jwt.split('.') as [string, string, string];
+    const signer = new KmsJwtSigner(kmsClient(kms.endpoint), ALIAS);
+    const [jwk] = await signer.publicJwks();
+    expect(JSON.parse(Buffer.from(header, 'base64url').toString())).toEqual({ alg: 'RS256', typ: 'at+jwt', kid: jwk!.kid });
+    const key = createPublicKey({ key: { kty: 'RSA', n: jwk!.n, e: jwk!.e }, format: 'jwk' });
+    expect(rsaVerify('sha256', Buffer.from(`${header}.${payload}`), key, Buffer.from(signature, 'base64url'))).toBe(true);
+  });
+
+  it('answers 503 while KMS throttles, without consuming the refresh token, and recovers', async () => {
+    const token = await login();
+    kms.injectFault({ operation: 'Sign', kind: 'throttle' });
+    try {
+      const failed = await refresh(token);
+      expect(failed.status).toBe(503);
+      expect(failed.headers['Retry-After']).toBe('1');
+      expect(JSON.parse(failed.body).error).toBe('temporarily_unavailable');
+    } finally {
+      kms.clearFaults();
+    }
+    const store = new DynamoRefreshTokenStore(db, config.tables.refreshTokens);
+    expect((await store.get(hashRefreshToken(token)))?.state).toBe('active');
+    expect((await refresh(token)).status).toBe(200);
+  });
+
+  it('answers 503 when DynamoDB is unreachable', async () => {
+    const closedPort = await freePort();
+    const offline = createTokenEndpointDeps(
+      { ...config, dynamodbEndpoint: `http://127.0.0.1:${closedPort}` },
+      { credentials: LOCAL_CREDENTIALS, logSink: () => undefined },
+    );
+    const response = await handleTokenRequest(
+      tokenRequest({ grant_type: 'password', username: 'alice', password: 'pw-alice' }, auth),
+      offline,
+    );
+    expect(response.status).toBe(503);
+    expect(JSON.parse(response.body)).toEqual({
+      error: 'temporarily_unavailable',
+      error_description: 'the service is temporarily unavailable, retry later',
+    });
+  });
+
+  it('maps KMS errors to DependencyUnavailableError only when they are transient', async () => {
+    const signer = new KmsJwtSigner(kmsClient(kms.endpoint), ALIAS);
+    kms.injectFault({ kind: 'internal' });
+    try {
+      await expect(signer.signingKey()).rejects.toBeInstanceOf(DependencyUnavailableError);
+    } finally {
+      kms.clearFaults();
+    }
+    const missing = new KmsJwtSigner(kmsClient(kms.endpoint), 'alias/does-not-exist');
+    const error = await missing.signingKey().catch((e: unknown) => e);
+    expect(error).not.toBeInstanceOf(DependencyUnavailableError);
+    expect((error as Error).name).toBe('NotFoundException');
+  });
+});
