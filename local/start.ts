@@ -8,6 +8,9 @@ import { ensureDemoAccount } from './demo';
 import { startLocalStack, type LocalStack } from './stack';
 import { localStateDir, writeStackState } from './state';
 
+// The SDK's notice about future Node.js versions is noise for a local run; the lockfile pins the SDK.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const stateDir = localStateDir();
 const port = Number(process.env.PORT ?? 3000);
 const say = (line: string) => process.stderr.write(line + '\n');
@@ -30,7 +33,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop(0));
 
   try {
-    stack = await startLocalStack({ port, stateDir, log: say });
+    stack = await startLocalStack({ port, stateDir, log: say, config: { scopesSupported: ['read', 'write'] } });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new Error(`port ${port} is already in use: stop what uses it, or run with PORT=<another port> npm start`);

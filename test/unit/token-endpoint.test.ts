@@ -288,8 +288,10 @@ describe('POST /token: password grant (§4.3)', () => {
 describe('POST /token: refresh_token grant (§6, RFC 9700 §4.14.2)', () => {
   async function login(client: 'app' | 'mobile' = 'app', scope?: string) {
     const auth = client === 'app' ? appAuth : {};
-    const extra = client === 'mobile' ? { client_id: 'mobile' } : {};
-    const body = json(await call({ ...alicePassword, ...extra, ...(scope ? { scope } : {}) }, auth));
+    const params: Record<string, string> = { ...alicePassword };
+    if (client === 'mobile') params.client_id = 'mobile';
+    if (scope !== undefined) params.scope = scope;
+    const body = json(await call(params, auth));
     return body.refresh_token as string;
   }
   const refresh = (token: string, extra: Record<string, string> = {}, options = appAuth) =>
