@@ -14,7 +14,8 @@ export function fromProxyEvent(event: APIGatewayProxyEvent): HttpRequest {
   const body = event.body ?? '';
   return {
     method: event.httpMethod.toUpperCase(),
-    path: event.path,
+    // The resource is the route as declared (no stage or custom-domain base path in it).
+    path: event.resource ?? event.path,
     headers,
     body: event.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8'),
     sourceIp: event.requestContext?.identity?.sourceIp ?? '',

@@ -12,6 +12,8 @@ export interface Route {
 /** The route table, once: the CDK REST API and the local API Gateway emulation are both built from it. */
 export const ROUTES: readonly Route[] = [
   { path: ENDPOINT_PATHS.token, methods: ['POST'], handler: 'token' },
+  // Revocation shares the token function: same stores, same client authentication, same permissions.
+  { path: ENDPOINT_PATHS.revocation, methods: ['POST'], handler: 'token' },
   { path: ENDPOINT_PATHS.jwks, methods: ['GET'], handler: 'jwks' },
   { path: ENDPOINT_PATHS.metadata, methods: ['GET'], handler: 'metadata' },
 ];

@@ -1,15 +1,21 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { configFromEnv } from '../config';
 import type { TokenEndpointDeps } from '../oauth/grants/grant';
+import { ENDPOINT_PATHS } from '../oauth/metadata';
+import { handleRevocationRequest } from '../oauth/revocation-endpoint';
 import { handleTokenRequest } from '../oauth/token-endpoint';
 import { fromProxyEvent, toProxyResult } from './apigw';
 import { createTokenEndpointDeps } from './runtime';
 
 export type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
-/** POST /token. */
+/** POST /token and POST /revoke. */
 export function createTokenHandler(deps: TokenEndpointDeps): ProxyHandler {
-  return async (event) => toProxyResult(await handleTokenRequest(fromProxyEvent(event), deps));
+  return async (event) => {
+    const request = fromProxyEvent(event);
+    const handle = request.path === ENDPOINT_PATHS.revocation ? handleRevocationRequest : handleTokenRequest;
+    return toProxyResult(await handle(request, deps));
+  };
 }
 
 let deps: TokenEndpointDeps | undefined;

@@ -5,6 +5,7 @@ import { GRANT_TYPES } from './ports';
 /** Paths of the public endpoints, relative to the issuer. */
 export const ENDPOINT_PATHS = {
   token: '/token',
+  revocation: '/revoke',
   jwks: '/.well-known/jwks.json',
   metadata: '/.well-known/oauth-authorization-server',
 } as const;
@@ -16,10 +17,12 @@ export function authorizationServerMetadata(settings: OAuthSettings): Record<str
     issuer: settings.issuer,
     token_endpoint: base + ENDPOINT_PATHS.token,
     jwks_uri: base + ENDPOINT_PATHS.jwks,
+    revocation_endpoint: base + ENDPOINT_PATHS.revocation,
     grant_types_supported: [...GRANT_TYPES],
     // No authorization endpoint: this server issues tokens only through the token endpoint.
     response_types_supported: [],
     token_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+    revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
     scopes_supported: [...settings.scopesSupported],
   };
 }

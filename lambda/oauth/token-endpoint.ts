@@ -2,9 +2,9 @@ import { authenticateClient, readClientCredentials } from './client-auth';
 import { InvalidRequestError, MethodNotAllowedError, UnauthorizedClientError, UnsupportedGrantTypeError } from './errors';
 import { parseForm } from './form';
 import type { HttpRequest, HttpResponse } from './http';
-import type { GrantType } from './ports';
+import type { Client, GrantType } from './ports';
 import { errorResponse, tokenResponse } from './responses';
-import { started, type Grant, type TokenEndpointDeps } from './grants/grant';
+import type { Grant, TokenEndpointDeps } from './grants/grant';
 import { passwordGrant } from './grants/password';
 import { refreshTokenGrant } from './grants/refresh-token';
 
@@ -14,23 +14,22 @@ const GRANTS: ReadonlyMap<string, Grant<unknown>> = new Map<GrantType, Grant<unk
 ]);
 
 /**
- * POST /token as a chain of small steps: method → form → client credentials → grant_type → (client
- * lookup ∥ the grant's own reads) → client authentication → grant supported → grant allowed for the
- * client → the grant. Every outcome is rendered by tokenResponse or errorResponse.
+ * POST /token as a chain of small steps: method → form → grant_type present → (the grant's own reads ∥
+ * client lookup) → client authentication → grant supported → grant allowed for the client → the grant.
+ * Every outcome is rendered by tokenResponse or errorResponse.
  */
 export async function handleTokenRequest(request: HttpRequest, deps: TokenEndpointDeps): Promise<HttpResponse> {
   try {
     if (request.method !== 'POST') throw new MethodNotAllowedError(['POST']);
     const params = parseForm(request.headers['content-type'], request.body);
-    const credentials = readClientCredentials(request.headers.authorization, params);
     const grantType = params.get('grant_type');
-    if (grantType === undefined) throw new InvalidRequestError('grant_type is required');
-
+    if (grantType === undefined) {
+      readClientCredentials(request.headers.authorization, params);
+      throw new InvalidRequestError('grant_type is required');
+    }
     const grant = GRANTS.get(grantType);
-    const clientLookup = started(deps.clients.getClient(credentials.clientId));
     const prefetched = grant?.prefetch(params, deps);
-
-    const client = authenticateClientLogged(credentials, await clientLookup, deps, request.requestId);
+    const client = await authenticateRequestClient(request, params, deps);
     if (grant === undefined || prefetched === undefined) {
       throw new UnsupportedGrantTypeError('grant_type must be password or refresh_token');
     }
@@ -47,18 +46,23 @@ export async function handleTokenRequest(request: HttpRequest, deps: TokenEndpoi
   }
 }
 
-function authenticateClientLogged(
-  credentials: Parameters<typeof authenticateClient>[0],
-  client: Parameters<typeof authenticateClient>[1],
+/**
+ * Client authentication as the token and revocation endpoints share it (RFC 6749 §2.3, RFC 7009 §2.1):
+ * read the credentials, look the client up, check them; every failure is logged and is invalid_client.
+ */
+export async function authenticateRequestClient(
+  request: HttpRequest,
+  params: ReadonlyMap<string, string>,
   deps: TokenEndpointDeps,
-  requestId: string,
-) {
+): Promise<Client> {
+  const credentials = readClientCredentials(request.headers.authorization, params);
+  const client = await deps.clients.getClient(credentials.clientId);
   try {
     return authenticateClient(credentials, client);
   } catch (error) {
     deps.logger.info('client_authentication_failed', {
-      requestId,
-      clientId: client === undefined ? undefined : client.clientId,
+      requestId: request.requestId,
+      clientId: client?.clientId,
       method: credentials.method,
       reason: client === undefined ? 'unknown_client' : client.disabled ? 'disabled_client' : 'bad_credentials',
     });

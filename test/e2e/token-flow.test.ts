@@ -66,7 +66,7 @@ describe('the local stack over HTTP with real OAuth clients', () => {
   it('simple-oauth2: password grant, JWKS verification with jose, refresh with rotation', async () => {
     const client = new ResourceOwnerPassword({
       client: { id: 'e2e-app', secret: SECRET },
-      auth: { tokenHost: stack.url, tokenPath: '/token' },
+      auth: { tokenHost: stack.url, tokenPath: '/token', revokePath: '/revoke' },
     });
     const token = await client.getToken({ username: 'erin', password: PASSWORD, scope: 'read write' });
     expect(token.token).toMatchObject({ token_type: 'Bearer', expires_in: 900, scope: 'read write' });
@@ -81,7 +81,10 @@ describe('the local stack over HTTP with real OAuth clients', () => {
     expect(refreshed.token.scope).toBe('read');
     expect((await verify(refreshed.token.access_token)).payload.scope).toBe('read');
 
-    // The first refresh token was rotated: presenting it again is refused.
+    // RFC 7009 revocation through the client library: the family is dead afterwards.
+    await refreshed.revoke('refresh_token');
+    await expect(refreshed.refresh()).rejects.toMatchObject({ output: { statusCode: 400 } });
+    // The first refresh token was rotated: presenting it again is refused too.
     await expect(token.refresh()).rejects.toMatchObject({ output: { statusCode: 400 } });
   });
 
@@ -95,6 +98,7 @@ describe('the local stack over HTTP with real OAuth clients', () => {
       issuer: stack.issuer,
       token_endpoint: stack.tokenEndpoint,
       jwks_uri: `${stack.url}/.well-known/jwks.json`,
+      revocation_endpoint: `${stack.url}/revoke`,
       grant_types_supported: ['password', 'refresh_token'],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
       scopes_supported: ['read', 'write'],
@@ -109,6 +113,9 @@ describe('the local stack over HTTP with real OAuth clients', () => {
     expect(refreshed.refresh_token).toBeDefined();
     expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
     await verify(refreshed.access_token);
+
+    await openid.tokenRevocation(config, refreshed.refresh_token!);
+    await expect(openid.refreshTokenGrant(config, refreshed.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
 
     const wrong = await openid.genericGrantRequest(config, 'password', { username: 'erin', password: 'nope' }).catch((e: unknown) => e);
     expect(wrong).toMatchObject({ error: 'invalid_grant', status: 400 });

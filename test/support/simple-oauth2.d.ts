@@ -2,7 +2,7 @@
 declare module 'simple-oauth2' {
   export interface ModuleOptions {
     client: { id: string; secret: string };
-    auth: { tokenHost: string; tokenPath?: string; refreshPath?: string };
+    auth: { tokenHost: string; tokenPath?: string; refreshPath?: string; revokePath?: string };
     options?: { authorizationMethod?: 'header' | 'body'; credentialsEncodingMode?: 'strict' | 'loose' };
   }
   export interface Token {
@@ -17,6 +17,7 @@ declare module 'simple-oauth2' {
     token: Token;
     expired(expirationWindowSeconds?: number): boolean;
     refresh(params?: { scope?: string | string[] }): Promise<AccessToken>;
+    revoke(tokenType: 'access_token' | 'refresh_token'): Promise<void>;
   }
   export class ResourceOwnerPassword {
     constructor(options: ModuleOptions);

@@ -108,6 +108,8 @@ describe('metadata handler', () => {
       issuer: 'https://auth.example.test/prod/',
       token_endpoint: 'https://auth.example.test/prod/token',
       jwks_uri: 'https://auth.example.test/prod/.well-known/jwks.json',
+      revocation_endpoint: 'https://auth.example.test/prod/revoke',
+      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
       grant_types_supported: ['password', 'refresh_token'],
       response_types_supported: [],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],

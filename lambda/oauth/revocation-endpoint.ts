@@ -1,0 +1,40 @@
+import { hashRefreshToken } from '../tokens/refresh-token';
+import { InvalidRequestError, MethodNotAllowedError } from './errors';
+import { parseForm } from './form';
+import { jsonResponse, NO_STORE_HEADERS, type HttpRequest, type HttpResponse } from './http';
+import { errorResponse } from './responses';
+import { started, type TokenEndpointDeps } from './grants/grant';
+import { authenticateRequestClient } from './token-endpoint';
+
+/**
+ * POST /revoke (RFC 7009). The client authenticates as at the token endpoint. Revoking a refresh token
+ * revokes its family from that token on. Unknown tokens, access tokens (self-contained JWTs that expire
+ * on their own) and other clients' tokens all get the same 200 (§2.2), and another client's token is
+ * left untouched. token_type_hint is only a hint (§2.1): every token is looked up as a refresh token.
+ */
+export async function handleRevocationRequest(request: HttpRequest, deps: TokenEndpointDeps): Promise<HttpResponse> {
+  try {
+    if (request.method !== 'POST') throw new MethodNotAllowedError(['POST']);
+    const params = parseForm(request.headers['content-type'], request.body);
+    const token = params.get('token');
+    const lookup = token === undefined ? undefined : started(deps.refreshTokens.get(hashRefreshToken(token)));
+    const client = await authenticateRequestClient(request, params, deps);
+    if (token === undefined || lookup === undefined) throw new InvalidRequestError('token is required');
+
+    const record = await lookup;
+    if (record !== undefined && record.clientId === client.clientId && record.state !== 'revoked') {
+      const revoked = await deps.refreshTokens.revokeFamilyFrom(record.tokenHash);
+      deps.logger.info('token_revoked', {
+        requestId: request.requestId,
+        clientId: client.clientId,
+        userId: record.userId,
+        familyId: record.familyId,
+        revoked,
+      });
+    }
+    // §2.2: clients ignore the body; an empty JSON object keeps strict JSON clients content.
+    return jsonResponse(200, {}, { ...NO_STORE_HEADERS });
+  } catch (error) {
+    return errorResponse(error, deps.logger, request.requestId);
+  }
+}
