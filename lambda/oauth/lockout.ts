@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+
+/**
+ * Brute-force protection for the password grant, as three independent counters:
+ * - per (username, source IP): after `pairThreshold` consecutive failures each further attempt waits
+ *   2^(n - threshold) seconds after the last one, capped (slows guessing one account from one place);
+ * - per username, all IPs: at most `userFailuresPerHour` failures in a clock hour (OWASP ASVS V2.2.1),
+ *   which stops distributed guessing of one account;
+ * - per source IP: a daily failure budget, which stops one place from stuffing many accounts.
+ * Unknown usernames are counted like known ones, and a refused attempt looks exactly like a wrong password.
+ */
+export interface LockoutPolicy {
+  readonly pairThreshold: number;
+  readonly pairMaxDelaySeconds: number;
+  readonly userFailuresPerHour: number;
+  readonly ipFailuresPerDay: number;
+}
+
+export const DEFAULT_LOCKOUT_POLICY: LockoutPolicy = {
+  pairThreshold: 5,
+  pairMaxDelaySeconds: 15 * 60,
+  userFailuresPerHour: 100,
+  ipFailuresPerDay: 100,
+};
+
+/** The counters that concern one attempt, as read before it (expired counters read as zero). */
+export interface LoginAttemptCounters {
+  /** Consecutive failures for this username from this IP, and when the last one was (epoch seconds). */
+  readonly pairFailures: number;
+  readonly pairLastFailureAt: number;
+  /** Failures for this username in the current clock hour, from anywhere. */
+  readonly userFailuresThisHour: number;
+  /** Failures from this IP in the current UTC day, for any username. */
+  readonly ipFailuresToday: number;
+}
+
+export const NO_FAILURES: LoginAttemptCounters = { pairFailures: 0, pairLastFailureAt: 0, userFailuresThisHour: 0, ipFailuresToday: 0 };
+
+export type LockoutReason = 'pair_backoff' | 'user_ceiling' | 'ip_budget';
+
+export interface LockoutDecision {
+  readonly refused: boolean;
+  readonly reason?: LockoutReason;
+  /** When an attempt may next be considered (epoch seconds), for the log and the operator. */
+  readonly until?: number;
+}
+
+/** Pure: whether an attempt at `now` (epoch seconds) is refused without looking at the password. */
+export function lockoutDecision(counters: LoginAttemptCounters, now: number, policy: LockoutPolicy = DEFAULT_LOCKOUT_POLICY): LockoutDecision {
+  if (counters.ipFailuresToday >= policy.ipFailuresPerDay) {
+    return { refused: true, reason: 'ip_budget', until: (dayBucket(now) + 1) * DAY };
+  }
+  if (counters.userFailuresThisHour >= policy.userFailuresPerHour) {
+    return { refused: true, reason: 'user_ceiling', until: (hourBucket(now) + 1) * HOUR };
+  }
+  const delay = pairDelaySeconds(counters.pairFailures, policy);
+  if (delay > 0 && now < counters.pairLastFailureAt + delay) {
+    return { refused: true, reason: 'pair_backoff', until: counters.pairLastFailureAt + delay };
+  }
+  return { refused: false };
+}
+
+/** 0 below the threshold, then 1, 2, 4, … seconds, capped. */
+export function pairDelaySeconds(failures: number, policy: LockoutPolicy = DEFAULT_LOCKOUT_POLICY): number {
+  if (failures < policy.pairThreshold) return 0;
+  const exponent = failures - policy.pairThreshold;
+  return exponent >= 30 ? policy.pairMaxDelaySeconds : Math.min(2 ** exponent, policy.pairMaxDelaySeconds);
+}
+
+export const HOUR = 3600;
+export const DAY = 86400;
+export const hourBucket = (now: number) => Math.floor(now / HOUR);
+export const dayBucket = (now: number) => Math.floor(now / DAY);
+
+/**
+ * Counters are keyed by a hash of the username (no usernames at rest in this table, and a bounded key
+ * length whatever a client sends) and by the normalized source IP.
+ */
+export interface AttemptSubject {
+  readonly userKey: string;
+  readonly ip: string;
+}
+
+export function attemptSubject(username: string, ip: string): AttemptSubject {
+  return { userKey: usernameKey(username), ip: normalizeIp(ip) };
+}
+
+export function usernameKey(username: string): string {
+  return createHash('sha256').update(username, 'utf8').digest('base64url');
+}
+
+/** IPv4-mapped IPv6 addresses count as their IPv4 address; anything that is not an IP counts as "unknown". */
+export function normalizeIp(ip: string): string {
+  const trimmed = ip.trim().toLowerCase().replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+  return isIP(trimmed) === 0 ? 'unknown' : trimmed;
+}
