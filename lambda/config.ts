@@ -28,6 +28,7 @@ export const ENV = {
   clientsTable: 'CLIENTS_TABLE',
   usersTable: 'USERS_TABLE',
   refreshTokensTable: 'REFRESH_TOKENS_TABLE',
+  loginAttemptsTable: 'LOGIN_ATTEMPTS_TABLE',
   signingKeyId: 'SIGNING_KEY_ID',
   dynamodbEndpoint: 'DYNAMODB_ENDPOINT',
   kmsEndpoint: 'KMS_ENDPOINT',
@@ -83,6 +84,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
       clients: required(ENV.clientsTable),
       users: required(ENV.usersTable),
       refreshTokens: required(ENV.refreshTokensTable),
+      loginAttempts: required(ENV.loginAttemptsTable),
     },
     signingKeyId: required(ENV.signingKeyId),
     region: env.AWS_REGION,
@@ -130,6 +132,7 @@ export function configToEnv(config: Omit<ServiceConfig, 'region'>): Record<strin
     [ENV.clientsTable]: config.tables.clients,
     [ENV.usersTable]: config.tables.users,
     [ENV.refreshTokensTable]: config.tables.refreshTokens,
+    [ENV.loginAttemptsTable]: config.tables.loginAttempts,
     [ENV.signingKeyId]: config.signingKeyId,
   };
   if (config.dynamodbEndpoint !== undefined) env[ENV.dynamodbEndpoint] = config.dynamodbEndpoint;

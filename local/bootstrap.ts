@@ -10,17 +10,29 @@ import { TABLE_DEFINITIONS, type TableDefinition, type TableNames } from '../lam
 
 /** Physical table names for a local stack: `<prefix>-clients`, `<prefix>-users`, `<prefix>-refresh-tokens`. */
 export function localTableNames(prefix: string): TableNames {
-  return { clients: `${prefix}-clients`, users: `${prefix}-users`, refreshTokens: `${prefix}-refresh-tokens` };
+  return {
+    clients: `${prefix}-clients`,
+    users: `${prefix}-users`,
+    refreshTokens: `${prefix}-refresh-tokens`,
+    loginAttempts: `${prefix}-login-attempts`,
+  };
 }
 
 /** The CreateTable request for a shared definition (the CDK stack builds the same shape). */
 export function createTableInput(definition: TableDefinition, tableName: string): CreateTableCommandInput {
-  const keys = new Set([definition.partitionKey, ...(definition.globalSecondaryIndexes ?? []).map((i) => i.partitionKey)]);
+  const keys = new Set([
+    definition.partitionKey,
+    ...(definition.sortKey === undefined ? [] : [definition.sortKey]),
+    ...(definition.globalSecondaryIndexes ?? []).map((i) => i.partitionKey),
+  ]);
   return {
     TableName: tableName,
     BillingMode: 'PAY_PER_REQUEST',
     AttributeDefinitions: [...keys].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
-    KeySchema: [{ AttributeName: definition.partitionKey, KeyType: 'HASH' }],
+    KeySchema: [
+      { AttributeName: definition.partitionKey, KeyType: 'HASH' },
+      ...(definition.sortKey === undefined ? [] : [{ AttributeName: definition.sortKey, KeyType: 'RANGE' as const }]),
+    ],
     GlobalSecondaryIndexes: definition.globalSecondaryIndexes?.map((index) => ({
       IndexName: index.indexName,
       KeySchema: [{ AttributeName: index.partitionKey, KeyType: 'HASH' }],

@@ -4,8 +4,9 @@
  */
 export interface TableDefinition {
   /** Logical name; the physical name comes from configuration. */
-  readonly name: 'clients' | 'users' | 'refreshTokens';
+  readonly name: 'clients' | 'users' | 'refreshTokens' | 'loginAttempts';
   readonly partitionKey: string;
+  readonly sortKey?: string;
   /** Epoch-seconds attribute DynamoDB TTL deletes by (late: readers check it themselves). */
   readonly ttlAttribute?: string;
   readonly globalSecondaryIndexes?: readonly { readonly indexName: string; readonly partitionKey: string }[];
@@ -25,7 +26,16 @@ export const REFRESH_TOKENS_TABLE: TableDefinition = {
   retain: false,
 };
 
-export const TABLE_DEFINITIONS: readonly TableDefinition[] = [CLIENTS_TABLE, USERS_TABLE, REFRESH_TOKENS_TABLE];
+/** Brute-force counters (lambda/oauth/lockout.ts): `user#<hash>` or `ip#<ip>`, then the counter's kind and window. */
+export const LOGIN_ATTEMPTS_TABLE: TableDefinition = {
+  name: 'loginAttempts',
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'expiresAt',
+  retain: false,
+};
+
+export const TABLE_DEFINITIONS: readonly TableDefinition[] = [CLIENTS_TABLE, USERS_TABLE, REFRESH_TOKENS_TABLE, LOGIN_ATTEMPTS_TABLE];
 
 /** Physical table names, by logical name. */
 export type TableNames = Readonly<Record<TableDefinition['name'], string>>;

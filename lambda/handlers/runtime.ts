@@ -2,6 +2,7 @@ import { createDocumentClient, createKmsClient, type AwsClientOptions } from '..
 import { DynamoClientStore } from '../adapters/client-store';
 import { KmsJwtSigner } from '../adapters/kms-signer';
 import { jsonLogger, type LogSink } from '../adapters/logger';
+import { DynamoLoginAttemptStore } from '../adapters/login-attempt-store';
 import { DynamoRefreshTokenStore } from '../adapters/refresh-token-store';
 import { DynamoUserStore } from '../adapters/user-store';
 import type { ServiceConfig } from '../config';
@@ -41,6 +42,7 @@ export function createTokenEndpointDeps(config: ServiceConfig, options: RuntimeO
     clients: new DynamoClientStore(db, config.tables.clients),
     users: new DynamoUserStore(db, config.tables.users),
     refreshTokens: new DynamoRefreshTokenStore(db, config.tables.refreshTokens),
+    loginAttempts: new DynamoLoginAttemptStore(db, config.tables.loginAttempts),
     signer: createSigner(config, options),
     passwords: scryptPasswordHasher(config.scrypt),
     clock: Date.now,

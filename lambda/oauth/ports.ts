@@ -1,3 +1,5 @@
+import type { AttemptSubject, LoginAttemptCounters } from './lockout';
+
 /**
  * What the protocol core needs from the outside world. Adapters in lambda/adapters implement these
  * against DynamoDB and KMS; unit tests use in-memory versions.
@@ -15,6 +17,8 @@ export interface Client {
   readonly audience?: string;
   readonly grantTypes: readonly GrantType[];
   readonly disabled: boolean;
+  /** A confidential back-end client whose X-End-User-IP header the lockout counters trust. */
+  readonly trustEndUserIp?: boolean;
 }
 
 export interface User {
@@ -80,6 +84,16 @@ export interface RefreshTokenStore {
   rotate(current: RefreshToken, next: RefreshToken, now: number): Promise<void>;
   /** Revokes the token and every later token of its family; returns how many it changed. */
   revokeFamilyFrom(tokenHash: string): Promise<number>;
+}
+
+/** Failure counters behind the lockout policy (lambda/oauth/lockout.ts). Times are epoch seconds. */
+export interface LoginAttemptStore {
+  /** The counters that concern an attempt by this subject at `now`; expired counters read as zero. */
+  read(subject: AttemptSubject, now: number): Promise<LoginAttemptCounters>;
+  /** Counts one failed (or refused) attempt; returns the counters after it. */
+  recordFailure(subject: AttemptSubject, now: number): Promise<LoginAttemptCounters>;
+  /** A successful login ends the (username, IP) failure streak. */
+  recordSuccess(subject: AttemptSubject): Promise<void>;
 }
 
 export interface SigningKey {

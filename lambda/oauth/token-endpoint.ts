@@ -8,6 +8,9 @@ import type { Grant, TokenEndpointDeps } from './grants/grant';
 import { passwordGrant } from './grants/password';
 import { refreshTokenGrant } from './grants/refresh-token';
 
+/** Where a trusted back-end client reports its end user's IP (see RequestContext.endUserIp). */
+export const END_USER_IP_HEADER = 'x-end-user-ip';
+
 const GRANTS: ReadonlyMap<string, Grant<unknown>> = new Map<GrantType, Grant<unknown>>([
   ['password', passwordGrant],
   ['refresh_token', refreshTokenGrant],
@@ -27,8 +30,13 @@ export async function handleTokenRequest(request: HttpRequest, deps: TokenEndpoi
       readClientCredentials(request.headers.authorization, params);
       throw new InvalidRequestError('grant_type is required');
     }
+    const context = {
+      requestId: request.requestId,
+      sourceIp: request.sourceIp,
+      endUserIp: request.headers[END_USER_IP_HEADER],
+    };
     const grant = GRANTS.get(grantType);
-    const prefetched = grant?.prefetch(params, deps);
+    const prefetched = grant?.prefetch(params, deps, context);
     const client = await authenticateRequestClient(request, params, deps);
     if (grant === undefined || prefetched === undefined) {
       throw new UnsupportedGrantTypeError('grant_type must be password or refresh_token');
@@ -36,10 +44,7 @@ export async function handleTokenRequest(request: HttpRequest, deps: TokenEndpoi
     if (!client.grantTypes.includes(grantType as GrantType)) {
       throw new UnauthorizedClientError(`this client may not use the ${grantType} grant`);
     }
-    const tokens = await grant.issue(client, params, prefetched, deps, {
-      requestId: request.requestId,
-      sourceIp: request.sourceIp,
-    });
+    const tokens = await grant.issue(client, params, prefetched, deps, context);
     return tokenResponse(tokens);
   } catch (error) {
     return errorResponse(error, deps.logger, request.requestId);

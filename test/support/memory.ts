@@ -3,8 +3,10 @@ import { hashClientSecret } from '../../lambda/oauth/client-secret';
 import type { OAuthSettings } from '../../lambda/oauth/config';
 import type { TokenEndpointDeps } from '../../lambda/oauth/grants/grant';
 import type { HttpRequest } from '../../lambda/oauth/http';
+import { DAY, dayBucket, HOUR, hourBucket, type AttemptSubject, type LoginAttemptCounters } from '../../lambda/oauth/lockout';
 import {
   RefreshTokenConflictError,
+  type LoginAttemptStore,
   type Client,
   type ClientStore,
   type JwtSigner,
@@ -67,6 +69,52 @@ export class MemoryRefreshTokenStore implements RefreshTokenStore {
   }
 }
 
+/** The same counters and expiry rules as the DynamoDB store, in maps. */
+export class MemoryLoginAttemptStore implements LoginAttemptStore {
+  readonly items = new Map<string, { failures: number; lastFailureAt: number; expiresAt: number }>();
+  private keys(subject: AttemptSubject, now: number) {
+    return {
+      pair: `user#${subject.userKey}|ip#${subject.ip}`,
+      hour: `user#${subject.userKey}|hour#${hourBucket(now)}`,
+      day: `ip#${subject.ip}|day#${dayBucket(now)}`,
+    };
+  }
+  private live(key: string, now: number) {
+    const item = this.items.get(key);
+    return item !== undefined && item.expiresAt > now ? item : undefined;
+  }
+  async read(subject: AttemptSubject, now: number): Promise<LoginAttemptCounters> {
+    const keys = this.keys(subject, now);
+    const pair = this.live(keys.pair, now);
+    return {
+      pairFailures: pair?.failures ?? 0,
+      pairLastFailureAt: pair?.lastFailureAt ?? 0,
+      userFailuresThisHour: this.live(keys.hour, now)?.failures ?? 0,
+      ipFailuresToday: this.live(keys.day, now)?.failures ?? 0,
+    };
+  }
+  async recordFailure(subject: AttemptSubject, now: number): Promise<LoginAttemptCounters> {
+    const keys = this.keys(subject, now);
+    const bump = (key: string, expiresAt: number) => {
+      const failures = (this.live(key, now)?.failures ?? 0) + 1;
+      this.items.set(key, { failures, lastFailureAt: now, expiresAt });
+      return failures;
+    };
+    return {
+      pairFailures: bump(keys.pair, now + DAY),
+      pairLastFailureAt: now,
+      userFailuresThisHour: bump(keys.hour, (hourBucket(now) + 1) * HOUR),
+      ipFailuresToday: bump(keys.day, (dayBucket(now) + 1) * DAY),
+    };
+  }
+  async recordSuccess(subject: AttemptSubject): Promise<void> {
+    this.items.delete(this.keys(subject, 0).pair);
+  }
+  clearUser(userKey: string): void {
+    for (const key of [...this.items.keys()]) if (key.startsWith(`user#${userKey}|`)) this.items.delete(key);
+  }
+}
+
 /** Signs locally with an RSA key: the same RS256 bytes KMS would produce. */
 export class LocalSigner implements JwtSigner {
   readonly privateKey: KeyObject;
@@ -118,6 +166,7 @@ export interface MemoryDeps extends TokenEndpointDeps {
   readonly clients: MemoryClientStore;
   readonly users: MemoryUserStore;
   readonly refreshTokens: MemoryRefreshTokenStore;
+  readonly loginAttempts: MemoryLoginAttemptStore;
   readonly signer: LocalSigner;
   readonly logger: ReturnType<typeof memoryLogger>;
   /** Moves the injected clock. */
@@ -137,6 +186,7 @@ export function memoryDeps(settings: OAuthSettings = SETTINGS): MemoryDeps {
     clients: new MemoryClientStore(),
     users: new MemoryUserStore(),
     refreshTokens: new MemoryRefreshTokenStore(),
+    loginAttempts: new MemoryLoginAttemptStore(),
     signer: sharedSigner,
     passwords: scryptPasswordHasher(FAST_SCRYPT),
     clock: () => now,
@@ -213,16 +263,16 @@ export async function seed(deps: MemoryDeps): Promise<void> {
 /** A form POST to /token. */
 export function tokenRequest(
   params: Record<string, string>,
-  options: { authorization?: string; contentType?: string; method?: string; body?: Buffer } = {},
+  options: { authorization?: string; contentType?: string; method?: string; body?: Buffer; sourceIp?: string; headers?: Record<string, string> } = {},
 ): HttpRequest {
-  const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/x-www-form-urlencoded' };
+  const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/x-www-form-urlencoded', ...options.headers };
   if (options.authorization !== undefined) headers.authorization = options.authorization;
   return {
     method: options.method ?? 'POST',
     path: '/token',
     headers,
     body: options.body ?? Buffer.from(new URLSearchParams(params).toString()),
-    sourceIp: '203.0.113.7',
+    sourceIp: options.sourceIp ?? '203.0.113.7',
     requestId: 'req-1',
   };
 }

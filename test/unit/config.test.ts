@@ -6,6 +6,7 @@ const BASE = {
   CLIENTS_TABLE: 'c',
   USERS_TABLE: 'u',
   REFRESH_TOKENS_TABLE: 'r',
+  LOGIN_ATTEMPTS_TABLE: 'l',
   SIGNING_KEY_ID: 'alias/x',
 };
 
@@ -18,7 +19,7 @@ describe('configFromEnv', () => {
       refreshTokenIdleTtl: 2592000,
       refreshTokenAbsoluteTtl: 7776000,
       scrypt: { N: 131072, r: 8, p: 1 },
-      tables: { clients: 'c', users: 'u', refreshTokens: 'r' },
+      tables: { clients: 'c', users: 'u', refreshTokens: 'r', loginAttempts: 'l' },
       signingKeyId: 'alias/x',
       scopesSupported: [],
     });

@@ -1,9 +1,11 @@
 import type { OAuthSettings } from '../config';
+import type { LockoutPolicy } from '../lockout';
 import type {
   Client,
   ClientStore,
   Clock,
   JwtSigner,
+  LoginAttemptStore,
   Logger,
   PasswordHasher,
   Random,
@@ -17,6 +19,9 @@ export interface TokenEndpointDeps {
   readonly clients: ClientStore;
   readonly users: UserStore;
   readonly refreshTokens: RefreshTokenStore;
+  readonly loginAttempts: LoginAttemptStore;
+  /** DEFAULT_LOCKOUT_POLICY when absent. */
+  readonly lockoutPolicy?: LockoutPolicy;
   readonly signer: JwtSigner;
   readonly passwords: PasswordHasher;
   readonly clock: Clock;
@@ -26,7 +31,13 @@ export interface TokenEndpointDeps {
 
 export interface RequestContext {
   readonly requestId: string;
+  /** The caller's IP as API Gateway saw it. */
   readonly sourceIp: string;
+  /**
+   * The end user's IP as a back-end client reports it (X-End-User-IP); used only for clients registered
+   * to be trusted with it, so nobody else can dodge per-IP limits by sending the header.
+   */
+  readonly endUserIp?: string;
 }
 
 /** What a grant issues; rendered as the §5.1 token response. */
@@ -42,7 +53,7 @@ export interface IssuedTokens {
  * parallel with the client lookup; `issue` runs once the client is authenticated and allowed the grant.
  */
 export interface Grant<Prefetched> {
-  prefetch(params: ReadonlyMap<string, string>, deps: TokenEndpointDeps): Promise<Prefetched>;
+  prefetch(params: ReadonlyMap<string, string>, deps: TokenEndpointDeps, context: RequestContext): Promise<Prefetched>;
   issue(
     client: Client,
     params: ReadonlyMap<string, string>,

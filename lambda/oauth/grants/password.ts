@@ -1,17 +1,43 @@
 import { InvalidGrantError, InvalidRequestError } from '../errors';
+import {
+  attemptSubject,
+  DEFAULT_LOCKOUT_POLICY,
+  lockoutDecision,
+  NO_FAILURES,
+  normalizeIp,
+  pairDelaySeconds,
+  type LoginAttemptCounters,
+} from '../lockout';
 import { formatScope, grantScope, parseScope } from '../scope';
-import type { User } from '../ports';
-import { started, type Grant, type TokenEndpointDeps } from './grant';
+import type { Client, User } from '../ports';
+import { started, type Grant, type RequestContext, type TokenEndpointDeps } from './grant';
 import { epochSeconds, issueAccessToken, mintRefreshToken } from './issue';
 
-/** Every way the credentials can be wrong gives this one body (no user enumeration). */
+/** Every way the credentials can be wrong, and a refused attempt, give this one body (no enumeration). */
 const INVALID_CREDENTIALS = 'invalid username or password';
 
-/** RFC 6749 §4.3: Resource Owner Password Credentials. */
-export const passwordGrant: Grant<User | undefined> = {
-  prefetch(params, deps) {
+interface Prefetched {
+  readonly user: User | undefined;
+  /** Lockout counters by candidate source IP (the caller's, and the reported end user's if any). */
+  readonly counters: ReadonlyMap<string, LoginAttemptCounters>;
+}
+
+/** RFC 6749 §4.3: Resource Owner Password Credentials, behind brute-force protection. */
+export const passwordGrant: Grant<Prefetched> = {
+  prefetch(params, deps, context) {
     const username = params.get('username');
-    return started(username === undefined ? Promise.resolve(undefined) : deps.users.getUser(username));
+    if (username === undefined) return Promise.resolve({ user: undefined, counters: new Map() });
+    const now = epochSeconds(deps);
+    const ips = [...new Set(candidateIps(context))];
+    return started(
+      Promise.all([
+        deps.users.getUser(username),
+        ...ips.map((ip) => deps.loginAttempts.read(attemptSubject(username, ip), now)),
+      ]).then(([user, ...counters]) => ({
+        user: user as User | undefined,
+        counters: new Map(ips.map((ip, index) => [ip, counters[index] as LoginAttemptCounters])),
+      })),
+    );
   },
 
   async issue(client, params, prefetched, deps, context) {
@@ -21,24 +47,40 @@ export const passwordGrant: Grant<User | undefined> = {
       throw new InvalidRequestError('username and password are required');
     }
     const requestedScope = parseScope(params.get('scope'));
-    const user = await prefetched;
+    const { user, counters } = await prefetched;
+    const now = epochSeconds(deps);
+    const ip = attemptIp(client, context);
+    const subject = attemptSubject(username, ip);
+    const policy = deps.lockoutPolicy ?? DEFAULT_LOCKOUT_POLICY;
+    const before = counters.get(ip) ?? NO_FAILURES;
+    const log = { requestId: context.requestId, clientId: client.clientId, userId: user?.userId };
 
-    // Unknown and disabled users cost one scrypt verification too, so timing tells nothing.
+    // A refused attempt costs the same scrypt run and the same counter writes as a wrong password, and
+    // gets the same answer: lockout is invisible, so it reveals neither the account nor its state.
+    const decision = lockoutDecision(before, now, policy);
     const passwordMatches =
-      user === undefined ? await deps.passwords.verifyDummy(password) : await deps.passwords.verify(password, user.passwordHash);
-    const failure = user === undefined ? 'unknown_user' : user.disabled ? 'disabled_user' : passwordMatches ? undefined : 'wrong_password';
+      user === undefined || decision.refused
+        ? await deps.passwords.verifyDummy(password)
+        : await deps.passwords.verify(password, user.passwordHash);
+    const failure = decision.refused
+      ? 'locked'
+      : user === undefined
+        ? 'unknown_user'
+        : user.disabled
+          ? 'disabled_user'
+          : passwordMatches
+            ? undefined
+            : 'wrong_password';
+
     if (failure !== undefined || user === undefined) {
-      deps.logger.info('password_grant_failed', {
-        requestId: context.requestId,
-        clientId: client.clientId,
-        userId: user?.userId,
-        reason: failure,
-      });
+      const after = await deps.loginAttempts.recordFailure(subject, now);
+      deps.logger.info('password_grant_failed', { ...log, reason: failure, lockout: decision.reason });
+      const started = lockoutStarted(before, after, policy);
+      if (started !== undefined) deps.logger.warn('lockout_started', { ...log, lockout: started });
       throw new InvalidGrantError(INVALID_CREDENTIALS);
     }
 
     const scope = grantScope(requestedScope, client.scopes, user.scopes);
-    const now = epochSeconds(deps);
     const refresh = client.grantTypes.includes('refresh_token')
       ? mintRefreshToken(deps, { clientId: client.clientId, userId: user.userId, username: user.username }, scope, now)
       : undefined;
@@ -49,13 +91,10 @@ export const passwordGrant: Grant<User | undefined> = {
       issueAccessToken(deps, client, user.userId, scope, now),
       refresh === undefined ? undefined : deps.refreshTokens.create(refresh.record),
       upgradePasswordHash(deps, user, password, context.requestId),
+      before.pairFailures > 0 ? deps.loginAttempts.recordSuccess(subject) : undefined,
     ]);
 
-    deps.logger.info('password_grant_succeeded', {
-      requestId: context.requestId,
-      clientId: client.clientId,
-      userId: user.userId,
-    });
+    deps.logger.info('password_grant_succeeded', log);
     return {
       accessToken,
       expiresIn: deps.settings.accessTokenTtl,
@@ -65,6 +104,31 @@ export const passwordGrant: Grant<User | undefined> = {
   },
 };
 
+function candidateIps(context: RequestContext): string[] {
+  const reported = context.endUserIp === undefined ? undefined : normalizeIp(context.endUserIp);
+  return [normalizeIp(context.sourceIp), ...(reported === undefined || reported === 'unknown' ? [] : [reported])];
+}
+
+/** The IP the counters use: the reported end user's only for a client trusted with it. */
+function attemptIp(client: Client, context: RequestContext): string {
+  const [source, reported] = candidateIps(context);
+  return client.trustEndUserIp === true && !client.isPublic && reported !== undefined ? reported : source!;
+}
+
+/** Which limit this failure has just reached, if any (for the audit log and its alarm). */
+function lockoutStarted(
+  before: LoginAttemptCounters,
+  after: LoginAttemptCounters,
+  policy: typeof DEFAULT_LOCKOUT_POLICY,
+): string | undefined {
+  if (before.ipFailuresToday < policy.ipFailuresPerDay && after.ipFailuresToday >= policy.ipFailuresPerDay) return 'ip_budget';
+  if (before.userFailuresThisHour < policy.userFailuresPerHour && after.userFailuresThisHour >= policy.userFailuresPerHour) {
+    return 'user_ceiling';
+  }
+  if (pairDelaySeconds(before.pairFailures, policy) === 0 && pairDelaySeconds(after.pairFailures, policy) > 0) return 'pair_backoff';
+  return undefined;
+}
+
 /** A hash made with outdated scrypt parameters is replaced while the password is at hand. Best effort. */
 async function upgradePasswordHash(deps: TokenEndpointDeps, user: User, password: string, requestId: string): Promise<void> {
   if (!deps.passwords.needsRehash(user.passwordHash)) return;
@@ -73,10 +137,6 @@ async function upgradePasswordHash(deps: TokenEndpointDeps, user: User, password
     await deps.users.replacePasswordHash(user.username, user.passwordHash, nextHash);
     deps.logger.info('password_rehashed', { requestId, userId: user.userId });
   } catch (error) {
-    deps.logger.warn('password_rehash_failed', { requestId, userId: user.userId, error: errorName(error) });
+    deps.logger.warn('password_rehash_failed', { requestId, userId: user.userId, error: error instanceof Error ? error.name : 'unknown' });
   }
-}
-
-function errorName(error: unknown): string {
-  return error instanceof Error ? error.name : 'unknown';
 }

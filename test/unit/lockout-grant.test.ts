@@ -1,0 +1,110 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
+import { usernameKey } from '../../lambda/oauth/lockout';
+import { basic, CONFIDENTIAL_SECRET, memoryDeps, seed, tokenRequest, type MemoryDeps } from '../support/memory';
+
+let deps: MemoryDeps;
+beforeEach(async () => {
+  deps = memoryDeps();
+  await seed(deps);
+  // Start on an hour boundary so hourly windows are predictable.
+  deps.advance(3600 - ((deps.clock() / 1000) % 3600));
+});
+
+const appAuth = basic('app', CONFIDENTIAL_SECRET);
+const WRONG_BODY = '{"error":"invalid_grant","error_description":"invalid username or password"}';
+
+function attempt(password: string, options: { username?: string; ip?: string; headers?: Record<string, string>; auth?: string } = {}) {
+  return handleTokenRequest(
+    tokenRequest(
+      { grant_type: 'password', username: options.username ?? 'alice', password },
+      { authorization: options.auth ?? appAuth, sourceIp: options.ip ?? '198.51.100.1', headers: options.headers },
+    ),
+    deps,
+  );
+}
+const right = (options?: Parameters<typeof attempt>[1]) => attempt('correct horse', options);
+const wrong = (options?: Parameters<typeof attempt>[1]) => attempt('wrong', options);
+
+describe('brute-force protection in the password grant', () => {
+  it('refuses the right password after 5 failures from one IP, with the wrong-password response byte for byte', async () => {
+    for (let i = 0; i < 5; i++) expect((await wrong()).body).toBe(WRONG_BODY);
+    const wrongResponse = await wrong();
+    const refused = await right();
+    expect(refused).toEqual(wrongResponse);
+    expect(refused.body).toBe(WRONG_BODY);
+    expect(deps.logger.entries.filter((e) => e.event === 'password_grant_failed').at(-1)?.fields).toMatchObject({
+      reason: 'locked',
+      lockout: 'pair_backoff',
+    });
+  });
+
+  it('doubles the wait with each further failure, up to 15 minutes', async () => {
+    for (let i = 0; i < 5; i++) await wrong();
+    // n failures → the next attempt waits 2^(n-5) s after the last one.
+    for (const delay of [1, 2, 4, 8, 16]) {
+      deps.advance(delay - 1);
+      expect((await right()).status).toBe(400); // refused (and counted)
+      deps.advance(delay * 2);
+      expect((await wrong()).status).toBe(400); // allowed, still wrong
+    }
+    const counters = await deps.loginAttempts.read({ userKey: usernameKey('alice'), ip: '198.51.100.1' }, deps.clock() / 1000);
+    expect(counters.pairFailures).toBeGreaterThanOrEqual(15);
+    deps.advance(899);
+    expect((await right()).status).toBe(400);
+    deps.advance(901);
+    expect((await right()).status).toBe(200);
+  });
+
+  it('starts over after a success', async () => {
+    for (let i = 0; i < 4; i++) await wrong();
+    expect((await right()).status).toBe(200);
+    for (let i = 0; i < 4; i++) await wrong();
+    expect((await right()).status).toBe(200);
+  });
+
+  it('limits one username to 100 failures an hour across all IPs', async () => {
+    for (let i = 0; i < 100; i++) await wrong({ ip: `10.0.${Math.floor(i / 200)}.${i % 200}` });
+    expect((await right({ ip: '192.0.2.55' })).body).toBe(WRONG_BODY);
+    expect(deps.logger.entries.some((e) => e.event === 'lockout_started' && e.fields.lockout === 'user_ceiling')).toBe(true);
+    // Other accounts are not affected; the account itself comes back with the next hour.
+    expect((await attempt('x', { username: 'bob', ip: '192.0.2.55' })).status).toBe(400);
+    deps.advance(3600);
+    expect((await right({ ip: '192.0.2.55' })).status).toBe(200);
+  });
+
+  it('gives one IP a daily failure budget over all usernames, unknown ones included', async () => {
+    for (let i = 0; i < 100; i++) await attempt('guess', { username: `nobody-${i}`, ip: '203.0.113.200' });
+    expect((await right({ ip: '203.0.113.200' })).body).toBe(WRONG_BODY);
+    expect((await right({ ip: '203.0.113.201' })).status).toBe(200);
+    deps.advance(86400);
+    expect((await right({ ip: '203.0.113.200' })).status).toBe(200);
+  });
+
+  it('counts unknown usernames like known ones', async () => {
+    for (let i = 0; i < 5; i++) await attempt('x', { username: 'mallory' });
+    const counters = await deps.loginAttempts.read({ userKey: usernameKey('mallory'), ip: '198.51.100.1' }, deps.clock() / 1000);
+    expect(counters.pairFailures).toBe(5);
+  });
+
+  it('lets an operator unlock the account at once', async () => {
+    for (let i = 0; i < 8; i++) await wrong();
+    expect((await right()).status).toBe(400);
+    deps.loginAttempts.clearUser(usernameKey('alice'));
+    expect((await right()).status).toBe(200);
+  });
+
+  it('trusts X-End-User-IP only from a confidential client registered for it', async () => {
+    const header = { 'x-end-user-ip': '192.0.2.77' };
+    for (let i = 0; i < 5; i++) await wrong({ headers: header });
+    // Not trusted: the header was ignored and the caller's IP carries the failures.
+    expect((await right({ headers: header })).status).toBe(400);
+
+    deps.clients.clients.set('app', { ...deps.clients.clients.get('app')!, trustEndUserIp: true });
+    deps.advance(3600);
+    for (let i = 0; i < 5; i++) await wrong({ headers: { 'x-end-user-ip': '192.0.2.88' } });
+    // Trusted: the end user's IP is locked, other users behind the same back end are not.
+    expect((await right({ headers: { 'x-end-user-ip': '192.0.2.88' } })).status).toBe(400);
+    expect((await right({ headers: { 'x-end-user-ip': '192.0.2.89' } })).status).toBe(200);
+  });
+});
