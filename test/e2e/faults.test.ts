@@ -12,6 +12,7 @@ import { hashPassword } from '../../lambda/passwords';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import { LOCAL_CREDENTIALS } from '../../local/state';
+import { LogAudit } from '../support/log-audit';
 import { FAST_SCRYPT } from '../support/memory';
 
 /**
@@ -19,6 +20,7 @@ import { FAST_SCRYPT } from '../support/memory';
  * injection, and DynamoDB Local stopped and restarted between waves of requests. Every answer must be a
  * valid token or a 503, and afterwards every refresh-token family must still work.
  */
+const audit = new LogAudit();
 let dataDir: string;
 let dynamodb: DynamoDbLocal;
 let stack: LocalStack;
@@ -32,7 +34,7 @@ beforeAll(async () => {
     dynamodbEndpoint: dynamodb.endpoint,
     tablePrefix: 'faults',
     config: { scrypt: FAST_SCRYPT },
-    logSink: () => undefined,
+    logSink: audit.sink,
   });
   const db = createDocumentClient({ region: stack.region, dynamodbEndpoint: stack.dynamodbEndpoint, credentials: LOCAL_CREDENTIALS });
   const now = new Date().toISOString();
@@ -59,6 +61,11 @@ beforeAll(async () => {
   db.destroy();
 }, 120_000);
 
+afterAll(() => {
+  audit.secret(SECRET, ...USERS.map((user) => user.password));
+  audit.expectClean();
+});
+
 afterAll(async () => {
   await stack?.stop();
   await dynamodb?.stop();
@@ -74,7 +81,9 @@ async function post(params: Record<string, string>) {
     },
     body: new URLSearchParams(params),
   });
-  return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as Record<string, string> };
+  const body = (await response.json()) as Record<string, string>;
+  audit.tokens(body);
+  return { status: response.status, retryAfter: response.headers.get('retry-after'), body };
 }
 
 /** One refresh-token family per user; a 503 leaves the family on the token it had. */

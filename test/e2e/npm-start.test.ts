@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/net';
+import { LogAudit } from '../support/log-audit';
 
 /** `npm start` as a newcomer runs it: a child process, its banner, its curl line, Ctrl-C. */
 interface Started {
@@ -76,6 +77,9 @@ describe('npm start', () => {
     });
     expect(response.status).toBe(200);
     const body = (await response.json()) as { access_token: string; refresh_token: string };
+    const audit = new LogAudit();
+    audit.secret(first.curl.secret, first.curl.password);
+    audit.tokens(body);
     const jwks = createRemoteJWKSet(new URL(`${issuer}/.well-known/jwks.json`));
     const { payload } = await jwtVerify(body.access_token, jwks, { issuer, typ: 'at+jwt', algorithms: ['RS256'] });
     expect(payload.client_id).toBe(first.curl.clientId);
@@ -94,5 +98,9 @@ describe('npm start', () => {
     const { payload: again } = await jwtVerify(((await refreshed.json()) as { access_token: string }).access_token, createRemoteJWKSet(new URL(`${issuer}/.well-known/jwks.json`)), { issuer });
     expect(again.sub).toBe(payload.sub);
     expect(await stop(second)).toBe(0);
+
+    // The request log (the JSON lines; the banner prints the demo credentials on purpose) holds no secret.
+    const logLines = (first.output() + second.output()).split('\n').filter((line) => line.startsWith('{'));
+    audit.expectClean(logLines);
   }, 240_000);
 });

@@ -1,0 +1,46 @@
+import type { BooleanOptionName, CommandSpec, StringOptionName } from './spec';
+import type { StdinSource } from './stdin';
+import type { Target } from './target';
+
+/** What a command gets: its parsed arguments, stdin, and the target stack (resolved on first use). */
+export interface CommandContext {
+  readonly command: CommandSpec;
+  readonly args: Readonly<Record<string, string>>;
+  readonly strings: Readonly<Partial<Record<StringOptionName, string>>>;
+  readonly flags: Readonly<Partial<Record<BooleanOptionName, true>>>;
+  readonly stdin: StdinSource;
+  /** Prompts and notes only: never a result, a password or a secret. */
+  readonly stderr: (text: string) => void;
+  /**
+   * Connects to the target. Commands validate their arguments first, so a usage error is reported as such
+   * even when no stack is running.
+   */
+  target(): Promise<Target>;
+  now(): Date;
+}
+
+/** A command's result: `json` is printed with --json (one object), `human` otherwise. */
+export interface CommandResult {
+  readonly json: Readonly<Record<string, unknown>>;
+  readonly human: string;
+}
+
+export type CommandHandler = (context: CommandContext) => Promise<CommandResult>;
+
+/** Positional argument by name; the parser guarantees the spec's positionals are present. */
+export function arg(context: CommandContext, name: string): string {
+  const value = context.args[name];
+  if (value === undefined) throw new Error(`missing argument ${name}`);
+  return value;
+}
+
+/** Formats rows as an aligned plain-text table with a header. */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,110 @@
+/** The command table: every command, its arguments and options, and its line in the usage text. */
+
+/** Options every command accepts. */
+export const GLOBAL_OPTIONS = ['json', 'stack', 'region', 'help'] as const;
+
+/** Every option the CLI knows, with its kind. */
+export const OPTION_TYPES = {
+  json: 'boolean',
+  stack: 'string',
+  region: 'string',
+  help: 'boolean',
+  public: 'boolean',
+  scopes: 'string',
+  audience: 'string',
+  'grant-types': 'string',
+  'password-stdin': 'boolean',
+  username: 'string',
+} as const satisfies Record<string, 'string' | 'boolean'>;
+
+export type OptionName = keyof typeof OPTION_TYPES;
+export type StringOptionName = { [K in OptionName]: (typeof OPTION_TYPES)[K] extends 'string' ? K : never }[OptionName];
+export type BooleanOptionName = Exclude<OptionName, StringOptionName>;
+
+export type CommandId =
+  | 'clients create'
+  | 'clients list'
+  | 'clients disable'
+  | 'clients delete'
+  | 'users create'
+  | 'users set-password'
+  | 'users disable'
+  | 'users enable'
+  | 'users delete'
+  | 'users unlock'
+  | 'tokens revoke'
+  | 'keys list'
+  | 'keys rotate'
+  | 'keys revoke';
+
+export interface CommandSpec {
+  readonly id: CommandId;
+  /** Names of the positional arguments, all required, in order. */
+  readonly positionals: readonly string[];
+  /** Command-specific options, besides GLOBAL_OPTIONS. */
+  readonly options: readonly OptionName[];
+  /** Options that must be given. */
+  readonly required: readonly OptionName[];
+  /** The arguments part of the usage line. */
+  readonly synopsis: string;
+  readonly summary: string;
+  /** False for commands that belong to later work: they fail with a clear message and exit 2. */
+  readonly available: boolean;
+}
+
+function command(
+  id: CommandId,
+  synopsis: string,
+  summary: string,
+  extra: { positionals?: string[]; options?: OptionName[]; required?: OptionName[]; available?: boolean } = {},
+): CommandSpec {
+  return {
+    id,
+    synopsis,
+    summary,
+    positionals: extra.positionals ?? [],
+    options: extra.options ?? [],
+    required: extra.required ?? [],
+    available: extra.available ?? true,
+  };
+}
+
+export const COMMANDS: readonly CommandSpec[] = [
+  command(
+    'clients create',
+    'ID [--public] [--scopes "a b"] [--audience A] [--grant-types password,refresh_token]',
+    'register a client; prints its client_secret once (public clients get none)',
+    { positionals: ['ID'], options: ['public', 'scopes', 'audience', 'grant-types'] },
+  ),
+  command('clients list', '', 'list the registered clients'),
+  command('clients disable', 'ID', 'disable a client (its requests fail with invalid_client)', { positionals: ['ID'] }),
+  command('clients delete', 'ID', 'delete a client', { positionals: ['ID'] }),
+  command('users create', 'NAME --password-stdin [--scopes "a b"]', 'create a user; the password is read from stdin', {
+    positionals: ['NAME'],
+    options: ['password-stdin', 'scopes'],
+    required: ['password-stdin'],
+  }),
+  command('users set-password', 'NAME --password-stdin', "replace a user's password (read from stdin); revokes the user's refresh tokens", {
+    positionals: ['NAME'],
+    options: ['password-stdin'],
+    required: ['password-stdin'],
+  }),
+  command('users disable', 'NAME', "disable a user; revokes the user's refresh tokens", { positionals: ['NAME'] }),
+  command('users enable', 'NAME', 'enable a disabled user', { positionals: ['NAME'] }),
+  command('users delete', 'NAME', "delete a user; revokes the user's refresh tokens", { positionals: ['NAME'] }),
+  command('users unlock', 'NAME', 'clear a user\'s failed-login lockout', { positionals: ['NAME'], available: false }),
+  command('tokens revoke', '--username NAME', 'revoke every refresh token of a user', { options: ['username'], required: ['username'] }),
+  command('keys list', '', 'list the signing keys', { available: false }),
+  command('keys rotate', '', 'create a new signing key (published before it signs)', { available: false }),
+  command('keys revoke', 'KID', 'withdraw a signing key', { positionals: ['KID'], available: false }),
+];
+
+export const GROUPS: readonly string[] = [...new Set(COMMANDS.map((spec) => spec.id.split(' ')[0] ?? ''))];
+
+export function findCommand(group: string, name: string): CommandSpec | undefined {
+  return COMMANDS.find((spec) => spec.id === `${group} ${name}`);
+}
+
+export function commandsOf(group: string): CommandSpec[] {
+  return COMMANDS.filter((spec) => spec.id.startsWith(`${group} `));
+}

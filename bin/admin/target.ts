@@ -1,0 +1,150 @@
+/** Which stack a command acts on: the local one `npm start` runs (default) or a deployed one (--stack). */
+import { join } from 'node:path';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDocumentClient } from '../../lambda/adapters/aws-clients';
+import { TABLE_DEFINITIONS, type TableNames } from '../../lambda/adapters/tables';
+import { validateScryptParams, type ScryptParams } from '../../lambda/passwords';
+import { LOCAL_CREDENTIALS, localStateDir, readStackState, type LocalStackState } from '../../local/state';
+import { OperationalError } from './errors';
+import { stackSettingsFromOutputs, type StackOutput } from './stack-outputs';
+
+export interface Target {
+  /** For messages: `the local stack` or `stack "prod" (eu-west-1)`. */
+  readonly description: string;
+  readonly kind: 'local' | 'stack';
+  readonly tables: TableNames;
+  readonly scrypt: ScryptParams;
+  readonly signingKeyAlias: string;
+  readonly issuer: string;
+  /** Set for the local stack: DynamoDB Local's URL. */
+  readonly dynamodbEndpoint?: string;
+  readonly region?: string;
+  readonly db: DynamoDBDocumentClient;
+  /** Releases the SDK's sockets so the process can exit. */
+  close(): void;
+}
+
+/** DescribeStacks for one stack: its outputs, or undefined when no such stack exists. Injected in tests. */
+export type DescribeStackOutputs = (stackName: string, region: string | undefined) => Promise<readonly StackOutput[] | undefined>;
+
+export interface TargetOptions {
+  readonly stack?: string;
+  readonly region?: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly describeStackOutputs?: DescribeStackOutputs;
+}
+
+export async function resolveTarget(options: TargetOptions): Promise<Target> {
+  if (options.stack === undefined) return localTarget(options.env);
+  return stackTarget(options.stack, options.region, options.describeStackOutputs ?? describeStackOutputsWithSdk);
+}
+
+async function localTarget(env: Readonly<Record<string, string | undefined>>): Promise<Target> {
+  const dir = localStateDir(env);
+  const file = join(dir, 'stack.json');
+  let state: LocalStackState | undefined;
+  try {
+    state = await readStackState(dir);
+  } catch (error) {
+    throw new OperationalError(`cannot read the local stack state ${file} (${(error as Error).message}): restart the local stack with \`npm start\``);
+  }
+  if (state === undefined) {
+    throw new OperationalError(
+      `the local stack is not running (no ${file}): start it with \`npm start\` in another terminal, or target a deployed stack with --stack NAME`,
+    );
+  }
+  checkLocalState(state, file);
+  const db = createDocumentClient({ region: state.region, dynamodbEndpoint: state.dynamodbEndpoint, credentials: LOCAL_CREDENTIALS });
+  return {
+    description: 'the local stack',
+    kind: 'local',
+    tables: state.tables,
+    scrypt: state.scrypt,
+    signingKeyAlias: state.signingKeyAlias,
+    issuer: state.issuer,
+    dynamodbEndpoint: state.dynamodbEndpoint,
+    region: state.region,
+    db,
+    close: () => db.destroy(),
+  };
+}
+
+/** stack.json is written by another program (and maybe an older version): check what the CLI relies on. */
+function checkLocalState(state: LocalStackState, file: string): void {
+  const bad = (what: string) =>
+    new OperationalError(`the local stack state ${file} is invalid (${what}): restart the local stack with \`npm start\``);
+  if (typeof state !== 'object' || state === null) throw bad('not a JSON object');
+  if (typeof state.dynamodbEndpoint !== 'string' || !/^https?:\/\//.test(state.dynamodbEndpoint)) throw bad('dynamodbEndpoint');
+  if (typeof state.region !== 'string' || state.region === '') throw bad('region');
+  const tables = state.tables as Partial<TableNames> | undefined;
+  for (const { name } of TABLE_DEFINITIONS) {
+    const tableName = tables?.[name];
+    if (typeof tableName !== 'string' || tableName === '') throw bad(`tables.${name}`);
+  }
+  try {
+    validateScryptParams(state.scrypt);
+  } catch (error) {
+    throw bad(`scrypt: ${(error as Error).message}`);
+  }
+}
+
+async function stackTarget(stackName: string, region: string | undefined, describe: DescribeStackOutputs): Promise<Target> {
+  const where = region === undefined ? '' : ` in ${region}`;
+  let outputs: readonly StackOutput[] | undefined;
+  try {
+    outputs = await describe(stackName, region);
+  } catch (error) {
+    throw new OperationalError(`cannot read the CloudFormation stack "${stackName}"${where}: ${awsProblem(error)}`, { cause: error });
+  }
+  if (outputs === undefined) {
+    throw new OperationalError(`there is no CloudFormation stack "${stackName}"${where} (check --stack and --region)`);
+  }
+  let settings;
+  try {
+    settings = stackSettingsFromOutputs(stackName, outputs);
+  } catch (error) {
+    throw new OperationalError((error as Error).message);
+  }
+  const db = createDocumentClient({ region });
+  return {
+    description: `stack "${stackName}"${where}`,
+    kind: 'stack',
+    tables: settings.tables,
+    scrypt: settings.scrypt,
+    signingKeyAlias: settings.signingKeyAlias,
+    issuer: settings.issuer,
+    region,
+    db,
+    close: () => db.destroy(),
+  };
+}
+
+/** The real DescribeStacks, loaded only when --stack is used. */
+const describeStackOutputsWithSdk: DescribeStackOutputs = async (stackName, region) => {
+  const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
+  const cloudFormation = new CloudFormationClient({ region });
+  try {
+    const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
+    const stack = Stacks?.[0];
+    return stack === undefined ? undefined : (stack.Outputs ?? []);
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ValidationError' && /does not exist/.test(error.message)) return undefined;
+    throw error;
+  } finally {
+    cloudFormation.destroy();
+  }
+};
+
+/** A one-line explanation of an AWS SDK failure, with a hint for the usual setup problems. */
+export function awsProblem(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  if (error.name === 'CredentialsProviderError' || /credential/i.test(error.message)) {
+    return `no usable AWS credentials (${firstLine(error.message)}); configure them, e.g. AWS_PROFILE or \`aws sso login\``;
+  }
+  if (/region is missing/i.test(error.message)) return 'no AWS region: pass --region R or set AWS_REGION';
+  return `${error.name}: ${firstLine(error.message)}`;
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? '';
+}

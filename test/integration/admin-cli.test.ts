@@ -1,0 +1,714 @@
+/**
+ * The operator CLI (bin/admin) against DynamoDB Local: every implemented command through `runCli`, with a
+ * local stack state in a temp dir, plus one run of the real entry as a child process.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoRefreshTokenStore } from '../../lambda/adapters/refresh-token-store';
+import type { TableNames } from '../../lambda/adapters/tables';
+import { hashClientSecret } from '../../lambda/oauth/client-secret';
+import type { RefreshToken } from '../../lambda/oauth/ports';
+import { DEFAULT_SCRYPT_PARAMS, MAX_PASSWORD_LENGTH, needsRehash, verifyPassword } from '../../lambda/passwords';
+import { freePort } from '../../local/net';
+import { LOCAL_REGION, writeStackState, type LocalStackState } from '../../local/state';
+import { runCli, type CliDeps } from '../../bin/admin/cli';
+import {
+  CLIENTS_TABLE_NAME_OUTPUT,
+  ISSUER_OUTPUT,
+  LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT,
+  REFRESH_TOKENS_TABLE_NAME_OUTPUT,
+  SCRYPT_PARAMS_OUTPUT,
+  SIGNING_KEY_ALIAS_OUTPUT,
+  stackSettingsFromOutputs,
+  TOKEN_ENDPOINT_OUTPUT,
+  USERS_TABLE_NAME_OUTPUT,
+  type StackOutput,
+} from '../../bin/admin/stack-outputs';
+import { resolveTarget } from '../../bin/admin/target';
+import { UserRefreshTokens } from '../../bin/admin/user-tokens';
+import { documentClient, freshTables } from '../support/aws';
+
+const REPO = join(import.meta.dirname, '..', '..');
+const FAST_SCRYPT = { N: 1024, r: 8, p: 1 };
+const STACK_TRACE = /\n\s+at /;
+
+let stateDir: string;
+let emptyDir: string;
+let tables: TableNames;
+let endpoint: string;
+let db: ReturnType<typeof documentClient>;
+let refreshTokens: DynamoRefreshTokenStore;
+
+function state(overrides: Partial<LocalStackState> = {}): LocalStackState {
+  return {
+    issuer: 'http://127.0.0.1:3000',
+    tokenEndpoint: 'http://127.0.0.1:3000/token',
+    dynamodbEndpoint: endpoint,
+    kmsEndpoint: 'http://127.0.0.1:1',
+    region: LOCAL_REGION,
+    tables,
+    signingKeyAlias: 'alias/ropc-token-service/test',
+    scrypt: FAST_SCRYPT,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    ...overrides,
+  };
+}
+
+beforeAll(async () => {
+  ({ endpoint, tables } = await freshTables());
+  stateDir = await mkdtemp(join(tmpdir(), 'ropc-admin-'));
+  emptyDir = await mkdtemp(join(tmpdir(), 'ropc-admin-empty-'));
+  await writeStackState(stateDir, state());
+  db = documentClient(endpoint);
+  refreshTokens = new DynamoRefreshTokenStore(db, tables.refreshTokens);
+});
+
+afterAll(async () => {
+  db?.destroy();
+  await rm(stateDir, { recursive: true, force: true });
+  await rm(emptyDir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+async function run(argv: string[], options: { stdin?: string; env?: Record<string, string | undefined>; deps?: CliDeps } = {}): Promise<Run> {
+  let out = '';
+  let err = '';
+  const code = await runCli(
+    argv,
+    {
+      stdin: options.stdin ?? '',
+      stdout: (text) => void (out += text),
+      stderr: (text) => void (err += text),
+      env: options.env ?? { LOCAL_STATE_DIR: stateDir },
+    },
+    options.deps,
+  );
+  return { code, out, err };
+}
+
+/** Runs a command that must succeed with --json and returns the one object it printed. */
+async function runJson(argv: string[], stdin?: string): Promise<Record<string, unknown>> {
+  const result = await run([...argv, '--json'], { stdin });
+  expect(result.err).toBe('');
+  expect(result.code).toBe(0);
+  expect(result.out.endsWith('\n')).toBe(true);
+  expect(result.out.trimEnd().split('\n')).toHaveLength(1);
+  return JSON.parse(result.out) as Record<string, unknown>;
+}
+
+/** A failure: the given exit code, one readable line on stderr, nothing on stdout. */
+function expectFailure(result: Run, code: number, message: RegExp): void {
+  expect(result.code).toBe(code);
+  expect(result.out).toBe('');
+  expect(result.err).toMatch(/^ropc-admin: .+\n$/);
+  expect(result.err.trimEnd().split('\n')).toHaveLength(1);
+  expect(result.err).not.toMatch(STACK_TRACE);
+  expect(result.err).toMatch(message);
+}
+
+async function rawItem(table: string, key: Record<string, string>): Promise<Record<string, unknown> | undefined> {
+  const { Item } = await db.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }));
+  return Item;
+}
+
+const clientItem = (clientId: string) => rawItem(tables.clients, { clientId });
+const userItem = (username: string) => rawItem(tables.users, { username });
+
+function unique(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+async function seedTokens(userId: string, username: string, states: RefreshToken['state'][]): Promise<string[]> {
+  const now = Math.floor(Date.now() / 1000);
+  const hashes: string[] = [];
+  for (const [generation, tokenState] of states.entries()) {
+    const tokenHash = randomBytes(32).toString('base64url');
+    await refreshTokens.create({
+      tokenHash,
+      familyId: randomUUID(),
+      clientId: 'app',
+      userId,
+      username,
+      scope: ['read'],
+      generation,
+      issuedAt: now,
+      idleExpiresAt: now + 3600,
+      familyExpiresAt: now + 86_400,
+      state: tokenState,
+    });
+    hashes.push(tokenHash);
+  }
+  return hashes;
+}
+
+async function tokenStates(hashes: readonly string[]): Promise<string[]> {
+  return Promise.all(hashes.map(async (hash) => (await refreshTokens.get(hash))?.state ?? 'missing'));
+}
+
+async function createUser(username: string, password = 'initial password'): Promise<string> {
+  const result = await runJson(['users', 'create', username, '--password-stdin'], `${password}\n`);
+  return result.user_id as string;
+}
+
+describe('clients create', () => {
+  it('creates a confidential client, prints its secret once and stores only the hash', async () => {
+    const id = unique('web');
+    const result = await runJson(['clients', 'create', id, '--scopes', 'read write', '--audience', 'https://api.example.test']);
+    expect(Object.keys(result).sort()).toEqual(['client_id', 'client_secret']);
+    expect(result.client_id).toBe(id);
+    const secret = result.client_secret as string;
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/); // 256 bits, base64url
+
+    const item = await clientItem(id);
+    expect(item).toEqual({
+      clientId: id,
+      secretHash: hashClientSecret(secret),
+      isPublic: false,
+      scopes: ['read', 'write'],
+      audience: 'https://api.example.test',
+      grantTypes: ['password', 'refresh_token'],
+      disabled: false,
+      createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+    });
+    expect(JSON.stringify(item)).not.toContain(secret);
+  });
+
+  it('prints the secret exactly once in human output', async () => {
+    const id = unique('svc');
+    const { code, out, err } = await run(['clients', 'create', id, '--grant-types', 'password']);
+    expect(code).toBe(0);
+    expect(err).toBe('');
+    const secret = /^client_secret: (\S+)$/m.exec(out)?.[1] ?? '';
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(out.split(secret)).toHaveLength(2);
+    expect(out).toMatch(/confidential client/);
+    expect((await clientItem(id))?.grantTypes).toEqual(['password']);
+    expect((await clientItem(id))?.secretHash).toBe(hashClientSecret(secret));
+  });
+
+  it('creates a public client without a secret', async () => {
+    const id = unique('spa');
+    expect(await runJson(['clients', 'create', id, '--public'])).toEqual({ client_id: id, public: true });
+    const item = await clientItem(id);
+    expect(item?.isPublic).toBe(true);
+    expect(item).not.toHaveProperty('secretHash');
+    expect(item?.scopes).toEqual([]);
+
+    const human = await run(['clients', 'create', unique('spa'), '--public', '--scopes', 'read']);
+    expect(human.code).toBe(0);
+    expect(human.out).toMatch(/public client .* no client secret/);
+    expect(human.out).not.toMatch(/client_secret:/);
+  });
+
+  it('refuses an existing client id (exit 1) and leaves the client unchanged', async () => {
+    const id = unique('dup');
+    const first = await runJson(['clients', 'create', id]);
+    const result = await run(['clients', 'create', id, '--public']);
+    expectFailure(result, 1, new RegExp(`client "${id}" already exists`));
+    expect((await clientItem(id))?.secretHash).toBe(hashClientSecret(first.client_secret as string));
+  });
+
+  it.each([
+    [['clients', 'create', 'bad id'], /invalid client ID/],
+    [['clients', 'create', 'x'.repeat(129)], /invalid client ID/],
+    [['clients', 'create', 'ok', '--grant-types', 'password,client_credentials'], /unsupported grant type "client_credentials"/],
+    [['clients', 'create', 'ok', '--grant-types', 'password,'], /invalid --grant-types/],
+    [['clients', 'create', 'ok', '--scopes', 'read "quoted"'], /invalid --scopes/],
+    [['clients', 'create', 'ok', '--audience', 'has space'], /invalid --audience/],
+    [['clients', 'create'], /missing ID/],
+    [['clients', 'create', 'ok', 'extra'], /unexpected argument "extra"/],
+    [['clients', 'create', 'ok', '--password-stdin'], /--password-stdin does not apply to "clients create"/],
+    [['clients', 'create', 'ok', '--secret', 'x'], /secrets and passwords are read from stdin/],
+    [['clients', 'create', 'ok', '--scopes'], /--scopes needs a value/],
+    [['clients', 'create', 'ok', '--scopes', 'a', '--scopes', 'b'], /--scopes is given more than once/],
+  ])('rejects %j as a usage error (exit 2)', async (argv, message) => {
+    expectFailure(await run(argv), 2, message);
+    expect(await clientItem('ok')).toBeUndefined();
+  });
+});
+
+describe('clients list, disable, delete', () => {
+  it('lists clients as a table and as JSON, without secret hashes', async () => {
+    const confidential = unique('list-a');
+    const publicId = unique('list-b');
+    await runJson(['clients', 'create', confidential, '--scopes', 'read', '--audience', 'aud-1']);
+    await runJson(['clients', 'create', publicId, '--public', '--grant-types', 'password']);
+
+    const json = await runJson(['clients', 'list']);
+    const clients = json.clients as Record<string, unknown>[];
+    expect(Object.keys(json)).toEqual(['clients']);
+    expect(clients.find((c) => c.client_id === confidential)).toEqual({
+      client_id: confidential,
+      public: false,
+      grant_types: ['password', 'refresh_token'],
+      scopes: ['read'],
+      audience: 'aud-1',
+      disabled: false,
+      created_at: expect.any(String),
+    });
+    expect(clients.find((c) => c.client_id === publicId)).toMatchObject({ public: true, grant_types: ['password'], audience: null });
+    const ids = clients.map((c) => c.client_id as string);
+    expect(ids).toEqual([...ids].sort((a, b) => a.localeCompare(b)));
+    expect(JSON.stringify(json)).not.toMatch(/sha256:|secret/i);
+
+    const human = await run(['clients', 'list']);
+    expect(human.code).toBe(0);
+    const lines = human.out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^CLIENT ID\s+TYPE\s+GRANT TYPES\s+SCOPES\s+AUDIENCE\s+DISABLED\s+CREATED$/);
+    expect(lines.find((line) => line.startsWith(confidential))).toMatch(
+      new RegExp(`^${confidential}\\s+confidential\\s+password,refresh_token\\s+read\\s+aud-1\\s+no\\s+\\d{4}-`),
+    );
+    expect(lines.find((line) => line.startsWith(publicId))).toMatch(/\spublic\s+password\s+-\s+-\s+no\s/);
+    expect(human.out).not.toContain('sha256:');
+  });
+
+  it('disables a client', async () => {
+    const id = unique('dis');
+    await runJson(['clients', 'create', id]);
+    expect(await runJson(['clients', 'disable', id])).toEqual({ client_id: id, disabled: true });
+    expect((await clientItem(id))?.disabled).toBe(true);
+    const human = await run(['clients', 'disable', id]);
+    expect(human).toEqual({ code: 0, out: `Disabled client "${id}".\n`, err: '' });
+  });
+
+  it('deletes a client', async () => {
+    const id = unique('del');
+    await runJson(['clients', 'create', id]);
+    expect(await runJson(['clients', 'delete', id])).toEqual({ client_id: id, deleted: true });
+    expect(await clientItem(id)).toBeUndefined();
+    expectFailure(await run(['clients', 'delete', id]), 1, new RegExp(`there is no client "${id}" in the local stack`));
+  });
+
+  it('reports a missing client (exit 1)', async () => {
+    expectFailure(await run(['clients', 'disable', 'no-such-client']), 1, /there is no client "no-such-client"/);
+    expect(await clientItem('no-such-client')).toBeUndefined();
+  });
+});
+
+describe('users', () => {
+  it('creates a user with the password from stdin, hashed with the stack\'s scrypt params', async () => {
+    const name = unique('alice');
+    const password = 'correct horse battery staple';
+    const result = await runJson(['users', 'create', name, '--password-stdin', '--scopes', 'read profile'], `${password}\n`);
+    expect(result).toEqual({ username: name, user_id: expect.stringMatching(/^[0-9a-f-]{36}$/), created: true });
+    expect(JSON.stringify(result)).not.toContain(password);
+
+    const item = await userItem(name);
+    expect(item).toEqual({
+      username: name,
+      userId: result.user_id,
+      passwordHash: expect.stringMatching(/^\$scrypt\$/),
+      scopes: ['read', 'profile'],
+      disabled: false,
+      createdAt: expect.any(String),
+      passwordChangedAt: item?.createdAt,
+    });
+    const hash = item?.passwordHash as string;
+    expect(await verifyPassword(password, hash)).toBe(true);
+    expect(await verifyPassword(`${password}\n`, hash)).toBe(false);
+    expect(needsRehash(hash, FAST_SCRYPT)).toBe(false);
+    expect(needsRehash(hash, DEFAULT_SCRYPT_PARAMS)).toBe(true);
+    expect(JSON.stringify(item)).not.toContain(password);
+  });
+
+  it('strips exactly one trailing newline (\\n or \\r\\n) and keeps usernames as given', async () => {
+    const crlf = unique('Bob Smith');
+    await createUser(crlf, 'pw one\r');
+    const hash1 = (await userItem(crlf))?.passwordHash as string;
+    expect(await verifyPassword('pw one', hash1)).toBe(true);
+
+    const twoNewlines = unique('Émile');
+    await runJson(['users', 'create', twoNewlines, '--password-stdin'], 'pw two\n\n');
+    const hash2 = (await userItem(twoNewlines))?.passwordHash as string;
+    expect(await verifyPassword('pw two\n', hash2)).toBe(true);
+    expect(await verifyPassword('pw two', hash2)).toBe(false);
+  });
+
+  it('prints neither the password nor the hash in human output', async () => {
+    const name = unique('carol');
+    const { code, out, err } = await run(['users', 'create', name, '--password-stdin'], { stdin: 'hunter2-but-longer' });
+    expect(code).toBe(0);
+    expect(err).toBe('');
+    const item = await userItem(name);
+    expect(out).toBe(`Created user "${name}" (user id ${String(item?.userId)}).\n`);
+    expect(out + err).not.toContain('hunter2');
+  });
+
+  it('requires --password-stdin (exit 2) and never takes a password argument', async () => {
+    const name = unique('nopw');
+    expectFailure(await run(['users', 'create', name], { stdin: 'secret\n' }), 2, /needs --password-stdin/);
+    expectFailure(await run(['users', 'create', name, '--password', 'secret']), 2, /--password is not accepted/);
+    expectFailure(await run(['users', 'set-password', name]), 2, /needs --password-stdin/);
+    expect(await userItem(name)).toBeUndefined();
+  });
+
+  it.each([
+    ['', /password read from stdin is empty/],
+    ['\n', /password read from stdin is empty/],
+    ['\r\n', /password read from stdin is empty/],
+    ['x'.repeat(MAX_PASSWORD_LENGTH + 1), new RegExp(`longer than ${MAX_PASSWORD_LENGTH} characters`)],
+  ])('rejects the password %j from stdin (exit 2)', async (stdin, message) => {
+    const name = unique('badpw');
+    const result = await run(['users', 'create', name, '--password-stdin'], { stdin });
+    expectFailure(result, 2, message);
+    expect(await userItem(name)).toBeUndefined();
+  });
+
+  it('accepts a password of exactly the maximum length', async () => {
+    const name = unique('longpw');
+    await createUser(name, 'y'.repeat(MAX_PASSWORD_LENGTH));
+    expect(await verifyPassword('y'.repeat(MAX_PASSWORD_LENGTH), (await userItem(name))?.passwordHash as string)).toBe(true);
+  });
+
+  it.each([[' alice'], ['alice '], ['al\u0000ice'], ['al\tice'], ['a'.repeat(257)]])('rejects the username %j (exit 2)', async (name) => {
+    expectFailure(await run(['users', 'create', name, '--password-stdin'], { stdin: 'pw' }), 2, /invalid user NAME/);
+    expect(await userItem(name)).toBeUndefined();
+  });
+
+  it('refuses an existing username (exit 1) and keeps the old password', async () => {
+    const name = unique('dupuser');
+    const userId = await createUser(name, 'first');
+    expectFailure(await run(['users', 'create', name, '--password-stdin'], { stdin: 'second' }), 1, /already exists/);
+    const item = await userItem(name);
+    expect(item?.userId).toBe(userId);
+    expect(await verifyPassword('first', item?.passwordHash as string)).toBe(true);
+  });
+
+  it('sets a new password and revokes the user\'s refresh tokens', async () => {
+    const name = unique('dave');
+    const userId = await createUser(name, 'old password');
+    const before = (await userItem(name))?.passwordChangedAt as string;
+    const hashes = await seedTokens(userId, name, ['active', 'active', 'rotated']);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+
+    const result = await runJson(['users', 'set-password', name, '--password-stdin'], 'new password\n');
+    expect(result).toEqual({ username: name, password_changed: true, revoked_refresh_tokens: 3 });
+    const item = await userItem(name);
+    expect(await verifyPassword('new password', item?.passwordHash as string)).toBe(true);
+    expect(await verifyPassword('old password', item?.passwordHash as string)).toBe(false);
+    expect(item?.userId).toBe(userId);
+    expect(Date.parse(item?.passwordChangedAt as string)).toBeGreaterThan(Date.parse(before));
+    expect(await tokenStates(hashes)).toEqual(['revoked', 'revoked', 'revoked']);
+  });
+
+  it('reports set-password for a missing user before reading stdin (exit 1)', async () => {
+    expectFailure(await run(['users', 'set-password', 'nobody-here', '--password-stdin'], { stdin: 'pw' }), 1, /there is no user "nobody-here"/);
+  });
+
+  it('disables (revoking refresh tokens) and enables a user', async () => {
+    const name = unique('erin');
+    const userId = await createUser(name);
+    const hashes = await seedTokens(userId, name, ['active', 'active']);
+
+    expect(await runJson(['users', 'disable', name])).toEqual({ username: name, disabled: true, revoked_refresh_tokens: 2 });
+    expect((await userItem(name))?.disabled).toBe(true);
+    expect(await tokenStates(hashes)).toEqual(['revoked', 'revoked']);
+
+    expect(await runJson(['users', 'enable', name])).toEqual({ username: name, disabled: false });
+    expect((await userItem(name))?.disabled).toBe(false);
+    // Enabling does not bring revoked tokens back.
+    expect(await tokenStates(hashes)).toEqual(['revoked', 'revoked']);
+
+    const human = await run(['users', 'disable', name]);
+    expect(human).toEqual({ code: 0, out: `Disabled user "${name}"; revoked 0 refresh tokens.\n`, err: '' });
+  });
+
+  it('deletes a user and revokes its refresh tokens', async () => {
+    const name = unique('frank');
+    const userId = await createUser(name);
+    const hashes = await seedTokens(userId, name, ['active']);
+    expect(await runJson(['users', 'delete', name])).toEqual({
+      username: name,
+      user_id: userId,
+      deleted: true,
+      revoked_refresh_tokens: 1,
+    });
+    expect(await userItem(name)).toBeUndefined();
+    expect(await tokenStates(hashes)).toEqual(['revoked']);
+    expectFailure(await run(['users', 'delete', name]), 1, /there is no user/);
+  });
+
+  it.each([['disable'], ['enable'], ['delete']])('reports users %s for a missing user (exit 1)', async (command) => {
+    expectFailure(await run(['users', command, 'ghost']), 1, /there is no user "ghost" in the local stack/);
+    expect(await userItem('ghost')).toBeUndefined();
+  });
+});
+
+describe('tokens revoke', () => {
+  it("revokes every refresh token of the user and no one else's", async () => {
+    const name = unique('gina');
+    const other = unique('hank');
+    const userId = await createUser(name);
+    const otherId = await createUser(other);
+    const hashes = await seedTokens(userId, name, ['active', 'active', 'rotated', 'revoked']);
+    const otherHashes = await seedTokens(otherId, other, ['active', 'rotated']);
+    const alreadyRevokedAt = (await rawItem(tables.refreshTokens, { tokenHash: hashes[3] ?? '' }))?.revokedAt;
+
+    const before = Math.floor(Date.now() / 1000);
+    expect(await runJson(['tokens', 'revoke', '--username', name])).toEqual({ username: name, revoked_refresh_tokens: 3 });
+    expect(await tokenStates(hashes)).toEqual(['revoked', 'revoked', 'revoked', 'revoked']);
+    expect(await tokenStates(otherHashes)).toEqual(['active', 'rotated']);
+    const item = await rawItem(tables.refreshTokens, { tokenHash: hashes[0] ?? '' });
+    expect(item?.revokedAt).toBeGreaterThanOrEqual(before);
+    expect(item?.revokedAt).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
+    // The one that was revoked already keeps its state and time.
+    expect((await rawItem(tables.refreshTokens, { tokenHash: hashes[3] ?? '' }))?.revokedAt).toBe(alreadyRevokedAt);
+
+    const again = await run(['tokens', 'revoke', '--username', name]);
+    expect(again).toEqual({ code: 0, out: `Revoked 0 refresh tokens of user "${name}".\n`, err: '' });
+  });
+
+  it('follows the index across pages', async () => {
+    const userId = randomUUID();
+    const hashes = await seedTokens(userId, 'paged', ['active', 'rotated', 'active', 'revoked', 'active', 'active', 'active']);
+    const revoker = new UserRefreshTokens(db, tables.refreshTokens, 2);
+    expect(await revoker.revokeAllForUser(userId, 1_700_000_000)).toBe(6);
+    expect(await tokenStates(hashes)).toEqual(Array(7).fill('revoked'));
+    expect((await rawItem(tables.refreshTokens, { tokenHash: hashes[6] ?? '' }))?.revokedAt).toBe(1_700_000_000);
+    expect(await revoker.revokeAllForUser(userId)).toBe(0);
+  });
+
+  it('needs --username and an existing user', async () => {
+    expectFailure(await run(['tokens', 'revoke']), 2, /needs --username/);
+    expectFailure(await run(['tokens', 'revoke', 'someone']), 2, /unexpected argument "someone"/);
+    expectFailure(await run(['tokens', 'revoke', '--username', 'ghost']), 1, /there is no user "ghost"/);
+  });
+});
+
+describe('command line and target errors', () => {
+  it('prints usage for every command with --help', async () => {
+    for (const argv of [['--help'], ['-h'], ['help'], ['clients', 'create', '--help']]) {
+      const { code, out, err } = await run(argv, { env: { LOCAL_STATE_DIR: emptyDir } });
+      expect(code).toBe(0);
+      expect(err).toBe('');
+      for (const command of [
+        'clients create ID [--public] [--scopes "a b"] [--audience A] [--grant-types password,refresh_token]',
+        'clients list',
+        'clients disable ID',
+        'clients delete ID',
+        'users create NAME --password-stdin [--scopes "a b"]',
+        'users set-password NAME --password-stdin',
+        'users disable NAME',
+        'users enable NAME',
+        'users delete NAME',
+        'users unlock NAME',
+        'tokens revoke --username NAME',
+        'keys list',
+        'keys rotate',
+        'keys revoke KID',
+        '--stack NAME',
+        '--region R',
+        '--json',
+      ]) {
+        expect(out).toContain(command);
+      }
+    }
+  });
+
+  it.each([
+    [[], /missing command \(run "ropc-admin --help" for usage\)/],
+    [['frobnicate'], /unknown command "frobnicate" \(run "ropc-admin --help" for usage\)/],
+    [['clients'], /missing command after "clients" \(one of create\|list\|disable\|delete\)/],
+    [['clients', 'rename', 'x'], /unknown command "clients rename"/],
+    [['clients', 'list', '--verbose'], /unknown option --verbose/],
+    [['clients', 'list', '--json=yes'], /option --json takes no value/],
+    [['clients', 'list', '--stack', '--json'], /option --stack needs a value/],
+    [['clients', 'list', '--region', 'eu-west-1'], /--region only applies with --stack/],
+  ])('rejects %j with exit 2', async (argv, message) => {
+    expectFailure(await run(argv), 2, message);
+  });
+
+  it.each([[['users', 'unlock', 'alice']], [['keys', 'list']], [['keys', 'rotate']], [['keys', 'revoke', 'kid-1']]])(
+    'says %j is not available yet (exit 2)',
+    async (argv) => {
+      expectFailure(await run([...argv, '--json']), 2, /is not available yet/);
+    },
+  );
+
+  it('tells the user to run npm start when there is no local stack state', async () => {
+    const result = await run(['clients', 'list'], { env: { LOCAL_STATE_DIR: emptyDir } });
+    expectFailure(result, 1, /the local stack is not running \(no .*stack\.json\): start it with `npm start`/);
+    expect(result.err).toContain(emptyDir);
+  });
+
+  it('reports an unreadable or incomplete stack.json and tells the user to restart npm start', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ropc-admin-bad-'));
+    try {
+      await writeFile(join(dir, 'stack.json'), '{ not json');
+      expectFailure(await run(['clients', 'list'], { env: { LOCAL_STATE_DIR: dir } }), 1, /cannot read the local stack state .*`npm start`/);
+      const { users: _users, ...withoutUsers } = tables;
+      await writeStackState(dir, state({ tables: withoutUsers as TableNames }));
+      expectFailure(await run(['clients', 'list'], { env: { LOCAL_STATE_DIR: dir } }), 1, /stack\.json is invalid \(tables\.users\).*`npm start`/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports usage errors before looking for the stack', async () => {
+    expectFailure(await run(['users', 'create', ' x', '--password-stdin'], { env: { LOCAL_STATE_DIR: emptyDir } }), 2, /invalid user NAME/);
+  });
+
+  it('reports an unreachable DynamoDB Local clearly', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ropc-admin-down-'));
+    try {
+      const down = `http://127.0.0.1:${await freePort()}`;
+      await writeStackState(dir, state({ dynamodbEndpoint: down }));
+      const result = await run(['clients', 'list'], { env: { LOCAL_STATE_DIR: dir } });
+      expectFailure(result, 1, new RegExp(`cannot reach DynamoDB Local at ${down} .*is the local stack running\\? Start it with \`npm start\``));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports missing tables as stale local state', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ropc-admin-stale-'));
+    try {
+      await writeStackState(dir, state({ tables: { ...tables, clients: 'no-such-table' } }));
+      const result = await run(['clients', 'list'], { env: { LOCAL_STATE_DIR: dir } });
+      expectFailure(result, 1, /a table of the local stack does not exist .*`npm start`/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('--stack NAME (CloudFormation outputs)', () => {
+  const outputs: StackOutput[] = [
+    { OutputKey: CLIENTS_TABLE_NAME_OUTPUT, OutputValue: 'prod-clients' },
+    { OutputKey: USERS_TABLE_NAME_OUTPUT, OutputValue: 'prod-users' },
+    { OutputKey: REFRESH_TOKENS_TABLE_NAME_OUTPUT, OutputValue: 'prod-refresh-tokens' },
+    { OutputKey: LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT, OutputValue: 'prod-login-attempts' },
+    { OutputKey: SIGNING_KEY_ALIAS_OUTPUT, OutputValue: 'alias/ropc-token-service/prod' },
+    { OutputKey: ISSUER_OUTPUT, OutputValue: 'https://auth.example.com' },
+    { OutputKey: TOKEN_ENDPOINT_OUTPUT, OutputValue: 'https://auth.example.com/token' },
+    { OutputKey: SCRYPT_PARAMS_OUTPUT, OutputValue: 'N=65536,r=8,p=2' },
+    { OutputKey: 'SomethingElse', OutputValue: 'ignored' },
+  ];
+
+  it('uses the documented output keys', () => {
+    expect([
+      CLIENTS_TABLE_NAME_OUTPUT,
+      USERS_TABLE_NAME_OUTPUT,
+      REFRESH_TOKENS_TABLE_NAME_OUTPUT,
+      LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT,
+      SIGNING_KEY_ALIAS_OUTPUT,
+      ISSUER_OUTPUT,
+      TOKEN_ENDPOINT_OUTPUT,
+      SCRYPT_PARAMS_OUTPUT,
+    ]).toEqual(['ClientsTableName', 'UsersTableName', 'RefreshTokensTableName', 'LoginAttemptsTableName', 'SigningKeyAlias', 'Issuer', 'TokenEndpoint', 'ScryptParams']);
+  });
+
+  it('maps the outputs to the target', async () => {
+    expect(stackSettingsFromOutputs('prod', outputs)).toEqual({
+      tables: { clients: 'prod-clients', users: 'prod-users', refreshTokens: 'prod-refresh-tokens', loginAttempts: 'prod-login-attempts' },
+      signingKeyAlias: 'alias/ropc-token-service/prod',
+      issuer: 'https://auth.example.com',
+      tokenEndpoint: 'https://auth.example.com/token',
+      scrypt: { N: 65536, r: 8, p: 2 },
+    });
+    const calls: [string, string | undefined][] = [];
+    const target = await resolveTarget({
+      stack: 'prod',
+      region: 'eu-west-1',
+      env: {},
+      describeStackOutputs: async (name, region) => {
+        calls.push([name, region]);
+        return outputs;
+      },
+    });
+    try {
+      expect(calls).toEqual([['prod', 'eu-west-1']]);
+      expect(target).toMatchObject({
+        kind: 'stack',
+        description: 'stack "prod" in eu-west-1',
+        region: 'eu-west-1',
+        tables: { clients: 'prod-clients', users: 'prod-users', refreshTokens: 'prod-refresh-tokens', loginAttempts: 'prod-login-attempts' },
+        scrypt: { N: 65536, r: 8, p: 2 },
+        signingKeyAlias: 'alias/ropc-token-service/prod',
+        issuer: 'https://auth.example.com',
+      });
+      expect(target.dynamodbEndpoint).toBeUndefined();
+    } finally {
+      target.close();
+    }
+  });
+
+  it('defaults to DEFAULT_SCRYPT_PARAMS without a ScryptParams output and rejects a bad one', () => {
+    const withoutScrypt = outputs.filter((output) => output.OutputKey !== SCRYPT_PARAMS_OUTPUT);
+    expect(stackSettingsFromOutputs('prod', withoutScrypt).scrypt).toEqual(DEFAULT_SCRYPT_PARAMS);
+    expect(() => stackSettingsFromOutputs('prod', [...withoutScrypt, { OutputKey: SCRYPT_PARAMS_OUTPUT, OutputValue: 'N=1000,r=8,p=1' }])).toThrow(
+      /stack "prod" has an invalid ScryptParams output/,
+    );
+  });
+
+  it('reports a missing stack, missing outputs and AWS failures (exit 1)', async () => {
+    const missing = await run(['clients', 'list', '--stack', 'nope', '--region', 'eu-west-1'], {
+      deps: { describeStackOutputs: async () => undefined },
+    });
+    expectFailure(missing, 1, /there is no CloudFormation stack "nope" in eu-west-1/);
+
+    const partial = await run(['clients', 'list', '--stack', 'half'], {
+      deps: { describeStackOutputs: async () => outputs.filter((o) => o.OutputKey !== USERS_TABLE_NAME_OUTPUT && o.OutputKey !== ISSUER_OUTPUT) },
+    });
+    expectFailure(partial, 1, /stack "half" lacks the outputs UsersTableName, Issuer/);
+
+    const noCredentials = await run(['clients', 'list', '--stack', 'prod'], {
+      deps: {
+        describeStackOutputs: async () => {
+          throw Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' });
+        },
+      },
+    });
+    expectFailure(noCredentials, 1, /cannot read the CloudFormation stack "prod": no usable AWS credentials/);
+  });
+});
+
+describe('the real entry', () => {
+  function spawnCli(args: string[], stdin: string): Promise<Run> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [join(REPO, 'bin', 'ropc-admin.js'), ...args], {
+        cwd: REPO,
+        env: { ...process.env, LOCAL_STATE_DIR: stateDir },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (chunk: Buffer) => void (out += chunk.toString('utf8')));
+      child.stderr.on('data', (chunk: Buffer) => void (err += chunk.toString('utf8')));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code: code ?? -1, out, err }));
+      child.stdin.end(stdin);
+    });
+  }
+
+  it('runs bin/ropc-admin.js with process stdin, stdout and exit code', async () => {
+    const name = unique('ivy');
+    const created = await spawnCli(['users', 'create', name, '--password-stdin', '--json'], 'piped password\n');
+    expect(created.err).toBe('');
+    expect(created.code).toBe(0);
+    expect(JSON.parse(created.out)).toMatchObject({ username: name, created: true });
+    expect(await verifyPassword('piped password', (await userItem(name))?.passwordHash as string)).toBe(true);
+
+    const id = unique('spawned');
+    await runJson(['clients', 'create', id, '--public']);
+    const listed = await spawnCli(['clients', 'list', '--json'], '');
+    expect(listed.code).toBe(0);
+    expect((JSON.parse(listed.out) as { clients: { client_id: string }[] }).clients.map((c) => c.client_id)).toContain(id);
+
+    const failed = await spawnCli(['clients', 'bogus'], '');
+    expect(failed.code).toBe(2);
+    expect(failed.out).toBe('');
+    expect(failed.err).toMatch(/^ropc-admin: unknown command "clients bogus"/);
+  });
+});
