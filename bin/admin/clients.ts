@@ -2,7 +2,7 @@
 import { ClientExistsError, DynamoClientStore, type StoredClient } from '../../lambda/adapters/client-store';
 import { generateClientSecret, hashClientSecret } from '../../lambda/oauth/client-secret';
 import { arg, formatTable, type CommandContext, type CommandHandler, type CommandResult } from './command';
-import { OperationalError } from './errors';
+import { OperationalError, UsageError } from './errors';
 import type { CommandId } from './spec';
 import type { Target } from './target';
 import {
@@ -21,6 +21,9 @@ function store(target: Target): DynamoClientStore {
 async function createClient(context: CommandContext): Promise<CommandResult> {
   const clientId = validateNewClientId(arg(context, 'ID'));
   const isPublic = context.flags.public === true;
+  // Only a confidential back end may report its end users' IPs for the lockout counters.
+  const trustEndUserIp = context.flags['trust-end-user-ip'] === true;
+  if (trustEndUserIp && isPublic) throw new UsageError('--trust-end-user-ip is for confidential clients only, not with --public');
   const scopes = parseScopesOption(context.strings.scopes);
   const audience = parseAudienceOption(context.strings.audience);
   const grantTypes = parseGrantTypesOption(context.strings['grant-types']);
@@ -35,6 +38,7 @@ async function createClient(context: CommandContext): Promise<CommandResult> {
     audience,
     grantTypes,
     disabled: false,
+    ...(trustEndUserIp ? { trustEndUserIp } : {}),
     createdAt: context.now().toISOString(),
   };
   try {

@@ -14,6 +14,7 @@ export const OPTION_TYPES = {
   audience: 'string',
   'grant-types': 'string',
   'password-stdin': 'boolean',
+  'trust-end-user-ip': 'boolean',
   username: 'string',
 } as const satisfies Record<string, 'string' | 'boolean'>;
 
@@ -72,9 +73,9 @@ function command(
 export const COMMANDS: readonly CommandSpec[] = [
   command(
     'clients create',
-    'ID [--public] [--scopes "a b"] [--audience A] [--grant-types password,refresh_token]',
+    'ID [--public] [--scopes "a b"] [--audience A] [--grant-types password,refresh_token] [--trust-end-user-ip]',
     'register a client; prints its client_secret once (public clients get none)',
-    { positionals: ['ID'], options: ['public', 'scopes', 'audience', 'grant-types'] },
+    { positionals: ['ID'], options: ['public', 'scopes', 'audience', 'grant-types', 'trust-end-user-ip'] },
   ),
   command('clients list', '', 'list the registered clients'),
   command('clients disable', 'ID', 'disable a client (its requests fail with invalid_client)', { positionals: ['ID'] }),
@@ -92,7 +93,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   command('users disable', 'NAME', "disable a user; revokes the user's refresh tokens", { positionals: ['NAME'] }),
   command('users enable', 'NAME', 'enable a disabled user', { positionals: ['NAME'] }),
   command('users delete', 'NAME', "delete a user; revokes the user's refresh tokens", { positionals: ['NAME'] }),
-  command('users unlock', 'NAME', 'clear a user\'s failed-login lockout', { positionals: ['NAME'], available: false }),
+  command('users unlock', 'NAME', 'clear a user\'s failed-login counters and lockout', { positionals: ['NAME'] }),
   command('tokens revoke', '--username NAME', 'revoke every refresh token of a user', { options: ['username'], required: ['username'] }),
   command('keys list', '', 'list the signing keys', { available: false }),
   command('keys rotate', '', 'create a new signing key (published before it signs)', { available: false }),

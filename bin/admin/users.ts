@@ -1,6 +1,8 @@
-/** users create | set-password | disable | enable | delete (users unlock comes later) */
+/** users create | set-password | disable | enable | delete | unlock */
 import { randomUUID } from 'node:crypto';
+import { DynamoLoginAttemptStore } from '../../lambda/adapters/login-attempt-store';
 import { DynamoUserStore, UserExistsError, type StoredUser } from '../../lambda/adapters/user-store';
+import { usernameKey } from '../../lambda/oauth/lockout';
 import { hashPassword } from '../../lambda/passwords';
 import { arg, type CommandContext, type CommandHandler, type CommandResult } from './command';
 import { OperationalError } from './errors';
@@ -98,6 +100,18 @@ async function deleteUser(context: CommandContext): Promise<CommandResult> {
   };
 }
 
+async function unlockUser(context: CommandContext): Promise<CommandResult> {
+  const username = validateExistingKey('user NAME', arg(context, 'NAME'));
+  const target = await context.target();
+  if ((await users(target).getUser(username)) === undefined) throw noSuchUser(username, target);
+  // Per-user and per-(user, IP) counters go; an IP's daily budget is that IP's, not this user's.
+  const cleared = await new DynamoLoginAttemptStore(target.db, target.tables.loginAttempts).clearUser(usernameKey(username));
+  return {
+    json: { username, unlocked: true, cleared_counters: cleared },
+    human: `Unlocked user "${printable(username)}" (cleared ${plural(cleared, 'failure counter')}).`,
+  };
+}
+
 export function noSuchUser(username: string, target: Target): OperationalError {
   return new OperationalError(`there is no user "${printable(username)}" in ${target.description}`);
 }
@@ -116,4 +130,5 @@ export const USER_COMMANDS: Partial<Record<CommandId, CommandHandler>> = {
   'users disable': disableUser,
   'users enable': enableUser,
   'users delete': deleteUser,
+  'users unlock': unlockUser,
 };

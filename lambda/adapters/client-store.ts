@@ -101,6 +101,7 @@ function toClient(item: Record<string, unknown>): StoredClient {
     audience: optionalStr(item, table, 'audience'),
     grantTypes: grantTypes as GrantType[],
     disabled: bool(item, table, 'disabled'),
+    trustEndUserIp: bool(item, table, 'trustEndUserIp'),
     createdAt: str(item, table, 'createdAt'),
   };
 }

@@ -30,6 +30,8 @@ import {
   type StackOutput,
 } from '../../bin/admin/stack-outputs';
 import { resolveTarget } from '../../bin/admin/target';
+import { DynamoLoginAttemptStore } from '../../lambda/adapters/login-attempt-store';
+import { attemptSubject } from '../../lambda/oauth/lockout';
 import { UserRefreshTokens } from '../../bin/admin/user-tokens';
 import { documentClient, freshTables } from '../support/aws';
 
@@ -529,7 +531,7 @@ describe('command line and target errors', () => {
     expectFailure(await run(argv), 2, message);
   });
 
-  it.each([[['users', 'unlock', 'alice']], [['keys', 'list']], [['keys', 'rotate']], [['keys', 'revoke', 'kid-1']]])(
+  it.each([[['keys', 'list']], [['keys', 'rotate']], [['keys', 'revoke', 'kid-1']]])(
     'says %j is not available yet (exit 2)',
     async (argv) => {
       expectFailure(await run([...argv, '--json']), 2, /is not available yet/);
@@ -710,5 +712,29 @@ describe('the real entry', () => {
     expect(failed.code).toBe(2);
     expect(failed.out).toBe('');
     expect(failed.err).toMatch(/^ropc-admin: unknown command "clients bogus"/);
+  });
+});
+
+describe('users unlock and trusted back ends', () => {
+  it('clears the failure counters of that user only', async () => {
+    const name = unique('locked');
+    await runJson(['users', 'create', name, '--password-stdin'], 'a password for unlock');
+    const attempts = new DynamoLoginAttemptStore(db, tables.loginAttempts);
+    const now = Math.floor(Date.now() / 1000);
+    for (let i = 0; i < 7; i++) await attempts.recordFailure(attemptSubject(name, '198.51.100.7'), now);
+    await attempts.recordFailure(attemptSubject('someone-else', '198.51.100.7'), now);
+    expect((await attempts.read(attemptSubject(name, '198.51.100.7'), now)).pairFailures).toBe(7);
+
+    expect(await runJson(['users', 'unlock', name])).toEqual({ username: name, unlocked: true, cleared_counters: 2 });
+    expect(await attempts.read(attemptSubject(name, '198.51.100.7'), now)).toMatchObject({ pairFailures: 0, userFailuresThisHour: 0 });
+    expect((await attempts.read(attemptSubject('someone-else', '198.51.100.7'), now)).pairFailures).toBe(1);
+    expectFailure(await run(['users', 'unlock', unique('nobody')]), 1, /there is no user/);
+  });
+
+  it('registers a confidential client trusted with X-End-User-IP, and refuses the flag for public ones', async () => {
+    const id = unique('bff');
+    await runJson(['clients', 'create', id, '--trust-end-user-ip']);
+    expect(await clientItem(id)).toMatchObject({ trustEndUserIp: true, isPublic: false });
+    expectFailure(await run(['clients', 'create', unique('spa'), '--public', '--trust-end-user-ip']), 2, /confidential clients only/);
   });
 });
