@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import { createDocumentClient } from '../lambda/adapters/aws-clients';
+import { DynamoClientStore } from '../lambda/adapters/client-store';
+import { DynamoUserStore } from '../lambda/adapters/user-store';
+import { hashClientSecret } from '../lambda/oauth/client-secret';
+import { DEFAULT_SCRYPT_PARAMS, hashPassword } from '../lambda/passwords';
+import { startLocalStack } from '../local/stack';
+import { LOCAL_CREDENTIALS } from '../local/state';
+import { round, stats, type Bench } from './lib';
+
+const SAMPLES = 40;
+const SECRET = 'bench-secret';
+
+/**
+ * Whether a response's timing tells an attacker anything: unknown user, wrong password and a locked
+ * account, interleaved, against the local stack (DynamoDB Local, KMS emulator) at the production scrypt
+ * parameters. The goal is a ratio of 1.00 ± 0.05 between every pair.
+ */
+export const timingBench: Bench = {
+  name: 'timing',
+  async run() {
+    const stack = await startLocalStack({ config: { scrypt: DEFAULT_SCRYPT_PARAMS }, logSink: () => undefined });
+    try {
+      const db = createDocumentClient({ region: stack.region, dynamodbEndpoint: stack.dynamodbEndpoint, credentials: LOCAL_CREDENTIALS });
+      const now = new Date().toISOString();
+      // A back end trusted with X-End-User-IP lets each sample come from its own IP, so the per-IP
+      // budget does not turn the unknown-user and wrong-password samples into locked ones.
+      await new DynamoClientStore(db, stack.tables.clients).createClient({
+        clientId: 'bench',
+        secretHash: hashClientSecret(SECRET),
+        isPublic: false,
+        scopes: ['read'],
+        grantTypes: ['password', 'refresh_token'],
+        disabled: false,
+        trustEndUserIp: true,
+        createdAt: now,
+      });
+      const users = new DynamoUserStore(db, stack.tables.users);
+      const hash = await hashPassword('the right password', DEFAULT_SCRYPT_PARAMS);
+      const names = Array.from({ length: SAMPLES + 1 }, (_, i) => `user-${i}`);
+      for (const username of names) {
+        await users.createUser({ username, userId: randomUUID(), passwordHash: hash, scopes: ['read'], disabled: false, createdAt: now, passwordChangedAt: now });
+      }
+      db.destroy();
+
+      let ipCounter = 0;
+      const nextIp = () => `10.${(++ipCounter >> 16) & 255}.${(ipCounter >> 8) & 255}.${ipCounter & 255}`;
+      const attempt = async (username: string, password: string, ip: string) => {
+        const start = performance.now();
+        const response = await fetch(stack.tokenEndpoint, {
+          method: 'POST',
+          headers: {
+            Authorization: 'Basic ' + Buffer.from(`bench:${SECRET}`).toString('base64'),
+            'Content-Type': 'application/x-www-form-urlencoded',
+            'X-End-User-IP': ip,
+          },
+          body: new URLSearchParams({ grant_type: 'password', username, password }),
+        });
+        const body = await response.text();
+        return { ms: performance.now() - start, status: response.status, body };
+      };
+
+      // Lock one account from one IP: 15 failures put the backoff at its 15-minute cap, and each refused
+      // attempt counts as one more failure, so it stays locked for the whole run.
+      const locked = names[SAMPLES]!;
+      const lockedIp = '192.0.2.1';
+      for (let i = 0; i < 15; i++) await attempt(locked, 'wrong', lockedIp);
+      for (let i = 0; i < 3; i++) await attempt('warm-up', 'x', nextIp());
+
+      const samples = { 'unknown user': [] as number[], 'wrong password': [] as number[], 'locked (right password)': [] as number[] };
+      const bodies = new Set<string>();
+      for (let i = 0; i < SAMPLES; i++) {
+        const runs: [keyof typeof samples, () => ReturnType<typeof attempt>][] = [
+          ['unknown user', () => attempt(`nobody-${randomUUID()}`, 'the right password', nextIp())],
+          ['wrong password', () => attempt(names[i]!, 'the wrong password', nextIp())],
+          ['locked (right password)', () => attempt(locked, 'the right password', lockedIp)],
+        ];
+        // Rotate the order each round so no kind always runs first.
+        for (let k = 0; k < runs.length; k++) {
+          const [kind, run] = runs[(i + k) % runs.length]!;
+          const result = await run();
+          if (result.status !== 400) throw new Error(`${kind} answered ${result.status}`);
+          bodies.add(result.body);
+          samples[kind].push(result.ms);
+        }
+      }
+      const reference = stats(samples['wrong password']).p50;
+      const rows = Object.entries(samples).map(([kind, values]) => {
+        const s = stats(values);
+        return [kind, s.n, round(s.p50, 1), round(s.mean, 1), round(s.p90, 1), round(s.p50 / reference, 3)];
+      });
+      return {
+        name: `response timing of refused password grants (scrypt N=2^${Math.log2(DEFAULT_SCRYPT_PARAMS.N)}, local stack)`,
+        columns: ['case', 'n', 'median ms', 'mean ms', 'p90 ms', 'median ratio to wrong password'],
+        rows,
+        notes: [`distinct response bodies across all cases: ${bodies.size} (goal 1)`, 'goal: every ratio within 1.00 ± 0.05'],
+        data: samples,
+      };
+    } finally {
+      await stack.stop();
+    }
+  },
+};
