@@ -9,8 +9,10 @@ import type { TableNames } from './adapters/tables';
 export interface ServiceConfig extends OAuthSettings {
   readonly scrypt: ScryptParams;
   readonly tables: TableNames;
-  /** KMS key id, ARN or alias of the signing key. */
+  /** KMS key id, ARN or alias of the first signing key, used while the key registry is empty. */
   readonly signingKeyId: string;
+  /** How long the functions reuse what they read from the key registry (at most 60 s in production). */
+  readonly keyCacheSeconds: number;
   readonly region?: string;
   /** Local emulators only. */
   readonly dynamodbEndpoint?: string;
@@ -29,10 +31,14 @@ export const ENV = {
   usersTable: 'USERS_TABLE',
   refreshTokensTable: 'REFRESH_TOKENS_TABLE',
   loginAttemptsTable: 'LOGIN_ATTEMPTS_TABLE',
+  signingKeysTable: 'SIGNING_KEYS_TABLE',
+  keyCacheSeconds: 'KEY_CACHE_SECONDS',
   signingKeyId: 'SIGNING_KEY_ID',
   dynamodbEndpoint: 'DYNAMODB_ENDPOINT',
   kmsEndpoint: 'KMS_ENDPOINT',
 } as const;
+
+export const DEFAULT_KEY_CACHE_SECONDS = 60;
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -85,7 +91,9 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
       users: required(ENV.usersTable),
       refreshTokens: required(ENV.refreshTokensTable),
       loginAttempts: required(ENV.loginAttemptsTable),
+      signingKeys: required(ENV.signingKeysTable),
     },
+    keyCacheSeconds: seconds(ENV.keyCacheSeconds, DEFAULT_KEY_CACHE_SECONDS),
     signingKeyId: required(ENV.signingKeyId),
     region: env.AWS_REGION,
     dynamodbEndpoint: env[ENV.dynamodbEndpoint] || undefined,
@@ -113,6 +121,7 @@ export function validateConfig(config: ServiceConfig): string[] {
       if (url.search !== '' || url.hash !== '') problems.push('the issuer must have no query or fragment');
     }
   }
+  if (config.keyCacheSeconds > 60) problems.push('the key cache must not exceed 60 seconds');
   if (config.refreshTokenIdleTtl > config.refreshTokenAbsoluteTtl) {
     problems.push('the refresh-token idle lifetime must not exceed its absolute lifetime');
   }
@@ -133,6 +142,8 @@ export function configToEnv(config: Omit<ServiceConfig, 'region'>): Record<strin
     [ENV.usersTable]: config.tables.users,
     [ENV.refreshTokensTable]: config.tables.refreshTokens,
     [ENV.loginAttemptsTable]: config.tables.loginAttempts,
+    [ENV.signingKeysTable]: config.tables.signingKeys,
+    [ENV.keyCacheSeconds]: String(config.keyCacheSeconds),
     [ENV.signingKeyId]: config.signingKeyId,
   };
   if (config.dynamodbEndpoint !== undefined) env[ENV.dynamodbEndpoint] = config.dynamodbEndpoint;

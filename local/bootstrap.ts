@@ -6,6 +6,7 @@ import {
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { SIGNING_KEY_TAG } from '../lambda/adapters/key-manager';
 import { TABLE_DEFINITIONS, type TableDefinition, type TableNames } from '../lambda/adapters/tables';
 
 /** Physical table names for a local stack: `<prefix>-clients`, `<prefix>-users`, `<prefix>-refresh-tokens`. */
@@ -15,6 +16,7 @@ export function localTableNames(prefix: string): TableNames {
     users: `${prefix}-users`,
     refreshTokens: `${prefix}-refresh-tokens`,
     loginAttempts: `${prefix}-login-attempts`,
+    signingKeys: `${prefix}-signing-keys`,
   };
 }
 
@@ -77,7 +79,7 @@ async function tableExists(db: DynamoDBClient, tableName: string): Promise<boole
 }
 
 /** The tag every signing key of this service carries (key policies and IAM conditions match on it). */
-export const SERVICE_TAG = { TagKey: 'ropc-token-service', TagValue: 'signing-key' } as const;
+export const SERVICE_TAG = SIGNING_KEY_TAG;
 
 /** Returns the ARN of the key behind `alias`, creating an RSA_2048 signing key and the alias if missing. */
 export async function ensureSigningKey(kms: KMSClient, alias: string): Promise<string> {

@@ -3,7 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { TableNames } from '../lambda/adapters/tables';
 import type { LogSink } from '../lambda/adapters/logger';
-import type { ServiceConfig } from '../lambda/config';
+import { DEFAULT_KEY_CACHE_SECONDS, type ServiceConfig } from '../lambda/config';
 import { createJwksHandler } from '../lambda/handlers/jwks';
 import { createMetadataHandler } from '../lambda/handlers/metadata';
 import { createLogger, createSigner, createTokenEndpointDeps } from '../lambda/handlers/runtime';
@@ -88,6 +88,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...DEFAULT_LIFETIMES,
       scopesSupported: [],
       scrypt: DEFAULT_SCRYPT_PARAMS,
+      keyCacheSeconds: DEFAULT_KEY_CACHE_SECONDS,
       region: LOCAL_REGION,
       ...options.config,
       signingKeyId,

@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     tables: stack.tables,
     signingKeyAlias: stack.signingKeyAlias,
     scrypt: stack.config.scrypt,
+    accessTokenTtl: stack.config.accessTokenTtl,
     pid: process.pid,
     startedAt: new Date().toISOString(),
   });

@@ -13,6 +13,7 @@ export interface LocalStackState {
   readonly tables: TableNames;
   readonly signingKeyAlias: string;
   readonly scrypt: ScryptParams;
+  readonly accessTokenTtl: number;
   readonly pid: number;
   readonly startedAt: string;
 }

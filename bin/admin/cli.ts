@@ -13,6 +13,7 @@ import { helpText } from './help';
 import type { CommandId } from './spec';
 import type { StdinSource } from './stdin';
 import { awsProblem, resolveTarget, type DescribeStackOutputs, type Target } from './target';
+import { KEY_COMMANDS } from './keys';
 import { TOKEN_COMMANDS } from './tokens';
 import { USER_COMMANDS } from './users';
 
@@ -29,7 +30,7 @@ export interface CliDeps {
   readonly now?: () => Date;
 }
 
-const HANDLERS: Partial<Record<CommandId, CommandHandler>> = { ...CLIENT_COMMANDS, ...USER_COMMANDS, ...TOKEN_COMMANDS };
+const HANDLERS: Partial<Record<CommandId, CommandHandler>> = { ...CLIENT_COMMANDS, ...USER_COMMANDS, ...TOKEN_COMMANDS, ...KEY_COMMANDS };
 
 const PROGRAM = 'ropc-admin';
 

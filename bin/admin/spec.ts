@@ -15,6 +15,7 @@ export const OPTION_TYPES = {
   'grant-types': 'string',
   'password-stdin': 'boolean',
   'trust-end-user-ip': 'boolean',
+  propagation: 'string',
   username: 'string',
 } as const satisfies Record<string, 'string' | 'boolean'>;
 
@@ -95,9 +96,14 @@ export const COMMANDS: readonly CommandSpec[] = [
   command('users delete', 'NAME', "delete a user; revokes the user's refresh tokens", { positionals: ['NAME'] }),
   command('users unlock', 'NAME', 'clear a user\'s failed-login counters and lockout', { positionals: ['NAME'] }),
   command('tokens revoke', '--username NAME', 'revoke every refresh token of a user', { options: ['username'], required: ['username'] }),
-  command('keys list', '', 'list the signing keys', { available: false }),
-  command('keys rotate', '', 'create a new signing key (published before it signs)', { available: false }),
-  command('keys revoke', 'KID', 'withdraw a signing key', { positionals: ['KID'], available: false }),
+  command('keys list', '', 'list the signing keys: phase, kid, KMS key ARN, dates'),
+  command(
+    'keys rotate',
+    '[--propagation DURATION]',
+    'create a signing key: published now, signing after DURATION (default 3h; 0 = at once)',
+    { options: ['propagation'] },
+  ),
+  command('keys revoke', 'KID', 'unpublish a signing key and stop it signing at once', { positionals: ['KID'] }),
 ];
 
 export const GROUPS: readonly string[] = [...new Set(COMMANDS.map((spec) => spec.id.split(' ')[0] ?? ''))];

@@ -1,7 +1,9 @@
 /** Which stack a command acts on: the local one `npm start` runs (default) or a deployed one (--stack). */
 import { join } from 'node:path';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createDocumentClient } from '../../lambda/adapters/aws-clients';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import { createDocumentClient, createKmsClient } from '../../lambda/adapters/aws-clients';
+import { DEFAULT_LIFETIMES } from '../../lambda/oauth/config';
 import { TABLE_DEFINITIONS, type TableNames } from '../../lambda/adapters/tables';
 import { validateScryptParams, type ScryptParams } from '../../lambda/passwords';
 import { LOCAL_CREDENTIALS, localStateDir, readStackState, type LocalStackState } from '../../local/state';
@@ -20,8 +22,21 @@ export interface Target {
   readonly dynamodbEndpoint?: string;
   readonly region?: string;
   readonly db: DynamoDBDocumentClient;
+  /** The access-token lifetime, which decides how long a retired signing key stays published. */
+  readonly accessTokenTtl: number;
+  /** The KMS client (the emulator for the local stack), created on first use. */
+  kms(): KMSClient;
   /** Releases the SDK's sockets so the process can exit. */
   close(): void;
+}
+
+/** A KMS client made on first use and destroyed with the target. */
+function lazyKms(options: Parameters<typeof createKmsClient>[0]): { kms: () => KMSClient; destroy: () => void } {
+  let client: KMSClient | undefined;
+  return {
+    kms: () => (client ??= createKmsClient(options)),
+    destroy: () => client?.destroy(),
+  };
 }
 
 /** DescribeStacks for one stack: its outputs, or undefined when no such stack exists. Injected in tests. */
@@ -55,6 +70,7 @@ async function localTarget(env: Readonly<Record<string, string | undefined>>): P
   }
   checkLocalState(state, file);
   const db = createDocumentClient({ region: state.region, dynamodbEndpoint: state.dynamodbEndpoint, credentials: LOCAL_CREDENTIALS });
+  const kms = lazyKms({ region: state.region, kmsEndpoint: state.kmsEndpoint, credentials: LOCAL_CREDENTIALS });
   return {
     description: 'the local stack',
     kind: 'local',
@@ -65,7 +81,12 @@ async function localTarget(env: Readonly<Record<string, string | undefined>>): P
     dynamodbEndpoint: state.dynamodbEndpoint,
     region: state.region,
     db,
-    close: () => db.destroy(),
+    accessTokenTtl: typeof state.accessTokenTtl === 'number' ? state.accessTokenTtl : DEFAULT_LIFETIMES.accessTokenTtl,
+    kms: kms.kms,
+    close: () => {
+      db.destroy();
+      kms.destroy();
+    },
   };
 }
 
@@ -106,6 +127,7 @@ async function stackTarget(stackName: string, region: string | undefined, descri
     throw new OperationalError((error as Error).message);
   }
   const db = createDocumentClient({ region });
+  const kms = lazyKms({ region });
   return {
     description: `stack "${stackName}"${where}`,
     kind: 'stack',
@@ -115,7 +137,12 @@ async function stackTarget(stackName: string, region: string | undefined, descri
     issuer: settings.issuer,
     region,
     db,
-    close: () => db.destroy(),
+    accessTokenTtl: settings.accessTokenTtl,
+    kms: kms.kms,
+    close: () => {
+      db.destroy();
+      kms.destroy();
+    },
   };
 }
 

@@ -2,66 +2,99 @@ import { createHash } from 'node:crypto';
 import { GetPublicKeyCommand, SignCommand, type KMSClient } from '@aws-sdk/client-kms';
 import type { JwtSigner, SigningKey } from '../oauth/ports';
 import { rsaPublicJwk, type PublicJwk } from '../tokens/jwk';
+import { publishedAt, signingKeyAt, type SigningKeyRecord } from '../tokens/key-registry';
 import { callDependency } from './aws-errors';
 
-/** How long a resolved key (alias → ARN, public key, kid) is reused before KMS is asked again. */
-const KEY_CACHE_MS = 60_000;
+export interface KeyRegistryReader {
+  list(): Promise<SigningKeyRecord[]>;
+}
 
-interface ResolvedKey {
-  readonly arn: string;
-  readonly jwk: PublicJwk;
+export interface KmsJwtSignerOptions {
+  /** The key registry; while it is empty (a new deployment) the bootstrap key signs and is published. */
+  readonly registry?: KeyRegistryReader;
+  /** How long what was read is reused (the registry and the bootstrap key's public key). */
+  readonly cacheSeconds?: number;
+  readonly now?: () => number;
+}
+
+interface KeyView {
+  /** The registry's records, or one record built from the bootstrap key when the registry is empty. */
+  readonly keys: readonly SigningKeyRecord[];
 }
 
 /**
- * Signs RS256 JWTs with an RSA_2048 KMS key: the private key never leaves KMS. The key is resolved once
- * a minute (GetPublicKey gives its ARN and public key, hence the RFC 7638 kid); each signature is one
- * Sign call over the SHA-256 digest, pinned to the resolved ARN so kid and signature always match.
+ * Signs RS256 JWTs with RSA_2048 KMS keys: the private keys never leave KMS. Which key signs, and which
+ * keys are published, comes from the key registry, re-read at most once per cache period (so rotation
+ * adds no per-request call). Each signature is one Sign call over the SHA-256 digest, pinned to the
+ * key's ARN so kid and signature always match.
  */
 export class KmsJwtSigner implements JwtSigner {
-  private cached?: { at: number; key: Promise<ResolvedKey> };
+  private cached?: { at: number; view: Promise<KeyView> };
+  private readonly cacheMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly kms: KMSClient,
-    private readonly keyId: string,
-    private readonly now: () => number = Date.now,
-  ) {}
+    private readonly bootstrapKeyId: string,
+    private readonly options: KmsJwtSignerOptions = {},
+  ) {
+    this.cacheMs = (options.cacheSeconds ?? 60) * 1000;
+    this.now = options.now ?? Date.now;
+  }
 
   async signingKey(): Promise<SigningKey> {
-    const { arn, jwk } = await this.resolve();
-    return {
-      kid: jwk.kid,
-      alg: 'RS256',
-      sign: (data) => this.sign(arn, data),
-    };
+    const { keys } = await this.view();
+    const now = Math.floor(this.now() / 1000);
+    // Hand over only once every JWKS view can hold the new key; an emergency key (revocation left no
+    // settled key) signs at once.
+    const key = signingKeyAt(keys, now, this.cacheMs / 1000) ?? signingKeyAt(keys, now);
+    // Every key revoked and none created: an operator must act (logged as unexpected_error, a 500).
+    if (key === undefined) throw new Error('no signing key is active in the key registry: run ropc-admin keys rotate --propagation 0');
+    return { kid: key.kid, alg: 'RS256', sign: (data) => this.sign(key.keyArn, data) };
   }
 
   /** The keys resource servers need (RFC 7517), without private material. */
   async publicJwks(): Promise<PublicJwk[]> {
-    return [(await this.resolve()).jwk];
+    const { keys } = await this.view();
+    return publishedAt(keys, Math.floor(this.now() / 1000)).map((key) => ({
+      kty: 'RSA',
+      n: key.n,
+      e: key.e,
+      kid: key.kid,
+      alg: 'RS256',
+      use: 'sig',
+    }));
   }
 
-  private resolve(): Promise<ResolvedKey> {
+  private view(): Promise<KeyView> {
     const now = this.now();
-    if (this.cached === undefined || now - this.cached.at >= KEY_CACHE_MS) {
-      const key = this.fetchKey();
-      this.cached = { at: now, key };
-      // A failed lookup is not cached: the next request asks KMS again.
-      key.catch(() => {
-        if (this.cached?.key === key) this.cached = undefined;
+    if (this.cached === undefined || now - this.cached.at >= this.cacheMs) {
+      const view = this.load();
+      this.cached = { at: now, view };
+      // A failed read is not cached: the next request tries again.
+      view.catch(() => {
+        if (this.cached?.view === view) this.cached = undefined;
       });
     }
-    return this.cached.key;
+    return this.cached.view;
   }
 
-  private async fetchKey(): Promise<ResolvedKey> {
-    const response = await callDependency('kms', () => this.kms.send(new GetPublicKeyCommand({ KeyId: this.keyId })));
+  private async load(): Promise<KeyView> {
+    const registered = (await this.options.registry?.list()) ?? [];
+    if (registered.length > 0) return { keys: registered };
+    return { keys: [await this.bootstrapKey()] };
+  }
+
+  private async bootstrapKey(): Promise<SigningKeyRecord> {
+    const response = await callDependency('kms', () => this.kms.send(new GetPublicKeyCommand({ KeyId: this.bootstrapKeyId })));
     if (response.KeyId === undefined || response.PublicKey === undefined) {
       throw new Error('KMS GetPublicKey returned no key');
     }
     if (response.KeySpec !== 'RSA_2048' || response.KeyUsage !== 'SIGN_VERIFY') {
       throw new Error(`the signing key must be an RSA_2048 SIGN_VERIFY key, not ${response.KeySpec} ${response.KeyUsage}`);
     }
-    return { arn: response.KeyId, jwk: rsaPublicJwk(response.PublicKey) };
+    const jwk = rsaPublicJwk(response.PublicKey);
+    return { kid: jwk.kid, keyArn: response.KeyId, alg: 'RS256', n: jwk.n, e: jwk.e, createdAt: 0, signsFrom: 0, state: 'active' };
   }
 
   private async sign(arn: string, data: Uint8Array): Promise<Uint8Array> {
@@ -82,3 +115,4 @@ export class KmsJwtSigner implements JwtSigner {
     return response.Signature;
   }
 }
+

@@ -4,7 +4,7 @@
  */
 export interface TableDefinition {
   /** Logical name; the physical name comes from configuration. */
-  readonly name: 'clients' | 'users' | 'refreshTokens' | 'loginAttempts';
+  readonly name: 'clients' | 'users' | 'refreshTokens' | 'loginAttempts' | 'signingKeys';
   readonly partitionKey: string;
   readonly sortKey?: string;
   /** Epoch-seconds attribute DynamoDB TTL deletes by (late: readers check it themselves). */
@@ -35,7 +35,16 @@ export const LOGIN_ATTEMPTS_TABLE: TableDefinition = {
   retain: false,
 };
 
-export const TABLE_DEFINITIONS: readonly TableDefinition[] = [CLIENTS_TABLE, USERS_TABLE, REFRESH_TOKENS_TABLE, LOGIN_ATTEMPTS_TABLE];
+/** The signing-key registry (lambda/tokens/key-registry.ts): losing it would unpublish every key. */
+export const SIGNING_KEYS_TABLE: TableDefinition = { name: 'signingKeys', partitionKey: 'kid', retain: true };
+
+export const TABLE_DEFINITIONS: readonly TableDefinition[] = [
+  CLIENTS_TABLE,
+  USERS_TABLE,
+  REFRESH_TOKENS_TABLE,
+  LOGIN_ATTEMPTS_TABLE,
+  SIGNING_KEYS_TABLE,
+];
 
 /** Physical table names, by logical name. */
 export type TableNames = Readonly<Record<TableDefinition['name'], string>>;

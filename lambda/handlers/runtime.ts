@@ -4,6 +4,8 @@ import { KmsJwtSigner } from '../adapters/kms-signer';
 import { jsonLogger, type LogSink } from '../adapters/logger';
 import { DynamoLoginAttemptStore } from '../adapters/login-attempt-store';
 import { DynamoRefreshTokenStore } from '../adapters/refresh-token-store';
+import { DynamoSigningKeyStore } from '../adapters/signing-key-store';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoUserStore } from '../adapters/user-store';
 import type { ServiceConfig } from '../config';
 import type { TokenEndpointDeps } from '../oauth/grants/grant';
@@ -30,8 +32,12 @@ export function createLogger(options: RuntimeOptions = {}): Logger {
   return jsonLogger('ropc-token-service', options.logSink);
 }
 
-export function createSigner(config: ServiceConfig, options: RuntimeOptions = {}): KmsJwtSigner {
-  return new KmsJwtSigner(createKmsClient(awsOptions(config, options)), config.signingKeyId);
+export function createSigner(config: ServiceConfig, options: RuntimeOptions = {}, db?: DynamoDBDocumentClient): KmsJwtSigner {
+  const registry = new DynamoSigningKeyStore(db ?? createDocumentClient(awsOptions(config, options)), config.tables.signingKeys);
+  return new KmsJwtSigner(createKmsClient(awsOptions(config, options)), config.signingKeyId, {
+    registry,
+    cacheSeconds: config.keyCacheSeconds,
+  });
 }
 
 /** Wires the token endpoint's real dependencies: DynamoDB stores, the KMS signer, scrypt. */
@@ -43,7 +49,7 @@ export function createTokenEndpointDeps(config: ServiceConfig, options: RuntimeO
     users: new DynamoUserStore(db, config.tables.users),
     refreshTokens: new DynamoRefreshTokenStore(db, config.tables.refreshTokens),
     loginAttempts: new DynamoLoginAttemptStore(db, config.tables.loginAttempts),
-    signer: createSigner(config, options),
+    signer: createSigner(config, options, db),
     passwords: scryptPasswordHasher(config.scrypt),
     clock: Date.now,
     random: { bytes: (length) => randomBytes(length), uuid: randomUUID },

@@ -3,7 +3,8 @@ import { InvalidRequestError } from './errors';
 /** Token and revocation requests are small; anything larger is not a legitimate client. */
 export const MAX_FORM_BYTES = 16 * 1024;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the value, not a byte-order mark to strip.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * Parses an `application/x-www-form-urlencoded` body (RFC 6749 §3.2, §4.3.2, WHATWG URL form encoding).

@@ -40,6 +40,7 @@ beforeAll(async () => {
     ...DEFAULT_LIFETIMES,
     scopesSupported: ['read'],
     scrypt: FAST_SCRYPT,
+    keyCacheSeconds: 60,
     tables,
     signingKeyId: ALIAS,
     region: LOCAL_REGION,

@@ -21,6 +21,8 @@ import {
   CLIENTS_TABLE_NAME_OUTPUT,
   ISSUER_OUTPUT,
   LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT,
+  SIGNING_KEYS_TABLE_NAME_OUTPUT,
+  ACCESS_TOKEN_TTL_OUTPUT,
   REFRESH_TOKENS_TABLE_NAME_OUTPUT,
   SCRYPT_PARAMS_OUTPUT,
   SIGNING_KEY_ALIAS_OUTPUT,
@@ -56,6 +58,7 @@ function state(overrides: Partial<LocalStackState> = {}): LocalStackState {
     tables,
     signingKeyAlias: 'alias/ropc-token-service/test',
     scrypt: FAST_SCRYPT,
+    accessTokenTtl: 900,
     pid: process.pid,
     startedAt: new Date().toISOString(),
     ...overrides,
@@ -531,12 +534,12 @@ describe('command line and target errors', () => {
     expectFailure(await run(argv), 2, message);
   });
 
-  it.each([[['keys', 'list']], [['keys', 'rotate']], [['keys', 'revoke', 'kid-1']]])(
-    'says %j is not available yet (exit 2)',
-    async (argv) => {
-      expectFailure(await run([...argv, '--json']), 2, /is not available yet/);
-    },
-  );
+  it.each([
+    [['keys', 'rotate', '--propagation', 'soon'], /invalid duration "soon"/],
+    [['keys', 'rotate', '--propagation', '5x'], /invalid duration/],
+  ])('rejects %j with exit 2', async (argv, message) => {
+    expectFailure(await run([...argv, '--json']), 2, message);
+  });
 
   it('tells the user to run npm start when there is no local stack state', async () => {
     const result = await run(['clients', 'list'], { env: { LOCAL_STATE_DIR: emptyDir } });
@@ -591,6 +594,8 @@ describe('--stack NAME (CloudFormation outputs)', () => {
     { OutputKey: USERS_TABLE_NAME_OUTPUT, OutputValue: 'prod-users' },
     { OutputKey: REFRESH_TOKENS_TABLE_NAME_OUTPUT, OutputValue: 'prod-refresh-tokens' },
     { OutputKey: LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT, OutputValue: 'prod-login-attempts' },
+    { OutputKey: SIGNING_KEYS_TABLE_NAME_OUTPUT, OutputValue: 'prod-signing-keys' },
+    { OutputKey: ACCESS_TOKEN_TTL_OUTPUT, OutputValue: '600' },
     { OutputKey: SIGNING_KEY_ALIAS_OUTPUT, OutputValue: 'alias/ropc-token-service/prod' },
     { OutputKey: ISSUER_OUTPUT, OutputValue: 'https://auth.example.com' },
     { OutputKey: TOKEN_ENDPOINT_OUTPUT, OutputValue: 'https://auth.example.com/token' },
@@ -613,11 +618,18 @@ describe('--stack NAME (CloudFormation outputs)', () => {
 
   it('maps the outputs to the target', async () => {
     expect(stackSettingsFromOutputs('prod', outputs)).toEqual({
-      tables: { clients: 'prod-clients', users: 'prod-users', refreshTokens: 'prod-refresh-tokens', loginAttempts: 'prod-login-attempts' },
+      tables: {
+        clients: 'prod-clients',
+        users: 'prod-users',
+        refreshTokens: 'prod-refresh-tokens',
+        loginAttempts: 'prod-login-attempts',
+        signingKeys: 'prod-signing-keys',
+      },
       signingKeyAlias: 'alias/ropc-token-service/prod',
       issuer: 'https://auth.example.com',
       tokenEndpoint: 'https://auth.example.com/token',
       scrypt: { N: 65536, r: 8, p: 2 },
+      accessTokenTtl: 600,
     });
     const calls: [string, string | undefined][] = [];
     const target = await resolveTarget({
@@ -635,7 +647,14 @@ describe('--stack NAME (CloudFormation outputs)', () => {
         kind: 'stack',
         description: 'stack "prod" in eu-west-1',
         region: 'eu-west-1',
-        tables: { clients: 'prod-clients', users: 'prod-users', refreshTokens: 'prod-refresh-tokens', loginAttempts: 'prod-login-attempts' },
+        tables: {
+          clients: 'prod-clients',
+          users: 'prod-users',
+          refreshTokens: 'prod-refresh-tokens',
+          loginAttempts: 'prod-login-attempts',
+          signingKeys: 'prod-signing-keys',
+        },
+        accessTokenTtl: 600,
         scrypt: { N: 65536, r: 8, p: 2 },
         signingKeyAlias: 'alias/ropc-token-service/prod',
         issuer: 'https://auth.example.com',

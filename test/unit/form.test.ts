@@ -16,6 +16,7 @@ describe('parseForm', () => {
     ['a=&a=2', { a: '2' }],
     ['', {}],
     ['%61=x', { a: 'x' }],
+    ['%EF%BB%BFname=%EF%BB%BFvalue', { '\uFEFFname': '\uFEFFvalue' }],
   ])('parses %j', (body, expected) => {
     expect(Object.fromEntries(parse(body))).toEqual(expected);
   });

@@ -1,0 +1,138 @@
+import {
+  CreateAliasCommand,
+  CreateKeyCommand,
+  DescribeKeyCommand,
+  GetPublicKeyCommand,
+  ScheduleKeyDeletionCommand,
+  type KMSClient,
+} from '@aws-sdk/client-kms';
+import {
+  DEFAULT_PROPAGATION_SECONDS,
+  keysToDelete,
+  phaseAt,
+  planRevocation,
+  planRotation,
+  type KeyPhase,
+  type SigningKeyRecord,
+} from '../tokens/key-registry';
+import { rsaPublicJwk } from '../tokens/jwk';
+import type { DynamoSigningKeyStore } from './signing-key-store';
+
+/** Every signing key of this service carries this tag (IAM conditions and key policies match on it). */
+export const SIGNING_KEY_TAG = { TagKey: 'ropc-token-service', TagValue: 'signing-key' } as const;
+
+/** KMS's waiting period before a scheduled key deletion (7–30 days; the longest leaves time to undo). */
+export const KEY_DELETION_WINDOW_DAYS = 30;
+
+export interface KeyManagerOptions {
+  /** The first key (an alias such as alias/ropc-token-service/signing): registered on first use. */
+  readonly bootstrapKeyId: string;
+  readonly accessTokenTtl: number;
+  readonly clock?: () => number;
+}
+
+export interface KeyStatus {
+  readonly key: SigningKeyRecord;
+  readonly phase: KeyPhase;
+}
+
+/**
+ * Operates the key registry against KMS: the same code runs behind `ropc-admin keys …` and the
+ * scheduled rotation. New keys are RSA_2048 SIGN_VERIFY, tagged, with an alias next to the first key's.
+ */
+export class SigningKeyManager {
+  private readonly clock: () => number;
+
+  constructor(
+    private readonly kms: KMSClient,
+    private readonly store: DynamoSigningKeyStore,
+    private readonly options: KeyManagerOptions,
+  ) {
+    this.clock = options.clock ?? Date.now;
+  }
+
+  private now(): number {
+    return Math.floor(this.clock() / 1000);
+  }
+
+  async list(): Promise<KeyStatus[]> {
+    const keys = await this.registered();
+    const now = this.now();
+    return keys.sort((a, b) => b.createdAt - a.createdAt).map((key) => ({ key, phase: phaseAt(key, keys, now) }));
+  }
+
+  /** Creates a key that is published now and signs after `propagationSeconds`. */
+  async rotate(propagationSeconds = DEFAULT_PROPAGATION_SECONDS): Promise<{ created: SigningKeyRecord; scheduledForDeletion: string[] }> {
+    const keys = await this.registered();
+    const now = this.now();
+    const plan = planRotation(keys, now, { propagationSeconds, accessTokenTtl: this.options.accessTokenTtl });
+    const created = await this.createKey(now, plan.signsFrom);
+    await this.store.write([created, ...plan.retire]);
+    return { created, scheduledForDeletion: await this.sweep() };
+  }
+
+  /** Unpublishes a key and stops it signing at once; a new key is created if none would be left. */
+  async revoke(kid: string): Promise<{ revoked: SigningKeyRecord; created?: SigningKeyRecord; scheduledForDeletion: string[] }> {
+    const keys = await this.registered();
+    const now = this.now();
+    const plan = planRevocation(keys, kid, now);
+    const created = plan.needsNewKey ? await this.createKey(now, now) : undefined;
+    await this.store.write([...plan.updates, ...(created === undefined ? [] : [created])]);
+    return { revoked: plan.updates[0]!, created, scheduledForDeletion: await this.sweep() };
+  }
+
+  /** Schedules the KMS deletion of revoked keys and of retired keys that have left the JWKS. */
+  async sweep(): Promise<string[]> {
+    const now = this.now();
+    const due = keysToDelete(await this.store.list(), now);
+    for (const key of due) {
+      try {
+        await this.kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.keyArn, PendingWindowInDays: KEY_DELETION_WINDOW_DAYS }));
+      } catch (error) {
+        // Already pending deletion (an earlier sweep that stopped short): record it and go on.
+        if (!(error instanceof Error && error.name === 'KMSInvalidStateException')) throw error;
+      }
+      await this.store.write([{ ...key, deletionScheduledAt: now }]);
+    }
+    return due.map((key) => key.kid);
+  }
+
+  /** The registry, with the first key registered if it is still empty (it signed since deployment). */
+  private async registered(): Promise<SigningKeyRecord[]> {
+    const keys = await this.store.list();
+    if (keys.length > 0) return keys;
+    const { KeyMetadata } = await this.kms.send(new DescribeKeyCommand({ KeyId: this.options.bootstrapKeyId }));
+    const created = Math.floor((KeyMetadata?.CreationDate?.getTime() ?? 0) / 1000);
+    const first = await this.describe(this.options.bootstrapKeyId, created, created);
+    await this.store.write([first]);
+    return [first];
+  }
+
+  private async createKey(now: number, signsFrom: number): Promise<SigningKeyRecord> {
+    const { KeyMetadata } = await this.kms.send(
+      new CreateKeyCommand({
+        KeySpec: 'RSA_2048',
+        KeyUsage: 'SIGN_VERIFY',
+        Description: `ropc-token-service access-token signing key, created ${new Date(now * 1000).toISOString()}`,
+        Tags: [SIGNING_KEY_TAG],
+      }),
+    );
+    if (KeyMetadata?.KeyId === undefined) throw new Error('KMS CreateKey returned no key');
+    await this.kms.send(new CreateAliasCommand({ AliasName: this.aliasFor(now), TargetKeyId: KeyMetadata.KeyId }));
+    return this.describe(KeyMetadata.KeyId, now, signsFrom);
+  }
+
+  private async describe(keyId: string, createdAt: number, signsFrom: number): Promise<SigningKeyRecord> {
+    const response = await this.kms.send(new GetPublicKeyCommand({ KeyId: keyId }));
+    if (response.KeyId === undefined || response.PublicKey === undefined) throw new Error('KMS GetPublicKey returned no key');
+    const jwk = rsaPublicJwk(response.PublicKey);
+    return { kid: jwk.kid, keyArn: response.KeyId, alg: 'RS256', n: jwk.n, e: jwk.e, createdAt, signsFrom, state: 'active' };
+  }
+
+  /** alias/…/signing-20261128T053000Z: beside the first key's alias, so an alias-prefix condition covers all. */
+  private aliasFor(now: number): string {
+    const base = this.options.bootstrapKeyId.startsWith('alias/') ? this.options.bootstrapKeyId : 'alias/ropc-token-service/signing';
+    const stamp = new Date(now * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+    return `${base}-${stamp}`;
+  }
+}
