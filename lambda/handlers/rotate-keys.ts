@@ -1,0 +1,32 @@
+import { createDocumentClient, createKmsClient } from '../adapters/aws-clients';
+import { SigningKeyManager } from '../adapters/key-manager';
+import { jsonLogger } from '../adapters/logger';
+import { DynamoSigningKeyStore } from '../adapters/signing-key-store';
+import { configFromEnv } from '../config';
+import { DEFAULT_PROPAGATION_SECONDS } from '../tokens/key-registry';
+
+/** Set by the stack: the propagation period of scheduled rotations (seconds). */
+export const ROTATION_PROPAGATION_ENV = 'ROTATION_PROPAGATION_SECONDS';
+
+/**
+ * Scheduled rotation (EventBridge Scheduler): the same SigningKeyManager.rotate that
+ * `ropc-admin keys rotate` runs, then the sweep that schedules deletion of keys past their time.
+ */
+export async function handler(): Promise<{ created: string; signsFrom: string; scheduledForDeletion: string[] }> {
+  const config = configFromEnv(process.env);
+  const propagation = Number(process.env[ROTATION_PROPAGATION_ENV] ?? DEFAULT_PROPAGATION_SECONDS);
+  if (!Number.isSafeInteger(propagation) || propagation < 0) throw new Error(`${ROTATION_PROPAGATION_ENV} must be a whole number of seconds`);
+  const aws = { region: config.region, dynamodbEndpoint: config.dynamodbEndpoint, kmsEndpoint: config.kmsEndpoint };
+  const manager = new SigningKeyManager(createKmsClient(aws), new DynamoSigningKeyStore(createDocumentClient(aws), config.tables.signingKeys), {
+    bootstrapKeyId: config.signingKeyId,
+    accessTokenTtl: config.accessTokenTtl,
+  });
+  const result = await manager.rotate(propagation);
+  const summary = {
+    created: result.created.kid,
+    signsFrom: new Date(result.created.signsFrom * 1000).toISOString(),
+    scheduledForDeletion: result.scheduledForDeletion,
+  };
+  jsonLogger('ropc-token-service').info('signing_key_rotated', summary);
+  return summary;
+}
