@@ -3,7 +3,7 @@ import type { HttpRequest, HttpResponse } from '../oauth/http';
 
 /** An API Gateway REST API proxy event as the core's HttpRequest. */
 export function fromProxyEvent(event: APIGatewayProxyEvent): HttpRequest {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = Object.create(null);
   for (const [name, values] of Object.entries(event.multiValueHeaders ?? {})) {
     if (values !== undefined && values.length > 0) headers[name.toLowerCase()] = values.join(', ');
   }
