@@ -7,6 +7,7 @@ const BASE = {
   USERS_TABLE: 'u',
   REFRESH_TOKENS_TABLE: 'r',
   LOGIN_ATTEMPTS_TABLE: 'l',
+  SIGNING_KEYS_TABLE: 'k',
   SIGNING_KEY_ID: 'alias/x',
 };
 
@@ -19,7 +20,8 @@ describe('configFromEnv', () => {
       refreshTokenIdleTtl: 2592000,
       refreshTokenAbsoluteTtl: 7776000,
       scrypt: { N: 131072, r: 8, p: 1 },
-      tables: { clients: 'c', users: 'u', refreshTokens: 'r', loginAttempts: 'l' },
+      tables: { clients: 'c', users: 'u', refreshTokens: 'r', loginAttempts: 'l', signingKeys: 'k' },
+      keyCacheSeconds: 60,
       signingKeyId: 'alias/x',
       scopesSupported: [],
     });
@@ -40,6 +42,8 @@ describe('configFromEnv', () => {
     [{ REFRESH_TOKEN_IDLE_TTL_SECONDS: '999999999' }, 'idle lifetime must not exceed its absolute lifetime'],
     [{ SCRYPT_PARAMS: 'N=1000,r=8,p=1' }, 'SCRYPT_PARAMS'],
     [{ SIGNING_KEY_ID: '' }, 'SIGNING_KEY_ID is required'],
+    [{ SIGNING_KEYS_TABLE: undefined }, 'SIGNING_KEYS_TABLE is required'],
+    [{ KEY_CACHE_SECONDS: '120' }, 'the key cache must not exceed 60 seconds'],
   ])('rejects %j', (override, message) => {
     expect(() => configFromEnv({ ...BASE, ...override })).toThrow(ConfigError);
     expect(() => configFromEnv({ ...BASE, ...override })).toThrow(message);
