@@ -1,0 +1,124 @@
+import type { Node } from 'constructs';
+import { parseScryptParams } from '../lambda/passwords';
+import { TokenServiceSettingsError, type TokenServiceSettings } from './settings';
+
+/** The stack name when `-c stackName=…` is not given. */
+export const DEFAULT_STACK_NAME = 'RopcTokenService';
+
+type Parser = (value: unknown) => unknown;
+
+const text: Parser = (value) => {
+  if (typeof value !== 'string' || value.trim() === '') throw new Error('expected a non-empty string');
+  return value.trim();
+};
+
+const number: Parser = (value) => {
+  const parsed = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  if (!Number.isFinite(parsed)) throw new Error('expected a number');
+  return parsed;
+};
+
+const boolean: Parser = (value) => {
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new Error('expected true or false');
+};
+
+/** `"read write"`, `"read,write"` or a JSON array in cdk.json. */
+const list: Parser = (value) => {
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value;
+  if (typeof value === 'string') return value.split(/[\s,]+/).filter(Boolean);
+  throw new Error('expected a list of words');
+};
+
+/** `"N=131072,r=8,p=1"` (or `ln=17`), the syntax of SCRYPT_PARAMS and of the ScryptParams output. */
+const scrypt: Parser = (value) => {
+  if (typeof value === 'object' && value !== null) return value;
+  return parseScryptParams(String(value));
+};
+
+/**
+ * The context keys `cdk deploy -c key=value` accepts: the TokenServiceSettings names, one for one, except
+ * the custom domain, which takes two flat keys.
+ */
+const SETTINGS_PARSERS: { readonly [K in Exclude<keyof TokenServiceSettings, 'customDomain'>]-?: Parser } = {
+  issuer: text,
+  defaultAudience: text,
+  scopesSupported: list,
+  accessTokenTtlSeconds: number,
+  refreshTokenIdleTtlSeconds: number,
+  refreshTokenAbsoluteTtlSeconds: number,
+  scrypt,
+  tokenFunctionMemoryMiB: number,
+  tokenFunctionTimeoutSeconds: number,
+  waf: boolean,
+  wafRateLimit: number,
+  wafRateWindowSeconds: number,
+  throttlingRateLimit: number,
+  throttlingBurstLimit: number,
+  apiGatewayLoggingRole: boolean,
+  logRetentionDays: number,
+  stageName: text,
+  keyRotationDays: number,
+  keyRotationPropagationSeconds: number,
+  signingKeyAlias: text,
+  alarmTopicArn: text,
+  serverErrorRatePercent: number,
+};
+
+const CUSTOM_DOMAIN_NAME = 'customDomainName';
+const CUSTOM_DOMAIN_CERTIFICATE = 'customDomainCertificateArn';
+const STACK_NAME = 'stackName';
+
+/** Every context key this app reads. */
+export const CONTEXT_KEYS: readonly string[] = [STACK_NAME, ...Object.keys(SETTINGS_PARSERS), CUSTOM_DOMAIN_NAME, CUSTOM_DOMAIN_CERTIFICATE];
+
+export interface ContextSettings {
+  readonly stackName: string;
+  readonly settings: TokenServiceSettings;
+}
+
+/** Reads the app's context (cdk.json, `-c key=value`); throws TokenServiceSettingsError naming each bad key. */
+export function settingsFromContext(node: Node): ContextSettings {
+  const problems: string[] = [];
+  const settings: Record<string, unknown> = {};
+  const read = (key: string, parse: Parser): unknown => {
+    const raw: unknown = node.tryGetContext(key);
+    if (raw === undefined) return undefined;
+    try {
+      return parse(raw);
+    } catch (error) {
+      problems.push(`context ${key}=${JSON.stringify(raw)}: ${(error as Error).message}`);
+      return undefined;
+    }
+  };
+
+  for (const [key, parse] of Object.entries(SETTINGS_PARSERS)) {
+    const value = read(key, parse);
+    if (value !== undefined) settings[key] = value;
+  }
+  const domainName = read(CUSTOM_DOMAIN_NAME, text) as string | undefined;
+  const certificateArn = read(CUSTOM_DOMAIN_CERTIFICATE, text) as string | undefined;
+  if ((domainName === undefined) !== (certificateArn === undefined)) {
+    problems.push(`context ${CUSTOM_DOMAIN_NAME} and ${CUSTOM_DOMAIN_CERTIFICATE} go together: give both or neither`);
+  } else if (domainName !== undefined && certificateArn !== undefined) {
+    settings.customDomain = { domainName, certificateArn };
+  }
+  const stackName = (read(STACK_NAME, text) as string | undefined) ?? DEFAULT_STACK_NAME;
+  if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) {
+    problems.push(`context ${STACK_NAME}="${stackName}": a stack name starts with a letter and holds only letters, digits and -`);
+  }
+
+  if (problems.length > 0) throw new TokenServiceSettingsError(problems);
+  return { stackName, settings: settings as TokenServiceSettings };
+}
+
+/**
+ * Plain context keys this app does not know: most likely misspelt settings, which would otherwise be
+ * ignored without a word. Feature flags and CDK's own keys contain ":" or start with "@" and are left alone.
+ */
+export function unknownContextKeys(node: Node): string[] {
+  return Object.keys(node.getAllContext() as Record<string, unknown>).filter(
+    (key) => !key.includes(':') && !key.startsWith('@') && !CONTEXT_KEYS.includes(key),
+  );
+}

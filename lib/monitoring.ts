@@ -1,0 +1,88 @@
+import { Duration } from 'aws-cdk-lib';
+import type { Stage } from 'aws-cdk-lib/aws-apigateway';
+import { Alarm, ComparisonOperator, MathExpression, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { FilterPattern, MetricFilter, type ILogGroup } from 'aws-cdk-lib/aws-logs';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../lambda/adapters/logger';
+
+export interface MonitoringProps {
+  readonly stage: Stage;
+  readonly functions: Readonly<Record<string, IFunction>>;
+  /** The token function's log group, where refresh-token reuse is logged. */
+  readonly tokenLogGroup: ILogGroup;
+  /** Namespace suffix for the log-filter metrics, so that two stacks in one account keep theirs apart. */
+  readonly stackName: string;
+  readonly serverErrorRatePercent: number;
+  readonly alarmTopicArn?: string;
+}
+
+/** The JSON log event lambda/oauth/grants/refresh-token.ts writes when a rotated refresh token comes back. */
+export const REUSE_EVENT = 'refresh_token_reuse_detected';
+export const REUSE_METRIC_NAME = 'RefreshTokenReuseDetected';
+/** The 5xx rate is not judged on fewer requests than this in a period. */
+const MIN_REQUESTS_FOR_ERROR_RATE = 20;
+const PERIOD = Duration.minutes(5);
+
+/**
+ * Alarms on what an operator must act on: the API's 5xx rate, any function error (the handlers turn
+ * every failure into a response, so an error is a crash, a timeout or memory exhaustion), throttled
+ * invocations, and refresh-token reuse (a stolen token, RFC 9700 §4.14.2).
+ *
+ * Counts of grants, failures by reason and lockouts need no filters: the handlers' audit log lines carry
+ * CloudWatch Embedded Metric Format, so Lambda publishes them under the `RopcTokenService` namespace.
+ * Reuse is counted again here by a metric filter, so its alarm does not depend on the EMF block.
+ */
+export class Monitoring extends Construct {
+  readonly alarms: Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const topic = props.alarmTopicArn === undefined ? undefined : Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn);
+    const alarm = (alarmId: string, description: string, metric: IMetric, threshold: number) => {
+      const created = new Alarm(this, alarmId, {
+        alarmDescription: description,
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      if (topic !== undefined) created.addAlarmAction(new SnsAction(topic));
+      this.alarms.push(created);
+    };
+
+    const serverErrorRate = new MathExpression({
+      label: '5xx responses (% of requests)',
+      expression: `IF(requests >= ${MIN_REQUESTS_FOR_ERROR_RATE}, 100 * errors / requests, 0)`,
+      usingMetrics: {
+        errors: props.stage.metricServerError({ statistic: 'Sum', period: PERIOD }),
+        requests: props.stage.metricCount({ statistic: 'Sum', period: PERIOD }),
+      },
+      period: PERIOD,
+    });
+    alarm('ServerErrorRate', `More than ${props.serverErrorRatePercent}% of API requests answered 5xx over 5 minutes`, serverErrorRate, props.serverErrorRatePercent);
+
+    for (const [name, fn] of Object.entries(props.functions)) {
+      const title = name.charAt(0).toUpperCase() + name.slice(1);
+      alarm(`${title}FunctionErrors`, `The ${name} function failed (crash, timeout or out of memory)`, fn.metricErrors({ statistic: 'Sum', period: PERIOD }), 1);
+      alarm(`${title}FunctionThrottles`, `Invocations of the ${name} function were throttled`, fn.metricThrottles({ statistic: 'Sum', period: PERIOD }), 1);
+    }
+
+    const reuse = new MetricFilter(this, 'RefreshTokenReuseFilter', {
+      logGroup: props.tokenLogGroup,
+      filterPattern: FilterPattern.stringValue('$.event', '=', REUSE_EVENT),
+      metricNamespace: `${METRICS_NAMESPACE}/${props.stackName}`,
+      metricName: REUSE_METRIC_NAME,
+      metricValue: '1',
+    });
+    alarm(
+      'RefreshTokenReuse',
+      'A rotated refresh token was presented again: its family was revoked; investigate a possible token theft',
+      reuse.metric({ statistic: 'Sum', period: PERIOD }),
+      1,
+    );
+  }
+}

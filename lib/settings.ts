@@ -1,0 +1,385 @@
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { DEFAULT_KEY_CACHE_SECONDS, validateConfig, type ServiceConfig } from '../lambda/config';
+import { TABLE_DEFINITIONS, type TableNames } from '../lambda/adapters/tables';
+import { DEFAULT_LIFETIMES } from '../lambda/oauth/config';
+import { JWKS_MAX_AGE_SECONDS } from '../lambda/handlers/jwks';
+import { DEFAULT_SCRYPT_PARAMS, validateScryptParams, type ScryptParams } from '../lambda/passwords';
+import { CLOCK_SKEW_SECONDS, DEFAULT_PROPAGATION_SECONDS } from '../lambda/tokens/key-registry';
+
+/** A regional API Gateway custom domain in front of the stage; the issuer becomes `https://<domainName>`. */
+export interface CustomDomainOptions {
+  /** For example `auth.example.com`. Point a DNS alias (or CNAME) at the `CustomDomainTarget` output. */
+  readonly domainName: string;
+  /** ARN of an ACM certificate for `domainName`, in the stack's region (regional endpoint). */
+  readonly certificateArn: string;
+}
+
+/**
+ * What an operator may choose about the service. Every field is optional and can also be given as CDK
+ * context with the same name (`cdk deploy -c accessTokenTtlSeconds=600`); see lib/context.ts.
+ */
+export interface TokenServiceSettings {
+  /**
+   * `iss` of every access token and the base URL of the endpoints (RFC 8414 §2: https, no query or
+   * fragment). Set it when something else (CloudFront, a custom domain managed elsewhere) fronts the API.
+   * @default `https://<customDomain.domainName>` with a custom domain, otherwise the stage URL
+   *   `https://<api-id>.execute-api.<region>.<url-suffix>/<stageName>`
+   */
+  readonly issuer?: string;
+  /**
+   * Serve the API under a custom domain (regional endpoint, TLS 1.2 minimum), mapped at the root.
+   * @default - no custom domain
+   */
+  readonly customDomain?: CustomDomainOptions;
+  /**
+   * `aud` of access tokens for clients registered without an audience.
+   * @default the issuer
+   */
+  readonly defaultAudience?: string;
+  /**
+   * Scopes advertised in the metadata document (clients and users carry their own allowed scopes).
+   * @default []
+   */
+  readonly scopesSupported?: readonly string[];
+  /**
+   * Access-token lifetime. Access tokens are self-contained JWTs that cannot be revoked: keep it short.
+   * @default 900 (15 minutes)
+   */
+  readonly accessTokenTtlSeconds?: number;
+  /**
+   * A refresh token unused for this long expires.
+   * @default 2592000 (30 days)
+   */
+  readonly refreshTokenIdleTtlSeconds?: number;
+  /**
+   * No token of a refresh-token family outlives this (RFC 9700 §4.14.2).
+   * @default 7776000 (90 days)
+   */
+  readonly refreshTokenAbsoluteTtlSeconds?: number;
+  /**
+   * scrypt policy for new password hashes; logins with older parameters rehash.
+   * @default N=131072 (2^17), r=8, p=1 (OWASP): 128 MiB and about half a second of one vCPU per hash
+   */
+  readonly scrypt?: ScryptParams;
+  /**
+   * Memory of the token function. Lambda allots CPU in proportion to memory, one full vCPU at 1769 MiB,
+   * and scrypt is single-threaded CPU work: below 1769 MiB a login is slower at about the same cost,
+   * above it a login costs more and is not faster. Must leave room for scrypt's 128·N·r bytes.
+   * @default 1769
+   */
+  readonly tokenFunctionMemoryMiB?: number;
+  /**
+   * Token function timeout; below API Gateway's 29 s integration timeout.
+   * @default 10
+   */
+  readonly tokenFunctionTimeoutSeconds?: number;
+  /**
+   * Put an AWS WAF web ACL (per-IP rate limit on /token and /revoke, AWS managed rule groups) on the stage.
+   * @default true
+   */
+  readonly waf?: boolean;
+  /**
+   * Requests to /token and /revoke one source IP may make per `wafRateWindowSeconds` before WAF answers
+   * 429. A back end that relays many users' logins from one address needs a higher limit.
+   * @default 500
+   */
+  readonly wafRateLimit?: number;
+  /**
+   * The window WAF counts requests over: 60, 120, 300 or 600 seconds.
+   * @default 300
+   */
+  readonly wafRateWindowSeconds?: number;
+  /**
+   * Stage-wide steady-state request rate (requests per second) before API Gateway answers 429.
+   * @default 100
+   */
+  readonly throttlingRateLimit?: number;
+  /**
+   * Stage-wide burst (token bucket size).
+   * @default 200
+   */
+  readonly throttlingBurstLimit?: number;
+  /**
+   * Create the regional API Gateway logging role (AWS::ApiGateway::Account) that access and execution
+   * logs need. It is one setting per account and region: set false when the account already has one
+   * that something else manages (this stack would overwrite it; it keeps the role when deleted).
+   * @default true
+   */
+  readonly apiGatewayLoggingRole?: boolean;
+  /**
+   * Retention of the functions' logs (the audit trail) and the API access logs, in days: one of the
+   * values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, …, 3653), or 9999 for never.
+   * @default 365
+   */
+  readonly logRetentionDays?: number;
+  /**
+   * API Gateway stage name; part of the default issuer URL.
+   * @default 'prod'
+   */
+  readonly stageName?: string;
+  /**
+   * Rotate the signing key on a schedule (EventBridge Scheduler invokes lambda/handlers/rotate-keys.ts,
+   * the same code as `ropc-admin keys rotate`) every this many days; 0 turns scheduled rotation off.
+   * @default 90
+   */
+  readonly keyRotationDays?: number;
+  /**
+   * How long a scheduled rotation publishes the new key in the JWKS before it signs. Must outlast every
+   * cache of the key set: the functions' registry cache plus the JWKS max-age, and any longer cache your
+   * resource servers keep (API Gateway JWT authorizers keep keys for up to 2 hours).
+   * @default 10800 (3 hours)
+   */
+  readonly keyRotationPropagationSeconds?: number;
+  /**
+   * Alias of the signing key (passed to the functions as SIGNING_KEY_ID).
+   * @default `alias/ropc-token-service/<stack name>/signing`
+   */
+  readonly signingKeyAlias?: string;
+  /**
+   * SNS topic every alarm notifies.
+   * @default - alarms without actions (visible in the CloudWatch console)
+   */
+  readonly alarmTopicArn?: string;
+  /**
+   * The 5xx-rate alarm fires above this percentage of requests (over 5 minutes, with at least 20 requests).
+   * @default 1
+   */
+  readonly serverErrorRatePercent?: number;
+}
+
+/** Settings with every default applied and every rule checked. */
+export interface ResolvedSettings {
+  /** Undefined: the stack derives the issuer from the API it creates. */
+  readonly issuer: string | undefined;
+  readonly customDomain: CustomDomainOptions | undefined;
+  readonly defaultAudience: string | undefined;
+  readonly scopesSupported: readonly string[];
+  readonly accessTokenTtlSeconds: number;
+  readonly refreshTokenIdleTtlSeconds: number;
+  readonly refreshTokenAbsoluteTtlSeconds: number;
+  readonly scrypt: ScryptParams;
+  readonly tokenFunctionMemoryMiB: number;
+  readonly tokenFunctionTimeoutSeconds: number;
+  readonly waf: boolean;
+  readonly wafRateLimit: number;
+  readonly wafRateWindowSeconds: number;
+  readonly throttlingRateLimit: number;
+  readonly throttlingBurstLimit: number;
+  readonly apiGatewayLoggingRole: boolean;
+  readonly logRetention: RetentionDays;
+  readonly stageName: string;
+  readonly keyRotationDays: number;
+  readonly keyRotationPropagationSeconds: number;
+  readonly signingKeyAlias: string;
+  readonly alarmTopicArn: string | undefined;
+  readonly serverErrorRatePercent: number;
+}
+
+export const DEFAULT_SETTINGS = {
+  accessTokenTtlSeconds: DEFAULT_LIFETIMES.accessTokenTtl,
+  refreshTokenIdleTtlSeconds: DEFAULT_LIFETIMES.refreshTokenIdleTtl,
+  refreshTokenAbsoluteTtlSeconds: DEFAULT_LIFETIMES.refreshTokenAbsoluteTtl,
+  scrypt: DEFAULT_SCRYPT_PARAMS,
+  /** One full vCPU: see TokenServiceSettings.tokenFunctionMemoryMiB. */
+  tokenFunctionMemoryMiB: 1769,
+  tokenFunctionTimeoutSeconds: 10,
+  waf: true,
+  wafRateLimit: 500,
+  wafRateWindowSeconds: 300,
+  throttlingRateLimit: 100,
+  throttlingBurstLimit: 200,
+  apiGatewayLoggingRole: true,
+  logRetentionDays: 365,
+  stageName: 'prod',
+  keyRotationDays: 90,
+  keyRotationPropagationSeconds: DEFAULT_PROPAGATION_SECONDS,
+  serverErrorRatePercent: 1,
+} as const;
+
+/** The prefix of every signing-key alias this service creates. */
+export const SIGNING_KEY_ALIAS_PREFIX = 'alias/ropc-token-service';
+
+/** What the Node.js runtime, the AWS SDK and the bundle take besides scrypt's working set. */
+export const RUNTIME_HEADROOM_MIB = 128;
+/** API Gateway's integration timeout is 29 s: the function must answer (even with a 503) before it. */
+const MAX_FUNCTION_TIMEOUT_SECONDS = 28;
+const LAMBDA_MEMORY_RANGE = [128, 10_240] as const;
+const WAF_RATE_LIMIT_RANGE = [10, 2_000_000_000] as const;
+const WAF_WINDOWS = [60, 120, 300, 600];
+const RETENTION_DAYS = Object.values(RetentionDays).filter((value): value is number => typeof value === 'number');
+/** An access token outliving a day is a credential nobody can revoke. */
+const ACCESS_TOKEN_TTL_RANGE = [60, 86_400] as const;
+
+/** Bad settings, all of them at once, so that one synth shows every problem. */
+export class TokenServiceSettingsError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid ropc-token-service settings:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'TokenServiceSettingsError';
+  }
+}
+
+/** Memory the token function needs for one scrypt hash at `params`: V (128·r·(N+2)) and B (128·r·p), plus headroom. */
+export function minimumTokenFunctionMemoryMiB(params: ScryptParams): number {
+  return Math.ceil((128 * params.r * (params.N + 2 + params.p)) / 2 ** 20) + RUNTIME_HEADROOM_MIB;
+}
+
+/** Applies the defaults and checks every rule; throws TokenServiceSettingsError naming each problem. */
+export function resolveSettings(settings: TokenServiceSettings, stackName: string): ResolvedSettings {
+  const problems: string[] = [];
+  const check = (ok: boolean, problem: string) => {
+    if (!ok) problems.push(problem);
+  };
+  const wholeNumber = (name: keyof TokenServiceSettings, value: number, [min, max]: readonly [number, number]) =>
+    check(Number.isSafeInteger(value) && value >= min && value <= max, `${name} must be a whole number from ${min} to ${max}, got ${value}`);
+
+  const resolved: ResolvedSettings = {
+    issuer: settings.issuer,
+    customDomain: settings.customDomain,
+    defaultAudience: settings.defaultAudience,
+    scopesSupported: settings.scopesSupported ?? [],
+    accessTokenTtlSeconds: settings.accessTokenTtlSeconds ?? DEFAULT_SETTINGS.accessTokenTtlSeconds,
+    refreshTokenIdleTtlSeconds: settings.refreshTokenIdleTtlSeconds ?? DEFAULT_SETTINGS.refreshTokenIdleTtlSeconds,
+    refreshTokenAbsoluteTtlSeconds: settings.refreshTokenAbsoluteTtlSeconds ?? DEFAULT_SETTINGS.refreshTokenAbsoluteTtlSeconds,
+    scrypt: settings.scrypt ?? DEFAULT_SETTINGS.scrypt,
+    tokenFunctionMemoryMiB: settings.tokenFunctionMemoryMiB ?? DEFAULT_SETTINGS.tokenFunctionMemoryMiB,
+    tokenFunctionTimeoutSeconds: settings.tokenFunctionTimeoutSeconds ?? DEFAULT_SETTINGS.tokenFunctionTimeoutSeconds,
+    waf: settings.waf ?? DEFAULT_SETTINGS.waf,
+    wafRateLimit: settings.wafRateLimit ?? DEFAULT_SETTINGS.wafRateLimit,
+    wafRateWindowSeconds: settings.wafRateWindowSeconds ?? DEFAULT_SETTINGS.wafRateWindowSeconds,
+    throttlingRateLimit: settings.throttlingRateLimit ?? DEFAULT_SETTINGS.throttlingRateLimit,
+    throttlingBurstLimit: settings.throttlingBurstLimit ?? DEFAULT_SETTINGS.throttlingBurstLimit,
+    apiGatewayLoggingRole: settings.apiGatewayLoggingRole ?? DEFAULT_SETTINGS.apiGatewayLoggingRole,
+    logRetention: (settings.logRetentionDays ?? DEFAULT_SETTINGS.logRetentionDays) as RetentionDays,
+    stageName: settings.stageName ?? DEFAULT_SETTINGS.stageName,
+    keyRotationDays: settings.keyRotationDays ?? DEFAULT_SETTINGS.keyRotationDays,
+    keyRotationPropagationSeconds: settings.keyRotationPropagationSeconds ?? DEFAULT_SETTINGS.keyRotationPropagationSeconds,
+    signingKeyAlias: settings.signingKeyAlias ?? `${SIGNING_KEY_ALIAS_PREFIX}/${stackName}/signing`,
+    alarmTopicArn: settings.alarmTopicArn,
+    serverErrorRatePercent: settings.serverErrorRatePercent ?? DEFAULT_SETTINGS.serverErrorRatePercent,
+  };
+
+  // Issuer and domain.
+  if (resolved.issuer !== undefined) {
+    check(resolved.customDomain === undefined, 'set either issuer or customDomain, not both (with a custom domain the issuer is https://<domainName>)');
+    check(resolved.issuer.startsWith('https://'), `issuer must be an https URL (RFC 8414 §2), got "${resolved.issuer}"`);
+  }
+  if (resolved.customDomain !== undefined) {
+    const { domainName, certificateArn } = resolved.customDomain;
+    check(
+      /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(domainName),
+      `customDomain.domainName must be a lower-case DNS name such as auth.example.com, got "${domainName}"`,
+    );
+    check(
+      /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/.test(certificateArn),
+      `customDomain.certificateArn must be an ACM certificate ARN, got "${certificateArn}"`,
+    );
+  }
+  if (resolved.defaultAudience !== undefined) check(resolved.defaultAudience.trim() !== '', 'defaultAudience must not be empty');
+  for (const scope of resolved.scopesSupported) {
+    // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+    check(/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(scope), `scopesSupported: "${scope}" is not a valid scope token (RFC 6749 §3.3)`);
+  }
+  check(new Set(resolved.scopesSupported).size === resolved.scopesSupported.length, 'scopesSupported lists a scope twice');
+
+  // Lifetimes: the shared configuration rules, then the ones only a deployment needs.
+  wholeNumber('accessTokenTtlSeconds', resolved.accessTokenTtlSeconds, ACCESS_TOKEN_TTL_RANGE);
+  wholeNumber('refreshTokenIdleTtlSeconds', resolved.refreshTokenIdleTtlSeconds, [60, 10 * 365 * 86_400]);
+  wholeNumber('refreshTokenAbsoluteTtlSeconds', resolved.refreshTokenAbsoluteTtlSeconds, [60, 10 * 365 * 86_400]);
+  check(
+    resolved.refreshTokenIdleTtlSeconds > resolved.accessTokenTtlSeconds,
+    `refreshTokenIdleTtlSeconds (${resolved.refreshTokenIdleTtlSeconds}) must exceed accessTokenTtlSeconds (${resolved.accessTokenTtlSeconds}), or refresh tokens expire before the access tokens they renew`,
+  );
+  for (const problem of validateConfig(sharedConfigView(resolved))) {
+    problems.push(
+      problem.includes('refresh-token')
+        ? `${problem}: refreshTokenIdleTtlSeconds ${resolved.refreshTokenIdleTtlSeconds} > refreshTokenAbsoluteTtlSeconds ${resolved.refreshTokenAbsoluteTtlSeconds}`
+        : `issuer "${resolved.issuer}": ${problem}`,
+    );
+  }
+
+  // Passwords and the function that hashes them.
+  let scryptValid = true;
+  try {
+    validateScryptParams(resolved.scrypt);
+  } catch (error) {
+    scryptValid = false;
+    problems.push(`scrypt: ${(error as Error).message}`);
+  }
+  wholeNumber('tokenFunctionMemoryMiB', resolved.tokenFunctionMemoryMiB, LAMBDA_MEMORY_RANGE);
+  if (scryptValid) {
+    const needed = minimumTokenFunctionMemoryMiB(resolved.scrypt);
+    const { N, r, p } = resolved.scrypt;
+    check(
+      resolved.tokenFunctionMemoryMiB >= needed,
+      `tokenFunctionMemoryMiB ${resolved.tokenFunctionMemoryMiB} is too small for scrypt N=${N},r=${r},p=${p}: a hash needs ${needed - RUNTIME_HEADROOM_MIB} MiB plus ${RUNTIME_HEADROOM_MIB} MiB for the runtime, at least ${needed} MiB`,
+    );
+  }
+  wholeNumber('tokenFunctionTimeoutSeconds', resolved.tokenFunctionTimeoutSeconds, [1, MAX_FUNCTION_TIMEOUT_SECONDS]);
+
+  // Signing-key rotation (lambda/tokens/key-registry.ts).
+  wholeNumber('keyRotationDays', resolved.keyRotationDays, [0, 3650]);
+  wholeNumber('keyRotationPropagationSeconds', resolved.keyRotationPropagationSeconds, [0, 30 * 86_400]);
+  const keySetCache = DEFAULT_KEY_CACHE_SECONDS + JWKS_MAX_AGE_SECONDS;
+  check(
+    resolved.keyRotationPropagationSeconds >= keySetCache,
+    `keyRotationPropagationSeconds ${resolved.keyRotationPropagationSeconds} is shorter than a JWKS cache: the functions re-read the key registry every ${DEFAULT_KEY_CACHE_SECONDS} s and resource servers may keep the key set ${JWKS_MAX_AGE_SECONDS} s (max-age), so a new key must be published at least ${keySetCache} s before it signs`,
+  );
+  if (resolved.keyRotationDays > 0) {
+    // A rotation is over when the new key signs and the old one has left the JWKS.
+    const rotationSeconds = resolved.keyRotationPropagationSeconds + resolved.accessTokenTtlSeconds + CLOCK_SKEW_SECONDS;
+    check(
+      resolved.keyRotationDays * 86_400 > rotationSeconds,
+      `keyRotationDays ${resolved.keyRotationDays} is shorter than one rotation (propagation + access-token lifetime + clock skew = ${rotationSeconds} s)`,
+    );
+  }
+
+  // Edge protection.
+  wholeNumber('wafRateLimit', resolved.wafRateLimit, WAF_RATE_LIMIT_RANGE);
+  check(
+    WAF_WINDOWS.includes(resolved.wafRateWindowSeconds),
+    `wafRateWindowSeconds must be one of ${WAF_WINDOWS.join(', ')}, got ${resolved.wafRateWindowSeconds}`,
+  );
+  check(
+    Number.isFinite(resolved.throttlingRateLimit) && resolved.throttlingRateLimit > 0,
+    `throttlingRateLimit must be a positive number of requests per second, got ${resolved.throttlingRateLimit}`,
+  );
+  wholeNumber('throttlingBurstLimit', resolved.throttlingBurstLimit, [1, 1_000_000]);
+
+  // Operations.
+  check(
+    RETENTION_DAYS.includes(resolved.logRetention),
+    `logRetentionDays must be one of ${RETENTION_DAYS.filter((days) => days !== RetentionDays.INFINITE).join(', ')} or ${RetentionDays.INFINITE} (never expire), got ${settings.logRetentionDays}`,
+  );
+  check(/^[A-Za-z0-9_-]{1,128}$/.test(resolved.stageName), `stageName may hold only letters, digits, _ and - (1 to 128), got "${resolved.stageName}"`);
+  check(
+    /^alias\/[A-Za-z0-9/_-]{1,250}$/.test(resolved.signingKeyAlias) && !resolved.signingKeyAlias.startsWith('alias/aws/'),
+    `signingKeyAlias must be "alias/" followed by letters, digits, /, _ or - and must not start with "alias/aws/", got "${resolved.signingKeyAlias}"`,
+  );
+  if (resolved.alarmTopicArn !== undefined) {
+    check(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(resolved.alarmTopicArn), `alarmTopicArn must be an SNS topic ARN, got "${resolved.alarmTopicArn}"`);
+  }
+  check(
+    Number.isFinite(resolved.serverErrorRatePercent) && resolved.serverErrorRatePercent > 0 && resolved.serverErrorRatePercent <= 100,
+    `serverErrorRatePercent must be above 0 and at most 100, got ${resolved.serverErrorRatePercent}`,
+  );
+
+  if (problems.length > 0) throw new TokenServiceSettingsError(problems);
+  return resolved;
+}
+
+/** The parts of the shared configuration rules (lambda/config.ts) that do not depend on the deployed resources. */
+function sharedConfigView(settings: ResolvedSettings): ServiceConfig {
+  return {
+    // The derived issuer is valid by construction; an explicit one is checked above and here.
+    issuer: settings.issuer ?? 'https://issuer.invalid',
+    defaultAudience: settings.defaultAudience ?? '',
+    accessTokenTtl: settings.accessTokenTtlSeconds,
+    refreshTokenIdleTtl: settings.refreshTokenIdleTtlSeconds,
+    refreshTokenAbsoluteTtl: settings.refreshTokenAbsoluteTtlSeconds,
+    scopesSupported: settings.scopesSupported,
+    scrypt: settings.scrypt,
+    tables: Object.fromEntries(TABLE_DEFINITIONS.map((definition) => [definition.name, ''])) as unknown as TableNames,
+    signingKeyId: '',
+    keyCacheSeconds: DEFAULT_KEY_CACHE_SECONDS,
+  };
+}

@@ -1,0 +1,181 @@
+import { Aws, Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
+import { AccountRootPrincipal, Effect, PolicyDocument, PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
+import { Alias, Key, KeySpec, KeyUsage } from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import { SIGNING_KEY_TAG } from '../lambda/adapters/key-manager';
+
+export interface SigningKeyProps {
+  /** `alias/…`: what the functions name the key by (SIGNING_KEY_ID). */
+  readonly aliasName: string;
+}
+
+/** The signing algorithm and message type lambda/adapters/kms-signer.ts uses; the key refuses any other Sign call. */
+export const SIGNING_ALGORITHM = 'RSASSA_PKCS1_V1_5_SHA_256';
+export const SIGN_MESSAGE_TYPE = 'DIGEST';
+
+/**
+ * Key management the account keeps (through IAM) on the signing key: everything needed to administer,
+ * tag, disable and delete it, and to read its public key. Listed one by one, without wildcards, and
+ * without kms:Sign: no IAM policy in the account can let anyone but the token function sign a token.
+ */
+export const KEY_ADMINISTRATION_ACTIONS = [
+  'kms:DescribeKey',
+  'kms:GetKeyPolicy',
+  'kms:PutKeyPolicy',
+  'kms:ListKeyPolicies',
+  'kms:GetKeyRotationStatus',
+  'kms:ListResourceTags',
+  'kms:TagResource',
+  'kms:UntagResource',
+  'kms:UpdateKeyDescription',
+  'kms:EnableKey',
+  'kms:DisableKey',
+  'kms:ScheduleKeyDeletion',
+  'kms:CancelKeyDeletion',
+  'kms:CreateAlias',
+  'kms:UpdateAlias',
+  'kms:DeleteAlias',
+  'kms:ListGrants',
+  'kms:RevokeGrant',
+  'kms:GetPublicKey',
+] as const;
+
+/**
+ * The first access-token signing key: RSA_2048 SIGN_VERIFY in KMS, the private half never leaves it.
+ * Who may use it is decided by its key policy alone (a key policy that names a role needs no IAM policy
+ * on it), and the account's IAM policies cannot add anyone who signs.
+ *
+ * Asymmetric keys do not rotate automatically: `ropc-admin keys rotate` creates the next keys (tagged
+ * like this one, with KMS's default key policy, so IAM decides) and the key registry publishes each in
+ * the JWKS before it signs. allowSigningWithServiceKeys lets the token function use those.
+ */
+export class SigningKey extends Construct {
+  readonly key: Key;
+  readonly alias: Alias;
+  readonly aliasName: string;
+
+  constructor(scope: Construct, id: string, props: SigningKeyProps) {
+    super(scope, id);
+    this.aliasName = props.aliasName;
+    this.key = new Key(this, 'Key', {
+      description: 'ropc-token-service access-token signing key (RS256)',
+      keySpec: KeySpec.RSA_2048,
+      keyUsage: KeyUsage.SIGN_VERIFY,
+      // An explicit policy replaces CDK's default, which grants the account kms:* (Sign included).
+      policy: new PolicyDocument({
+        statements: [
+          new PolicyStatement({
+            sid: 'AccountAdministersTheKeyThroughIam',
+            effect: Effect.ALLOW,
+            principals: [new AccountRootPrincipal()],
+            actions: [...KEY_ADMINISTRATION_ACTIONS],
+            resources: ['*'],
+          }),
+        ],
+      }),
+      // Tokens it signed live minutes; deleting the stack schedules the key's deletion, cancellable for 30 days.
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(30),
+    });
+    Tags.of(this.key).add(SIGNING_KEY_TAG.TagKey, SIGNING_KEY_TAG.TagValue);
+    this.alias = new Alias(this, 'Alias', { aliasName: props.aliasName, targetKey: this.key });
+  }
+
+  /** kms:Sign (only RS256 over a SHA-256 digest) and kms:GetPublicKey (the kid and the JWKS). */
+  allowSigning(role: IRole): void {
+    this.key.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'TokenFunctionSigns',
+        principals: [role],
+        actions: ['kms:Sign'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'kms:SigningAlgorithm': SIGNING_ALGORITHM, 'kms:MessageType': SIGN_MESSAGE_TYPE } },
+      }),
+    );
+    this.allowPublicKeyRead(role, 'TokenFunctionReadsPublicKey');
+  }
+
+  /** kms:GetPublicKey only. */
+  allowPublicKeyRead(role: IRole, sid = 'JwksFunctionReadsPublicKey'): void {
+    this.key.addToResourcePolicy(
+      new PolicyStatement({ sid, principals: [role], actions: ['kms:GetPublicKey'], resources: ['*'] }),
+    );
+  }
+
+  /**
+   * kms:Sign and kms:GetPublicKey, through IAM, on the keys `ropc-admin keys rotate` creates after
+   * deployment: any key of this account and region, but only while it carries the service's tag, and
+   * Sign only RS256 over a digest. Keys with a policy of their own (like the first) are unaffected.
+   */
+  static allowSigningWithServiceKeys(role: IRole): void {
+    const serviceKeys = `arn:${Aws.PARTITION}:kms:${Aws.REGION}:${Aws.ACCOUNT_ID}:key/*`;
+    const tagged = { [`aws:ResourceTag/${SIGNING_KEY_TAG.TagKey}`]: SIGNING_KEY_TAG.TagValue };
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'SignWithRotatedServiceKeys',
+        actions: ['kms:Sign'],
+        resources: [serviceKeys],
+        conditions: { StringEquals: { ...tagged, 'kms:SigningAlgorithm': SIGNING_ALGORITHM, 'kms:MessageType': SIGN_MESSAGE_TYPE } },
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'ReadRotatedServiceKeys',
+        actions: ['kms:GetPublicKey'],
+        resources: [serviceKeys],
+        conditions: { StringEquals: tagged },
+      }),
+    );
+  }
+
+  /** The scheduled rotation on this (the first) key: read it to register it, and delete it once retired and unpublished. */
+  allowRotation(role: IRole): void {
+    this.key.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'RotationRegistersAndRetiresFirstKey',
+        principals: [role],
+        actions: ['kms:GetPublicKey', 'kms:ScheduleKeyDeletion'],
+        resources: ['*'],
+      }),
+    );
+  }
+
+  /**
+   * What SigningKeyManager (lambda/adapters/key-manager.ts) does to the keys it rotates in, through IAM:
+   * create an RSA_2048 SIGN_VERIFY key that carries the service's tag and no other, name it with an alias
+   * beside the first key's, read its public key, and schedule the deletion of tagged keys.
+   *
+   * KMS cannot scope CreateKey to a resource, and tagging at creation needs kms:TagResource on every key
+   * of the account and region (KMS developer guide, "Controlling access to tags"): both are conditioned on
+   * the request carrying exactly the service tag.
+   */
+  static allowManagingServiceKeys(role: IRole, aliasName: string): void {
+    const keys = `arn:${Aws.PARTITION}:kms:${Aws.REGION}:${Aws.ACCOUNT_ID}:key/*`;
+    const aliases = `arn:${Aws.PARTITION}:kms:${Aws.REGION}:${Aws.ACCOUNT_ID}:${aliasName}-*`;
+    const requestTags = {
+      StringEquals: { [`aws:RequestTag/${SIGNING_KEY_TAG.TagKey}`]: SIGNING_KEY_TAG.TagValue },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [SIGNING_KEY_TAG.TagKey] },
+    };
+    const tagged = { StringEquals: { [`aws:ResourceTag/${SIGNING_KEY_TAG.TagKey}`]: SIGNING_KEY_TAG.TagValue } };
+    const statements = [
+      new PolicyStatement({
+        sid: 'CreateServiceSigningKeys',
+        actions: ['kms:CreateKey'],
+        resources: ['*'],
+        conditions: {
+          ...requestTags,
+          StringEquals: { ...requestTags.StringEquals, 'kms:KeySpec': 'RSA_2048', 'kms:KeyUsage': 'SIGN_VERIFY', 'kms:KeyOrigin': 'AWS_KMS' },
+        },
+      }),
+      new PolicyStatement({ sid: 'TagNewServiceSigningKeys', actions: ['kms:TagResource'], resources: [keys], conditions: requestTags }),
+      new PolicyStatement({ sid: 'NameServiceSigningKeys', actions: ['kms:CreateAlias'], resources: [aliases] }),
+      new PolicyStatement({
+        sid: 'ManageServiceSigningKeys',
+        actions: ['kms:CreateAlias', 'kms:GetPublicKey', 'kms:ScheduleKeyDeletion'],
+        resources: [keys],
+        conditions: tagged,
+      }),
+    ];
+    for (const statement of statements) role.addToPrincipalPolicy(statement);
+  }
+}

@@ -1,0 +1,277 @@
+import { Aws, CfnOutput, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, Role, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
+import { CfnSchedule } from 'aws-cdk-lib/aws-scheduler';
+import { Construct } from 'constructs';
+import {
+  ACCESS_TOKEN_TTL_OUTPUT,
+  CLIENTS_TABLE_NAME_OUTPUT,
+  ISSUER_OUTPUT,
+  LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT,
+  REFRESH_TOKENS_TABLE_NAME_OUTPUT,
+  SCRYPT_PARAMS_OUTPUT,
+  SIGNING_KEY_ALIAS_OUTPUT,
+  SIGNING_KEYS_TABLE_NAME_OUTPUT,
+  TOKEN_ENDPOINT_OUTPUT,
+  USERS_TABLE_NAME_OUTPUT,
+} from '../bin/admin/stack-outputs';
+import type { TableDefinition } from '../lambda/adapters/tables';
+import { configToEnv, DEFAULT_KEY_CACHE_SECONDS } from '../lambda/config';
+import { ROTATION_PROPAGATION_ENV } from '../lambda/handlers/rotate-keys';
+import { ROUTES, type HandlerName } from '../lambda/handlers/routes';
+import { ENDPOINT_PATHS } from '../lambda/oauth/metadata';
+import { TokenApi } from './api';
+import { ServiceFunctions, type ServiceFunction } from './functions';
+import { Monitoring } from './monitoring';
+import {
+  CUSTOM_DOMAIN_TARGET_OUTPUT,
+  KEY_ROTATION_FUNCTION_OUTPUT,
+  JWKS_URI_OUTPUT,
+  METADATA_URL_OUTPUT,
+  REVOCATION_ENDPOINT_OUTPUT,
+} from './outputs';
+import { resolveSettings, type ResolvedSettings, type TokenServiceSettings } from './settings';
+import { SigningKey } from './signing-key';
+import { ServiceTables } from './tables';
+import { WebAcl } from './waf';
+
+export interface TokenServiceStackProps extends StackProps, TokenServiceSettings {}
+
+type TableName = TableDefinition['name'];
+
+/**
+ * The DynamoDB actions each function's code performs, per table (lambda/adapters/*-store.ts); nothing
+ * else. TransactWriteItems (refresh-token rotation) is authorised as its Put and Update parts. The
+ * functions that serve requests only read the signing-key registry; the scheduled rotation writes it.
+ */
+export const TABLE_ACTIONS: Readonly<Record<HandlerName, Partial<Record<TableName, readonly string[]>>>> = {
+  token: {
+    clients: ['dynamodb:GetItem'],
+    users: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    refreshTokens: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    loginAttempts: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+    signingKeys: ['dynamodb:Scan'],
+  },
+  jwks: { signingKeys: ['dynamodb:Scan'] },
+  metadata: {},
+};
+
+/** The scheduled rotation reads the registry and writes it in one transaction of Puts. */
+export const ROTATION_TABLE_ACTIONS: Partial<Record<TableName, readonly string[]>> = {
+  signingKeys: ['dynamodb:Scan', 'dynamodb:PutItem'],
+};
+
+/** The output that names each table, for `ropc-admin --stack` (bin/admin/stack-outputs.ts). */
+const TABLE_NAME_OUTPUTS: Readonly<Record<TableName, string>> = {
+  clients: CLIENTS_TABLE_NAME_OUTPUT,
+  users: USERS_TABLE_NAME_OUTPUT,
+  refreshTokens: REFRESH_TOKENS_TABLE_NAME_OUTPUT,
+  loginAttempts: LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT,
+  signingKeys: SIGNING_KEYS_TABLE_NAME_OUTPUT,
+};
+
+/**
+ * The OAuth 2.0 password-grant token service: tables, signing key, functions, REST API, WAF, alarms and
+ * the outputs `ropc-admin --stack` reads. Settings are checked before anything is built.
+ */
+export class TokenServiceStack extends Stack {
+  readonly settings: ResolvedSettings;
+  readonly tables: ServiceTables;
+  readonly signingKey: SigningKey;
+  readonly api: TokenApi;
+  readonly functions: ServiceFunctions;
+  readonly waf: WebAcl | undefined;
+  /** The scheduled key rotation; undefined when keyRotationDays is 0. */
+  readonly keyRotation: ServiceFunction | undefined;
+  readonly monitoring: Monitoring;
+  /** `iss` of the tokens; a CloudFormation expression when derived from the API. */
+  readonly issuer: string;
+
+  constructor(scope: Construct, id: string, props: TokenServiceStackProps = {}) {
+    super(scope, id, props);
+    this.settings = resolveSettings(props, this.stackName);
+    const settings = this.settings;
+
+    this.tables = new ServiceTables(this, 'Tables');
+    this.signingKey = new SigningKey(this, 'SigningKey', { aliasName: settings.signingKeyAlias });
+    this.api = new TokenApi(this, 'Api', {
+      restApiName: this.stackName,
+      stageName: settings.stageName,
+      throttlingRateLimit: settings.throttlingRateLimit,
+      throttlingBurstLimit: settings.throttlingBurstLimit,
+      loggingRole: settings.apiGatewayLoggingRole,
+      logRetention: settings.logRetention,
+      customDomain: settings.customDomain,
+    });
+    // Built from the API's id, not `restApi.url`, which would make the functions depend on the deployment
+    // that depends on them.
+    this.issuer =
+      settings.issuer ?? (settings.customDomain === undefined ? this.api.stageUrl : `https://${settings.customDomain.domainName}`);
+
+    this.functions = new ServiceFunctions(this, 'Functions', {
+      environment: configToEnv({
+        issuer: this.issuer,
+        defaultAudience: settings.defaultAudience ?? this.issuer,
+        accessTokenTtl: settings.accessTokenTtlSeconds,
+        refreshTokenIdleTtl: settings.refreshTokenIdleTtlSeconds,
+        refreshTokenAbsoluteTtl: settings.refreshTokenAbsoluteTtlSeconds,
+        scopesSupported: settings.scopesSupported,
+        scrypt: settings.scrypt,
+        tables: this.tables.names,
+        signingKeyId: this.signingKey.aliasName,
+        keyCacheSeconds: DEFAULT_KEY_CACHE_SECONDS,
+      }),
+      tokenFunctionMemoryMiB: settings.tokenFunctionMemoryMiB,
+      tokenFunctionTimeoutSeconds: settings.tokenFunctionTimeoutSeconds,
+      logRetention: settings.logRetention,
+    });
+    const { token, jwks, metadata } = this.functions.functions;
+    // The functions name the key by its alias: it must exist before they can serve.
+    for (const fn of [token, jwks, metadata]) fn.node.addDependency(this.signingKey.alias);
+
+    // Least privilege: the exact item actions on the exact tables; the first key's access lives in its
+    // key policy, the rotated keys' in a tag-conditioned IAM statement.
+    for (const [handler, tables] of Object.entries(TABLE_ACTIONS) as [HandlerName, Partial<Record<TableName, readonly string[]>>][]) {
+      for (const [table, actions] of Object.entries(tables) as [TableName, readonly string[]][]) {
+        allowItemActions(this.functions.roles[handler], this.tables.tables[table], actions);
+      }
+    }
+    this.signingKey.allowSigning(this.functions.roles.token);
+    SigningKey.allowSigningWithServiceKeys(this.functions.roles.token);
+    this.signingKey.allowPublicKeyRead(this.functions.roles.jwks);
+    // The metadata function reads nothing but its environment.
+
+    this.api.addRoutes(ROUTES, this.functions.functions);
+    this.keyRotation = settings.keyRotationDays > 0 ? this.scheduleKeyRotation() : undefined;
+
+    this.waf = settings.waf
+      ? new WebAcl(this, 'Waf', {
+          stageArn: this.api.stage.stageArn,
+          rateLimit: settings.wafRateLimit,
+          rateWindowSeconds: settings.wafRateWindowSeconds,
+          metricPrefix: this.stackName,
+        })
+      : undefined;
+
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      stage: this.api.stage,
+      functions: { ...this.functions.functions, ...(this.keyRotation === undefined ? {} : { rotateKeys: this.keyRotation.fn }) },
+      tokenLogGroup: this.functions.logGroups.token,
+      stackName: this.stackName,
+      serverErrorRatePercent: settings.serverErrorRatePercent,
+      alarmTopicArn: settings.alarmTopicArn,
+    });
+
+    this.addOutputs();
+    this.acknowledgeNagFindings();
+  }
+
+  /**
+   * lambda/handlers/rotate-keys.ts every keyRotationDays, through EventBridge Scheduler, without retries
+   * (a failed rotation alarms; a retried one would rotate twice).
+   */
+  private scheduleKeyRotation(): ServiceFunction {
+    const rotation = this.functions.addKeyRotation({ [ROTATION_PROPAGATION_ENV]: String(this.settings.keyRotationPropagationSeconds) });
+    rotation.fn.node.addDependency(this.signingKey.alias);
+    for (const [table, actions] of Object.entries(ROTATION_TABLE_ACTIONS) as [TableName, readonly string[]][]) {
+      allowItemActions(rotation.role, this.tables.tables[table], actions);
+    }
+    this.signingKey.allowRotation(rotation.role);
+    SigningKey.allowManagingServiceKeys(rotation.role, this.signingKey.aliasName);
+    // The scheduler may invoke this one function and nothing else (not even its versions).
+    const invoker = new Role(this, 'KeyRotationSchedulerRole', {
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } } }),
+      description: 'EventBridge Scheduler invokes the ropc-token-service key rotation',
+    });
+    invoker.addToPrincipalPolicy(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [rotation.fn.functionArn] }));
+    new CfnSchedule(this, 'KeyRotationSchedule', {
+      description: `Rotate the ropc-token-service signing key every ${this.settings.keyRotationDays} days`,
+      scheduleExpression: `rate(${this.settings.keyRotationDays} days)`,
+      flexibleTimeWindow: { mode: 'OFF' },
+      target: { arn: rotation.fn.functionArn, roleArn: invoker.roleArn, retryPolicy: { maximumRetryAttempts: 0 } },
+    });
+    return rotation;
+  }
+
+  private addOutputs(): void {
+    const output = (key: string, value: string, description: string) => new CfnOutput(this, key, { key, value, description });
+    const { N, r, p } = this.settings.scrypt;
+    output(ISSUER_OUTPUT, this.issuer, 'iss of the access tokens, and the base URL of the endpoints');
+    output(TOKEN_ENDPOINT_OUTPUT, `${this.issuer}${ENDPOINT_PATHS.token}`, 'POST grant_type=password | refresh_token');
+    output(REVOCATION_ENDPOINT_OUTPUT, `${this.issuer}${ENDPOINT_PATHS.revocation}`, 'RFC 7009 token revocation');
+    output(JWKS_URI_OUTPUT, `${this.issuer}${ENDPOINT_PATHS.jwks}`, 'RFC 7517 key set that verifies the access tokens');
+    output(METADATA_URL_OUTPUT, `${this.issuer}${ENDPOINT_PATHS.metadata}`, 'RFC 8414 authorization server metadata');
+    for (const [table, key] of Object.entries(TABLE_NAME_OUTPUTS) as [TableName, string][]) {
+      output(key, this.tables.names[table], `DynamoDB table: ${table}`);
+    }
+    output(SIGNING_KEY_ALIAS_OUTPUT, this.signingKey.aliasName, 'KMS alias of the RS256 signing key');
+    output(ACCESS_TOKEN_TTL_OUTPUT, String(this.settings.accessTokenTtlSeconds), 'Access-token lifetime in seconds (how long a retired key stays published)');
+    output(SCRYPT_PARAMS_OUTPUT, `N=${N},r=${r},p=${p}`, 'scrypt policy for new password hashes');
+    if (this.keyRotation !== undefined) {
+      output(KEY_ROTATION_FUNCTION_OUTPUT, this.keyRotation.fn.functionName, 'Invoke to rotate the signing key now (the schedule does it every keyRotationDays)');
+    }
+    if (this.api.domain !== undefined) {
+      output(CUSTOM_DOMAIN_TARGET_OUTPUT, this.api.domain.domainNameAliasDomainName, 'Point the custom domain (alias or CNAME) here');
+    }
+  }
+
+  /** cdk-nag AwsSolutions findings that are deliberate, each with its reason, on the narrowest construct. */
+  private acknowledgeNagFindings(): void {
+    Validations.of(this.api.restApi).acknowledge(
+      {
+        id: 'AwsSolutions-APIG2',
+        reason: 'The Lambda proxy receives the raw form body and the protocol core validates it per RFC 6749; API Gateway models are JSON Schema and cannot describe form posts.',
+      },
+      {
+        id: 'AwsSolutions-APIG4',
+        reason: 'The endpoints are public by design: clients authenticate inside the function (RFC 6749 §2.3) and the JWKS and metadata documents must be readable anonymously (RFC 7517, RFC 8414).',
+      },
+      {
+        id: 'AwsSolutions-COG4',
+        reason: 'This service is itself the authorization server: a Cognito authorizer in front of its token endpoint would need the tokens it issues.',
+      },
+    );
+    const loggingRole = this.api.restApi.node.tryFindChild('CloudWatchRole');
+    if (loggingRole !== undefined) {
+      Validations.of(loggingRole).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason: "API Gateway's regional logging role uses the AWS managed policy made for it, which AWS keeps in step with what the service needs.",
+      });
+    }
+    Validations.of(this.functions.roles.token).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]`,
+      reason: 'Signing keys rotated in after deployment have ARNs unknown at synth time; the statement only applies to keys tagged ropc-token-service=signing-key, in this account and region.',
+    });
+    if (this.keyRotation !== undefined) {
+      const account = 'arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>';
+      Validations.of(this.keyRotation.role).acknowledge(
+        {
+          id: 'AwsSolutions-IAM5[Resource::*]',
+          reason: 'KMS CreateKey has no resource to scope to, so the statement is conditioned on the request creating an RSA_2048 SIGN_VERIFY key tagged ropc-token-service=signing-key.',
+        },
+        {
+          id: `AwsSolutions-IAM5[Resource::${account}:key/*]`,
+          reason: 'Keys the rotation creates have ARNs unknown at synth time, so every statement on them requires the ropc-token-service=signing-key tag (tagging at creation needs TagResource on all keys, per the KMS guide).',
+        },
+        {
+          id: `AwsSolutions-IAM5[Resource::${account}:${this.signingKey.aliasName}-*]`,
+          reason: 'Each rotated key gets a timestamped alias beside the first key\'s, and only aliases under that prefix may be created.',
+        },
+      );
+    }
+    Validations.of(this.functions).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'The service is built and tested for nodejs22.x (Node 22 LTS, supported by Lambda into 2027), and moving to nodejs24.x is a tested upgrade rather than a silent one.',
+    });
+    if (this.waf === undefined) {
+      Validations.of(this.api.restApi).acknowledge({
+        id: 'AwsSolutions-APIG3',
+        reason: 'The operator turned AWS WAF off for this deployment (waf=false).',
+      });
+    }
+  }
+}
+
+function allowItemActions(role: IRole, table: Table, actions: readonly string[]): void {
+  role.addToPrincipalPolicy(new PolicyStatement({ actions: [...actions], resources: [table.tableArn] }));
+}

@@ -1,0 +1,674 @@
+import { App } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { REQUIRED_STACK_OUTPUTS, STACK_OUTPUT_KEYS } from '../../bin/admin/stack-outputs';
+import { jsonLogger } from '../../lambda/adapters/logger';
+import { TABLE_DEFINITIONS } from '../../lambda/adapters/tables';
+import { ENV } from '../../lambda/config';
+import { ROUTES, type HandlerName } from '../../lambda/handlers/routes';
+import { ACCESS_LOG_FIELDS } from '../../lib/api';
+import { settingsFromContext } from '../../lib/context';
+import { ARCHITECTURE, RUNTIME } from '../../lib/functions';
+import { REUSE_EVENT } from '../../lib/monitoring';
+import { JWKS_URI_OUTPUT, METADATA_URL_OUTPUT } from '../../lib/outputs';
+import { minimumTokenFunctionMemoryMiB, TokenServiceSettingsError, type TokenServiceSettings } from '../../lib/settings';
+import { KEY_ADMINISTRATION_ACTIONS } from '../../lib/signing-key';
+import { ROTATION_TABLE_ACTIONS, TABLE_ACTIONS, TokenServiceStack } from '../../lib/token-service-stack';
+import { COUNT_ONLY_RULES } from '../../lib/waf';
+import {
+  acknowledgments,
+  dropAcknowledgments,
+  logicalId,
+  resourcesOfType,
+  statements,
+  synthService,
+  type Resources,
+  type Statement,
+  type SynthesizedService,
+} from './support';
+
+const HANDLERS: readonly HandlerName[] = ['token', 'jwks', 'metadata'];
+/** The HTTP handlers and the scheduled key rotation. */
+type FunctionName = HandlerName | 'rotateKeys';
+const FUNCTIONS: readonly FunctionName[] = [...HANDLERS, 'rotateKeys'];
+
+let service: SynthesizedService;
+let functionIds: Record<FunctionName, string>;
+let roleIds: Record<FunctionName, string>;
+let logGroupIds: Record<FunctionName, string>;
+
+beforeAll(() => {
+  service = synthService();
+  const { functions, roles, logGroups } = service.stack.functions;
+  const rotation = service.stack.keyRotation!;
+  functionIds = { ...mapIds(functions), rotateKeys: logicalId(rotation.fn) };
+  roleIds = { ...mapIds(roles), rotateKeys: logicalId(rotation.role) };
+  logGroupIds = { ...mapIds(logGroups), rotateKeys: logicalId(rotation.logGroup) };
+});
+
+function mapIds(constructs: Readonly<Record<HandlerName, IConstruct>>): Record<HandlerName, string> {
+  return Object.fromEntries(HANDLERS.map((name) => [name, logicalId(constructs[name])])) as Record<HandlerName, string>;
+}
+
+/** The full path of each API Gateway resource, by logical id. */
+function resourcePaths(resources: Resources): Map<string, string> {
+  const paths = new Map<string, string>();
+  const pathOf = (id: string): string => {
+    const known = paths.get(id);
+    if (known !== undefined) return known;
+    const { ParentId, PathPart } = resources[id]!.Properties!;
+    const parent = 'Ref' in ParentId ? pathOf(ParentId.Ref as string) : '';
+    const path = `${parent}/${PathPart as string}`;
+    paths.set(id, path);
+    return path;
+  };
+  for (const id of Object.keys(resources)) pathOf(id);
+  return paths;
+}
+
+/** The IAM statements attached to a role, from all of its policies. */
+function roleStatements(roleId: string): Statement[] {
+  const policies = resourcesOfType(service.template, 'AWS::IAM::Policy');
+  return Object.values(policies)
+    .filter((policy) => JSON.stringify(policy.Properties!.Roles).includes(`"${roleId}"`))
+    .flatMap((policy) => statements(policy.Properties!.PolicyDocument));
+}
+
+function keyPolicy(): Statement[] {
+  const [key] = Object.values(resourcesOfType(service.template, 'AWS::KMS::Key'));
+  return statements(key!.Properties!.KeyPolicy);
+}
+
+const tableIdFor = (name: string) => logicalId(service.stack.tables.tables[name as keyof typeof service.stack.tables.tables]);
+
+describe('REST API', () => {
+  it('serves every route of the shared route table, ANY method, proxied to the route’s function', () => {
+    const paths = resourcePaths(resourcesOfType(service.template, 'AWS::ApiGateway::Resource'));
+    const methods = Object.values(resourcesOfType(service.template, 'AWS::ApiGateway::Method'));
+    const served = methods.map((method) => {
+      const props = method.Properties!;
+      const fn = HANDLERS.find((name) => JSON.stringify(props.Integration.Uri).includes(`"${functionIds[name]}"`));
+      return {
+        path: paths.get(props.ResourceId.Ref),
+        method: props.HttpMethod,
+        handler: fn,
+        type: props.Integration.Type,
+        auth: props.AuthorizationType,
+      };
+    });
+    expect(served).toHaveLength(ROUTES.length);
+    for (const route of ROUTES) {
+      expect(served).toContainEqual({ path: route.path, method: 'ANY', handler: route.handler, type: 'AWS_PROXY', auth: 'NONE' });
+    }
+  });
+
+  it('is regional, passes every body base64-encoded, and lets only API Gateway invoke the functions, per method', () => {
+    service.template.hasResourceProperties('AWS::ApiGateway::RestApi', {
+      BinaryMediaTypes: ['*/*'],
+      EndpointConfiguration: { Types: ['REGIONAL'] },
+    });
+    const permissions = Object.values(resourcesOfType(service.template, 'AWS::Lambda::Permission'));
+    expect(permissions).toHaveLength(ROUTES.length);
+    for (const permission of permissions) {
+      expect(permission.Properties).toMatchObject({ Action: 'lambda:InvokeFunction', Principal: 'apigateway.amazonaws.com' });
+      expect(JSON.stringify(permission.Properties!.SourceArn)).toMatch(/\/\*\/[^"]+/);
+    }
+  });
+
+  it('throttles the stage and logs JSON access lines without headers, bodies or credentials', () => {
+    const [stage] = Object.values(resourcesOfType(service.template, 'AWS::ApiGateway::Stage'));
+    const props = stage!.Properties!;
+    expect(props.StageName).toBe('prod');
+    expect(props.MethodSettings).toEqual([
+      expect.objectContaining({ HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200, DataTraceEnabled: false, LoggingLevel: 'ERROR' }),
+    ]);
+    const format = JSON.parse(props.AccessLogSetting.Format as string) as Record<string, string>;
+    expect(format).toEqual(ACCESS_LOG_FIELDS);
+    expect(Object.keys(format)).toEqual(expect.arrayContaining(['requestId', 'sourceIp', 'status', 'resourcePath', 'integrationError', 'wafResponse']));
+    for (const value of Object.values(format)) {
+      expect(value).toMatch(/^\$context\./);
+      expect(value).not.toMatch(/header|body|input|authorizer|apiKey|requestOverride|responseOverride/i);
+    }
+  });
+
+  it('answers its own failures in the RFC 6749 error shape: 503 with Retry-After, 429, 404', () => {
+    service.template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'DEFAULT_5XX',
+      StatusCode: '503',
+      ResponseParameters: Match.objectLike({ 'gatewayresponse.header.Retry-After': "'5'", 'gatewayresponse.header.Cache-Control': "'no-store'" }),
+      ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"error":"temporarily_unavailable"') },
+    });
+    service.template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: 'THROTTLED', StatusCode: '429' });
+    service.template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'MISSING_AUTHENTICATION_TOKEN',
+      StatusCode: '404',
+      ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"error":"not_found"') },
+    });
+  });
+
+  it('keeps execution logs (errors only) in a log group with the configured retention', () => {
+    service.template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: { 'Fn::Join': ['', ['API-Gateway-Execution-Logs_', { Ref: logicalId(service.stack.api.restApi) }, '/prod']] },
+      RetentionInDays: 365,
+    });
+    service.template.resourceCountIs('AWS::ApiGateway::Account', 1);
+  });
+});
+
+describe('Lambda functions', () => {
+  it('run nodejs22.x on arm64 with the token function sized for scrypt', () => {
+    const functions = resourcesOfType(service.template, 'AWS::Lambda::Function');
+    expect(Object.keys(functions).sort()).toEqual(FUNCTIONS.map((name) => functionIds[name]).sort());
+    for (const fn of Object.values(functions)) {
+      expect(fn.Properties).toMatchObject({ Runtime: RUNTIME.name, Architectures: [ARCHITECTURE.name], Handler: 'index.handler' });
+      expect(fn.Properties!.Runtime).toBe('nodejs22.x');
+      expect(fn.Properties!.Architectures).toEqual(['arm64']);
+    }
+    expect(functions[functionIds.token]!.Properties).toMatchObject({ MemorySize: 1769, Timeout: 10 });
+    expect(functions[functionIds.token]!.Properties!.MemorySize).toBeGreaterThanOrEqual(minimumTokenFunctionMemoryMiB({ N: 2 ** 17, r: 8, p: 1 }));
+  });
+
+  it('carry the whole configuration schema in their environment, with an issuer built from the API id (no cycle)', () => {
+    const functions = resourcesOfType(service.template, 'AWS::Lambda::Function');
+    const restApiId = logicalId(service.stack.api.restApi);
+    for (const name of FUNCTIONS) {
+      const variables = functions[functionIds[name]]!.Properties!.Environment.Variables as Record<string, unknown>;
+      for (const key of Object.values(ENV).filter((key) => key !== ENV.dynamodbEndpoint && key !== ENV.kmsEndpoint)) {
+        expect(variables, key).toHaveProperty(key);
+      }
+      expect(variables).not.toHaveProperty(ENV.dynamodbEndpoint);
+      expect(variables).not.toHaveProperty(ENV.kmsEndpoint);
+      expect(variables.NODE_OPTIONS).toBe('--enable-source-maps');
+      expect(variables[ENV.scrypt]).toBe('N=131072,r=8,p=1');
+      expect(variables[ENV.signingKeyId]).toBe('alias/ropc-token-service/RopcTokenService/signing');
+      expect(variables[ENV.issuer]).toEqual({
+        'Fn::Join': ['', ['https://', { Ref: restApiId }, '.execute-api.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }, '/prod']],
+      });
+      for (const table of TABLE_DEFINITIONS) {
+        const envName = Object.entries(variables).find(([, value]) => JSON.stringify(value) === JSON.stringify({ Ref: tableIdFor(table.name) }));
+        expect(envName, table.name).toBeDefined();
+      }
+    }
+  });
+
+  it('each have their own role, log group and retention, and no AWS managed policy', () => {
+    const roles = resourcesOfType(service.template, 'AWS::IAM::Role');
+    for (const name of FUNCTIONS) {
+      const role = roles[roleIds[name]]!;
+      expect(role.Properties!.ManagedPolicyArns).toBeUndefined();
+      expect(JSON.stringify(role.Properties!.AssumeRolePolicyDocument)).toContain('lambda.amazonaws.com');
+      const fn = resourcesOfType(service.template, 'AWS::Lambda::Function')[functionIds[name]]!;
+      expect(fn.Properties!.Role).toEqual({ 'Fn::GetAtt': [roleIds[name], 'Arn'] });
+      expect(fn.Properties!.LoggingConfig).toEqual({ LogGroup: { Ref: logGroupIds[name] } });
+    }
+    service.template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
+  });
+});
+
+describe('DynamoDB tables', () => {
+  it('are built from the shared definitions: on-demand, string keys, PITR, TTL, deletion protection and RETAIN where defined', () => {
+    const tables = resourcesOfType(service.template, 'AWS::DynamoDB::Table');
+    expect(Object.keys(tables)).toHaveLength(TABLE_DEFINITIONS.length);
+    for (const definition of TABLE_DEFINITIONS) {
+      const table = tables[tableIdFor(definition.name)]!;
+      const props = table.Properties!;
+      expect(props.BillingMode, definition.name).toBe('PAY_PER_REQUEST');
+      expect(props.PointInTimeRecoverySpecification, definition.name).toEqual({ PointInTimeRecoveryEnabled: true });
+      expect(props.KeySchema).toEqual([
+        { AttributeName: definition.partitionKey, KeyType: 'HASH' },
+        ...(definition.sortKey === undefined ? [] : [{ AttributeName: definition.sortKey, KeyType: 'RANGE' }]),
+      ]);
+      for (const attribute of props.AttributeDefinitions as { AttributeType: string }[]) expect(attribute.AttributeType).toBe('S');
+      if (definition.ttlAttribute === undefined) {
+        expect(props.TimeToLiveSpecification, definition.name).toBeUndefined();
+      } else {
+        expect(props.TimeToLiveSpecification, definition.name).toEqual({ AttributeName: definition.ttlAttribute, Enabled: true });
+      }
+      expect(props.DeletionProtectionEnabled ?? false, definition.name).toBe(definition.retain);
+      expect(table.DeletionPolicy, definition.name).toBe(definition.retain ? 'Retain' : 'Delete');
+      expect((props.GlobalSecondaryIndexes ?? []).map((index: { IndexName: string; KeySchema: unknown }) => [index.IndexName, index.KeySchema])).toEqual(
+        (definition.globalSecondaryIndexes ?? []).map((index) => [index.indexName, [{ AttributeName: index.partitionKey, KeyType: 'HASH' }]]),
+      );
+    }
+  });
+});
+
+describe('signing key', () => {
+  it('is an RSA_2048 SIGN_VERIFY key with the service tag and an alias under the service prefix', () => {
+    service.template.hasResourceProperties('AWS::KMS::Key', {
+      KeySpec: 'RSA_2048',
+      KeyUsage: 'SIGN_VERIFY',
+      Tags: [{ Key: 'ropc-token-service', Value: 'signing-key' }],
+    });
+    service.template.hasResourceProperties('AWS::KMS::Alias', {
+      AliasName: 'alias/ropc-token-service/RopcTokenService/signing',
+      TargetKeyId: { 'Fn::GetAtt': [logicalId(service.stack.signingKey.key), 'Arn'] },
+    });
+  });
+
+  it('has a key policy that lets the token function Sign (RS256 over a digest) and read the public key, the JWKS function read it, and nobody else sign', () => {
+    const policy = keyPolicy();
+    for (const statement of policy) {
+      for (const action of statement.Action) expect(action).not.toContain('*');
+      expect(statement.Effect).toBe('Allow');
+    }
+    const byPrincipal = (roleId: string) =>
+      policy.filter((statement) => JSON.stringify(statement.Principal) === JSON.stringify({ AWS: { 'Fn::GetAtt': [roleId, 'Arn'] } }));
+    expect(byPrincipal(roleIds.token).flatMap((statement) => statement.Action).sort()).toEqual(['kms:GetPublicKey', 'kms:Sign']);
+    expect(byPrincipal(roleIds.token).find((statement) => statement.Action.includes('kms:Sign'))!.Condition).toEqual({
+      StringEquals: { 'kms:SigningAlgorithm': 'RSASSA_PKCS1_V1_5_SHA_256', 'kms:MessageType': 'DIGEST' },
+    });
+    expect(byPrincipal(roleIds.jwks).flatMap((statement) => statement.Action)).toEqual(['kms:GetPublicKey']);
+    expect(byPrincipal(roleIds.metadata)).toEqual([]);
+    expect(byPrincipal(roleIds.rotateKeys).flatMap((statement) => statement.Action).sort()).toEqual(['kms:GetPublicKey', 'kms:ScheduleKeyDeletion']);
+    const account = policy.filter((statement) => JSON.stringify(statement.Principal).includes(':root'));
+    expect(account.flatMap((statement) => statement.Action).sort()).toEqual([...KEY_ADMINISTRATION_ACTIONS].sort());
+    expect(policy.filter((statement) => statement.Action.includes('kms:Sign'))).toHaveLength(1);
+  });
+});
+
+describe('IAM', () => {
+  it('grants no wildcard action anywhere, and a bare "*" resource only to kms:CreateKey, conditioned on the service tag', () => {
+    for (const policy of Object.values(resourcesOfType(service.template, 'AWS::IAM::Policy'))) {
+      for (const statement of statements(policy.Properties!.PolicyDocument)) {
+        for (const action of statement.Action) expect(action).not.toContain('*');
+        if (statement.Resource.includes('*')) {
+          expect(statement.Action).toEqual(['kms:CreateKey']);
+          expect(statement.Condition?.StringEquals).toMatchObject({ 'aws:RequestTag/ropc-token-service': 'signing-key' });
+        }
+      }
+    }
+  });
+
+  it('gives each function exactly the DynamoDB actions its code performs, on exactly its tables', () => {
+    for (const name of HANDLERS) {
+      const granted = roleStatements(roleIds[name])
+        .filter((statement) => statement.Action.some((action) => action.startsWith('dynamodb:')))
+        .map((statement) => ({ resource: statement.Resource, actions: [...statement.Action].sort() }));
+      const expected = Object.entries(TABLE_ACTIONS[name]).map(([table, actions]) => ({
+        resource: [{ 'Fn::GetAtt': [tableIdFor(table), 'Arn'] }],
+        actions: [...actions!].sort(),
+      }));
+      expect(granted, name).toEqual(expect.arrayContaining(expected));
+      expect(granted, name).toHaveLength(expected.length);
+    }
+    expect(TABLE_ACTIONS.token).toEqual({
+      clients: ['dynamodb:GetItem'],
+      users: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      refreshTokens: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      loginAttempts: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      signingKeys: ['dynamodb:Scan'],
+    });
+    expect(TABLE_ACTIONS.jwks).toEqual({ signingKeys: ['dynamodb:Scan'] });
+    expect(TABLE_ACTIONS.metadata).toEqual({});
+    const rotation = roleStatements(roleIds.rotateKeys).filter((statement) => statement.Action.some((action) => action.startsWith('dynamodb:')));
+    expect(rotation).toEqual([
+      expect.objectContaining({ Action: [...ROTATION_TABLE_ACTIONS.signingKeys!].sort(), Resource: [{ 'Fn::GetAtt': [tableIdFor('signingKeys'), 'Arn'] }] }),
+    ]);
+  });
+
+  it('lets each function write only to its own log group', () => {
+    for (const name of FUNCTIONS) {
+      const logs = roleStatements(roleIds[name]).filter((statement) => statement.Action.some((action) => action.startsWith('logs:')));
+      expect(logs).toEqual([
+        expect.objectContaining({
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: [{ 'Fn::GetAtt': [logGroupIds[name], 'Arn'] }],
+        }),
+      ]);
+    }
+  });
+
+  it('lets the token function use rotated keys, only those carrying the service tag, Sign only RS256 over a digest', () => {
+    const kms = (name: HandlerName) => roleStatements(roleIds[name]).filter((statement) => statement.Action.some((action) => action.startsWith('kms:')));
+    expect(kms('jwks')).toEqual([]);
+    expect(kms('metadata')).toEqual([]);
+    const token = kms('token');
+    expect(token.flatMap((statement) => statement.Action).sort()).toEqual(['kms:GetPublicKey', 'kms:Sign']);
+    for (const statement of token) {
+      expect(JSON.stringify(statement.Resource)).toMatch(/:kms:.*:key\/\*"\]\]\}\]$/);
+      expect(statement.Condition?.StringEquals).toMatchObject({ 'aws:ResourceTag/ropc-token-service': 'signing-key' });
+    }
+    expect(token.find((statement) => statement.Action.includes('kms:Sign'))!.Condition!.StringEquals).toMatchObject({
+      'kms:SigningAlgorithm': 'RSASSA_PKCS1_V1_5_SHA_256',
+      'kms:MessageType': 'DIGEST',
+    });
+  });
+
+  it('lets the rotation create, name, read and delete only keys with the service tag (CreateKey: RSA_2048 SIGN_VERIFY only)', () => {
+    const kms = roleStatements(roleIds.rotateKeys).filter((statement) => statement.Action.some((action) => action.startsWith('kms:')));
+    const bySid = Object.fromEntries(kms.map((statement) => [statement.Sid, statement]));
+    expect(Object.keys(bySid).sort()).toEqual(['CreateServiceSigningKeys', 'ManageServiceSigningKeys', 'NameServiceSigningKeys', 'TagNewServiceSigningKeys']);
+    expect(bySid.CreateServiceSigningKeys).toMatchObject({
+      Action: ['kms:CreateKey'],
+      Resource: ['*'],
+      Condition: {
+        StringEquals: { 'aws:RequestTag/ropc-token-service': 'signing-key', 'kms:KeySpec': 'RSA_2048', 'kms:KeyUsage': 'SIGN_VERIFY', 'kms:KeyOrigin': 'AWS_KMS' },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': ['ropc-token-service'] },
+      },
+    });
+    expect(bySid.TagNewServiceSigningKeys!.Condition).toEqual({
+      StringEquals: { 'aws:RequestTag/ropc-token-service': 'signing-key' },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': ['ropc-token-service'] },
+    });
+    expect(JSON.stringify(bySid.NameServiceSigningKeys!.Resource)).toContain(':alias/ropc-token-service/RopcTokenService/signing-*');
+    expect(bySid.ManageServiceSigningKeys).toMatchObject({
+      Action: ['kms:CreateAlias', 'kms:GetPublicKey', 'kms:ScheduleKeyDeletion'],
+      Condition: { StringEquals: { 'aws:ResourceTag/ropc-token-service': 'signing-key' } },
+    });
+    expect(kms.flatMap((statement) => statement.Action)).not.toContain('kms:Sign');
+  });
+});
+
+describe('AWS WAF', () => {
+  it('is associated with the stage', () => {
+    service.template.resourceCountIs('AWS::WAFv2::WebACL', 1);
+    service.template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', {
+      WebACLArn: { 'Fn::GetAtt': [logicalId(service.stack.waf!.webAcl), 'Arn'] },
+    });
+    const [association] = Object.values(resourcesOfType(service.template, 'AWS::WAFv2::WebACLAssociation'));
+    const arn = JSON.stringify(association!.Properties!.ResourceArn);
+    expect(arn).toContain(`{"Ref":"${logicalId(service.stack.api.restApi)}"}`);
+    expect(arn).toContain(`/stages/`);
+    expect(arn).toContain(`{"Ref":"${logicalId(service.stack.api.stage)}"}`);
+  });
+
+  it('rate-limits /token and /revoke per source IP with a 429 in the service’s error shape', () => {
+    const [acl] = Object.values(resourcesOfType(service.template, 'AWS::WAFv2::WebACL'));
+    const props = acl!.Properties!;
+    expect(props.Scope).toBe('REGIONAL');
+    expect(props.DefaultAction).toEqual({ Allow: {} });
+    const rate = (props.Rules as any[]).find((rule) => rule.Statement.RateBasedStatement !== undefined);
+    expect(rate.Priority).toBe(0);
+    expect(rate.Statement.RateBasedStatement).toMatchObject({ AggregateKeyType: 'IP', Limit: 500, EvaluationWindowSec: 300 });
+    const scoped = rate.Statement.RateBasedStatement.ScopeDownStatement.OrStatement.Statements.map(
+      (statement: any) => [statement.ByteMatchStatement.PositionalConstraint, statement.ByteMatchStatement.SearchString, Object.keys(statement.ByteMatchStatement.FieldToMatch)],
+    );
+    expect(scoped).toEqual([
+      ['ENDS_WITH', '/token', ['UriPath']],
+      ['ENDS_WITH', '/revoke', ['UriPath']],
+    ]);
+    expect(rate.Action.Block.CustomResponse).toMatchObject({ ResponseCode: 429 });
+    const body = props.CustomResponseBodies[rate.Action.Block.CustomResponse.CustomResponseBodyKey];
+    expect(body.ContentType).toBe('APPLICATION_JSON');
+    expect(JSON.parse(body.Content)).toMatchObject({ error: 'temporarily_unavailable' });
+  });
+
+  it('applies AWS managed rule groups with the body-inspecting rules counting instead of blocking, and keeps no samples', () => {
+    const [acl] = Object.values(resourcesOfType(service.template, 'AWS::WAFv2::WebACL'));
+    const managed = (acl!.Properties!.Rules as any[]).filter((rule) => rule.Statement.ManagedRuleGroupStatement !== undefined);
+    expect(managed.map((rule) => rule.Statement.ManagedRuleGroupStatement.Name)).toEqual([
+      'AWSManagedRulesAmazonIpReputationList',
+      'AWSManagedRulesCommonRuleSet',
+      'AWSManagedRulesKnownBadInputsRuleSet',
+    ]);
+    for (const rule of managed) {
+      expect(rule.OverrideAction).toEqual({ None: {} });
+      const overrides = (rule.Statement.ManagedRuleGroupStatement.RuleActionOverrides ?? []) as { Name: string; ActionToUse: unknown }[];
+      expect(overrides.map((override) => override.Name)).toEqual(COUNT_ONLY_RULES[rule.Statement.ManagedRuleGroupStatement.Name] ?? []);
+      for (const override of overrides) expect(override.ActionToUse).toEqual({ Count: {} });
+    }
+    expect(COUNT_ONLY_RULES.AWSManagedRulesCommonRuleSet).toEqual(expect.arrayContaining(['CrossSiteScripting_BODY', 'GenericLFI_BODY']));
+    expect(COUNT_ONLY_RULES.AWSManagedRulesCommonRuleSet).not.toContain('SizeRestrictions_BODY');
+    for (const config of [acl!.Properties!.VisibilityConfig, ...(acl!.Properties!.Rules as any[]).map((rule) => rule.VisibilityConfig)]) {
+      expect(config).toMatchObject({ CloudWatchMetricsEnabled: true, SampledRequestsEnabled: false });
+    }
+  });
+});
+
+describe('scheduled key rotation', () => {
+  it('invokes the rotation function every 90 days through EventBridge Scheduler, never retried', () => {
+    const [schedule] = Object.values(resourcesOfType(service.template, 'AWS::Scheduler::Schedule'));
+    const props = schedule!.Properties!;
+    expect(props.ScheduleExpression).toBe('rate(90 days)');
+    expect(props.FlexibleTimeWindow).toEqual({ Mode: 'OFF' });
+    expect(props.Target).toMatchObject({ Arn: { 'Fn::GetAtt': [functionIds.rotateKeys, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0 } });
+    const schedulerRole = props.Target.RoleArn['Fn::GetAtt'][0] as string;
+    expect(roleStatements(schedulerRole)).toEqual([
+      expect.objectContaining({ Action: ['lambda:InvokeFunction'], Resource: [{ 'Fn::GetAtt': [functionIds.rotateKeys, 'Arn'] }] }),
+    ]);
+    service.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: functionIds.rotateKeys },
+      MaximumRetryAttempts: 0,
+    });
+    const variables = resourcesOfType(service.template, 'AWS::Lambda::Function')[functionIds.rotateKeys]!.Properties!.Environment.Variables;
+    expect(variables.ROTATION_PROPAGATION_SECONDS).toBe('10800');
+  });
+
+  it('is left out with keyRotationDays=0, still nag-clean', () => {
+    const variant = synthService({ keyRotationDays: '0' });
+    variant.template.resourceCountIs('AWS::Scheduler::Schedule', 0);
+    variant.template.resourceCountIs('AWS::Lambda::Function', HANDLERS.length);
+    expect(variant.template.findOutputs('*')).not.toHaveProperty('KeyRotationFunctionName');
+    expect(new AwsSolutionsChecks(variant.app).validateScope(variant.app).violations).toEqual([]);
+  });
+});
+
+describe('monitoring', () => {
+  it('alarms on the 5xx rate, on each function’s errors and throttles, and on refresh-token reuse', () => {
+    const alarms = Object.values(resourcesOfType(service.template, 'AWS::CloudWatch::Alarm'));
+    expect(alarms).toHaveLength(1 + 2 * FUNCTIONS.length + 1);
+    const rate = alarms.find((alarm) => alarm.Properties!.Metrics !== undefined)!;
+    expect(JSON.stringify(rate.Properties!.Metrics)).toContain('5XXError');
+    expect(rate.Properties).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+    for (const name of FUNCTIONS) {
+      for (const metric of ['Errors', 'Throttles']) {
+        expect(
+          alarms.some(
+            (alarm) =>
+              alarm.Properties!.MetricName === metric &&
+              JSON.stringify(alarm.Properties!.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: { Ref: functionIds[name] } }]),
+          ),
+          `${name} ${metric}`,
+        ).toBe(true);
+      }
+    }
+    expect(alarms.some((alarm) => alarm.Properties!.MetricName === 'RefreshTokenReuseDetected')).toBe(true);
+    for (const alarm of alarms) expect(alarm.Properties!.TreatMissingData).toBe('notBreaching');
+  });
+
+  it('counts reuse with a metric filter that matches the line the handler logs', () => {
+    const lines: string[] = [];
+    jsonLogger('ropc-token-service', (line) => lines.push(line)).warn(REUSE_EVENT, { familyId: 'f', clientId: 'c' });
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'WARN', event: REUSE_EVENT });
+    service.template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      FilterPattern: `{ $.event = "${REUSE_EVENT}" }`,
+      LogGroupName: { Ref: logicalId(service.stack.functions.logGroups.token) },
+      MetricTransformations: [{ MetricName: 'RefreshTokenReuseDetected', MetricNamespace: 'RopcTokenService/RopcTokenService', MetricValue: '1' }],
+    });
+  });
+});
+
+describe('outputs', () => {
+  it('give ropc-admin --stack every key it reads, plus the JWKS and metadata URLs', () => {
+    const outputs = service.template.findOutputs('*');
+    for (const key of [...REQUIRED_STACK_OUTPUTS, ...Object.values(STACK_OUTPUT_KEYS), JWKS_URI_OUTPUT, METADATA_URL_OUTPUT]) {
+      expect(outputs, key).toHaveProperty(key);
+    }
+    const issuer = outputs.Issuer!.Value;
+    const withPath = (path: string) => ({ 'Fn::Join': ['', [...(issuer['Fn::Join'][1] as unknown[]).slice(0, -1), `/prod${path}`]] });
+    expect(outputs.TokenEndpoint!.Value).toEqual(withPath('/token'));
+    expect(outputs.JwksUri!.Value).toEqual(withPath('/.well-known/jwks.json'));
+    expect(outputs.MetadataUrl!.Value).toEqual(withPath('/.well-known/oauth-authorization-server'));
+    expect(outputs.ScryptParams!.Value).toBe('N=131072,r=8,p=1');
+    expect(outputs.AccessTokenTtlSeconds!.Value).toBe('900');
+    expect(outputs.SigningKeyAlias!.Value).toBe('alias/ropc-token-service/RopcTokenService/signing');
+    expect(outputs.UsersTableName!.Value).toEqual({ Ref: tableIdFor('users') });
+    expect(outputs.KeyRotationFunctionName!.Value).toEqual({ Ref: functionIds.rotateKeys });
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it('finds nothing unacknowledged, and synthesis with the plugin succeeds', () => {
+    const result = new AwsSolutionsChecks(service.app).validateScope(service.app);
+    expect(result.violations).toEqual([]);
+    expect(() => service.app.synth({ force: true })).not.toThrow();
+  });
+
+  it('acknowledges only the expected findings, each with a one-sentence reason', () => {
+    const acknowledged = acknowledgments(service.app);
+    expect(acknowledged.map((entry) => `${entry.path} ${entry.id}`).sort()).toEqual(
+      [
+        'RopcTokenService/Api/RestApi AwsSolutions-APIG2',
+        'RopcTokenService/Api/RestApi AwsSolutions-APIG4',
+        'RopcTokenService/Api/RestApi AwsSolutions-COG4',
+        'RopcTokenService/Api/RestApi/CloudWatchRole AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        'RopcTokenService/Functions/TokenRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]',
+        'RopcTokenService/Functions/RotateKeysRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]',
+        'RopcTokenService/Functions/RotateKeysRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:alias/ropc-token-service/RopcTokenService/signing-*]',
+        'RopcTokenService/Functions/RotateKeysRole AwsSolutions-IAM5[Resource::*]',
+        'RopcTokenService/Functions AwsSolutions-L1',
+      ].sort(),
+    );
+    for (const { id, reason } of acknowledged) {
+      expect(reason, id).toMatch(/^[A-Z].{20,}\.$/);
+      expect(reason.slice(0, -1), id).not.toMatch(/\.\s/);
+    }
+  });
+
+  it('would report exactly those findings without the acknowledgments (the checks really run)', () => {
+    const bare = synthService();
+    dropAcknowledgments(bare.app);
+    const findings = new AwsSolutionsChecks(bare.app).validateScope(bare.app).violations.map((violation) => violation.ruleName);
+    expect(findings.sort()).toEqual([...new Set(acknowledgments(service.app).map((entry) => entry.id))].sort());
+    // addTokenService (what bin/app.ts runs) registered the plugin: an unacknowledged finding fails the synthesis.
+    expect(() => bare.app.synth({ force: true })).toThrow(/ERROR The REST API does not have request validation enabled. \(AwsSolutions\)/);
+  });
+});
+
+describe('settings', () => {
+  const build = (settings: TokenServiceSettings) => () => new TokenServiceStack(new App(), 'Bad', settings);
+
+  it.each<[string, TokenServiceSettings, RegExp]>([
+    ['an http issuer', { issuer: 'http://auth.example.com' }, /issuer must be an https URL/],
+    ['an issuer with a query', { issuer: 'https://auth.example.com/?x=1' }, /no query or fragment/],
+    ['issuer and custom domain', { issuer: 'https://a.example.com', customDomain: { domainName: 'a.example.com', certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc' } }, /either issuer or customDomain/],
+    ['a bad certificate ARN', { customDomain: { domainName: 'auth.example.com', certificateArn: 'nope' } }, /certificateArn must be an ACM certificate ARN/],
+    ['too little memory for scrypt', { tokenFunctionMemoryMiB: 256 }, /tokenFunctionMemoryMiB 256 is too small for scrypt N=131072,r=8,p=1: .* at least 257 MiB/],
+    ['memory for a bigger scrypt', { scrypt: { N: 2 ** 19, r: 8, p: 1 }, tokenFunctionMemoryMiB: 512 }, /at least 641 MiB/],
+    ['an invalid scrypt N', { scrypt: { N: 1000, r: 8, p: 1 } }, /scrypt: scrypt N must be a power of two/],
+    ['a timeout past API Gateway’s', { tokenFunctionTimeoutSeconds: 29 }, /tokenFunctionTimeoutSeconds must be a whole number from 1 to 28/],
+    ['a WAF limit below the minimum', { wafRateLimit: 5 }, /wafRateLimit must be a whole number from 10/],
+    ['a WAF window WAF does not offer', { wafRateWindowSeconds: 30 }, /wafRateWindowSeconds must be one of 60, 120, 300, 600/],
+    ['a retention CloudWatch does not offer', { logRetentionDays: 42 }, /logRetentionDays must be one of 1, 3, 5/],
+    ['idle above absolute lifetime', { refreshTokenIdleTtlSeconds: 100 * 86_400 }, /idle lifetime must not exceed its absolute lifetime/],
+    ['refresh tokens shorter-lived than access tokens', { accessTokenTtlSeconds: 3600, refreshTokenIdleTtlSeconds: 600 }, /must exceed accessTokenTtlSeconds/],
+    ['a day-long access token', { accessTokenTtlSeconds: 2 * 86_400 }, /accessTokenTtlSeconds must be a whole number from 60 to 86400/],
+    ['a bad scope', { scopesSupported: ['read', 'a"b'] }, /"a"b" is not a valid scope token/],
+    ['a bad stage name', { stageName: 'prod/1' }, /stageName may hold only/],
+    ['an AWS-reserved alias', { signingKeyAlias: 'alias/aws/mine' }, /must not start with "alias\/aws\/"/],
+    ['a bad alarm topic', { alarmTopicArn: 'arn:aws:sqs:eu-west-1:123456789012:q' }, /alarmTopicArn must be an SNS topic ARN/],
+    [
+      'a key propagation shorter than the JWKS cache',
+      { keyRotationPropagationSeconds: 120 },
+      /keyRotationPropagationSeconds 120 is shorter than a JWKS cache: .* at least 360 s before it signs/,
+    ],
+    ['rotations closer than one rotation lasts', { keyRotationDays: 1, keyRotationPropagationSeconds: 86_400 }, /keyRotationDays 1 is shorter than one rotation/],
+  ])('refuses %s with a clear message', (_, settings, message) => {
+    expect(build(settings)).toThrow(TokenServiceSettingsError);
+    expect(build(settings)).toThrow(message);
+  });
+
+  it('reports every problem at once', () => {
+    const attempt = build({ wafRateLimit: 1, stageName: '', logRetentionDays: 2 });
+    expect(attempt).toThrow(/^invalid ropc-token-service settings:\n {2}- /);
+    for (const name of ['wafRateLimit', 'stageName', 'logRetentionDays']) expect(attempt).toThrow(new RegExp(`\\n {2}- ${name} `));
+  });
+
+  it('reads -c key=value context, with the same names as the props', () => {
+    const app = new App({
+      context: {
+        accessTokenTtlSeconds: '600',
+        waf: 'false',
+        scrypt: 'N=65536,r=8,p=1',
+        scopesSupported: 'read write',
+        tokenFunctionMemoryMiB: '2048',
+        customDomainName: 'auth.example.com',
+        customDomainCertificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc',
+        stackName: 'Staging',
+      },
+    });
+    expect(settingsFromContext(app.node)).toEqual({
+      stackName: 'Staging',
+      settings: {
+        accessTokenTtlSeconds: 600,
+        waf: false,
+        scrypt: { N: 65536, r: 8, p: 1 },
+        scopesSupported: ['read', 'write'],
+        tokenFunctionMemoryMiB: 2048,
+        customDomain: { domainName: 'auth.example.com', certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc' },
+      },
+    });
+  });
+
+  it.each<[Record<string, unknown>, RegExp]>([
+    [{ accessTokenTtlSeconds: 'ten' }, /context accessTokenTtlSeconds="ten": expected a number/],
+    [{ waf: 'no' }, /context waf="no": expected true or false/],
+    [{ scrypt: 'N=3' }, /context scrypt="N=3": invalid scrypt parameters/],
+    [{ customDomainName: 'auth.example.com' }, /customDomainName and customDomainCertificateArn go together/],
+    [{ stackName: '1st' }, /context stackName="1st"/],
+  ])('refuses bad context %j', (context, message) => {
+    expect(() => settingsFromContext(new App({ context }).node)).toThrow(message);
+  });
+
+  it('warns about context keys it does not know (a misspelt setting would otherwise be ignored)', () => {
+    const { stack } = synthService({ acessTokenTtlSeconds: '60' });
+    Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('context key "acessTokenTtlSeconds" is not a setting'));
+  });
+});
+
+describe('variants', () => {
+  it('with the account and region of deploy-time credentials: the same acknowledgments still match, nag-clean', () => {
+    const saved = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
+    process.env.CDK_DEFAULT_ACCOUNT = '111122223333';
+    process.env.CDK_DEFAULT_REGION = 'eu-west-1';
+    try {
+      const variant = synthService();
+      expect(variant.stack.region).toBe('eu-west-1');
+      expect(new AwsSolutionsChecks(variant.app).validateScope(variant.app).violations).toEqual([]);
+    } finally {
+      for (const [name, value] of [['CDK_DEFAULT_ACCOUNT', saved.account], ['CDK_DEFAULT_REGION', saved.region]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+
+  it('without WAF: no web ACL, APIG3 acknowledged as the operator’s choice, still nag-clean', () => {
+    const variant = synthService({ waf: 'false' });
+    variant.template.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    variant.template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 0);
+    expect(acknowledgments(variant.app).map((entry) => entry.id)).toContain('AwsSolutions-APIG3');
+    expect(new AwsSolutionsChecks(variant.app).validateScope(variant.app).violations).toEqual([]);
+  });
+
+  it('with a custom domain: TLS 1.2 regional domain mapped at the root, issuer and outputs on it', () => {
+    const variant = synthService({
+      customDomainName: 'auth.example.com',
+      customDomainCertificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc',
+      alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:ops',
+      apiGatewayLoggingRole: 'false',
+      tokenFunctionMemoryMiB: '3008',
+    });
+    variant.template.hasResourceProperties('AWS::ApiGateway::DomainName', {
+      DomainName: 'auth.example.com',
+      SecurityPolicy: 'TLS_1_2',
+      EndpointConfiguration: { Types: ['REGIONAL'] },
+    });
+    variant.template.resourceCountIs('AWS::ApiGateway::BasePathMapping', 1);
+    variant.template.resourceCountIs('AWS::ApiGateway::Account', 0);
+    const outputs = variant.template.findOutputs('*');
+    expect(outputs.Issuer!.Value).toBe('https://auth.example.com');
+    expect(outputs.TokenEndpoint!.Value).toBe('https://auth.example.com/token');
+    expect(outputs).toHaveProperty('CustomDomainTarget');
+    const functions = Object.values(resourcesOfType(variant.template, 'AWS::Lambda::Function'));
+    for (const fn of functions) expect(fn.Properties!.Environment.Variables[ENV.issuer]).toBe('https://auth.example.com');
+    expect(functions.map((fn) => fn.Properties!.MemorySize)).toContain(3008);
+    for (const alarm of Object.values(resourcesOfType(variant.template, 'AWS::CloudWatch::Alarm'))) {
+      expect(alarm.Properties!.AlarmActions).toEqual(['arn:aws:sns:eu-west-1:123456789012:ops']);
+    }
+    expect(new AwsSolutionsChecks(variant.app).validateScope(variant.app).violations).toEqual([]);
+  });
+});
