@@ -17,6 +17,7 @@ import {
 } from '../bin/admin/stack-outputs';
 import type { TableDefinition } from '../lambda/adapters/tables';
 import { configToEnv, DEFAULT_KEY_CACHE_SECONDS } from '../lambda/config';
+import { SERVICE_NAME_ENV } from '../lambda/adapters/logger';
 import { ROTATION_PROPAGATION_ENV } from '../lambda/handlers/rotate-keys';
 import { ROUTES, type HandlerName } from '../lambda/handlers/routes';
 import { ENDPOINT_PATHS } from '../lambda/oauth/metadata';
@@ -109,18 +110,21 @@ export class TokenServiceStack extends Stack {
       settings.issuer ?? (settings.customDomain === undefined ? this.api.stageUrl : `https://${settings.customDomain.domainName}`);
 
     this.functions = new ServiceFunctions(this, 'Functions', {
-      environment: configToEnv({
-        issuer: this.issuer,
-        defaultAudience: settings.defaultAudience ?? this.issuer,
-        accessTokenTtl: settings.accessTokenTtlSeconds,
-        refreshTokenIdleTtl: settings.refreshTokenIdleTtlSeconds,
-        refreshTokenAbsoluteTtl: settings.refreshTokenAbsoluteTtlSeconds,
-        scopesSupported: settings.scopesSupported,
-        scrypt: settings.scrypt,
-        tables: this.tables.names,
-        signingKeyId: this.signingKey.aliasName,
-        keyCacheSeconds: DEFAULT_KEY_CACHE_SECONDS,
-      }),
+      environment: {
+        [SERVICE_NAME_ENV]: this.stackName,
+        ...configToEnv({
+          issuer: this.issuer,
+          defaultAudience: settings.defaultAudience ?? this.issuer,
+          accessTokenTtl: settings.accessTokenTtlSeconds,
+          refreshTokenIdleTtl: settings.refreshTokenIdleTtlSeconds,
+          refreshTokenAbsoluteTtl: settings.refreshTokenAbsoluteTtlSeconds,
+          scopesSupported: settings.scopesSupported,
+          scrypt: settings.scrypt,
+          tables: this.tables.names,
+          signingKeyId: this.signingKey.aliasName,
+          keyCacheSeconds: DEFAULT_KEY_CACHE_SECONDS,
+        }),
+      },
       tokenFunctionMemoryMiB: settings.tokenFunctionMemoryMiB,
       tokenFunctionTimeoutSeconds: settings.tokenFunctionTimeoutSeconds,
       logRetention: settings.logRetention,

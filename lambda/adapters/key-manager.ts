@@ -81,10 +81,15 @@ export class SigningKeyManager {
     return { revoked: plan.updates[0]!, created, scheduledForDeletion: await this.sweep() };
   }
 
-  /** Schedules the KMS deletion of revoked keys and of retired keys that have left the JWKS. */
+  /**
+   * Schedules the KMS deletion of revoked keys and of retired keys that have left the JWKS. The first key
+   * belongs to the deployment (CloudFormation, or the local stack) and is left to it.
+   */
   async sweep(): Promise<string[]> {
     const now = this.now();
-    const due = keysToDelete(await this.store.list(), now);
+    const candidates = keysToDelete(await this.store.list(), now);
+    const bootstrapArn = candidates.length === 0 ? undefined : await this.bootstrapArn();
+    const due = candidates.filter((key) => key.keyArn !== bootstrapArn);
     for (const key of due) {
       try {
         await this.kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.keyArn, PendingWindowInDays: KEY_DELETION_WINDOW_DAYS }));
@@ -95,6 +100,16 @@ export class SigningKeyManager {
       await this.store.write([{ ...key, deletionScheduledAt: now }]);
     }
     return due.map((key) => key.kid);
+  }
+
+  private async bootstrapArn(): Promise<string | undefined> {
+    try {
+      const { KeyMetadata } = await this.kms.send(new DescribeKeyCommand({ KeyId: this.options.bootstrapKeyId }));
+      return KeyMetadata?.Arn;
+    } catch (error) {
+      if (error instanceof Error && error.name === 'NotFoundException') return undefined;
+      throw error;
+    }
   }
 
   /** The registry, with the first key registered if it is still empty (it signed since deployment). */

@@ -4,6 +4,14 @@ export type LogSink = (line: string) => void;
 
 export const METRICS_NAMESPACE = 'RopcTokenService';
 
+/** The `service` field and metric dimension: the stack name on AWS, so two stacks' metrics stay apart. */
+export const SERVICE_NAME_ENV = 'SERVICE_NAME';
+
+/** The service's logger: named after the stack (SERVICE_NAME) where one is set. */
+export function serviceLogger(sink?: LogSink): Logger {
+  return jsonLogger(process.env[SERVICE_NAME_ENV] || 'ropc-token-service', sink);
+}
+
 /**
  * Security-relevant outcomes: each log line with one of these events also carries a CloudWatch
  * Embedded Metric Format block, so every event is a metric (count) for dashboards and alarms, with a

@@ -6,7 +6,7 @@ import { authorizationServerMetadata } from '../oauth/metadata';
 import type { Logger } from '../oauth/ports';
 import { errorResponse } from '../oauth/responses';
 import { fromProxyEvent, toProxyResult } from './apigw';
-import { createLogger } from './runtime';
+import { serviceLogger } from '../adapters/logger';
 import type { ProxyHandler } from './token';
 
 /** GET /.well-known/oauth-authorization-server (RFC 8414 §3). */
@@ -27,6 +27,6 @@ export function createMetadataHandler(settings: OAuthSettings, logger: Logger): 
 let instance: ProxyHandler | undefined;
 
 export const handler: ProxyHandler = (event) => {
-  instance ??= createMetadataHandler(configFromEnv(process.env), createLogger());
+  instance ??= createMetadataHandler(configFromEnv(process.env), serviceLogger());
   return instance(event);
 };

@@ -1,6 +1,6 @@
 import { createDocumentClient, createKmsClient } from '../adapters/aws-clients';
 import { SigningKeyManager } from '../adapters/key-manager';
-import { jsonLogger } from '../adapters/logger';
+import { serviceLogger } from '../adapters/logger';
 import { DynamoSigningKeyStore } from '../adapters/signing-key-store';
 import { configFromEnv } from '../config';
 import { DEFAULT_PROPAGATION_SECONDS } from '../tokens/key-registry';
@@ -27,6 +27,6 @@ export async function handler(): Promise<{ created: string; signsFrom: string; s
     signsFrom: new Date(result.created.signsFrom * 1000).toISOString(),
     scheduledForDeletion: result.scheduledForDeletion,
   };
-  jsonLogger('ropc-token-service').info('signing_key_rotated', summary);
+  serviceLogger().info('signing_key_rotated', summary);
   return summary;
 }

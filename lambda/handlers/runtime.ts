@@ -1,7 +1,7 @@
 import { createDocumentClient, createKmsClient, type AwsClientOptions } from '../adapters/aws-clients';
 import { DynamoClientStore } from '../adapters/client-store';
 import { KmsJwtSigner } from '../adapters/kms-signer';
-import { jsonLogger, type LogSink } from '../adapters/logger';
+import { serviceLogger, type LogSink } from '../adapters/logger';
 import { DynamoLoginAttemptStore } from '../adapters/login-attempt-store';
 import { DynamoRefreshTokenStore } from '../adapters/refresh-token-store';
 import { DynamoSigningKeyStore } from '../adapters/signing-key-store';
@@ -29,7 +29,7 @@ function awsOptions(config: ServiceConfig, options: RuntimeOptions): AwsClientOp
 }
 
 export function createLogger(options: RuntimeOptions = {}): Logger {
-  return jsonLogger('ropc-token-service', options.logSink);
+  return serviceLogger(options.logSink);
 }
 
 export function createSigner(config: ServiceConfig, options: RuntimeOptions = {}, db?: DynamoDBDocumentClient): KmsJwtSigner {

@@ -213,9 +213,14 @@ describe('signing-key rotation', () => {
   it('creates a new key when the last one is revoked', async () => {
     let listed = (await admin('keys', 'list')) as { keys: { kid: string; phase: string }[] };
     for (const key of listed.keys.filter((k) => k.phase !== 'revoked')) await admin('keys', 'revoke', key.kid);
-    listed = (await admin('keys', 'list')) as { keys: { kid: string; phase: string }[] };
-    const live = listed.keys.filter((k) => k.phase !== 'revoked');
+    const after = (await admin('keys', 'list')) as { keys: { kid: string; phase: string; key_arn: string; deletion_scheduled_at: string | null }[] };
+    const live = after.keys.filter((k) => k.phase !== 'revoked');
     expect(live.map((k) => k.phase)).toEqual(['signing']);
+    // Revoked keys are scheduled for deletion, except the first: it belongs to the deployment.
+    const revoked = after.keys.filter((k) => k.phase === 'revoked');
+    const first = revoked.at(-1)!;
+    expect(first.deletion_scheduled_at).toBeNull();
+    expect(revoked.slice(0, -1).every((k) => k.deletion_scheduled_at !== null)).toBe(true);
     await sleep(1200);
     const token = await issue();
     expect(kidOf(token)).toBe(live[0]!.kid);

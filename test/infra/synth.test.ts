@@ -52,7 +52,8 @@ describe('cdk synth', () => {
     for (const fn of functions) {
       const assetDir = join(outdir, fn.Metadata!['aws:asset:path']!);
       const code = join(assetDir, 'index.js');
-      expect(statSync(code).size).toBeGreaterThan(10_000);
+      // Real code, not a stub (the metadata function, free of the AWS SDK, is the smallest at a few KB).
+      expect(statSync(code).size).toBeGreaterThan(2_000);
       expect(existsSync(join(assetDir, 'index.js.map'))).toBe(true);
       // Loading runs the module's top level only: configuration is read at the first invocation.
       const loaded = createRequire(code)(code) as { handler?: unknown };
