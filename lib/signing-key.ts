@@ -1,8 +1,8 @@
-import { Aws, Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import { AccountRootPrincipal, Effect, PolicyDocument, PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
 import { Alias, Key, KeySpec, KeyUsage } from 'aws-cdk-lib/aws-kms';
-import { Construct } from 'constructs';
-import { SIGNING_KEY_TAG } from '../lambda/adapters/key-manager';
+import { Construct, type IConstruct } from 'constructs';
+import { signingKeyTag } from '../lambda/adapters/key-manager';
 
 export interface SigningKeyProps {
   /** `alias/…`: what the functions name the key by (SIGNING_KEY_ID). */
@@ -77,7 +77,8 @@ export class SigningKey extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
       pendingWindow: Duration.days(30),
     });
-    Tags.of(this.key).add(SIGNING_KEY_TAG.TagKey, SIGNING_KEY_TAG.TagValue);
+    const tag = tagOf(this);
+    Tags.of(this.key).add(tag.TagKey, tag.TagValue);
     this.alias = new Alias(this, 'Alias', { aliasName: props.aliasName, targetKey: this.key });
   }
 
@@ -109,7 +110,8 @@ export class SigningKey extends Construct {
    */
   static allowSigningWithServiceKeys(role: IRole): void {
     const serviceKeys = `arn:${Aws.PARTITION}:kms:${Aws.REGION}:${Aws.ACCOUNT_ID}:key/*`;
-    const tagged = { [`aws:ResourceTag/${SIGNING_KEY_TAG.TagKey}`]: SIGNING_KEY_TAG.TagValue };
+    const tag = tagOf(role);
+    const tagged = { [`aws:ResourceTag/${tag.TagKey}`]: tag.TagValue };
     role.addToPrincipalPolicy(
       new PolicyStatement({
         sid: 'SignWithRotatedServiceKeys',
@@ -152,11 +154,12 @@ export class SigningKey extends Construct {
   static allowManagingServiceKeys(role: IRole, aliasName: string): void {
     const keys = `arn:${Aws.PARTITION}:kms:${Aws.REGION}:${Aws.ACCOUNT_ID}:key/*`;
     const aliases = `arn:${Aws.PARTITION}:kms:${Aws.REGION}:${Aws.ACCOUNT_ID}:${aliasName}-*`;
+    const tag = tagOf(role);
     const requestTags = {
-      StringEquals: { [`aws:RequestTag/${SIGNING_KEY_TAG.TagKey}`]: SIGNING_KEY_TAG.TagValue },
-      'ForAllValues:StringEquals': { 'aws:TagKeys': [SIGNING_KEY_TAG.TagKey] },
+      StringEquals: { [`aws:RequestTag/${tag.TagKey}`]: tag.TagValue },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [tag.TagKey] },
     };
-    const tagged = { StringEquals: { [`aws:ResourceTag/${SIGNING_KEY_TAG.TagKey}`]: SIGNING_KEY_TAG.TagValue } };
+    const tagged = { StringEquals: { [`aws:ResourceTag/${tag.TagKey}`]: tag.TagValue } };
     const statements = [
       new PolicyStatement({
         sid: 'CreateServiceSigningKeys',
@@ -178,4 +181,9 @@ export class SigningKey extends Construct {
     ];
     for (const statement of statements) role.addToPrincipalPolicy(statement);
   }
+}
+
+/** The signing-key tag of the stack `scope` belongs to: its value is the stack name. */
+function tagOf(scope: IConstruct) {
+  return signingKeyTag(Stack.of(scope).stackName);
 }

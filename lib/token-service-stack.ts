@@ -244,18 +244,18 @@ export class TokenServiceStack extends Stack {
     }
     Validations.of(this.functions.roles.token).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]`,
-      reason: 'Signing keys rotated in after deployment have ARNs unknown at synth time; the statement only applies to keys tagged ropc-token-service=signing-key, in this account and region.',
+      reason: 'Signing keys rotated in after deployment have ARNs unknown at synth time; the statement only applies to keys tagged as signing keys of this stack (ropc-token-service:signing-key = the stack name), in this account and region.',
     });
     if (this.keyRotation !== undefined) {
       const account = 'arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>';
       Validations.of(this.keyRotation.role).acknowledge(
         {
           id: 'AwsSolutions-IAM5[Resource::*]',
-          reason: 'KMS CreateKey has no resource to scope to, so the statement is conditioned on the request creating an RSA_2048 SIGN_VERIFY key tagged ropc-token-service=signing-key.',
+          reason: 'KMS CreateKey has no resource to scope to, so the statement is conditioned on the request creating an RSA_2048 SIGN_VERIFY key tagged as a signing key of this stack (ropc-token-service:signing-key = the stack name).',
         },
         {
           id: `AwsSolutions-IAM5[Resource::${account}:key/*]`,
-          reason: 'Keys the rotation creates have ARNs unknown at synth time, so every statement on them requires the ropc-token-service=signing-key tag (tagging at creation needs TagResource on all keys, per the KMS guide).',
+          reason: 'Keys the rotation creates have ARNs unknown at synth time, so every statement on them requires the signing-key tag of this stack (tagging at creation needs TagResource on all keys, per the KMS guide).',
         },
         {
           id: `AwsSolutions-IAM5[Resource::${account}:${this.signingKey.aliasName}-*]`,

@@ -6,7 +6,7 @@ import {
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
-import { SIGNING_KEY_TAG } from '../lambda/adapters/key-manager';
+import { signingKeyTag } from '../lambda/adapters/key-manager';
 import { TABLE_DEFINITIONS, type TableDefinition, type TableNames } from '../lambda/adapters/tables';
 
 /** Physical table names for a local stack: `<prefix>-clients`, `<prefix>-users`, `<prefix>-refresh-tokens`. */
@@ -78,8 +78,8 @@ async function tableExists(db: DynamoDBClient, tableName: string): Promise<boole
   }
 }
 
-/** The tag every signing key of this service carries (key policies and IAM conditions match on it). */
-export const SERVICE_TAG = SIGNING_KEY_TAG;
+/** The deployment name the local stack's keys are tagged with. */
+export const LOCAL_DEPLOYMENT = 'local';
 
 /** Returns the ARN of the key behind `alias`, creating an RSA_2048 signing key and the alias if missing. */
 export async function ensureSigningKey(kms: KMSClient, alias: string): Promise<string> {
@@ -94,7 +94,7 @@ export async function ensureSigningKey(kms: KMSClient, alias: string): Promise<s
       KeySpec: 'RSA_2048',
       KeyUsage: 'SIGN_VERIFY',
       Description: 'ropc-token-service access-token signing key',
-      Tags: [SERVICE_TAG],
+      Tags: [signingKeyTag(LOCAL_DEPLOYMENT)],
     }),
   );
   if (KeyMetadata?.Arn === undefined || KeyMetadata.KeyId === undefined) throw new Error('KMS CreateKey returned no key');

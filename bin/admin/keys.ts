@@ -9,6 +9,7 @@ import type { Target } from './target';
 
 function manager(target: Target, context: CommandContext): SigningKeyManager {
   return new SigningKeyManager(target.kms(), new DynamoSigningKeyStore(target.db, target.tables.signingKeys), {
+    deployment: target.deployment,
     bootstrapKeyId: target.signingKeyAlias,
     accessTokenTtl: target.accessTokenTtl,
     clock: () => context.now().getTime(),

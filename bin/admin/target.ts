@@ -7,6 +7,7 @@ import { DEFAULT_LIFETIMES } from '../../lambda/oauth/config';
 import { TABLE_DEFINITIONS, type TableNames } from '../../lambda/adapters/tables';
 import { validateScryptParams, type ScryptParams } from '../../lambda/passwords';
 import { LOCAL_CREDENTIALS, localStateDir, readStackState, type LocalStackState } from '../../local/state';
+import { LOCAL_DEPLOYMENT } from '../../local/bootstrap';
 import { OperationalError } from './errors';
 import { stackSettingsFromOutputs, type StackOutput } from './stack-outputs';
 
@@ -14,6 +15,8 @@ export interface Target {
   /** For messages: `the local stack` or `stack "prod" (eu-west-1)`. */
   readonly description: string;
   readonly kind: 'local' | 'stack';
+  /** The deployment's name: the stack name, or `local` (what its signing keys are tagged with). */
+  readonly deployment: string;
   readonly tables: TableNames;
   readonly scrypt: ScryptParams;
   readonly signingKeyAlias: string;
@@ -74,6 +77,7 @@ async function localTarget(env: Readonly<Record<string, string | undefined>>): P
   return {
     description: 'the local stack',
     kind: 'local',
+    deployment: LOCAL_DEPLOYMENT,
     tables: state.tables,
     scrypt: state.scrypt,
     signingKeyAlias: state.signingKeyAlias,
@@ -131,6 +135,7 @@ async function stackTarget(stackName: string, region: string | undefined, descri
   return {
     description: `stack "${stackName}"${where}`,
     kind: 'stack',
+    deployment: stackName,
     tables: settings.tables,
     scrypt: settings.scrypt,
     signingKeyAlias: settings.signingKeyAlias,

@@ -18,13 +18,23 @@ import {
 import { rsaPublicJwk } from '../tokens/jwk';
 import type { DynamoSigningKeyStore } from './signing-key-store';
 
-/** Every signing key of this service carries this tag (IAM conditions and key policies match on it). */
-export const SIGNING_KEY_TAG = { TagKey: 'ropc-token-service', TagValue: 'signing-key' } as const;
+/**
+ * Every signing key carries this tag, its value naming the deployment (the stack name; `local` for the
+ * local stack): IAM conditions match on it, so one stack's functions cannot sign with, and its rotation
+ * cannot delete, another stack's keys in the same account.
+ */
+export const SIGNING_KEY_TAG_KEY = 'ropc-token-service:signing-key';
+
+export function signingKeyTag(deployment: string): { readonly TagKey: string; readonly TagValue: string } {
+  return { TagKey: SIGNING_KEY_TAG_KEY, TagValue: deployment };
+}
 
 /** KMS's waiting period before a scheduled key deletion (7–30 days; the longest leaves time to undo). */
 export const KEY_DELETION_WINDOW_DAYS = 30;
 
 export interface KeyManagerOptions {
+  /** The deployment the keys belong to (the value of their tag). */
+  readonly deployment: string;
   /** The first key (an alias such as alias/ropc-token-service/signing): registered on first use. */
   readonly bootstrapKeyId: string;
   readonly accessTokenTtl: number;
@@ -129,7 +139,7 @@ export class SigningKeyManager {
         KeySpec: 'RSA_2048',
         KeyUsage: 'SIGN_VERIFY',
         Description: `ropc-token-service access-token signing key, created ${new Date(now * 1000).toISOString()}`,
-        Tags: [SIGNING_KEY_TAG],
+        Tags: [signingKeyTag(this.options.deployment)],
       }),
     );
     if (KeyMetadata?.KeyId === undefined) throw new Error('KMS CreateKey returned no key');

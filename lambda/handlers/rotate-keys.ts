@@ -1,6 +1,6 @@
 import { createDocumentClient, createKmsClient } from '../adapters/aws-clients';
 import { SigningKeyManager } from '../adapters/key-manager';
-import { serviceLogger } from '../adapters/logger';
+import { SERVICE_NAME_ENV, serviceLogger } from '../adapters/logger';
 import { DynamoSigningKeyStore } from '../adapters/signing-key-store';
 import { configFromEnv } from '../config';
 import { DEFAULT_PROPAGATION_SECONDS } from '../tokens/key-registry';
@@ -18,6 +18,7 @@ export async function handler(): Promise<{ created: string; signsFrom: string; s
   if (!Number.isSafeInteger(propagation) || propagation < 0) throw new Error(`${ROTATION_PROPAGATION_ENV} must be a whole number of seconds`);
   const aws = { region: config.region, dynamodbEndpoint: config.dynamodbEndpoint, kmsEndpoint: config.kmsEndpoint };
   const manager = new SigningKeyManager(createKmsClient(aws), new DynamoSigningKeyStore(createDocumentClient(aws), config.tables.signingKeys), {
+    deployment: process.env[SERVICE_NAME_ENV] || 'ropc-token-service',
     bootstrapKeyId: config.signingKeyId,
     accessTokenTtl: config.accessTokenTtl,
   });

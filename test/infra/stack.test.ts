@@ -240,7 +240,7 @@ describe('signing key', () => {
     service.template.hasResourceProperties('AWS::KMS::Key', {
       KeySpec: 'RSA_2048',
       KeyUsage: 'SIGN_VERIFY',
-      Tags: [{ Key: 'ropc-token-service', Value: 'signing-key' }],
+      Tags: [{ Key: 'ropc-token-service:signing-key', Value: 'RopcTokenService' }],
     });
     service.template.hasResourceProperties('AWS::KMS::Alias', {
       AliasName: 'alias/ropc-token-service/RopcTokenService/signing',
@@ -276,7 +276,7 @@ describe('IAM', () => {
         for (const action of statement.Action) expect(action).not.toContain('*');
         if (statement.Resource.includes('*')) {
           expect(statement.Action).toEqual(['kms:CreateKey']);
-          expect(statement.Condition?.StringEquals).toMatchObject({ 'aws:RequestTag/ropc-token-service': 'signing-key' });
+          expect(statement.Condition?.StringEquals).toMatchObject({ 'aws:RequestTag/ropc-token-service:signing-key': 'RopcTokenService' });
         }
       }
     }
@@ -329,7 +329,7 @@ describe('IAM', () => {
     expect(token.flatMap((statement) => statement.Action).sort()).toEqual(['kms:GetPublicKey', 'kms:Sign']);
     for (const statement of token) {
       expect(JSON.stringify(statement.Resource)).toMatch(/:kms:.*:key\/\*"\]\]\}\]$/);
-      expect(statement.Condition?.StringEquals).toMatchObject({ 'aws:ResourceTag/ropc-token-service': 'signing-key' });
+      expect(statement.Condition?.StringEquals).toMatchObject({ 'aws:ResourceTag/ropc-token-service:signing-key': 'RopcTokenService' });
     }
     expect(token.find((statement) => statement.Action.includes('kms:Sign'))!.Condition!.StringEquals).toMatchObject({
       'kms:SigningAlgorithm': 'RSASSA_PKCS1_V1_5_SHA_256',
@@ -345,18 +345,18 @@ describe('IAM', () => {
       Action: ['kms:CreateKey'],
       Resource: ['*'],
       Condition: {
-        StringEquals: { 'aws:RequestTag/ropc-token-service': 'signing-key', 'kms:KeySpec': 'RSA_2048', 'kms:KeyUsage': 'SIGN_VERIFY', 'kms:KeyOrigin': 'AWS_KMS' },
-        'ForAllValues:StringEquals': { 'aws:TagKeys': ['ropc-token-service'] },
+        StringEquals: { 'aws:RequestTag/ropc-token-service:signing-key': 'RopcTokenService', 'kms:KeySpec': 'RSA_2048', 'kms:KeyUsage': 'SIGN_VERIFY', 'kms:KeyOrigin': 'AWS_KMS' },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': ['ropc-token-service:signing-key'] },
       },
     });
     expect(bySid.TagNewServiceSigningKeys!.Condition).toEqual({
-      StringEquals: { 'aws:RequestTag/ropc-token-service': 'signing-key' },
-      'ForAllValues:StringEquals': { 'aws:TagKeys': ['ropc-token-service'] },
+      StringEquals: { 'aws:RequestTag/ropc-token-service:signing-key': 'RopcTokenService' },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': ['ropc-token-service:signing-key'] },
     });
     expect(JSON.stringify(bySid.NameServiceSigningKeys!.Resource)).toContain(':alias/ropc-token-service/RopcTokenService/signing-*');
     expect(bySid.ManageServiceSigningKeys).toMatchObject({
       Action: ['kms:CreateAlias', 'kms:GetPublicKey', 'kms:ScheduleKeyDeletion'],
-      Condition: { StringEquals: { 'aws:ResourceTag/ropc-token-service': 'signing-key' } },
+      Condition: { StringEquals: { 'aws:ResourceTag/ropc-token-service:signing-key': 'RopcTokenService' } },
     });
     expect(kms.flatMap((statement) => statement.Action)).not.toContain('kms:Sign');
   });
