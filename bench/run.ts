@@ -4,12 +4,17 @@
  */
 import { cpus, totalmem } from 'node:os';
 import { renderTable, saveResults, type Bench, type BenchResult } from './lib';
+import { loadBench } from './load.bench';
+import { requestCostBench } from './request-cost.bench';
+import { roundTripsBench } from './round-trips.bench';
+import { coldStartBench } from './cold-start.bench';
 import { scryptBench } from './scrypt.bench';
+import { soakBench } from './soak.bench';
 import { timingBench } from './timing.bench';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const BENCHES: readonly Bench[] = [scryptBench, timingBench];
+const BENCHES: readonly Bench[] = [scryptBench, coldStartBench, timingBench, requestCostBench, roundTripsBench, loadBench, soakBench];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);

@@ -1,0 +1,178 @@
+/**
+ * What the benchmarks that run against the local stack share: seeding a client and users through the
+ * real stores, minting refresh-token records directly, the service's dependencies built around SDK
+ * clients the benchmark holds (so it can instrument them), and a bounded-concurrency driver.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import { createDocumentClient, createKmsClient } from '../lambda/adapters/aws-clients';
+import { DynamoClientStore } from '../lambda/adapters/client-store';
+import { KmsJwtSigner } from '../lambda/adapters/kms-signer';
+import { jsonLogger } from '../lambda/adapters/logger';
+import { DynamoLoginAttemptStore } from '../lambda/adapters/login-attempt-store';
+import { DynamoRefreshTokenStore } from '../lambda/adapters/refresh-token-store';
+import { DynamoSigningKeyStore } from '../lambda/adapters/signing-key-store';
+import { DynamoUserStore } from '../lambda/adapters/user-store';
+import { hashClientSecret } from '../lambda/oauth/client-secret';
+import type { TokenEndpointDeps } from '../lambda/oauth/grants/grant';
+import type { RefreshToken } from '../lambda/oauth/ports';
+import { scryptPasswordHasher, type ScryptParams } from '../lambda/passwords';
+import { generateRefreshToken, hashRefreshToken } from '../lambda/tokens/refresh-token';
+import type { LocalStack } from '../local/stack';
+import { LOCAL_CREDENTIALS } from '../local/state';
+
+export const BENCH_CLIENT_ID = 'bench';
+export const BENCH_CLIENT_SECRET = 'bench-secret';
+export const BENCH_AUTHORIZATION = 'Basic ' + Buffer.from(`${BENCH_CLIENT_ID}:${BENCH_CLIENT_SECRET}`).toString('base64');
+export const FORM_HEADERS = { Authorization: BENCH_AUTHORIZATION, 'Content-Type': 'application/x-www-form-urlencoded' } as const;
+
+export interface BenchUser {
+  readonly username: string;
+  readonly userId: string;
+}
+
+export function awsClients(stack: LocalStack): { db: DynamoDBDocumentClient; kms: KMSClient } {
+  const options = { region: stack.region, dynamodbEndpoint: stack.dynamodbEndpoint, kmsEndpoint: stack.kmsEndpoint, credentials: LOCAL_CREDENTIALS };
+  return { db: createDocumentClient(options), kms: createKmsClient(options) };
+}
+
+/** A confidential client allowed both grants, trusted with X-End-User-IP (so failures can come from many IPs). */
+export async function seedClient(db: DynamoDBDocumentClient, stack: LocalStack): Promise<void> {
+  await new DynamoClientStore(db, stack.tables.clients).createClient({
+    clientId: BENCH_CLIENT_ID,
+    secretHash: hashClientSecret(BENCH_CLIENT_SECRET),
+    isPublic: false,
+    scopes: ['read', 'write'],
+    grantTypes: ['password', 'refresh_token'],
+    disabled: false,
+    trustEndUserIp: true,
+    createdAt: new Date().toISOString(),
+  });
+}
+
+/** Users `${prefix}-0…`, all with the same (already computed) password hash. */
+export async function seedUsers(db: DynamoDBDocumentClient, stack: LocalStack, prefix: string, count: number, passwordHash: string): Promise<BenchUser[]> {
+  const store = new DynamoUserStore(db, stack.tables.users);
+  const now = new Date().toISOString();
+  const users = Array.from({ length: count }, (_, i) => ({ username: `${prefix}-${i}`, userId: randomUUID() }));
+  await Promise.all(
+    users.map((user) => store.createUser({ ...user, passwordHash, scopes: ['read', 'write'], disabled: false, createdAt: now, passwordChangedAt: now })),
+  );
+  return users;
+}
+
+/** A refresh token and the record the service would store for it (first of a family, or the successor of `previous`). */
+export function refreshTokenRecord(user: BenchUser, stack: LocalStack, previous?: RefreshToken): { token: string; record: RefreshToken } {
+  const token = generateRefreshToken({ bytes: (length) => randomBytes(length), uuid: randomUUID });
+  const now = Math.floor(Date.now() / 1000);
+  const familyExpiresAt = previous?.familyExpiresAt ?? now + stack.config.refreshTokenAbsoluteTtl;
+  return {
+    token,
+    record: {
+      tokenHash: hashRefreshToken(token),
+      familyId: previous?.familyId ?? randomUUID(),
+      clientId: BENCH_CLIENT_ID,
+      userId: user.userId,
+      username: user.username,
+      scope: ['read'],
+      generation: previous === undefined ? 0 : previous.generation + 1,
+      issuedAt: now,
+      idleExpiresAt: Math.min(now + stack.config.refreshTokenIdleTtl, familyExpiresAt),
+      familyExpiresAt,
+      state: 'active',
+    },
+  };
+}
+
+/**
+ * Refresh tokens written straight through DynamoRefreshTokenStore.create (one PutItem each, as a password
+ * grant would write them), much faster than a password grant per token.
+ */
+export async function mintRefreshTokens(
+  db: DynamoDBDocumentClient,
+  stack: LocalStack,
+  users: readonly BenchUser[],
+  count: number,
+): Promise<{ token: string; record: RefreshToken }[]> {
+  const store = new DynamoRefreshTokenStore(db, stack.tables.refreshTokens);
+  const minted = Array.from({ length: count }, (_, i) => refreshTokenRecord(users[i % users.length]!, stack));
+  await runBounded(minted, 16, (item) => store.create(item.record));
+  return minted;
+}
+
+/** The token endpoint's dependencies, built from the adapter classes around the given SDK clients. */
+export function tokenEndpointDeps(stack: LocalStack, db: DynamoDBDocumentClient, kms: KMSClient, scrypt: ScryptParams): TokenEndpointDeps {
+  const config = stack.config;
+  return {
+    settings: config,
+    clients: new DynamoClientStore(db, config.tables.clients),
+    users: new DynamoUserStore(db, config.tables.users),
+    refreshTokens: new DynamoRefreshTokenStore(db, config.tables.refreshTokens),
+    loginAttempts: new DynamoLoginAttemptStore(db, config.tables.loginAttempts),
+    signer: new KmsJwtSigner(kms, config.signingKeyId, {
+      registry: new DynamoSigningKeyStore(db, config.tables.signingKeys),
+      cacheSeconds: config.keyCacheSeconds,
+    }),
+    passwords: scryptPasswordHasher(scrypt),
+    clock: Date.now,
+    random: { bytes: (length) => randomBytes(length), uuid: randomUUID },
+    logger: jsonLogger('ropc-token-service', () => undefined),
+  };
+}
+
+async function runBounded<T>(items: readonly T[], concurrency: number, task: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) await task(items[next++]!);
+    }),
+  );
+}
+
+export interface DriveResult {
+  /** Milliseconds, one per completed iteration. */
+  readonly latencies: number[];
+  /** Completion times (ms, performance.now()) of every iteration. */
+  readonly completions: number[];
+  readonly failures: number;
+  readonly elapsedMs: number;
+}
+
+/**
+ * `concurrency` workers, each running `iteration(worker)` back to back until `durationMs` has passed:
+ * a closed loop like autocannon's connections, timed with our own clock.
+ */
+export async function drive(concurrency: number, durationMs: number, iteration: (worker: number) => Promise<void>): Promise<DriveResult> {
+  const latencies: number[] = [];
+  const completions: number[] = [];
+  let failures = 0;
+  const start = performance.now();
+  const deadline = start + durationMs;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      while (performance.now() < deadline) {
+        const begin = performance.now();
+        try {
+          await iteration(worker);
+          const end = performance.now();
+          latencies.push(end - begin);
+          completions.push(end);
+        } catch {
+          failures++;
+        }
+      }
+    }),
+  );
+  return { latencies, completions, failures, elapsedMs: performance.now() - start };
+}
+
+/**
+ * Steady-state throughput from completion times: (n − 1) over the span from the first completion to the
+ * last, so the ramp-up before the first answer does not count against it.
+ */
+export function steadyRate(completions: readonly number[]): number {
+  if (completions.length < 2) return Number.NaN;
+  const sorted = [...completions].sort((a, b) => a - b);
+  return ((sorted.length - 1) * 1000) / (sorted.at(-1)! - sorted[0]!);
+}
