@@ -3,21 +3,18 @@
  * real stores, minting refresh-token records directly, the service's dependencies built around SDK
  * clients the benchmark holds (so it can instrument them), and a bounded-concurrency driver.
  */
+import { createTokenEndpointDeps } from '../lambda/handlers/runtime';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { createDocumentClient, createKmsClient } from '../lambda/adapters/aws-clients';
 import { DynamoClientStore } from '../lambda/adapters/client-store';
-import { KmsJwtSigner } from '../lambda/adapters/kms-signer';
-import { jsonLogger } from '../lambda/adapters/logger';
-import { DynamoLoginAttemptStore } from '../lambda/adapters/login-attempt-store';
 import { DynamoRefreshTokenStore } from '../lambda/adapters/refresh-token-store';
-import { DynamoSigningKeyStore } from '../lambda/adapters/signing-key-store';
 import { DynamoUserStore } from '../lambda/adapters/user-store';
 import { hashClientSecret } from '../lambda/oauth/client-secret';
 import type { TokenEndpointDeps } from '../lambda/oauth/grants/grant';
 import type { RefreshToken } from '../lambda/oauth/ports';
-import { scryptPasswordHasher, type ScryptParams } from '../lambda/passwords';
+import type { ScryptParams } from '../lambda/passwords';
 import { generateRefreshToken, hashRefreshToken } from '../lambda/tokens/refresh-token';
 import type { LocalStack } from '../local/stack';
 import { LOCAL_CREDENTIALS } from '../local/state';
@@ -101,24 +98,9 @@ export async function mintRefreshTokens(
   return minted;
 }
 
-/** The token endpoint's dependencies, built from the adapter classes around the given SDK clients. */
+/** The token endpoint's dependencies as the Lambda wires them, around the given (instrumented) SDK clients. */
 export function tokenEndpointDeps(stack: LocalStack, db: DynamoDBDocumentClient, kms: KMSClient, scrypt: ScryptParams): TokenEndpointDeps {
-  const config = stack.config;
-  return {
-    settings: config,
-    clients: new DynamoClientStore(db, config.tables.clients),
-    users: new DynamoUserStore(db, config.tables.users),
-    refreshTokens: new DynamoRefreshTokenStore(db, config.tables.refreshTokens),
-    loginAttempts: new DynamoLoginAttemptStore(db, config.tables.loginAttempts),
-    signer: new KmsJwtSigner(kms, config.signingKeyId, {
-      registry: new DynamoSigningKeyStore(db, config.tables.signingKeys),
-      cacheSeconds: config.keyCacheSeconds,
-    }),
-    passwords: scryptPasswordHasher(scrypt),
-    clock: Date.now,
-    random: { bytes: (length) => randomBytes(length), uuid: randomUUID },
-    logger: jsonLogger('ropc-token-service', () => undefined),
-  };
+  return createTokenEndpointDeps({ ...stack.config, scrypt }, { sdk: { db, kms }, logSink: () => undefined });
 }
 
 async function runBounded<T>(items: readonly T[], concurrency: number, task: (item: T) => Promise<unknown>): Promise<void> {

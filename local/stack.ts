@@ -15,7 +15,7 @@ import { ensureSigningKey, ensureTables, localTableNames } from './bootstrap';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { startKmsEmulator, type KmsEmulator } from './kms-emulator';
 import { freePort } from './net';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from './state';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalStackState } from './state';
 
 export const LOCAL_SIGNING_KEY_ALIAS = 'alias/ropc-token-service/signing';
 
@@ -134,4 +134,21 @@ async function startDynamoDb(stateDir: string | undefined, log: (line: string) =
   });
   stops.push(() => dynamodb.stop());
   return dynamodb.endpoint;
+}
+
+/** What the operator CLI needs to reach this stack (written to stack.json by `npm start`). */
+export function localStackState(stack: LocalStack): LocalStackState {
+  return {
+    issuer: stack.issuer,
+    tokenEndpoint: stack.tokenEndpoint,
+    dynamodbEndpoint: stack.dynamodbEndpoint,
+    kmsEndpoint: stack.kmsEndpoint,
+    region: stack.region,
+    tables: stack.tables,
+    signingKeyAlias: stack.signingKeyAlias,
+    scrypt: stack.config.scrypt,
+    accessTokenTtl: stack.config.accessTokenTtl,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+  };
 }

@@ -5,7 +5,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureDemoAccount } from './demo';
-import { startLocalStack, type LocalStack } from './stack';
+import { localStackState, startLocalStack, type LocalStack } from './stack';
 import { localStateDir, writeStackState } from './state';
 
 // The SDK's notice about future Node.js versions is noise for a local run; the lockfile pins the SDK.
@@ -41,19 +41,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const demo = await ensureDemoAccount(stack, stateDir);
-  await writeStackState(stateDir, {
-    issuer: stack.issuer,
-    tokenEndpoint: stack.tokenEndpoint,
-    dynamodbEndpoint: stack.dynamodbEndpoint,
-    kmsEndpoint: stack.kmsEndpoint,
-    region: stack.region,
-    tables: stack.tables,
-    signingKeyAlias: stack.signingKeyAlias,
-    scrypt: stack.config.scrypt,
-    accessTokenTtl: stack.config.accessTokenTtl,
-    pid: process.pid,
-    startedAt: new Date().toISOString(),
-  });
+  await writeStackState(stateDir, localStackState(stack));
 
   const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
   process.stdout.write(

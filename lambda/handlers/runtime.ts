@@ -6,6 +6,7 @@ import { DynamoLoginAttemptStore } from '../adapters/login-attempt-store';
 import { DynamoRefreshTokenStore } from '../adapters/refresh-token-store';
 import { DynamoSigningKeyStore } from '../adapters/signing-key-store';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { DynamoUserStore } from '../adapters/user-store';
 import type { ServiceConfig } from '../config';
 import type { TokenEndpointDeps } from '../oauth/grants/grant';
@@ -17,6 +18,17 @@ import { randomBytes, randomUUID } from 'node:crypto';
 export interface RuntimeOptions {
   readonly credentials?: AwsClientOptions['credentials'];
   readonly logSink?: LogSink;
+  /** SDK clients to use instead of new ones (benchmarks instrument them). */
+  readonly sdk?: SdkClients;
+}
+
+export interface SdkClients {
+  readonly db: DynamoDBDocumentClient;
+  readonly kms: KMSClient;
+}
+
+function sdkClients(config: ServiceConfig, options: RuntimeOptions): SdkClients {
+  return options.sdk ?? { db: createDocumentClient(awsOptions(config, options)), kms: createKmsClient(awsOptions(config, options)) };
 }
 
 function awsOptions(config: ServiceConfig, options: RuntimeOptions): AwsClientOptions {
@@ -32,24 +44,28 @@ export function createLogger(options: RuntimeOptions = {}): Logger {
   return serviceLogger(options.logSink);
 }
 
-export function createSigner(config: ServiceConfig, options: RuntimeOptions = {}, db?: DynamoDBDocumentClient): KmsJwtSigner {
-  const registry = new DynamoSigningKeyStore(db ?? createDocumentClient(awsOptions(config, options)), config.tables.signingKeys);
-  return new KmsJwtSigner(createKmsClient(awsOptions(config, options)), config.signingKeyId, {
-    registry,
+export function createSigner(config: ServiceConfig, options: RuntimeOptions = {}): KmsJwtSigner {
+  return signerWith(config, sdkClients(config, options));
+}
+
+function signerWith(config: ServiceConfig, { db, kms }: SdkClients): KmsJwtSigner {
+  return new KmsJwtSigner(kms, config.signingKeyId, {
+    registry: new DynamoSigningKeyStore(db, config.tables.signingKeys),
     cacheSeconds: config.keyCacheSeconds,
   });
 }
 
 /** Wires the token endpoint's real dependencies: DynamoDB stores, the KMS signer, scrypt. */
 export function createTokenEndpointDeps(config: ServiceConfig, options: RuntimeOptions = {}): TokenEndpointDeps {
-  const db = createDocumentClient(awsOptions(config, options));
+  const sdk = sdkClients(config, options);
+  const { db } = sdk;
   return {
     settings: config,
     clients: new DynamoClientStore(db, config.tables.clients),
     users: new DynamoUserStore(db, config.tables.users),
     refreshTokens: new DynamoRefreshTokenStore(db, config.tables.refreshTokens),
     loginAttempts: new DynamoLoginAttemptStore(db, config.tables.loginAttempts),
-    signer: createSigner(config, options, db),
+    signer: signerWith(config, sdk),
     passwords: scryptPasswordHasher(config.scrypt),
     clock: Date.now,
     random: { bytes: (length) => randomBytes(length), uuid: randomUUID },

@@ -10,7 +10,7 @@ import { DynamoClientStore } from '../../lambda/adapters/client-store';
 import { DynamoUserStore } from '../../lambda/adapters/user-store';
 import { hashClientSecret } from '../../lambda/oauth/client-secret';
 import { hashPassword } from '../../lambda/passwords';
-import { startLocalStack, type LocalStack } from '../../local/stack';
+import { localStackState, startLocalStack, type LocalStack } from '../../local/stack';
 import { LOCAL_CREDENTIALS, writeStackState } from '../../local/state';
 import { LogAudit } from '../support/log-audit';
 import { FAST_SCRYPT } from '../support/memory';
@@ -34,19 +34,7 @@ beforeAll(async () => {
     logSink: audit.sink,
   });
   stateDir = await mkdtemp(join(tmpdir(), 'ropc-rotation-'));
-  await writeStackState(stateDir, {
-    issuer: stack.issuer,
-    tokenEndpoint: stack.tokenEndpoint,
-    dynamodbEndpoint: stack.dynamodbEndpoint,
-    kmsEndpoint: stack.kmsEndpoint,
-    region: stack.region,
-    tables: stack.tables,
-    signingKeyAlias: stack.signingKeyAlias,
-    scrypt: FAST_SCRYPT,
-    accessTokenTtl: stack.config.accessTokenTtl,
-    pid: process.pid,
-    startedAt: new Date().toISOString(),
-  });
+  await writeStackState(stateDir, localStackState(stack));
   const db = createDocumentClient({ region: stack.region, dynamodbEndpoint: stack.dynamodbEndpoint, credentials: LOCAL_CREDENTIALS });
   const now = new Date().toISOString();
   await new DynamoClientStore(db, stack.tables.clients).createClient({
