@@ -41,12 +41,19 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   const strings: Partial<Record<StringOptionName, string>> = {};
   const flags: Partial<Record<BooleanOptionName, true>> = {};
   const seen: OptionName[] = [];
+  const takenAsPositional = new Set<number>();
   for (const token of tokens) {
     if (token.kind === 'positional') {
       positionals.push(token.value);
       continue;
     }
     if (token.kind !== 'option') continue;
+    // The only short option is -h: any other single-dash word is an argument (a kid may start with "-").
+    if (!token.rawName.startsWith('--') && token.name !== 'h' && token.name !== 'help') {
+      if (!takenAsPositional.has(token.index)) positionals.push(argv[token.index]!);
+      takenAsPositional.add(token.index);
+      continue;
+    }
     const name = token.name;
     if (SECRET_OPTIONS.has(name)) {
       throw new UsageError(`${token.rawName} is not accepted: secrets and passwords are read from stdin, never from arguments (use --password-stdin)`);

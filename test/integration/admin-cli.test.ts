@@ -757,3 +757,12 @@ describe('users unlock and trusted back ends', () => {
     expectFailure(await run(['clients', 'create', unique('spa'), '--public', '--trust-end-user-ip']), 2, /confidential clients only/);
   });
 });
+
+describe('arguments that begin with a dash', () => {
+  it('takes a kid such as "-jAbc_1" as the KID argument, and -h still as help', async () => {
+    const { parseCommandLine } = await import('../../bin/admin/args');
+    expect(parseCommandLine(['keys', 'revoke', '-jAbc_1', '--json'])).toMatchObject({ args: { KID: '-jAbc_1' }, flags: { json: true } });
+    expect(parseCommandLine(['keys', 'revoke', '--', '-x'])).toMatchObject({ args: { KID: '-x' } });
+    expect(parseCommandLine(['keys', '-h'])).toEqual({ kind: 'help' });
+  });
+});
