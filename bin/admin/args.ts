@@ -35,25 +35,28 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
     Object.entries(OPTION_TYPES).map(([name, type]) => [name, name === 'help' ? { type, short: 'h' } : { type }]),
   );
   // Not strict: unknown options and missing values are reported below, in our own words.
-  const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
+  // The only short option is -h: any other single-dash word is an argument (a kid may begin with "-"),
+  // so it goes through parseArgs as a placeholder positional and is put back afterwards.
+  const dashWords = new Map<string, string>();
+  const endOfOptions = argv.indexOf('--');
+  const words = argv.map((word, index) => {
+    if (!/^-[^-]/.test(word) || word === '-h' || (endOfOptions !== -1 && index > endOfOptions)) return word;
+    const placeholder = `\u0000${index}`;
+    dashWords.set(placeholder, word);
+    return placeholder;
+  });
+  const { tokens } = parseArgs({ args: words, options, strict: false, allowPositionals: true, tokens: true });
 
   const positionals: string[] = [];
   const strings: Partial<Record<StringOptionName, string>> = {};
   const flags: Partial<Record<BooleanOptionName, true>> = {};
   const seen: OptionName[] = [];
-  const takenAsPositional = new Set<number>();
   for (const token of tokens) {
     if (token.kind === 'positional') {
-      positionals.push(token.value);
+      positionals.push(dashWords.get(token.value) ?? token.value);
       continue;
     }
     if (token.kind !== 'option') continue;
-    // The only short option is -h: any other single-dash word is an argument (a kid may start with "-").
-    if (!token.rawName.startsWith('--') && token.name !== 'h' && token.name !== 'help') {
-      if (!takenAsPositional.has(token.index)) positionals.push(argv[token.index]!);
-      takenAsPositional.add(token.index);
-      continue;
-    }
     const name = token.name;
     if (SECRET_OPTIONS.has(name)) {
       throw new UsageError(`${token.rawName} is not accepted: secrets and passwords are read from stdin, never from arguments (use --password-stdin)`);
@@ -64,7 +67,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
       flags[name as BooleanOptionName] = true;
     } else {
       // `--stack --json` would otherwise take "--json" as the stack name.
-      if (token.value === undefined || (!token.inlineValue && token.value.startsWith('-'))) {
+      if (token.value === undefined || (!token.inlineValue && (token.value.startsWith('-') || dashWords.has(token.value)))) {
         throw new UsageError(`option --${name} needs a value`);
       }
       if (seen.includes(name)) throw new UsageError(`option --${name} is given more than once`);

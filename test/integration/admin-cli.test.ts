@@ -762,7 +762,15 @@ describe('arguments that begin with a dash', () => {
   it('takes a kid such as "-jAbc_1" as the KID argument, and -h still as help', async () => {
     const { parseCommandLine } = await import('../../bin/admin/args');
     expect(parseCommandLine(['keys', 'revoke', '-jAbc_1', '--json'])).toMatchObject({ args: { KID: '-jAbc_1' }, flags: { json: true } });
+    expect(parseCommandLine(['keys', 'revoke', '-Yh7abc', '--json'])).toMatchObject({ args: { KID: '-Yh7abc' }, flags: { json: true } });
     expect(parseCommandLine(['keys', 'revoke', '--', '-x'])).toMatchObject({ args: { KID: '-x' } });
     expect(parseCommandLine(['keys', '-h'])).toEqual({ kind: 'help' });
+  });
+});
+
+describe('option values that begin with a dash', () => {
+  it('still refuses a dash word as the value of a string option', async () => {
+    const { parseCommandLine } = await import('../../bin/admin/args');
+    expect(() => parseCommandLine(['clients', 'list', '--stack', '-prod'])).toThrow(/option --stack needs a value/);
   });
 });
