@@ -39,6 +39,7 @@ const INSTANT_HASHER: PasswordHasher = {
 /** What KMS does in production: the Lambda only sends a digest and gets 256 bytes back. */
 const FIXED_SIGNATURE = randomBytes(256);
 const REMOTE_SIGNER: JwtSigner = {
+  prepare: () => undefined,
   signingKey: async () => ({ kid: 'bench-kid', alg: 'RS256', sign: async () => FIXED_SIGNATURE }),
 };
 

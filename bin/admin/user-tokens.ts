@@ -3,8 +3,9 @@
  * user is disabled, deleted or gets a new password. Lives here rather than in the token store because only
  * the CLI needs it (the token endpoint never looks tokens up by user).
  */
-import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { callDependency } from '../../lambda/adapters/aws-errors';
+import { DynamoRefreshTokenStore } from '../../lambda/adapters/refresh-token-store';
 import { REFRESH_TOKENS_TABLE } from '../../lambda/adapters/tables';
 
 const BY_USER_INDEX = REFRESH_TOKENS_TABLE.globalSecondaryIndexes?.find((index) => index.partitionKey === 'userId');
@@ -12,22 +13,29 @@ const BY_USER_INDEX = REFRESH_TOKENS_TABLE.globalSecondaryIndexes?.find((index) 
 const CONCURRENCY = 8;
 
 export class UserRefreshTokens {
+  private readonly store: DynamoRefreshTokenStore;
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
     /** Items per Query page; DynamoDB's 1 MB pages when absent (tests set it small to exercise paging). */
     private readonly pageSize?: number,
-  ) {}
+  ) {
+    this.store = new DynamoRefreshTokenStore(db, tableName);
+  }
 
   /**
-   * Marks every token of `userId` that is not revoked yet as revoked (state "revoked", revokedAt in epoch
-   * seconds, as the token store writes it) and returns how many it changed. Tokens revoked concurrently
-   * or deleted by TTL meanwhile are skipped. The index is eventually consistent: a token issued in the
-   * same instant may be missed, which is why disabling the user comes first (the refresh grant checks it).
+   * Revokes every refresh-token family of `userId` (each holds one usable token at a time) and returns how
+   * many it revoked. A family is revoked by its marker, which every rotation checks, so a token the index
+   * does not show yet (it is eventually consistent) is covered as long as any earlier token of its family
+   * shows; disabling the user first covers a family issued in the same instant (the grants check the user).
+   * The active tokens it sees are also marked revoked (state "revoked", revokedAt in epoch seconds).
+   * Families already revoked, or past their absolute expiry, are skipped.
    */
   async revokeAllForUser(userId: string, now: number = Math.floor(Date.now() / 1000)): Promise<number> {
     if (BY_USER_INDEX === undefined) throw new Error('the refresh-token table has no index on userId');
-    let revoked = 0;
+    const families = new Map<string, number>();
+    const active: string[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await callDependency('dynamodb', () =>
@@ -36,7 +44,7 @@ export class UserRefreshTokens {
             TableName: this.tableName,
             IndexName: BY_USER_INDEX.indexName,
             KeyConditionExpression: '#userId = :userId',
-            ProjectionExpression: '#tokenHash, #state',
+            ProjectionExpression: '#tokenHash, #state, familyId, familyExpiresAt',
             ExpressionAttributeNames: { '#userId': 'userId', '#tokenHash': REFRESH_TOKENS_TABLE.partitionKey, '#state': 'state' },
             ExpressionAttributeValues: { ':userId': userId },
             ExclusiveStartKey: startKey,
@@ -44,37 +52,27 @@ export class UserRefreshTokens {
           }),
         ),
       );
-      const hashes = (page.Items ?? [])
-        .filter((item) => item.state !== 'revoked' && typeof item[REFRESH_TOKENS_TABLE.partitionKey] === 'string')
-        .map((item) => item[REFRESH_TOKENS_TABLE.partitionKey] as string);
-      for (let i = 0; i < hashes.length; i += CONCURRENCY) {
-        const results = await Promise.all(hashes.slice(i, i + CONCURRENCY).map((hash) => this.revokeOne(hash, now)));
-        revoked += results.filter(Boolean).length;
+      for (const item of page.Items ?? []) {
+        const { familyId, familyExpiresAt, state } = item;
+        const hash = item[REFRESH_TOKENS_TABLE.partitionKey];
+        if (typeof familyId !== 'string' || typeof familyExpiresAt !== 'number' || typeof hash !== 'string') continue;
+        if (state === 'revoked' || familyExpiresAt <= now) continue;
+        families.set(familyId, familyExpiresAt);
+        if (state === 'active') active.push(hash);
       }
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
-    return revoked;
-  }
 
-  /** True when this call changed the token (it existed and was not revoked). */
-  private async revokeOne(tokenHash: string, now: number): Promise<boolean> {
-    try {
-      await callDependency('dynamodb', () =>
-        this.db.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: { [REFRESH_TOKENS_TABLE.partitionKey]: tokenHash },
-            UpdateExpression: 'SET #state = :revoked, revokedAt = :now',
-            ConditionExpression: 'attribute_exists(#tokenHash) AND #state <> :revoked',
-            ExpressionAttributeNames: { '#state': 'state', '#tokenHash': REFRESH_TOKENS_TABLE.partitionKey },
-            ExpressionAttributeValues: { ':revoked': 'revoked', ':now': now },
-          }),
-        ),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
-      throw error;
-    }
+    let revoked = 0;
+    const work: (() => Promise<void>)[] = [
+      ...[...families].map(([familyId, expiresAt]) => async () => {
+        if (await this.store.revokeFamilyById(familyId, expiresAt, now)) revoked++;
+      }),
+      ...active.map((hash) => async () => {
+        await this.store.markRevoked(hash, now);
+      }),
+    ];
+    for (let i = 0; i < work.length; i += CONCURRENCY) await Promise.all(work.slice(i, i + CONCURRENCY).map((run) => run()));
+    return revoked;
   }
 }

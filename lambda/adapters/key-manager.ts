@@ -32,6 +32,9 @@ export function signingKeyTag(deployment: string): { readonly TagKey: string; re
 /** KMS's waiting period before a scheduled key deletion (7–30 days; the longest leaves time to undo). */
 export const KEY_DELETION_WINDOW_DAYS = 30;
 
+/** Allowed for a registry write to become readable (DynamoDB answers in milliseconds). */
+const REGISTRY_WRITE_SECONDS = 1;
+
 export interface KeyManagerOptions {
   /** The deployment the keys belong to (the value of their tag). */
   readonly deployment: string;
@@ -65,6 +68,15 @@ export class SigningKeyManager {
     return Math.floor(this.clock() / 1000);
   }
 
+  /**
+   * Where a new key's schedule starts: after the KMS calls that created it, rounded up to a whole second,
+   * plus a second for the registry write to land. Every instance hands over to a key only a cache period
+   * after it signs from, so a JWKS read that began before the record existed is out of every cache by then.
+   */
+  private scheduleStart(): number {
+    return Math.ceil(this.clock() / 1000) + REGISTRY_WRITE_SECONDS;
+  }
+
   async list(): Promise<KeyStatus[]> {
     const keys = await this.registered();
     const now = this.now();
@@ -74,9 +86,11 @@ export class SigningKeyManager {
   /** Creates a key that is published now and signs after `propagationSeconds`. */
   async rotate(propagationSeconds = DEFAULT_PROPAGATION_SECONDS): Promise<{ created: SigningKeyRecord; scheduledForDeletion: string[] }> {
     const keys = await this.registered();
-    const now = this.now();
-    const plan = planRotation(keys, now, { propagationSeconds, accessTokenTtl: this.options.accessTokenTtl });
-    const created = await this.createKey(now, plan.signsFrom);
+    const options = { propagationSeconds, accessTokenTtl: this.options.accessTokenTtl };
+    planRotation(keys, this.now(), options); // a bad propagation period fails before a key is created
+    const key = await this.createKey(this.now());
+    const plan = planRotation(keys, this.scheduleStart(), options);
+    const created = { ...key, signsFrom: plan.signsFrom };
     await this.store.write([created, ...plan.retire]);
     return { created, scheduledForDeletion: await this.sweep() };
   }
@@ -86,7 +100,8 @@ export class SigningKeyManager {
     const keys = await this.registered();
     const now = this.now();
     const plan = planRevocation(keys, kid, now);
-    const created = plan.needsNewKey ? await this.createKey(now, now) : undefined;
+    // An emergency key signs from now: signers skip the hand-over wait when no settled key is left.
+    const created = plan.needsNewKey ? await this.createKey(now) : undefined;
     await this.store.write([...plan.updates, ...(created === undefined ? [] : [created])]);
     return { revoked: plan.updates[0]!, created, scheduledForDeletion: await this.sweep() };
   }
@@ -133,7 +148,8 @@ export class SigningKeyManager {
     return [first];
   }
 
-  private async createKey(now: number, signsFrom: number): Promise<SigningKeyRecord> {
+  /** A new KMS key and its alias, signing from `now` unless the caller schedules it. */
+  private async createKey(now: number): Promise<SigningKeyRecord> {
     const { KeyMetadata } = await this.kms.send(
       new CreateKeyCommand({
         KeySpec: 'RSA_2048',
@@ -144,7 +160,7 @@ export class SigningKeyManager {
     );
     if (KeyMetadata?.KeyId === undefined) throw new Error('KMS CreateKey returned no key');
     await this.kms.send(new CreateAliasCommand({ AliasName: this.aliasFor(now), TargetKeyId: KeyMetadata.KeyId }));
-    return this.describe(KeyMetadata.KeyId, now, signsFrom);
+    return this.describe(KeyMetadata.KeyId, now, now);
   }
 
   private async describe(keyId: string, createdAt: number, signsFrom: number): Promise<SigningKeyRecord> {

@@ -24,12 +24,19 @@ interface KeyView {
 
 /**
  * Signs RS256 JWTs with RSA_2048 KMS keys: the private keys never leave KMS. Which key signs, and which
- * keys are published, comes from the key registry, re-read at most once per cache period (so rotation
- * adds no per-request call). Each signature is one Sign call over the SHA-256 digest, pinned to the
- * key's ARN so kid and signature always match.
+ * keys are published, comes from the key registry, read at most once per cache period (so rotation adds
+ * no per-request call). Each signature is one Sign call over the SHA-256 digest, pinned to the key's ARN
+ * so kid and signature always match.
+ *
+ * The read stays off the critical path: `prepare()` starts it alongside a request's first lookups, and
+ * once the view is half a cache period old the next request refreshes it in the background while it
+ * keeps signing with the view it has. Only a view a whole period old (an idle instance) is waited for.
  */
 export class KmsJwtSigner implements JwtSigner {
   private cached?: { at: number; view: Promise<KeyView> };
+  private refreshing = false;
+  private bootstrap?: Promise<SigningKeyRecord>;
+  private registryInUse = false;
   private readonly cacheMs: number;
   private readonly now: () => number;
 
@@ -40,6 +47,11 @@ export class KmsJwtSigner implements JwtSigner {
   ) {
     this.cacheMs = (options.cacheSeconds ?? 60) * 1000;
     this.now = options.now ?? Date.now;
+  }
+
+  prepare(): void {
+    // A failure here is not the request's: signingKey() reads again and reports it.
+    this.view().catch(() => undefined);
   }
 
   async signingKey(): Promise<SigningKey> {
@@ -66,26 +78,67 @@ export class KmsJwtSigner implements JwtSigner {
     }));
   }
 
+  /**
+   * The view to use now: never one read more than a cache period ago (key handover and revocation rely
+   * on that bound), refreshed ahead of time so that a busy instance never waits for it.
+   */
   private view(): Promise<KeyView> {
     const now = this.now();
-    if (this.cached === undefined || now - this.cached.at >= this.cacheMs) {
-      const view = this.load();
-      this.cached = { at: now, view };
-      // A failed read is not cached: the next request tries again.
-      view.catch(() => {
-        if (this.cached?.view === view) this.cached = undefined;
-      });
+    const cached = this.cached;
+    if (cached === undefined || now - cached.at >= this.cacheMs) return this.reload(now);
+    if (now - cached.at >= this.cacheMs / 2 && !this.refreshing) {
+      this.refreshing = true;
+      this.load()
+        .then((view) => this.install(now, Promise.resolve(view)))
+        // A failed refresh leaves the current view; the next request past half its period tries again.
+        .catch(() => undefined)
+        .finally(() => {
+          this.refreshing = false;
+        });
     }
-    return this.cached.view;
+    return cached.view;
+  }
+
+  private reload(now: number): Promise<KeyView> {
+    const view = this.load();
+    this.install(now, view);
+    // A failed read is not cached: the next request tries again.
+    view.catch(() => {
+      if (this.cached?.view === view) this.cached = undefined;
+    });
+    return view;
+  }
+
+  /** Keeps the newest read: a background refresh that ends after a newer read does not replace it. */
+  private install(at: number, view: Promise<KeyView>): void {
+    if (this.cached === undefined || this.cached.at <= at) this.cached = { at, view };
   }
 
   private async load(): Promise<KeyView> {
+    // Until the registry is seen in use, the bootstrap key is read alongside it, not after it.
+    const bootstrap = this.registryInUse ? undefined : this.bootstrapKey();
     const registered = (await this.options.registry?.list()) ?? [];
-    if (registered.length > 0) return { keys: registered };
-    return { keys: [await this.bootstrapKey()] };
+    this.registryInUse = registered.length > 0;
+    if (this.registryInUse) return { keys: registered };
+    return { keys: [await (bootstrap ?? this.bootstrapKey())] };
   }
 
-  private async bootstrapKey(): Promise<SigningKeyRecord> {
+  /**
+   * The bootstrap key signs while the registry is empty (a new deployment). Its public key never changes,
+   * so it is read once per instance; a failed read is retried by the next load.
+   */
+  private bootstrapKey(): Promise<SigningKeyRecord> {
+    if (this.bootstrap === undefined) {
+      const read = this.readBootstrapKey();
+      this.bootstrap = read;
+      read.catch(() => {
+        if (this.bootstrap === read) this.bootstrap = undefined;
+      });
+    }
+    return this.bootstrap;
+  }
+
+  private async readBootstrapKey(): Promise<SigningKeyRecord> {
     const response = await callDependency('kms', () => this.kms.send(new GetPublicKeyCommand({ KeyId: this.bootstrapKeyId })));
     if (response.KeyId === undefined || response.PublicKey === undefined) {
       throw new Error('KMS GetPublicKey returned no key');

@@ -8,12 +8,23 @@ import { CorruptItemError, isUsableKey, num, optionalStr, str, strList } from '.
 import { REFRESH_TOKENS_TABLE } from './tables';
 
 const STATES: readonly RefreshTokenState[] = ['active', 'rotated', 'revoked'];
-/** A family longer than this is corrupt (a rotation every minute for 90 days is ~130,000). */
-const MAX_FAMILY_WALK = 1_000_000;
+
+/**
+ * The key of a family's revocation marker, in the same table as the tokens. A token hash is base64url,
+ * which has no '#': the two kinds of key never meet, and the marker (no userId) stays out of the byUser
+ * index.
+ */
+export function familyMarkerKey(familyId: string): string {
+  return `family#${familyId}`;
+}
 
 /**
  * Refresh tokens, keyed by the SHA-256 of the token. `expiresAt` (TTL) is the earlier of the idle and the
  * family expiry; DynamoDB deletes late, so readers and conditions check the expiry themselves.
+ *
+ * Revoking a family is one write whatever its length: a marker item that every rotation's transaction
+ * checks. A family rotated every 15 minutes for 90 days has 8,640 tokens; walking it token by token would
+ * outlast the request.
  */
 export class DynamoRefreshTokenStore {
   constructor(
@@ -57,6 +68,13 @@ export class DynamoRefreshTokenStore {
                 },
               },
               { Put: { TableName: this.tableName, Item: toItem(next), ConditionExpression: 'attribute_not_exists(tokenHash)' } },
+              {
+                ConditionCheck: {
+                  TableName: this.tableName,
+                  Key: { tokenHash: familyMarkerKey(current.familyId) },
+                  ConditionExpression: 'attribute_not_exists(tokenHash)',
+                },
+              },
             ],
           }),
         ),
@@ -69,6 +87,8 @@ export class DynamoRefreshTokenStore {
         const old = first.Item === undefined ? await this.get(current.tokenHash) : toRefreshToken(unmarshall(first.Item));
         throw new RefreshTokenConflictError(old);
       }
+      // The family was revoked (reuse elsewhere, RFC 7009, the operator) while the token was still active.
+      if (reasons[2]?.Code === 'ConditionalCheckFailed') throw new RefreshTokenConflictError({ ...current, state: 'revoked' });
       // Another transaction held the item: tell the client to retry; nothing was written.
       if (reasons.some((reason) => reason.Code === 'TransactionConflict')) {
         const latest = await this.get(current.tokenHash);
@@ -79,39 +99,54 @@ export class DynamoRefreshTokenStore {
     }
   }
 
-  async revokeFamilyFrom(tokenHash: string): Promise<number> {
+  async revokeFamily(token: RefreshToken): Promise<boolean> {
     const now = Math.floor(Date.now() / 1000);
-    let revoked = 0;
-    const seen = new Set<string>();
-    for (let hash: string | undefined = tokenHash; hash !== undefined && !seen.has(hash) && seen.size < MAX_FAMILY_WALK; ) {
-      seen.add(hash);
-      const old = await this.revokeOne(hash, now);
-      if (old === undefined) break;
-      if (old.state !== 'revoked') revoked++;
-      hash = old.successorHash;
-    }
-    return revoked;
+    const [newly] = await Promise.all([
+      this.revokeFamilyById(token.familyId, token.familyExpiresAt, now),
+      // Not needed for safety (the marker is): a token marked revoked is refused at once, with no reuse alarm.
+      this.markRevoked(token.tokenHash, now),
+    ]);
+    return newly;
   }
 
-  /** Marks one token revoked and returns it as it was, with the successor it had at that instant. */
-  private async revokeOne(tokenHash: string, now: number): Promise<RefreshToken | undefined> {
+  /**
+   * Writes the family's revocation marker; from then on no token of the family can be rotated. True when
+   * the family was not revoked before. The marker lives as long as the family could (its TTL).
+   */
+  async revokeFamilyById(familyId: string, familyExpiresAt: number, now: number = Math.floor(Date.now() / 1000)): Promise<boolean> {
+    const { Attributes } = await callDependency('dynamodb', () =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { tokenHash: familyMarkerKey(familyId) },
+          UpdateExpression: 'SET familyId = :familyId, revokedAt = if_not_exists(revokedAt, :now), #ttl = if_not_exists(#ttl, :expiresAt)',
+          ExpressionAttributeNames: { '#ttl': REFRESH_TOKENS_TABLE.ttlAttribute! },
+          ExpressionAttributeValues: { ':familyId': familyId, ':now': now, ':expiresAt': familyExpiresAt },
+          ReturnValues: 'ALL_OLD',
+        }),
+      ),
+    );
+    return Attributes?.revokedAt === undefined;
+  }
+
+  /** Marks one token revoked if it still exists and is not revoked; true when this call changed it. */
+  async markRevoked(tokenHash: string, now: number): Promise<boolean> {
     try {
-      const { Attributes } = await callDependency('dynamodb', () =>
+      await callDependency('dynamodb', () =>
         this.db.send(
           new UpdateCommand({
             TableName: this.tableName,
             Key: { tokenHash },
-            UpdateExpression: 'SET #state = :revoked, revokedAt = if_not_exists(revokedAt, :now)',
-            ConditionExpression: 'attribute_exists(tokenHash)',
+            UpdateExpression: 'SET #state = :revoked, revokedAt = :now',
+            ConditionExpression: 'attribute_exists(tokenHash) AND #state <> :revoked',
             ExpressionAttributeNames: { '#state': 'state' },
             ExpressionAttributeValues: { ':revoked': 'revoked', ':now': now },
-            ReturnValues: 'ALL_OLD',
           }),
         ),
       );
-      return Attributes === undefined ? undefined : toRefreshToken(Attributes);
+      return true;
     } catch (error) {
-      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return undefined;
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
       throw error;
     }
   }

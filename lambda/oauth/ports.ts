@@ -77,13 +77,18 @@ export interface RefreshTokenStore {
   /** Stores the first token of a new family. */
   create(token: RefreshToken): Promise<void>;
   /**
-   * In one atomic write: marks `current` rotated (only if it is still active and unexpired at `now`)
-   * and stores `next`. Throws RefreshTokenConflictError with the token's current state otherwise,
-   * so that exactly one of several concurrent rotations wins.
+   * In one atomic write: marks `current` rotated (only if it is still active and unexpired at `now`, and
+   * its family is not revoked) and stores `next`. Throws RefreshTokenConflictError with the token's
+   * current state otherwise ("revoked" when its family is), so that exactly one of several concurrent
+   * rotations wins and none wins after the family's revocation.
    */
   rotate(current: RefreshToken, next: RefreshToken, now: number): Promise<void>;
-  /** Revokes the token and every later token of its family; returns how many it changed. */
-  revokeFamilyFrom(tokenHash: string): Promise<number>;
+  /**
+   * Revokes the token's whole family, every earlier and later token of it, in constant time: no token of
+   * the family can be rotated from then on. Also marks this token revoked. False when the family was
+   * revoked already.
+   */
+  revokeFamily(token: RefreshToken): Promise<boolean>;
 }
 
 /** Failure counters behind the lockout policy (lambda/oauth/lockout.ts). Times are epoch seconds. */
@@ -103,6 +108,11 @@ export interface SigningKey {
 }
 
 export interface JwtSigner {
+  /**
+   * Starts reading whatever signingKey() will need, without waiting for it, so that the read overlaps a
+   * request's first lookups instead of adding a stage before signing. Never throws or rejects.
+   */
+  prepare(): void;
   /** The key that signs now. */
   signingKey(): Promise<SigningKey>;
 }

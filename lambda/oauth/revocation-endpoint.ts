@@ -8,7 +8,8 @@ import { authenticateRequestClient } from './token-endpoint';
 
 /**
  * POST /revoke (RFC 7009). The client authenticates as at the token endpoint. Revoking a refresh token
- * revokes its family from that token on. Unknown tokens, access tokens (self-contained JWTs that expire
+ * revokes its whole family (§2.1 lets the server revoke related tokens; every token of a family is one
+ * grant's). Unknown tokens, access tokens (self-contained JWTs that expire
  * on their own) and other clients' tokens all get the same 200 (§2.2), and another client's token is
  * left untouched. token_type_hint is only a hint (§2.1): every token is looked up as a refresh token.
  */
@@ -23,13 +24,13 @@ export async function handleRevocationRequest(request: HttpRequest, deps: TokenE
 
     const record = await lookup;
     if (record !== undefined && record.clientId === client.clientId && record.state !== 'revoked') {
-      const revoked = await deps.refreshTokens.revokeFamilyFrom(record.tokenHash);
+      const newlyRevoked = await deps.refreshTokens.revokeFamily(record);
       deps.logger.info('token_revoked', {
         requestId: request.requestId,
         clientId: client.clientId,
         userId: record.userId,
         familyId: record.familyId,
-        revoked,
+        newlyRevoked,
       });
     }
     // §2.2: clients ignore the body; an empty JSON object keeps strict JSON clients content.

@@ -18,7 +18,8 @@ const GRANTS: ReadonlyMap<string, Grant<unknown>> = new Map<GrantType, Grant<unk
 
 /**
  * POST /token as a chain of small steps: method → form → grant_type present → (the grant's own reads ∥
- * client lookup) → client authentication → grant supported → grant allowed for the client → the grant.
+ * client lookup ∥ the signer's key reads, when its cache needs them) → client authentication → grant
+ * supported → grant allowed for the client → the grant.
  * Every outcome is rendered by tokenResponse or errorResponse.
  */
 export async function handleTokenRequest(request: HttpRequest, deps: TokenEndpointDeps): Promise<HttpResponse> {
@@ -37,6 +38,8 @@ export async function handleTokenRequest(request: HttpRequest, deps: TokenEndpoi
     };
     const grant = GRANTS.get(grantType);
     const prefetched = grant?.prefetch(params, deps, context);
+    // Every grant signs: the signer's reads (if its cache needs them) overlap the lookups.
+    if (grant !== undefined) deps.signer.prepare();
     const client = await authenticateRequestClient(request, params, deps);
     if (grant === undefined || prefetched === undefined) {
       throw new UnsupportedGrantTypeError('grant_type must be password or refresh_token');

@@ -2,7 +2,7 @@ import { createPublicKey, randomUUID, verify as rsaVerify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoClientStore } from '../../lambda/adapters/client-store';
 import { KmsJwtSigner } from '../../lambda/adapters/kms-signer';
-import { DynamoRefreshTokenStore } from '../../lambda/adapters/refresh-token-store';
+import { DynamoRefreshTokenStore, familyMarkerKey } from '../../lambda/adapters/refresh-token-store';
 import { DynamoUserStore } from '../../lambda/adapters/user-store';
 import type { ServiceConfig } from '../../lambda/config';
 import { createTokenEndpointDeps } from '../../lambda/handlers/runtime';
@@ -133,7 +133,7 @@ describe('DynamoRefreshTokenStore against DynamoDB Local', () => {
     expect((await store.get(expired.tokenHash))?.state).toBe('active');
   });
 
-  it('walks a family forward when revoking it', async () => {
+  it('revokes a whole family with one marker: no token of it, earlier or later, can rotate afterwards', async () => {
     const store = new DynamoRefreshTokenStore(db, config.tables.refreshTokens);
     const a = record();
     const b = record({ familyId: a.familyId, generation: 1 });
@@ -141,9 +141,53 @@ describe('DynamoRefreshTokenStore against DynamoDB Local', () => {
     await store.create(a);
     await store.rotate(a, b, a.issuedAt);
     await store.rotate(b, c, a.issuedAt);
-    expect(await store.revokeFamilyFrom(a.tokenHash)).toBe(3);
-    for (const token of [a, b, c]) expect((await store.get(token.tokenHash))?.state).toBe('revoked');
-    expect(await store.revokeFamilyFrom(a.tokenHash)).toBe(0);
+    const other = record();
+    await store.create(other);
+
+    // The first token comes back (reuse): revoking from it reaches the family's live token, c.
+    expect(await store.revokeFamily({ ...a, state: 'rotated' })).toBe(true);
+    expect((await store.get(a.tokenHash))?.state).toBe('revoked');
+    const error = await store.rotate(c, record({ familyId: a.familyId, generation: 3 }), a.issuedAt).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RefreshTokenConflictError);
+    expect((error as RefreshTokenConflictError).current).toMatchObject({ tokenHash: c.tokenHash, state: 'revoked' });
+    // The item of c is untouched; the marker is what refuses it.
+    expect((await store.get(c.tokenHash))?.state).toBe('active');
+    expect(await store.revokeFamily(c)).toBe(false);
+    expect((await store.get(c.tokenHash))?.state).toBe('revoked');
+
+    // Another family is not affected, and the marker never reads as a token.
+    await store.rotate(other, record({ familyId: other.familyId, generation: 1 }), other.issuedAt);
+    const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { Item } = await db.send(
+      new GetCommand({ TableName: config.tables.refreshTokens, Key: { tokenHash: familyMarkerKey(a.familyId) } }),
+    );
+    expect(Item).toEqual({ tokenHash: familyMarkerKey(a.familyId), familyId: a.familyId, revokedAt: expect.any(Number), expiresAt: a.familyExpiresAt });
+  });
+
+  it('revokes a family of 200 tokens in one round trip', async () => {
+    const store = new DynamoRefreshTokenStore(db, config.tables.refreshTokens);
+    const familyId = randomUUID();
+    const tokens = Array.from({ length: 200 }, (_, generation) => record({ familyId, generation }));
+    await store.create(tokens[0]!);
+    for (let i = 1; i < tokens.length; i++) await store.rotate(tokens[i - 1]!, tokens[i]!, tokens[0]!.issuedAt);
+    const calls: string[] = [];
+    db.middlewareStack.add(
+      (next, context) => async (args) => {
+        calls.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'countCalls' },
+    );
+    try {
+      expect(await store.revokeFamily({ ...tokens[0]!, state: 'rotated' })).toBe(true);
+    } finally {
+      db.middlewareStack.remove('countCalls');
+    }
+    // The marker and the presented token, in parallel, whatever the family's length.
+    expect(calls).toEqual(['UpdateItemCommand', 'UpdateItemCommand']);
+    await expect(store.rotate(tokens.at(-1)!, record({ familyId }), tokens[0]!.issuedAt)).rejects.toBeInstanceOf(
+      RefreshTokenConflictError,
+    );
   });
 });
 
@@ -169,8 +213,9 @@ describe('token endpoint on DynamoDB Local and the KMS emulator', () => {
     expect(statuses.filter((s) => s === 400).length).toBeGreaterThan(0);
     // A loser saw the token rotated: that is reuse, so the whole family, the winner's token included, is revoked.
     const winner = JSON.parse(responses.find((r) => r.status === 200)!.body).refresh_token as string;
-    const store = new DynamoRefreshTokenStore(db, config.tables.refreshTokens);
-    expect((await store.get(hashRefreshToken(winner)))?.state).toBe('revoked');
+    const afterwards = await refresh(winner);
+    expect(afterwards.status).toBe(400);
+    expect(JSON.parse(afterwards.body).error).toBe('invalid_grant');
   });
 
   it('signs with KMS: the JWT verifies with the key KMS publishes, kid is its RFC 7638 thumbprint', async () => {

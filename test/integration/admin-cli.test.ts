@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoRefreshTokenStore } from '../../lambda/adapters/refresh-token-store';
+import { DynamoRefreshTokenStore, familyMarkerKey } from '../../lambda/adapters/refresh-token-store';
 import type { TableNames } from '../../lambda/adapters/tables';
 import { hashClientSecret } from '../../lambda/oauth/client-secret';
 import type { RefreshToken } from '../../lambda/oauth/ports';
@@ -159,6 +159,17 @@ async function seedTokens(userId: string, username: string, states: RefreshToken
 
 async function tokenStates(hashes: readonly string[]): Promise<string[]> {
   return Promise.all(hashes.map(async (hash) => (await refreshTokens.get(hash))?.state ?? 'missing'));
+}
+
+/** Whether the family of each token carries the revocation marker every rotation checks. */
+async function familiesRevoked(hashes: readonly string[]): Promise<boolean[]> {
+  return Promise.all(
+    hashes.map(async (hash) => {
+      const token = await refreshTokens.get(hash);
+      if (token === undefined) throw new Error('no such token');
+      return (await rawItem(tables.refreshTokens, { tokenHash: familyMarkerKey(token.familyId) })) !== undefined;
+    }),
+  );
 }
 
 async function createUser(username: string, password = 'initial password'): Promise<string> {
@@ -404,7 +415,9 @@ describe('users', () => {
     expect(await verifyPassword('old password', item?.passwordHash as string)).toBe(false);
     expect(item?.userId).toBe(userId);
     expect(Date.parse(item?.passwordChangedAt as string)).toBeGreaterThan(Date.parse(before));
-    expect(await tokenStates(hashes)).toEqual(['revoked', 'revoked', 'revoked']);
+    // Every family is revoked; the active tokens are also marked (a rotated one is unusable anyway).
+    expect(await familiesRevoked(hashes)).toEqual([true, true, true]);
+    expect(await tokenStates(hashes)).toEqual(['revoked', 'revoked', 'rotated']);
   });
 
   it('reports set-password for a missing user before reading stdin (exit 1)', async () => {
@@ -462,8 +475,20 @@ describe('tokens revoke', () => {
 
     const before = Math.floor(Date.now() / 1000);
     expect(await runJson(['tokens', 'revoke', '--username', name])).toEqual({ username: name, revoked_refresh_tokens: 3 });
-    expect(await tokenStates(hashes)).toEqual(['revoked', 'revoked', 'revoked', 'revoked']);
+    expect(await tokenStates(hashes)).toEqual(['revoked', 'revoked', 'rotated', 'revoked']);
+    expect(await familiesRevoked(hashes)).toEqual([true, true, true, false]);
     expect(await tokenStates(otherHashes)).toEqual(['active', 'rotated']);
+    expect(await familiesRevoked(otherHashes)).toEqual([false, false]);
+    // A later token of a revoked family that the index did not show yet cannot rotate either.
+    const rotated = (await refreshTokens.get(hashes[2] ?? ''))!;
+    const unseen = { ...rotated, tokenHash: randomBytes(32).toString('base64url'), generation: 1, state: 'active' as const };
+    await refreshTokens.create(unseen);
+    const now = Math.floor(Date.now() / 1000);
+    await expect(refreshTokens.rotate(unseen, { ...unseen, tokenHash: randomBytes(32).toString('base64url'), generation: 2 }, now)).rejects.toMatchObject({
+      current: { state: 'revoked' },
+    });
+    const otherToken = (await refreshTokens.get(otherHashes[0] ?? ''))!;
+    await refreshTokens.rotate(otherToken, { ...otherToken, tokenHash: randomBytes(32).toString('base64url'), generation: 1 }, now);
     const item = await rawItem(tables.refreshTokens, { tokenHash: hashes[0] ?? '' });
     expect(item?.revokedAt).toBeGreaterThanOrEqual(before);
     expect(item?.revokedAt).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
@@ -479,7 +504,8 @@ describe('tokens revoke', () => {
     const hashes = await seedTokens(userId, 'paged', ['active', 'rotated', 'active', 'revoked', 'active', 'active', 'active']);
     const revoker = new UserRefreshTokens(db, tables.refreshTokens, 2);
     expect(await revoker.revokeAllForUser(userId, 1_700_000_000)).toBe(6);
-    expect(await tokenStates(hashes)).toEqual(Array(7).fill('revoked'));
+    expect(await tokenStates(hashes)).toEqual(['revoked', 'rotated', 'revoked', 'revoked', 'revoked', 'revoked', 'revoked']);
+    expect(await familiesRevoked(hashes)).toEqual([true, true, true, false, true, true, true]);
     expect((await rawItem(tables.refreshTokens, { tokenHash: hashes[6] ?? '' }))?.revokedAt).toBe(1_700_000_000);
     expect(await revoker.revokeAllForUser(userId)).toBe(0);
   });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SigningKeyManager } from '../../lambda/adapters/key-manager';
 import { DynamoSigningKeyStore } from '../../lambda/adapters/signing-key-store';
 import { configToEnv } from '../../lambda/config';
 import { handler } from '../../lambda/handlers/rotate-keys';
@@ -56,5 +57,44 @@ describe('scheduled rotation handler', () => {
     const first = keys.find((key) => key.kid !== result.created)!;
     expect(first.retiredAt).toBe(created.signsFrom);
     expect(first.unpublishAfter).toBe(created.signsFrom + 900 + 300);
+  });
+
+  it("starts a new key's schedule after the KMS calls that created it, so no JWKS read older than the record is trusted", async () => {
+    let ms = 1_900_000_000_400;
+    const client = kmsClient(kms.endpoint);
+    // Every KMS call takes 1.5 s of this clock: CreateKey, CreateAlias and GetPublicKey before the write.
+    const commands: string[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        ms += 1_500;
+        commands.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'slowKms' },
+    );
+    const db = documentClient(process.env.DYNAMODB_ENDPOINT!);
+    const store = new DynamoSigningKeyStore(db, process.env.SIGNING_KEYS_TABLE!);
+    const manager = new SigningKeyManager(client, store, {
+      deployment: 'schedule-test',
+      bootstrapKeyId: 'alias/ropc-token-service/scheduled',
+      accessTokenTtl: 900,
+      clock: () => ms,
+    });
+    try {
+      const requestedAt = Math.floor(ms / 1000);
+      const { created } = await manager.rotate(0);
+      expect(created.createdAt).toBe(requestedAt);
+      // 3 calls × 1.5 s = 4.5 s after the request, rounded up to 5, plus 1 s for the registry write.
+      expect(created.signsFrom).toBe(requestedAt + 6);
+      const retired = (await store.list()).filter((key) => key.retiredAt !== undefined && key.kid !== created.kid);
+      expect(retired.some((key) => key.retiredAt === created.signsFrom)).toBe(true);
+      // A bad propagation period is refused before any key is created.
+      commands.length = 0;
+      await expect(manager.rotate(-1)).rejects.toThrow(RangeError);
+      expect(commands).not.toContain('CreateKeyCommand');
+    } finally {
+      db.destroy();
+      client.destroy();
+    }
   });
 });

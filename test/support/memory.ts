@@ -41,6 +41,8 @@ export class MemoryUserStore implements UserStore {
 
 export class MemoryRefreshTokenStore implements RefreshTokenStore {
   readonly tokens = new Map<string, RefreshToken>();
+  /** Revoked families, as the DynamoDB store's markers. */
+  readonly revokedFamilies = new Set<string>();
   async get(tokenHash: string) {
     return this.tokens.get(tokenHash);
   }
@@ -53,19 +55,16 @@ export class MemoryRefreshTokenStore implements RefreshTokenStore {
     if (stored === undefined || stored.state !== 'active' || stored.idleExpiresAt <= now || stored.familyExpiresAt <= now) {
       throw new RefreshTokenConflictError(stored);
     }
+    if (this.revokedFamilies.has(current.familyId)) throw new RefreshTokenConflictError({ ...stored, state: 'revoked' });
     this.tokens.set(current.tokenHash, { ...stored, state: 'rotated', successorHash: next.tokenHash });
     this.tokens.set(next.tokenHash, next);
   }
-  async revokeFamilyFrom(tokenHash: string) {
-    let count = 0;
-    for (let hash: string | undefined = tokenHash; hash !== undefined; ) {
-      const token = this.tokens.get(hash);
-      if (token === undefined) break;
-      if (token.state !== 'revoked') count++;
-      this.tokens.set(hash, { ...token, state: 'revoked' });
-      hash = token.successorHash;
-    }
-    return count;
+  async revokeFamily(token: RefreshToken) {
+    const stored = this.tokens.get(token.tokenHash);
+    if (stored !== undefined) this.tokens.set(token.tokenHash, { ...stored, state: 'revoked' });
+    const newly = !this.revokedFamilies.has(token.familyId);
+    this.revokedFamilies.add(token.familyId);
+    return newly;
   }
 }
 
@@ -126,6 +125,11 @@ export class LocalSigner implements JwtSigner {
     this.privateKey = pair.privateKey;
     this.publicKey = pair.publicKey;
     this.jwk = rsaPublicJwk(pair.publicKey.export({ format: 'der', type: 'spki' }));
+  }
+  /** How many times a request asked the signer to get ready (the token endpoint does, once per grant). */
+  prepared = 0;
+  prepare() {
+    this.prepared++;
   }
   async signingKey() {
     return {

@@ -51,7 +51,10 @@ describe('POST /revoke (RFC 7009)', () => {
       (await handleTokenRequest(tokenRequest({ grant_type: 'refresh_token', refresh_token: first }, appAuth), deps)).body,
     ).refresh_token as string;
     expectOk(await revoke({ token: first }));
-    expect(stateOf(second)).toBe('revoked');
+    const refused = await handleTokenRequest(tokenRequest({ grant_type: 'refresh_token', refresh_token: second }, appAuth), deps);
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.body).error).toBe('invalid_grant');
+    expect(deps.refreshTokens.revokedFamilies.has(deps.refreshTokens.tokens.get(hashRefreshToken(second))!.familyId)).toBe(true);
   });
 
   it('answers 200 for unknown tokens and for access tokens, whatever the hint says', async () => {

@@ -326,11 +326,16 @@ describe('POST /token: refresh_token grant (§6, RFC 9700 §4.14.2)', () => {
     expectError(await refresh(first), 400, 'invalid_grant', 'the refresh token is invalid, expired or revoked');
     expect(deps.logger.entries.find((e) => e.event === 'refresh_token_reuse_detected')?.fields).toMatchObject({
       userId: 'u-alice',
-      revoked: 3,
+      newlyRevoked: true,
     });
-    // The legitimate holder's current token is dead too.
+    // The legitimate holder's current token is dead too: refused at its commit, logged as revoked (no new alarm).
+    const alarms = deps.logger.entries.filter((e) => e.event === 'refresh_token_reuse_detected').length;
     expectError(await refresh(third), 400, 'invalid_grant');
-    expect([...deps.refreshTokens.tokens.values()].filter((t) => t.state === 'active')).toEqual([]);
+    expect(deps.logger.entries.filter((e) => e.event === 'refresh_token_reuse_detected')).toHaveLength(alarms);
+    expect(deps.logger.entries.at(-1)).toMatchObject({ event: 'refresh_grant_failed', fields: { reason: 'revoked' } });
+    // The token that came back is marked revoked: presenting it again is refused at once, without a second alarm.
+    expectError(await refresh(first), 400, 'invalid_grant');
+    expect(deps.logger.entries.filter((e) => e.event === 'refresh_token_reuse_detected')).toHaveLength(alarms);
   });
 
   it("refuses another client's token without touching it", async () => {

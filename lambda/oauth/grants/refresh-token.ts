@@ -58,8 +58,10 @@ export const refreshTokenGrant: Grant<RefreshToken | undefined> = {
     } catch (error) {
       if (!(error instanceof RefreshTokenConflictError)) throw error;
       // Another request rotated it first: this one presented a token that is now used (RFC 9700 §4.14.2).
-      if (error.current?.state === 'rotated') await revokeReusedFamily(deps, current, context);
-      else deps.logger.info('refresh_grant_failed', { ...log, userId: current.userId, reason: 'conflict' });
+      const state = error.current?.state;
+      if (state === 'rotated') await revokeReusedFamily(deps, current, context);
+      // 'revoked': its family was revoked while it was still active (reuse of an older token, RFC 7009).
+      else deps.logger.info('refresh_grant_failed', { ...log, userId: current.userId, reason: state === 'revoked' ? 'revoked' : 'conflict' });
       throw new InvalidGrantError(INVALID_REFRESH_TOKEN);
     }
 
@@ -78,15 +80,15 @@ export const refreshTokenGrant: Grant<RefreshToken | undefined> = {
   },
 };
 
-/** A used token came back: someone holds a copy. Revoke every later token of its family. */
+/** A used token came back: someone holds a copy. Revoke its whole family, the current token included. */
 async function revokeReusedFamily(deps: TokenEndpointDeps, token: RefreshToken, context: RequestContext): Promise<void> {
-  const revoked = await deps.refreshTokens.revokeFamilyFrom(token.tokenHash);
+  const newlyRevoked = await deps.refreshTokens.revokeFamily(token);
   deps.logger.warn('refresh_token_reuse_detected', {
     requestId: context.requestId,
     clientId: token.clientId,
     userId: token.userId,
     familyId: token.familyId,
     generation: token.generation,
-    revoked,
+    newlyRevoked,
   });
 }

@@ -1,0 +1,256 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import { KmsJwtSigner } from '../../lambda/adapters/kms-signer';
+import { DynamoClientStore } from '../../lambda/adapters/client-store';
+import { DynamoUserStore } from '../../lambda/adapters/user-store';
+import type { ServiceConfig } from '../../lambda/config';
+import { createTokenEndpointDeps } from '../../lambda/handlers/runtime';
+import { hashClientSecret } from '../../lambda/oauth/client-secret';
+import { DEFAULT_LIFETIMES } from '../../lambda/oauth/config';
+import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
+import { hashPassword } from '../../lambda/passwords';
+import type { SigningKeyRecord } from '../../lambda/tokens/key-registry';
+import { ensureSigningKey } from '../../local/bootstrap';
+import { startKmsEmulator, type KmsEmulator } from '../../local/kms-emulator';
+import { LOCAL_REGION } from '../../local/state';
+import { instrument, stages, type CallRecord } from '../../bench/round-trips.bench';
+import { documentClient, freshTables, kmsClient } from '../support/aws';
+import { basic, FAST_SCRYPT, tokenRequest } from '../support/memory';
+
+const ALIAS = 'alias/ropc-token-service/signer-test';
+let kms: KmsEmulator;
+let config: ServiceConfig;
+
+beforeAll(async () => {
+  const { endpoint, tables } = await freshTables();
+  kms = await startKmsEmulator({ region: LOCAL_REGION });
+  const kmsSdk = kmsClient(kms.endpoint);
+  await ensureSigningKey(kmsSdk, ALIAS);
+  kmsSdk.destroy();
+  config = {
+    issuer: 'http://127.0.0.1:1',
+    defaultAudience: 'api',
+    ...DEFAULT_LIFETIMES,
+    scopesSupported: ['read'],
+    scrypt: FAST_SCRYPT,
+    keyCacheSeconds: 60,
+    tables,
+    signingKeyId: ALIAS,
+    region: LOCAL_REGION,
+    dynamodbEndpoint: endpoint,
+    kmsEndpoint: kms.endpoint,
+  };
+  const db = documentClient(endpoint);
+  const now = new Date().toISOString();
+  await new DynamoClientStore(db, tables.clients).createClient({
+    clientId: 'app',
+    secretHash: hashClientSecret('app-secret'),
+    isPublic: false,
+    scopes: ['read'],
+    grantTypes: ['password', 'refresh_token'],
+    disabled: false,
+    createdAt: now,
+  });
+  await new DynamoUserStore(db, tables.users).createUser({
+    username: 'alice',
+    userId: 'u-alice',
+    passwordHash: await hashPassword('pw-alice', FAST_SCRYPT),
+    scopes: ['read'],
+    disabled: false,
+    createdAt: now,
+    passwordChangedAt: now,
+  });
+  db.destroy();
+});
+
+afterAll(async () => {
+  await kms?.stop();
+});
+
+describe('the signer key cache stays off the critical path', () => {
+  // A new instance (empty key cache, empty registry so the bootstrap key is read too): the reads the signer
+  // needs overlap the grant's first lookups instead of adding stages before Sign.
+  it.each([
+    ['password', 2],
+    ['refresh_token', 3],
+  ] as const)('a %s grant on a cold instance takes at most %i stages of DynamoDB/KMS calls', async (grant, goal) => {
+    const auth = { authorization: basic('app', 'app-secret') };
+    const warm = createTokenEndpointDeps(config, { logSink: () => undefined, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const issued = await handleTokenRequest(tokenRequest({ grant_type: 'password', username: 'alice', password: 'pw-alice' }, auth), warm);
+    const refreshToken = JSON.parse(issued.body).refresh_token as string;
+
+    const db = documentClient(config.dynamodbEndpoint!);
+    const kmsSdk = kmsClient(kms.endpoint);
+    const calls: CallRecord[] = [];
+    instrument(db, 'dynamodb', calls);
+    instrument(kmsSdk, 'kms', calls);
+    try {
+      const cold = createTokenEndpointDeps(config, { logSink: () => undefined, sdk: { db, kms: kmsSdk } });
+      const params: Record<string, string> =
+        grant === 'password' ? { grant_type: grant, username: 'alice', password: 'pw-alice' } : { grant_type: grant, refresh_token: refreshToken };
+      const response = await handleTokenRequest(tokenRequest(params, auth), cold);
+      expect(response.status).toBe(200);
+      const commands = calls.map((call) => call.command);
+      expect(commands).toEqual(expect.arrayContaining(['Scan', 'GetPublicKey', 'Sign']));
+      const path = stages(calls).map((stage) => stage.map((call) => call.command).sort());
+      expect(path.length, JSON.stringify(path)).toBeLessThanOrEqual(goal);
+      // The registry Scan and GetPublicKey ride in the first stage, with the lookups.
+      expect(path[0]).toEqual(expect.arrayContaining(['Scan', 'GetPublicKey']));
+    } finally {
+      db.destroy();
+      kmsSdk.destroy();
+    }
+  });
+});
+
+interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: Error): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+function key(kid: string): SigningKeyRecord {
+  return { kid, keyArn: `arn:aws:kms:${LOCAL_REGION}:000000000000:key/${kid}`, alg: 'RS256', n: 'AQAB', e: 'AQAB', createdAt: 0, signsFrom: 0, state: 'active' };
+}
+
+/** True when the promise settles within a few event-loop turns (it needs no I/O that is still pending). */
+async function settlesNow(promise: Promise<unknown>): Promise<boolean> {
+  return Promise.race([promise.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 50))]);
+}
+
+describe('KmsJwtSigner key view', () => {
+  let clock = 1_800_000_000_000;
+  const reads: Deferred<SigningKeyRecord[]>[] = [];
+  const registry = {
+    list: () => {
+      const read = deferred<SigningKeyRecord[]>();
+      reads.push(read);
+      return read.promise;
+    },
+  };
+
+  function countingKms(): { client: KMSClient; getPublicKey: () => number } {
+    const client = kmsClient(kms.endpoint);
+    const calls: CallRecord[] = [];
+    instrument(client, 'kms', calls);
+    return { client, getPublicKey: () => calls.filter((call) => call.command === 'GetPublicKey').length };
+  }
+
+  it('refreshes ahead after half the cache period, waits only for a view a whole period old, keeps the newest read', async () => {
+    reads.length = 0;
+    const { client } = countingKms();
+    const signer = new KmsJwtSigner(client, ALIAS, { registry, cacheSeconds: 60, now: () => clock });
+    const kid = async () => (await signer.signingKey()).kid;
+
+    const first = kid();
+    expect(reads).toHaveLength(1);
+    reads[0]!.resolve([key('A')]);
+    expect(await first).toBe('A');
+
+    clock += 29_000;
+    expect(await kid()).toBe('A');
+    expect(reads).toHaveLength(1);
+
+    // Past half the period: served from the current view at once, while the next view loads.
+    clock += 2_000;
+    const ahead = kid();
+    expect(await settlesNow(ahead)).toBe(true);
+    expect(await ahead).toBe('A');
+    expect(reads).toHaveLength(2);
+    expect(await kid()).toBe('A'); // one refresh at a time
+    expect(reads).toHaveLength(2);
+    reads[1]!.resolve([key('B')]);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(await kid()).toBe('B');
+
+    // 40 s after the refresh that began at 31 s: refreshed ahead again, without waiting.
+    clock += 40_000;
+    expect(await settlesNow(kid())).toBe(true);
+    expect(reads).toHaveLength(3);
+
+    // That refresh hangs; once the view in use is a whole period old, the next request waits for a new read.
+    clock += 25_000;
+    const blocked = kid();
+    expect(reads).toHaveLength(4);
+    expect(await settlesNow(blocked)).toBe(false);
+    reads[3]!.resolve([key('C')]);
+    expect(await blocked).toBe('C');
+
+    // The hung refresh ends last, but it began earlier: the newer view stays.
+    reads[2]!.resolve([key('D')]);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(await kid()).toBe('C');
+    client.destroy();
+  });
+
+  it('keeps the current view when a refresh fails, and retries a failed read on the next request', async () => {
+    reads.length = 0;
+    const { client } = countingKms();
+    const signer = new KmsJwtSigner(client, ALIAS, { registry, cacheSeconds: 60, now: () => clock });
+    const kid = async () => (await signer.signingKey()).kid;
+
+    const first = kid();
+    reads[0]!.resolve([key('A')]);
+    expect(await first).toBe('A');
+    clock += 31_000;
+    expect(await kid()).toBe('A');
+    reads[1]!.reject(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(await kid()).toBe('A');
+    expect(reads).toHaveLength(3); // the next request past half the period tries again
+    reads[2]!.resolve([key('B')]);
+
+    // A blocking read that fails is not cached: the request fails, the next one reads again.
+    clock += 120_000;
+    const failing = kid();
+    reads[3]!.reject(new Error('registry unavailable'));
+    await expect(failing).rejects.toThrow('registry unavailable');
+    const retried = kid();
+    expect(reads).toHaveLength(5);
+    reads[4]!.resolve([key('E')]);
+    expect(await retried).toBe('E');
+    client.destroy();
+  });
+
+  it('reads the bootstrap key alongside the first registry read, once per instance, and not once the registry is in use', async () => {
+    reads.length = 0;
+    const { client, getPublicKey } = countingKms();
+    const signer = new KmsJwtSigner(client, ALIAS, { registry, cacheSeconds: 60, now: () => clock });
+    const kid = async () => (await signer.signingKey()).kid;
+
+    signer.prepare();
+    expect(reads).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(getPublicKey()).toBe(1); // started before the registry answered
+    reads[0]!.resolve([]);
+    const bootstrapKid = await kid();
+    expect(bootstrapKid).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    clock += 61_000;
+    const second = kid();
+    reads[1]!.resolve([]);
+    expect(await second).toBe(bootstrapKid);
+    expect(getPublicKey()).toBe(1);
+
+    clock += 61_000;
+    const third = kid();
+    reads[2]!.resolve([key('R')]);
+    expect(await third).toBe('R');
+    clock += 61_000;
+    const fourth = kid();
+    reads[3]!.resolve([key('R')]);
+    expect(await fourth).toBe('R');
+    expect(getPublicKey()).toBe(1);
+    client.destroy();
+  });
+});
