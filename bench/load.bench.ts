@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { DescribeKeyCommand, SignCommand } from '@aws-sdk/client-kms';
 import { BatchGetCommand, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import autocannon, { type AutocannonRequest } from 'autocannon';
+import { familyMarkerKey } from '../lambda/adapters/refresh-token-store';
 import type { RefreshToken } from '../lambda/oauth/ports';
 import { handleTokenRequest } from '../lambda/oauth/token-endpoint';
 import { DEFAULT_SCRYPT_PARAMS, hashPassword, verifyPassword } from '../lambda/passwords';
@@ -165,7 +166,7 @@ export const loadBench: Bench = {
         notes: [
           'grants: HTTP POST /token through the API Gateway emulation to the same handlers, DynamoDB Local and the KMS emulator; autocannon runs in the same process.',
           'latency = autocannon\'s per-response time (sub-ms, from its "response" event); req/s = steady rate between the first and the last completion.',
-          'floors: the raw calls issued directly with the SDK (same client settings as the service), by as many workers as connections — password: GetItem client ∥ GetItem user ∥ BatchGetItem counters → Sign ∥ PutItem refresh token; refresh: GetItem token ∥ GetItem client → Sign ∥ GetItem user → TransactWriteItems (rotate + successor).',
+          'floors: the raw calls issued directly with the SDK (same client settings as the service), by as many workers as connections — password: GetItem client ∥ GetItem user ∥ BatchGetItem counters → Sign ∥ PutItem refresh token; refresh: GetItem token ∥ GetItem client → Sign ∥ GetItem user → TransactWriteItems (rotate + successor + family not revoked).',
           `refresh p50 / floor p50: ${ratios.map((x) => `c=${x.c} ${round(x.ratio)}`).join(', ')} — goal ≤ 1.2 (judged at c=1, one request per Lambda instance): ${refreshMet ? 'met' : 'NOT met'}${ratios.every((x) => x.ratio <= 1.2) ? ' (and at every level)' : ''}.`,
           `password grant: best ${round(bestPassword, 2)} req/s against a ceiling of ${cores} cores ÷ ${round(scryptMs, 0)} ms scrypt = ${round(ceiling, 2)} req/s → ${round(bestPassword / ceiling, 2)}; goal ≥ 0.85: ${passwordMet ? 'met' : 'NOT met'}. scrypt itself, ${cores} at a time, reaches ${round(scryptParallelRate, 2)}/s (${round(scryptParallelRate / ceiling, 2)} of the ceiling) on this machine now, so the grant reaches ${round(bestPassword / scryptParallelRate, 2)} of what scrypt alone can do here${bestPassword >= 0.85 * scryptParallelRate && !passwordMet ? ': what holds the goal back is scrypt\'s own parallel throughput on this machine (cores shared with other processes, memory bandwidth), not the event loop' : ''}.`,
           `refresh at c=1, p50: floor ${round(floorP50(1), 1)} ms, in process (handleTokenRequest, no HTTP) ${round(inProcessP50, 1)} ms, over HTTP ${round(httpP50(1), 1)} ms: the grant's own work adds ${round(inProcessP50 - floorP50(1), 1)} ms, the HTTP hop through the API Gateway emulation (and autocannon in the same process) ${round(httpP50(1) - inProcessP50, 1)} ms.`,
@@ -319,6 +320,14 @@ function floorOperations(stack: LocalStack, db: ReturnType<typeof awsClients>['d
               },
             },
             { Put: { TableName: tables.refreshTokens, Item: item(next), ConditionExpression: 'attribute_not_exists(tokenHash)' } },
+            // The family must not be revoked: the check reuse detection and revocation rely on.
+            {
+              ConditionCheck: {
+                TableName: tables.refreshTokens,
+                Key: { tokenHash: familyMarkerKey(token.familyId) },
+                ConditionExpression: 'attribute_not_exists(tokenHash)',
+              },
+            },
           ],
         }),
       );
