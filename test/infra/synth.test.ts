@@ -1,9 +1,19 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createDocumentClient } from '../../lambda/adapters/aws-clients';
+import { DynamoClientStore } from '../../lambda/adapters/client-store';
+import { DynamoUserStore } from '../../lambda/adapters/user-store';
+import { configToEnv } from '../../lambda/config';
+import { hashPassword } from '../../lambda/passwords';
+import { startLocalStack } from '../../local/stack';
+import { LOCAL_CREDENTIALS } from '../../local/state';
+import { FAST_SCRYPT } from '../support/memory';
 import { PROJECT_ROOT } from '../../lib/functions';
 import { DEFAULT_STACK_NAME } from '../../lib/context';
 
@@ -60,4 +70,97 @@ describe('cdk synth', () => {
       expect(typeof loaded.handler, code).toBe('function');
     }
   });
+
+  it('deploys a token bundle that works: password and refresh grants against DynamoDB Local and the KMS emulator', async () => {
+    const [id, token] = Object.entries(template.Resources).find(
+      ([logicalId, resource]) => resource.Type === 'AWS::Lambda::Function' && logicalId.includes('Token'),
+    )!;
+    const code = join(outdir, token.Metadata!['aws:asset:path']!, 'index.js');
+    const stack = await startLocalStack({
+      dynamodbEndpoint: inject('dynamodbEndpoint'),
+      tablePrefix: `bundle-${randomUUID().slice(0, 8)}`,
+      config: { scrypt: FAST_SCRYPT },
+      logSink: () => undefined,
+    });
+    try {
+      const db = createDocumentClient({ region: stack.region, dynamodbEndpoint: stack.dynamodbEndpoint, credentials: LOCAL_CREDENTIALS });
+      const now = new Date().toISOString();
+      await new DynamoClientStore(db, stack.tables.clients).createClient({
+        clientId: 'bundle-app',
+        isPublic: true,
+        scopes: ['read'],
+        grantTypes: ['password', 'refresh_token'],
+        disabled: false,
+        createdAt: now,
+      });
+      await new DynamoUserStore(db, stack.tables.users).createUser({
+        username: 'bundle-user',
+        userId: randomUUID(),
+        passwordHash: await hashPassword('bundle password', FAST_SCRYPT),
+        scopes: ['read'],
+        disabled: false,
+        createdAt: now,
+        passwordChangedAt: now,
+      });
+      db.destroy();
+
+      // In a child process, as Lambda runs it: the function's own NODE_OPTIONS, configuration from the environment.
+      const event = (body: string) => ({
+        httpMethod: 'POST',
+        resource: '/token',
+        path: '/token',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body,
+        isBase64Encoded: false,
+        requestContext: { requestId: randomUUID(), identity: { sourceIp: '203.0.113.9' } },
+      });
+      const script = `
+        const { handler } = require(${JSON.stringify(code)});
+        (async () => {
+          const login = await handler(${JSON.stringify(event('grant_type=password&client_id=bundle-app&username=bundle-user&password=bundle%20password'))});
+          const refreshToken = JSON.parse(login.body).refresh_token;
+          const event = ${JSON.stringify(event('grant_type=refresh_token&client_id=bundle-app&refresh_token='))};
+          const refresh = await handler({ ...event, body: event.body + encodeURIComponent(refreshToken ?? '') });
+          process.stdout.write('\\nRESULT ' + JSON.stringify([login, refresh].map((r) => ({ status: r.statusCode, body: JSON.parse(r.body) }))) + '\\n');
+        })().catch((error) => { console.error(error); process.exit(1); });`;
+      // Asynchronously: the KMS emulator answers from this process's event loop.
+      const child = await run(process.execPath, ['-e', script], {
+        timeout: 60_000,
+        env: {
+          PATH: process.env.PATH,
+          ...configToEnv(stack.config),
+          AWS_REGION: stack.region,
+          AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+          NODE_OPTIONS: token.Properties?.Environment?.Variables?.NODE_OPTIONS,
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '1',
+        },
+      });
+      expect(child.code, `${id}: ${child.stderr}`).toBe(0);
+      // stdout also carries the function's JSON log lines, as on Lambda.
+      const lines = child.stdout.split('\n');
+      const result = lines.find((line) => line.startsWith('RESULT '));
+      const [login, refresh] = JSON.parse(result?.slice('RESULT '.length) ?? 'null') as { status: number; body: Record<string, unknown> }[];
+      const logs = lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { event?: string });
+      expect(logs.map((entry) => entry.event)).toEqual(expect.arrayContaining(['password_grant_succeeded', 'refresh_grant_succeeded']));
+      const logText = lines.filter((line) => line.startsWith('{')).join('\n');
+      for (const secret of ['bundle password', login!.body.refresh_token, login!.body.access_token, refresh!.body.refresh_token]) {
+        expect(logText).not.toContain(String(secret));
+      }
+      expect(login).toMatchObject({ status: 200, body: { token_type: 'Bearer', scope: 'read' } });
+      expect(refresh).toMatchObject({ status: 200, body: { token_type: 'Bearer', scope: 'read' } });
+      const jwks = createLocalJWKSet((await (await fetch(`${stack.url}/.well-known/jwks.json`)).json()) as JSONWebKeySet);
+      await jwtVerify(String(refresh!.body.access_token), jwks, { issuer: stack.issuer, typ: 'at+jwt' });
+    } finally {
+      await stack.stop();
+    }
+  }, 90_000);
 });
+
+function run(command: string, args: string[], options: { timeout: number; env: NodeJS.ProcessEnv }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(command, args, { ...options, encoding: 'utf8' }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
+    });
+  });
+}
