@@ -4,16 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient } from '../../lambda/adapters/aws-clients';
-import { DynamoClientStore } from '../../lambda/adapters/client-store';
-import { DynamoUserStore } from '../../lambda/adapters/user-store';
-import { hashClientSecret } from '../../lambda/oauth/client-secret';
-import { hashPassword } from '../../lambda/passwords';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local';
 import { startLocalStack, type LocalStack } from '../../local/stack';
-import { LOCAL_CREDENTIALS } from '../../local/state';
 import { LogAudit } from '../support/log-audit';
 import { FAST_SCRYPT } from '../support/memory';
+import { seedStack } from '../support/seed';
 
 /**
  * Dependency faults against the local stack: KMS throttling and errors through the emulator's fault
@@ -36,29 +31,7 @@ beforeAll(async () => {
     config: { scrypt: FAST_SCRYPT },
     logSink: audit.sink,
   });
-  const db = createDocumentClient({ region: stack.region, dynamodbEndpoint: stack.dynamodbEndpoint, credentials: LOCAL_CREDENTIALS });
-  const now = new Date().toISOString();
-  await new DynamoClientStore(db, stack.tables.clients).createClient({
-    clientId: 'fault-app',
-    secretHash: hashClientSecret(SECRET),
-    isPublic: false,
-    scopes: ['read'],
-    grantTypes: ['password', 'refresh_token'],
-    disabled: false,
-    createdAt: now,
-  });
-  for (const user of USERS) {
-    await new DynamoUserStore(db, stack.tables.users).createUser({
-      username: user.username,
-      userId: randomUUID(),
-      passwordHash: await hashPassword(user.password, FAST_SCRYPT),
-      scopes: ['read'],
-      disabled: false,
-      createdAt: now,
-      passwordChangedAt: now,
-    });
-  }
-  db.destroy();
+  await seedStack(stack, { clients: [{ clientId: 'fault-app', secret: SECRET }], users: USERS });
 }, 120_000);
 
 afterAll(() => {

@@ -2,15 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Agent } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDocumentClient } from '../../lambda/adapters/aws-clients';
-import { DynamoClientStore } from '../../lambda/adapters/client-store';
-import { DynamoUserStore } from '../../lambda/adapters/user-store';
-import { hashClientSecret } from '../../lambda/oauth/client-secret';
-import { hashPassword } from '../../lambda/passwords';
 import { startLocalStack, type LocalStack } from '../../local/stack';
-import { LOCAL_CREDENTIALS } from '../../local/state';
 import { mapPool, sendRaw, type RawRequest, type RawResponse } from '../support/fuzz/http';
 import { FAST_SCRYPT } from '../support/memory';
+import { seedStack } from '../support/seed';
 
 /**
  * HTTP fuzz run against the local stack (issue 5): thousands of random, malformed and oversized requests
@@ -45,36 +40,13 @@ beforeAll(async () => {
     logSink: (line) => logLines.push(line),
   });
   origin = new URL(stack.url);
-  const db = createDocumentClient({ region: stack.region, dynamodbEndpoint: stack.dynamodbEndpoint, credentials: LOCAL_CREDENTIALS });
-  const now = new Date().toISOString();
-  const clients = new DynamoClientStore(db, stack.tables.clients);
-  await clients.createClient({
-    clientId: CLIENT_ID,
-    secretHash: hashClientSecret(SECRET),
-    isPublic: false,
-    scopes: ['read', 'write'],
-    grantTypes: ['password', 'refresh_token'],
-    disabled: false,
-    createdAt: now,
+  await seedStack(stack, {
+    clients: [
+      { clientId: CLIENT_ID, secret: SECRET, scopes: ['read', 'write'] },
+      { clientId: PUBLIC_CLIENT_ID },
+    ],
+    users: [{ username: USERNAME, password: PASSWORD, userId: '7f1e9a52-3c4d-4b6e-8f70-1a2b3c4d5e6f', scopes: ['read', 'write'] }],
   });
-  await clients.createClient({
-    clientId: PUBLIC_CLIENT_ID,
-    isPublic: true,
-    scopes: ['read'],
-    grantTypes: ['password', 'refresh_token'],
-    disabled: false,
-    createdAt: now,
-  });
-  await new DynamoUserStore(db, stack.tables.users).createUser({
-    username: USERNAME,
-    userId: '7f1e9a52-3c4d-4b6e-8f70-1a2b3c4d5e6f',
-    passwordHash: await hashPassword(PASSWORD, FAST_SCRYPT),
-    scopes: ['read', 'write'],
-    disabled: false,
-    createdAt: now,
-    passwordChangedAt: now,
-  });
-  db.destroy();
 
   // Before the fuzz run exhausts 127.0.0.1's daily failure budget, which refuses every later password grant.
   const login = async (clientAuth: Record<string, string>, headers: Record<string, string> = {}) => {

@@ -5,15 +5,11 @@ import { join } from 'node:path';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCli } from '../../bin/admin/cli';
-import { createDocumentClient } from '../../lambda/adapters/aws-clients';
-import { DynamoClientStore } from '../../lambda/adapters/client-store';
-import { DynamoUserStore } from '../../lambda/adapters/user-store';
-import { hashClientSecret } from '../../lambda/oauth/client-secret';
-import { hashPassword } from '../../lambda/passwords';
 import { localStackState, startLocalStack, type LocalStack } from '../../local/stack';
-import { LOCAL_CREDENTIALS, writeStackState } from '../../local/state';
+import { writeStackState } from '../../local/state';
 import { LogAudit } from '../support/log-audit';
 import { FAST_SCRYPT } from '../support/memory';
+import { seedStack } from '../support/seed';
 
 /**
  * Key rotation end to end: resource servers verify every access token with jose's remote JWKS while
@@ -35,27 +31,10 @@ beforeAll(async () => {
   });
   stateDir = await mkdtemp(join(tmpdir(), 'ropc-rotation-'));
   await writeStackState(stateDir, localStackState(stack));
-  const db = createDocumentClient({ region: stack.region, dynamodbEndpoint: stack.dynamodbEndpoint, credentials: LOCAL_CREDENTIALS });
-  const now = new Date().toISOString();
-  await new DynamoClientStore(db, stack.tables.clients).createClient({
-    clientId: 'rs-app',
-    secretHash: hashClientSecret(SECRET),
-    isPublic: false,
-    scopes: ['read'],
-    grantTypes: ['password'],
-    disabled: false,
-    createdAt: now,
+  await seedStack(stack, {
+    clients: [{ clientId: 'rs-app', secret: SECRET, grantTypes: ['password'] }],
+    users: [{ username: 'rita', password: PASSWORD }],
   });
-  await new DynamoUserStore(db, stack.tables.users).createUser({
-    username: 'rita',
-    userId: randomUUID(),
-    passwordHash: await hashPassword(PASSWORD, FAST_SCRYPT),
-    scopes: ['read'],
-    disabled: false,
-    createdAt: now,
-    passwordChangedAt: now,
-  });
-  db.destroy();
 });
 
 afterAll(async () => {

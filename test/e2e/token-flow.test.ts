@@ -3,15 +3,10 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as openid from 'openid-client';
 import { ResourceOwnerPassword } from 'simple-oauth2';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDocumentClient } from '../../lambda/adapters/aws-clients';
-import { DynamoClientStore } from '../../lambda/adapters/client-store';
-import { DynamoUserStore } from '../../lambda/adapters/user-store';
-import { hashClientSecret } from '../../lambda/oauth/client-secret';
-import { hashPassword } from '../../lambda/passwords';
 import { startLocalStack, type LocalStack } from '../../local/stack';
-import { LOCAL_CREDENTIALS } from '../../local/state';
 import { LogAudit } from '../support/log-audit';
 import { FAST_SCRYPT } from '../support/memory';
+import { seedStack } from '../support/seed';
 
 let stack: LocalStack;
 const audit = new LogAudit();
@@ -25,28 +20,10 @@ beforeAll(async () => {
     config: { scrypt: FAST_SCRYPT, scopesSupported: ['read', 'write'] },
     logSink: audit.sink,
   });
-  const db = createDocumentClient({ region: stack.region, dynamodbEndpoint: stack.dynamodbEndpoint, credentials: LOCAL_CREDENTIALS });
-  const now = new Date().toISOString();
-  await new DynamoClientStore(db, stack.tables.clients).createClient({
-    clientId: 'e2e-app',
-    secretHash: hashClientSecret(SECRET),
-    isPublic: false,
-    scopes: ['read', 'write'],
-    audience: 'https://api.example.test',
-    grantTypes: ['password', 'refresh_token'],
-    disabled: false,
-    createdAt: now,
+  await seedStack(stack, {
+    clients: [{ clientId: 'e2e-app', secret: SECRET, scopes: ['read', 'write'], audience: 'https://api.example.test' }],
+    users: [{ username: 'erin', password: PASSWORD, userId: '0b7c51d2-6a3e-4f7e-9d1c-2f3a4b5c6d7e', scopes: ['read', 'write'] }],
   });
-  await new DynamoUserStore(db, stack.tables.users).createUser({
-    username: 'erin',
-    userId: '0b7c51d2-6a3e-4f7e-9d1c-2f3a4b5c6d7e',
-    passwordHash: await hashPassword(PASSWORD, FAST_SCRYPT),
-    scopes: ['read', 'write'],
-    disabled: false,
-    createdAt: now,
-    passwordChangedAt: now,
-  });
-  db.destroy();
 });
 
 afterAll(async () => {

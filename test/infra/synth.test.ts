@@ -6,16 +6,13 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDocumentClient } from '../../lambda/adapters/aws-clients';
-import { DynamoClientStore } from '../../lambda/adapters/client-store';
-import { DynamoUserStore } from '../../lambda/adapters/user-store';
 import { configToEnv } from '../../lambda/config';
-import { hashPassword } from '../../lambda/passwords';
 import { startLocalStack } from '../../local/stack';
 import { LOCAL_CREDENTIALS } from '../../local/state';
 import { FAST_SCRYPT } from '../support/memory';
 import { PROJECT_ROOT } from '../../lib/functions';
 import { DEFAULT_STACK_NAME } from '../../lib/context';
+import { seedStack } from '../support/seed';
 
 /**
  * `npx cdk synth` exactly as an operator runs it (cdk.json → `npx tsx bin/app.ts`), offline: esbuild
@@ -83,26 +80,7 @@ describe('cdk synth', () => {
       logSink: () => undefined,
     });
     try {
-      const db = createDocumentClient({ region: stack.region, dynamodbEndpoint: stack.dynamodbEndpoint, credentials: LOCAL_CREDENTIALS });
-      const now = new Date().toISOString();
-      await new DynamoClientStore(db, stack.tables.clients).createClient({
-        clientId: 'bundle-app',
-        isPublic: true,
-        scopes: ['read'],
-        grantTypes: ['password', 'refresh_token'],
-        disabled: false,
-        createdAt: now,
-      });
-      await new DynamoUserStore(db, stack.tables.users).createUser({
-        username: 'bundle-user',
-        userId: randomUUID(),
-        passwordHash: await hashPassword('bundle password', FAST_SCRYPT),
-        scopes: ['read'],
-        disabled: false,
-        createdAt: now,
-        passwordChangedAt: now,
-      });
-      db.destroy();
+      await seedStack(stack, { clients: [{ clientId: 'bundle-app' }], users: [{ username: 'bundle-user', password: 'bundle password' }] });
 
       // In a child process, as Lambda runs it: the function's own NODE_OPTIONS, configuration from the environment.
       const event = (body: string) => ({

@@ -1,25 +1,20 @@
 import { createPublicKey, randomUUID, verify as rsaVerify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoClientStore } from '../../lambda/adapters/client-store';
 import { KmsJwtSigner } from '../../lambda/adapters/kms-signer';
 import { DynamoRefreshTokenStore, familyMarkerKey } from '../../lambda/adapters/refresh-token-store';
-import { DynamoUserStore } from '../../lambda/adapters/user-store';
 import type { ServiceConfig } from '../../lambda/config';
 import { createTokenEndpointDeps } from '../../lambda/handlers/runtime';
-import { hashClientSecret } from '../../lambda/oauth/client-secret';
-import { DEFAULT_LIFETIMES } from '../../lambda/oauth/config';
 import { DependencyUnavailableError } from '../../lambda/oauth/errors';
 import type { TokenEndpointDeps } from '../../lambda/oauth/grants/grant';
 import { RefreshTokenConflictError, type RefreshToken } from '../../lambda/oauth/ports';
 import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
-import { hashPassword } from '../../lambda/passwords';
 import { hashRefreshToken } from '../../lambda/tokens/refresh-token';
-import { ensureSigningKey } from '../../local/bootstrap';
-import { startKmsEmulator, type KmsEmulator } from '../../local/kms-emulator';
+import type { KmsEmulator } from '../../local/kms-emulator';
 import { freePort } from '../../local/net';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/state';
-import { documentClient, freshTables, kmsClient } from '../support/aws';
-import { basic, FAST_SCRYPT, tokenRequest } from '../support/memory';
+import { LOCAL_CREDENTIALS } from '../../local/state';
+import { documentClient, emulatedServices, kmsClient } from '../support/aws';
+import { basic, tokenRequest } from '../support/memory';
+import { seed } from '../support/seed';
 
 const ALIAS = 'alias/ropc-token-service/test';
 let kms: KmsEmulator;
@@ -29,44 +24,12 @@ let db: ReturnType<typeof documentClient>;
 
 beforeAll(async () => {
   // TTL off: these tables behave like DynamoDB before its (late) TTL sweep reaches an expired item.
-  const { endpoint, tables } = await freshTables({ enableTtl: false });
-  kms = await startKmsEmulator({ region: LOCAL_REGION });
-  const kmsSdk = kmsClient(kms.endpoint);
-  await ensureSigningKey(kmsSdk, ALIAS);
-  kmsSdk.destroy();
-  config = {
-    issuer: 'http://127.0.0.1:1',
-    defaultAudience: 'api',
-    ...DEFAULT_LIFETIMES,
-    scopesSupported: ['read'],
-    scrypt: FAST_SCRYPT,
-    keyCacheSeconds: 60,
-    tables,
-    signingKeyId: ALIAS,
-    region: LOCAL_REGION,
-    dynamodbEndpoint: endpoint,
-    kmsEndpoint: kms.endpoint,
-  };
+  ({ kms, config } = await emulatedServices(ALIAS, { enableTtl: false }));
   deps = createTokenEndpointDeps(config, { credentials: LOCAL_CREDENTIALS, logSink: () => undefined });
-  db = documentClient(endpoint);
-  const now = new Date().toISOString();
-  await new DynamoClientStore(db, tables.clients).createClient({
-    clientId: 'app',
-    secretHash: hashClientSecret('app-secret'),
-    isPublic: false,
-    scopes: ['read', 'write'],
-    grantTypes: ['password', 'refresh_token'],
-    disabled: false,
-    createdAt: now,
-  });
-  await new DynamoUserStore(db, tables.users).createUser({
-    username: 'alice',
-    userId: 'u-alice',
-    passwordHash: await hashPassword('pw-alice', FAST_SCRYPT),
-    scopes: ['read', 'write'],
-    disabled: false,
-    createdAt: now,
-    passwordChangedAt: now,
+  db = documentClient(config.dynamodbEndpoint!);
+  await seed(db, config.tables, {
+    clients: [{ clientId: 'app', secret: 'app-secret', scopes: ['read', 'write'] }],
+    users: [{ username: 'alice', password: 'pw-alice', userId: 'u-alice', scopes: ['read', 'write'] }],
   });
 });
 

@@ -1,65 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { KmsJwtSigner } from '../../lambda/adapters/kms-signer';
-import { DynamoClientStore } from '../../lambda/adapters/client-store';
-import { DynamoUserStore } from '../../lambda/adapters/user-store';
 import type { ServiceConfig } from '../../lambda/config';
 import { createTokenEndpointDeps } from '../../lambda/handlers/runtime';
-import { hashClientSecret } from '../../lambda/oauth/client-secret';
-import { DEFAULT_LIFETIMES } from '../../lambda/oauth/config';
 import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
-import { hashPassword } from '../../lambda/passwords';
 import type { SigningKeyRecord } from '../../lambda/tokens/key-registry';
-import { ensureSigningKey } from '../../local/bootstrap';
-import { startKmsEmulator, type KmsEmulator } from '../../local/kms-emulator';
+import type { KmsEmulator } from '../../local/kms-emulator';
 import { LOCAL_REGION } from '../../local/state';
 import { instrument, stages, type CallRecord } from '../../bench/round-trips.bench';
-import { documentClient, freshTables, kmsClient } from '../support/aws';
-import { basic, FAST_SCRYPT, tokenRequest } from '../support/memory';
+import { documentClient, emulatedServices, kmsClient } from '../support/aws';
+import { basic, tokenRequest } from '../support/memory';
+import { seed } from '../support/seed';
 
 const ALIAS = 'alias/ropc-token-service/signer-test';
 let kms: KmsEmulator;
 let config: ServiceConfig;
 
 beforeAll(async () => {
-  const { endpoint, tables } = await freshTables();
-  kms = await startKmsEmulator({ region: LOCAL_REGION });
-  const kmsSdk = kmsClient(kms.endpoint);
-  await ensureSigningKey(kmsSdk, ALIAS);
-  kmsSdk.destroy();
-  config = {
-    issuer: 'http://127.0.0.1:1',
-    defaultAudience: 'api',
-    ...DEFAULT_LIFETIMES,
-    scopesSupported: ['read'],
-    scrypt: FAST_SCRYPT,
-    keyCacheSeconds: 60,
-    tables,
-    signingKeyId: ALIAS,
-    region: LOCAL_REGION,
-    dynamodbEndpoint: endpoint,
-    kmsEndpoint: kms.endpoint,
-  };
-  const db = documentClient(endpoint);
-  const now = new Date().toISOString();
-  await new DynamoClientStore(db, tables.clients).createClient({
-    clientId: 'app',
-    secretHash: hashClientSecret('app-secret'),
-    isPublic: false,
-    scopes: ['read'],
-    grantTypes: ['password', 'refresh_token'],
-    disabled: false,
-    createdAt: now,
-  });
-  await new DynamoUserStore(db, tables.users).createUser({
-    username: 'alice',
-    userId: 'u-alice',
-    passwordHash: await hashPassword('pw-alice', FAST_SCRYPT),
-    scopes: ['read'],
-    disabled: false,
-    createdAt: now,
-    passwordChangedAt: now,
-  });
+  ({ kms, config } = await emulatedServices(ALIAS));
+  const db = documentClient(config.dynamodbEndpoint!);
+  await seed(db, config.tables, { clients: [{ clientId: 'app', secret: 'app-secret' }], users: [{ username: 'alice', password: 'pw-alice' }] });
   db.destroy();
 });
 
