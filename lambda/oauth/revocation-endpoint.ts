@@ -8,10 +8,10 @@ import { authenticateRequestClient } from './token-endpoint';
 
 /**
  * POST /revoke (RFC 7009). The client authenticates as at the token endpoint. Revoking a refresh token
- * revokes its whole family (§2.1 lets the server revoke related tokens; every token of a family is one
- * grant's). Unknown tokens, access tokens (self-contained JWTs that expire
- * on their own) and other clients' tokens all get the same 200 (§2.2), and another client's token is
- * left untouched. token_type_hint is only a hint (§2.1): every token is looked up as a refresh token.
+ * revokes its whole family (§2.1 lets the server revoke related tokens; every token of a family comes from
+ * one grant). Unknown tokens, access tokens (self-contained JWTs that expire on their own) and other
+ * clients' tokens all get the same 200 (§2.2), and another client's token is left untouched.
+ * token_type_hint is only a hint (§2.1): every token is looked up as a refresh token.
  */
 export async function handleRevocationRequest(request: HttpRequest, deps: TokenEndpointDeps): Promise<HttpResponse> {
   try {
