@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { DescribeKeyCommand, SignCommand } from '@aws-sdk/client-kms';
 import { BatchGetCommand, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import autocannon, { type AutocannonRequest } from 'autocannon';
-import { familyMarkerKey } from '../lambda/adapters/refresh-token-store';
+import { rotationWrite } from '../lambda/adapters/refresh-token-store';
 import type { RefreshToken } from '../lambda/oauth/ports';
 import { handleTokenRequest } from '../lambda/oauth/token-endpoint';
 import { DEFAULT_SCRYPT_PARAMS, hashPassword, verifyPassword } from '../lambda/passwords';
@@ -305,32 +305,8 @@ function floorOperations(stack: LocalStack, db: ReturnType<typeof awsClients>['d
       await Promise.all([sign(), getUser(token.username)]);
       const now = Math.floor(Date.now() / 1000);
       const next = refreshTokenRecord(users.find((u) => u.userId === token.userId)!, stack, token).record;
-      await db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: tables.refreshTokens,
-                Key: { tokenHash: token.tokenHash },
-                UpdateExpression: 'SET #state = :rotated, successorHash = :next, rotatedAt = :now',
-                ConditionExpression: '#state = :active AND idleExpiresAt > :now AND familyExpiresAt > :now',
-                ExpressionAttributeNames: { '#state': 'state' },
-                ExpressionAttributeValues: { ':rotated': 'rotated', ':active': 'active', ':next': next.tokenHash, ':now': now },
-                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-              },
-            },
-            { Put: { TableName: tables.refreshTokens, Item: item(next), ConditionExpression: 'attribute_not_exists(tokenHash)' } },
-            // The family must not be revoked: the check reuse detection and revocation rely on.
-            {
-              ConditionCheck: {
-                TableName: tables.refreshTokens,
-                Key: { tokenHash: familyMarkerKey(token.familyId) },
-                ConditionExpression: 'attribute_not_exists(tokenHash)',
-              },
-            },
-          ],
-        }),
-      );
+      // The service's own rotation write: rotate + successor + family not revoked.
+      await db.send(new TransactWriteCommand({ TransactItems: rotationWrite(tables.refreshTokens, token, next, now) }));
       current[worker] = next;
     };
   };
