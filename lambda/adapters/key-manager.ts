@@ -159,7 +159,7 @@ export class SigningKeyManager {
       }),
     );
     if (KeyMetadata?.KeyId === undefined) throw new Error('KMS CreateKey returned no key');
-    await this.kms.send(new CreateAliasCommand({ AliasName: this.aliasFor(now), TargetKeyId: KeyMetadata.KeyId }));
+    await this.kms.send(new CreateAliasCommand({ AliasName: this.aliasFor(now, KeyMetadata.KeyId), TargetKeyId: KeyMetadata.KeyId }));
     return this.describe(KeyMetadata.KeyId, now, now);
   }
 
@@ -170,10 +170,13 @@ export class SigningKeyManager {
     return { kid: jwk.kid, keyArn: response.KeyId, alg: 'RS256', n: jwk.n, e: jwk.e, createdAt, signsFrom, state: 'active' };
   }
 
-  /** alias/…/signing-20261128T053000Z: beside the first key's alias, so an alias-prefix condition covers all. */
-  private aliasFor(now: number): string {
+  /**
+   * alias/…/signing-20261128T053000Z-1234abcd: beside the first key's alias, so an alias-prefix condition
+   * covers all; the key id's first characters keep two keys created in one second apart.
+   */
+  private aliasFor(now: number, keyId: string): string {
     const base = this.options.bootstrapKeyId.startsWith('alias/') ? this.options.bootstrapKeyId : 'alias/ropc-token-service/signing';
     const stamp = new Date(now * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
-    return `${base}-${stamp}`;
+    return `${base}-${stamp}-${keyId.slice(0, 8)}`;
   }
 }
