@@ -1,5 +1,6 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { onSdkCall } from '../lambda/adapters/sdk-call-log';
 
 /**
  * Counting the DynamoDB and KMS calls on a request's critical path: the round-trips benchmark reports them,
@@ -14,29 +15,22 @@ export interface CallRecord {
 }
 
 /**
- * Records every call an SDK client makes: a middleware at the top of the initialize step, so the interval
- * covers the whole call (marshalling, signing, retries, the HTTP round trip, unmarshalling). The document
- * client shares its DynamoDBClient's middleware stack, so instrumenting it covers both.
+ * Records every call an SDK client makes, with the interval of the whole call (marshalling, signing,
+ * retries, the HTTP round trip, unmarshalling): the same middleware the authorization proof's call log
+ * uses (lambda/adapters/sdk-call-log.ts).
  */
 export function instrument(client: DynamoDBDocumentClient | KMSClient, service: CallRecord['service'], sink: CallRecord[]): void {
-  const middleware = (next: (args: { input: object }) => Promise<unknown>, context: { commandName?: string }) => async (args: { input: object }) => {
-    const start = performance.now();
-    try {
-      return await next(args);
-    } finally {
-      const input = args.input as { TableName?: string; RequestItems?: Record<string, unknown>; TransactItems?: Record<string, { TableName?: string }>[] };
-      const table =
-        input.TableName ??
-        (input.RequestItems !== undefined ? Object.keys(input.RequestItems).join('+') : undefined) ??
-        input.TransactItems?.map((item) => Object.values(item)[0]?.TableName).join('+');
-      sink.push({ service, command: (context.commandName ?? 'unknown').replace(/Command$/, ''), table, start, end: performance.now() });
-    }
-  };
-  // The stacks of the two clients have different type parameters; the middleware only reads `input`.
-  (client.middlewareStack as unknown as { add(m: typeof middleware, o: object): void }).add(middleware, {
-    step: 'initialize',
-    priority: 'high',
-    name: 'benchCallRecorder',
+  onSdkCall(client, 'benchCallRecorder', ({ command, input, start, end }) => {
+    const { TableName, RequestItems, TransactItems } = input as {
+      TableName?: string;
+      RequestItems?: Record<string, unknown>;
+      TransactItems?: Record<string, { TableName?: string }>[];
+    };
+    const table =
+      TableName ??
+      (RequestItems !== undefined ? Object.keys(RequestItems).join('+') : undefined) ??
+      TransactItems?.map((item) => Object.values(item)[0]?.TableName).join('+');
+    sink.push({ service, command, table, start, end });
   });
 }
 

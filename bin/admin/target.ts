@@ -8,6 +8,7 @@ import { TABLE_DEFINITIONS, type TableNames } from '../../lambda/adapters/tables
 import { validateScryptParams, type ScryptParams } from '../../lambda/passwords';
 import { LOCAL_CREDENTIALS, localStateDir, readStackState, type LocalStackState } from '../../local/state';
 import { LOCAL_DEPLOYMENT } from '../../local/bootstrap';
+import { recordSdkCalls } from '../../lambda/adapters/sdk-call-log';
 import { OperationalError } from './errors';
 import { stackSettingsFromOutputs, type StackOutput } from './stack-outputs';
 
@@ -72,8 +73,9 @@ async function localTarget(env: Readonly<Record<string, string | undefined>>): P
     );
   }
   checkLocalState(state, file);
-  const db = createDocumentClient({ region: state.region, dynamodbEndpoint: state.dynamodbEndpoint, credentials: LOCAL_CREDENTIALS });
-  const kms = lazyKms({ region: state.region, kmsEndpoint: state.kmsEndpoint, credentials: LOCAL_CREDENTIALS });
+  const local = { region: state.region, credentials: LOCAL_CREDENTIALS, principal: 'operator' } as const;
+  const db = createDocumentClient({ ...local, dynamodbEndpoint: state.dynamodbEndpoint });
+  const kms = lazyKms({ ...local, kmsEndpoint: state.kmsEndpoint });
   return {
     description: 'the local stack',
     kind: 'local',
@@ -130,8 +132,8 @@ async function stackTarget(stackName: string, region: string | undefined, descri
   } catch (error) {
     throw new OperationalError((error as Error).message);
   }
-  const db = createDocumentClient({ region });
-  const kms = lazyKms({ region });
+  const db = createDocumentClient({ region, principal: 'operator' });
+  const kms = lazyKms({ region, principal: 'operator' });
   return {
     description: `stack "${stackName}"${where}`,
     kind: 'stack',
@@ -155,6 +157,7 @@ async function stackTarget(stackName: string, region: string | undefined, descri
 const describeStackOutputsWithSdk: DescribeStackOutputs = async (stackName, region) => {
   const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
   const cloudFormation = new CloudFormationClient({ region });
+  recordSdkCalls(cloudFormation, 'cloudformation', 'operator');
   try {
     const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
     const stack = Stacks?.[0];

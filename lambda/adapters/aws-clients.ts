@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { recordSdkCalls, type SdkPrincipal } from './sdk-call-log';
 
 export interface AwsClientOptions {
   readonly region?: string;
@@ -8,6 +9,8 @@ export interface AwsClientOptions {
   readonly dynamodbEndpoint?: string;
   readonly kmsEndpoint?: string;
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /** Whose calls these are (a function's role, or the operator): recorded for the authorization proof. */
+  readonly principal?: SdkPrincipal;
 }
 
 /**
@@ -25,15 +28,19 @@ export function createDocumentClient(options: AwsClientOptions): DynamoDBDocumen
     maxAttempts: MAX_ATTEMPTS,
     requestHandler: REQUEST_HANDLER,
   });
-  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  const documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  recordSdkCalls(documents, 'dynamodb', options.principal);
+  return documents;
 }
 
 export function createKmsClient(options: AwsClientOptions): KMSClient {
-  return new KMSClient({
+  const client = new KMSClient({
     region: options.region,
     endpoint: options.kmsEndpoint,
     credentials: options.credentials,
     maxAttempts: MAX_ATTEMPTS,
     requestHandler: REQUEST_HANDLER,
   });
+  recordSdkCalls(client, 'kms', options.principal);
+  return client;
 }

@@ -16,7 +16,7 @@ export async function handler(): Promise<{ created: string; signsFrom: string; s
   const config = configFromEnv(process.env);
   const propagation = Number(process.env[ROTATION_PROPAGATION_ENV] ?? DEFAULT_PROPAGATION_SECONDS);
   if (!Number.isSafeInteger(propagation) || propagation < 0) throw new Error(`${ROTATION_PROPAGATION_ENV} must be a whole number of seconds`);
-  const aws = { region: config.region, dynamodbEndpoint: config.dynamodbEndpoint, kmsEndpoint: config.kmsEndpoint };
+  const aws = { region: config.region, dynamodbEndpoint: config.dynamodbEndpoint, kmsEndpoint: config.kmsEndpoint, principal: 'rotateKeys' } as const;
   const manager = new SigningKeyManager(createKmsClient(aws), new DynamoSigningKeyStore(createDocumentClient(aws), config.tables.signingKeys), {
     deployment: process.env[SERVICE_NAME_ENV] || 'ropc-token-service',
     bootstrapKeyId: config.signingKeyId,

@@ -10,6 +10,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import { DynamoUserStore } from '../adapters/user-store';
 import type { ServiceConfig } from '../config';
 import type { TokenEndpointDeps } from '../oauth/grants/grant';
+import type { SdkPrincipal } from '../adapters/sdk-call-log';
 import type { Logger } from '../oauth/ports';
 import { scryptPasswordHasher } from '../passwords/hasher';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -27,16 +28,20 @@ export interface SdkClients {
   readonly kms: KMSClient;
 }
 
-function sdkClients(config: ServiceConfig, options: RuntimeOptions): SdkClients {
-  return options.sdk ?? { db: createDocumentClient(awsOptions(config, options)), kms: createKmsClient(awsOptions(config, options)) };
+/** The clients of one function, whose calls its role authorizes (`principal`). */
+function sdkClients(config: ServiceConfig, options: RuntimeOptions, principal: SdkPrincipal): SdkClients {
+  if (options.sdk !== undefined) return options.sdk;
+  const aws = awsOptions(config, options, principal);
+  return { db: createDocumentClient(aws), kms: createKmsClient(aws) };
 }
 
-function awsOptions(config: ServiceConfig, options: RuntimeOptions): AwsClientOptions {
+function awsOptions(config: ServiceConfig, options: Pick<RuntimeOptions, 'credentials'>, principal: SdkPrincipal): AwsClientOptions {
   return {
     region: config.region,
     dynamodbEndpoint: config.dynamodbEndpoint,
     kmsEndpoint: config.kmsEndpoint,
     credentials: options.credentials,
+    principal,
   };
 }
 
@@ -44,8 +49,9 @@ export function createLogger(options: RuntimeOptions = {}): Logger {
   return serviceLogger(options.logSink);
 }
 
+/** The JWKS function's signer: it only reads keys. */
 export function createSigner(config: ServiceConfig, options: RuntimeOptions = {}): KmsJwtSigner {
-  return signerWith(config, sdkClients(config, options));
+  return signerWith(config, sdkClients(config, options, 'jwks'));
 }
 
 function signerWith(config: ServiceConfig, { db, kms }: SdkClients): KmsJwtSigner {
@@ -57,7 +63,7 @@ function signerWith(config: ServiceConfig, { db, kms }: SdkClients): KmsJwtSigne
 
 /** Wires the token endpoint's real dependencies: DynamoDB stores, the KMS signer, scrypt. */
 export function createTokenEndpointDeps(config: ServiceConfig, options: RuntimeOptions = {}): TokenEndpointDeps {
-  const sdk = sdkClients(config, options);
+  const sdk = sdkClients(config, options, 'token');
   const { db } = sdk;
   return {
     settings: config,
