@@ -104,39 +104,36 @@ export class SigningKey extends Construct {
   }
 
   /**
-   * kms:Sign and kms:GetPublicKey, through IAM, on the keys `ropc-admin keys rotate` creates after
-   * deployment: any key of this account and region, but only while it carries the service's tag, and
-   * Sign only RS256 over a digest. Keys with a policy of their own (like the first) are unaffected.
+   * kms:Sign, through IAM, on the keys `ropc-admin keys rotate` creates after deployment: any key of this
+   * account and region, but only while it carries the service's tag, and only RS256 over a digest. Keys
+   * with a policy of their own (like the first) are unaffected. No GetPublicKey: the signer reads a
+   * rotated key's public half from the key registry, which the rotation filled.
    */
   static allowSigningWithServiceKeys(role: IRole): void {
-    const serviceKeys = `arn:${Aws.PARTITION}:kms:${Aws.REGION}:${Aws.ACCOUNT_ID}:key/*`;
     const tag = tagOf(role);
-    const tagged = { [`aws:ResourceTag/${tag.TagKey}`]: tag.TagValue };
     role.addToPrincipalPolicy(
       new PolicyStatement({
         sid: 'SignWithRotatedServiceKeys',
         actions: ['kms:Sign'],
-        resources: [serviceKeys],
-        conditions: { StringEquals: { ...tagged, 'kms:SigningAlgorithm': SIGNING_ALGORITHM, 'kms:MessageType': SIGN_MESSAGE_TYPE } },
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new PolicyStatement({
-        sid: 'ReadRotatedServiceKeys',
-        actions: ['kms:GetPublicKey'],
-        resources: [serviceKeys],
-        conditions: { StringEquals: tagged },
+        resources: [`arn:${Aws.PARTITION}:kms:${Aws.REGION}:${Aws.ACCOUNT_ID}:key/*`],
+        conditions: {
+          StringEquals: { [`aws:ResourceTag/${tag.TagKey}`]: tag.TagValue, 'kms:SigningAlgorithm': SIGNING_ALGORITHM, 'kms:MessageType': SIGN_MESSAGE_TYPE },
+        },
       }),
     );
   }
 
-  /** The scheduled rotation on this (the first) key: read it to register it, and delete it once retired and unpublished. */
+  /**
+   * The scheduled rotation on this (the first) key: describe it (its ARN and creation date, and the sweep
+   * tells it apart) and read its public key, to register it. Never its deletion: the first key belongs to
+   * the stack (SigningKeyManager.sweep leaves it to CloudFormation).
+   */
   allowRotation(role: IRole): void {
     this.key.addToResourcePolicy(
       new PolicyStatement({
-        sid: 'RotationRegistersAndRetiresFirstKey',
+        sid: 'RotationRegistersFirstKey',
         principals: [role],
-        actions: ['kms:GetPublicKey', 'kms:ScheduleKeyDeletion'],
+        actions: ['kms:DescribeKey', 'kms:GetPublicKey'],
         resources: ['*'],
       }),
     );

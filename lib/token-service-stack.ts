@@ -42,14 +42,16 @@ type TableName = TableDefinition['name'];
 
 /**
  * The DynamoDB actions each function's code performs, per table (lambda/adapters/*-store.ts); nothing
- * else. TransactWriteItems (refresh-token rotation) is authorised as its Put and Update parts. The
- * functions that serve requests only read the signing-key registry; the scheduled rotation writes it.
+ * else. TransactWriteItems (refresh-token rotation) is authorised as its parts: the Update of the
+ * presented token, the Put of its successor and the ConditionCheck of the family's revocation marker.
+ * The functions that serve requests only read the signing-key registry; the scheduled rotation writes
+ * it. test/iam/ proves every recorded call allowed and every action used.
  */
 export const TABLE_ACTIONS: Readonly<Record<HandlerName, Partial<Record<TableName, readonly string[]>>>> = {
   token: {
     clients: ['dynamodb:GetItem'],
     users: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-    refreshTokens: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    refreshTokens: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
     loginAttempts: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
     signingKeys: ['dynamodb:Scan'],
   },

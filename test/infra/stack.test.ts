@@ -262,7 +262,7 @@ describe('signing key', () => {
     });
     expect(byPrincipal(roleIds.jwks).flatMap((statement) => statement.Action)).toEqual(['kms:GetPublicKey']);
     expect(byPrincipal(roleIds.metadata)).toEqual([]);
-    expect(byPrincipal(roleIds.rotateKeys).flatMap((statement) => statement.Action).sort()).toEqual(['kms:GetPublicKey', 'kms:ScheduleKeyDeletion']);
+    expect(byPrincipal(roleIds.rotateKeys).flatMap((statement) => statement.Action).sort()).toEqual(['kms:DescribeKey', 'kms:GetPublicKey']);
     const account = policy.filter((statement) => JSON.stringify(statement.Principal).includes(':root'));
     expect(account.flatMap((statement) => statement.Action).sort()).toEqual([...KEY_ADMINISTRATION_ACTIONS].sort());
     expect(policy.filter((statement) => statement.Action.includes('kms:Sign'))).toHaveLength(1);
@@ -297,7 +297,7 @@ describe('IAM', () => {
     expect(TABLE_ACTIONS.token).toEqual({
       clients: ['dynamodb:GetItem'],
       users: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-      refreshTokens: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      refreshTokens: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
       loginAttempts: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
       signingKeys: ['dynamodb:Scan'],
     });
@@ -326,7 +326,7 @@ describe('IAM', () => {
     expect(kms('jwks')).toEqual([]);
     expect(kms('metadata')).toEqual([]);
     const token = kms('token');
-    expect(token.flatMap((statement) => statement.Action).sort()).toEqual(['kms:GetPublicKey', 'kms:Sign']);
+    expect(token.flatMap((statement) => statement.Action).sort()).toEqual(['kms:Sign']);
     for (const statement of token) {
       expect(JSON.stringify(statement.Resource)).toMatch(/:kms:.*:key\/\*"\]\]\}\]$/);
       expect(statement.Condition?.StringEquals).toMatchObject({ 'aws:ResourceTag/ropc-token-service:signing-key': 'RopcTokenService' });

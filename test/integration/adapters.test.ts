@@ -8,6 +8,7 @@ import { DependencyUnavailableError } from '../../lambda/oauth/errors';
 import type { TokenEndpointDeps } from '../../lambda/oauth/grants/grant';
 import { RefreshTokenConflictError, type RefreshToken } from '../../lambda/oauth/ports';
 import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
+import { decodePhc } from '../../lambda/passwords/phc';
 import { hashRefreshToken } from '../../lambda/tokens/refresh-token';
 import type { KmsEmulator } from '../../local/kms-emulator';
 import { freePort } from '../../local/net';
@@ -193,6 +194,28 @@ describe('token endpoint on DynamoDB Local and the KMS emulator', () => {
     expect(JSON.parse(Buffer.from(header, 'base64url').toString())).toEqual({ alg: 'RS256', typ: 'at+jwt', kid: jwk!.kid });
     const key = createPublicKey({ key: { kty: 'RSA', n: jwk!.n, e: jwk!.e }, format: 'jwk' });
     expect(rsaVerify('sha256', Buffer.from(`${header}.${payload}`), key, Buffer.from(signature, 'base64url'))).toBe(true);
+  });
+
+  it('replaces a hash made with outdated scrypt parameters at the first login, through the user store', async () => {
+    const outdated = { N: 2 ** 11, r: 8, p: 1 };
+    await seed(db, config.tables, { users: [{ username: 'olga', password: 'pw-olga', userId: 'u-olga', scrypt: outdated }] });
+    const hashOf = async () => (await deps.users.getUser('olga'))?.passwordHash ?? '';
+    expect(decodePhc(await hashOf()).params).toEqual(outdated);
+    const response = await handleTokenRequest(tokenRequest({ grant_type: 'password', username: 'olga', password: 'pw-olga' }, auth), deps);
+    expect(response.status).toBe(200);
+    expect(decodePhc(await hashOf()).params).toEqual(config.scrypt);
+  });
+
+  it('starts a new failure streak over one that has expired but is not yet deleted (TTL is late)', async () => {
+    const subject = { userKey: `streak-${randomUUID()}`, ip: '198.51.100.7' };
+    const start = Math.floor(Date.now() / 1000);
+    expect((await deps.loginAttempts.recordFailure(subject, start)).pairFailures).toBe(1);
+    expect((await deps.loginAttempts.recordFailure(subject, start + 10)).pairFailures).toBe(2);
+    // A quiet day later the streak is over, though the item is still there (TTL is off on these tables).
+    const later = start + 24 * 3600 + 11;
+    expect((await deps.loginAttempts.read(subject, later)).pairFailures).toBe(0);
+    expect((await deps.loginAttempts.recordFailure(subject, later)).pairFailures).toBe(1);
+    expect((await deps.loginAttempts.read(subject, later)).pairFailures).toBe(1);
   });
 
   it('answers 503 while KMS throttles, without consuming the refresh token, and recovers', async () => {

@@ -3,6 +3,8 @@
  * local stack state in a temp dir, plus one run of the real entry as a child process.
  */
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -722,11 +724,11 @@ describe('--stack NAME (CloudFormation outputs)', () => {
 });
 
 describe('the real entry', () => {
-  function spawnCli(args: string[], stdin: string): Promise<Run> {
+  function spawnCli(args: string[], stdin: string, env: Record<string, string> = {}): Promise<Run> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [join(REPO, 'bin', 'ropc-admin.js'), ...args], {
         cwd: REPO,
-        env: { ...process.env, LOCAL_STATE_DIR: stateDir },
+        env: { ...process.env, LOCAL_STATE_DIR: stateDir, ...env },
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       let out = '';
@@ -738,6 +740,59 @@ describe('the real entry', () => {
       child.stdin.end(stdin);
     });
   }
+
+  it('targets a deployed stack with --stack through the real SDK: DescribeStacks, then its tables', async () => {
+    // A stand-in for CloudFormation's query API (DescribeStacks only) with this file's tables as the
+    // stack's outputs; the SDK reaches it and DynamoDB Local through its AWS_ENDPOINT_URL_* settings.
+    const outputs: Record<string, string> = {
+      [CLIENTS_TABLE_NAME_OUTPUT]: tables.clients,
+      [USERS_TABLE_NAME_OUTPUT]: tables.users,
+      [REFRESH_TOKENS_TABLE_NAME_OUTPUT]: tables.refreshTokens,
+      [LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT]: tables.loginAttempts,
+      [SIGNING_KEYS_TABLE_NAME_OUTPUT]: tables.signingKeys,
+      [SIGNING_KEY_ALIAS_OUTPUT]: 'alias/ropc-token-service/cfn-test/signing',
+      [ISSUER_OUTPUT]: 'https://auth.example.com',
+      [TOKEN_ENDPOINT_OUTPUT]: 'https://auth.example.com/token',
+      [SCRYPT_PARAMS_OUTPUT]: 'N=1024,r=8,p=1',
+    };
+    const requests: URLSearchParams[] = [];
+    const cloudFormation = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => void (body += chunk.toString('utf8')));
+      request.on('end', () => {
+        const params = new URLSearchParams(body);
+        requests.push(params);
+        const members = Object.entries(outputs)
+          .map(([key, value]) => `<member><OutputKey>${key}</OutputKey><OutputValue>${value}</OutputValue></member>`)
+          .join('');
+        response.writeHead(200, { 'Content-Type': 'text/xml' });
+        response.end(
+          `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>` +
+            `<StackName>${params.get('StackName')}</StackName><StackStatus>CREATE_COMPLETE</StackStatus>` +
+            `<CreationTime>2026-12-01T00:00:00Z</CreationTime><Outputs>${members}</Outputs>` +
+            `</member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></DescribeStacksResponse>`,
+        );
+      });
+    });
+    await new Promise<void>((resolve) => cloudFormation.listen(0, '127.0.0.1', resolve));
+    const { port } = cloudFormation.address() as AddressInfo;
+    try {
+      const id = unique('deployed');
+      await runJson(['clients', 'create', id, '--public']);
+      const listed = await spawnCli(['clients', 'list', '--stack', 'cfn-test', '--region', 'eu-west-1', '--json'], '', {
+        AWS_ENDPOINT_URL_CLOUDFORMATION: `http://127.0.0.1:${port}`,
+        AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+      });
+      expect(listed.err).toBe('');
+      expect(listed.code).toBe(0);
+      expect((JSON.parse(listed.out) as { clients: { client_id: string }[] }).clients.map((c) => c.client_id)).toContain(id);
+      expect(requests.map((params) => [params.get('Action'), params.get('StackName')])).toEqual([['DescribeStacks', 'cfn-test']]);
+    } finally {
+      await new Promise((resolve) => cloudFormation.close(resolve));
+    }
+  });
 
   it('runs bin/ropc-admin.js with process stdin, stdout and exit code', async () => {
     const name = unique('ivy');

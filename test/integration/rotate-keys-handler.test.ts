@@ -1,3 +1,4 @@
+import { DescribeKeyCommand, ListAliasesCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SigningKeyManager } from '../../lambda/adapters/key-manager';
 import { DynamoSigningKeyStore } from '../../lambda/adapters/signing-key-store';
@@ -92,6 +93,50 @@ describe('scheduled rotation handler', () => {
       commands.length = 0;
       await expect(manager.rotate(-1)).rejects.toThrow(RangeError);
       expect(commands).not.toContain('CreateKeyCommand');
+    } finally {
+      db.destroy();
+      client.destroy();
+    }
+  });
+
+  it('schedules the KMS deletion of a revoked key on its next run, and never of the first key', async () => {
+    const db = documentClient(process.env.DYNAMODB_ENDPOINT!);
+    const store = new DynamoSigningKeyStore(db, process.env.SIGNING_KEYS_TABLE!);
+    const client = kmsClient(kms.endpoint);
+    try {
+      const { KeyMetadata: first } = await client.send(new DescribeKeyCommand({ KeyId: 'alias/ropc-token-service/scheduled' }));
+      const rotated = (await store.list()).find((key) => key.keyArn !== first?.Arn && key.state === 'active')!;
+      const now = Math.floor(Date.now() / 1000);
+      await store.write([{ ...rotated, state: 'revoked', revokedAt: now, unpublishAfter: now }]);
+      const result = await handler();
+      expect(result.scheduledForDeletion).toEqual([rotated.kid]);
+      const { KeyMetadata } = await client.send(new DescribeKeyCommand({ KeyId: rotated.keyArn }));
+      expect(KeyMetadata?.KeyState).toBe('PendingDeletion');
+      expect((await client.send(new DescribeKeyCommand({ KeyId: first!.Arn }))).KeyMetadata?.KeyState).toBe('Enabled');
+    } finally {
+      db.destroy();
+      client.destroy();
+    }
+  });
+
+  it('creates two keys in the same second, each under an alias of its own', async () => {
+    const db = documentClient(process.env.DYNAMODB_ENDPOINT!);
+    const client = kmsClient(kms.endpoint);
+    const manager = new SigningKeyManager(client, new DynamoSigningKeyStore(db, process.env.SIGNING_KEYS_TABLE!), {
+      deployment: 'same-second',
+      bootstrapKeyId: 'alias/ropc-token-service/scheduled',
+      accessTokenTtl: 900,
+      clock: () => 1_950_000_000_000,
+    });
+    try {
+      const first = await manager.rotate(3600);
+      const second = await manager.rotate(3600);
+      expect(second.created.kid).not.toBe(first.created.kid);
+      const { Aliases } = await client.send(new ListAliasesCommand({}));
+      const stamped = (Aliases ?? []).filter((alias) => alias.AliasName?.startsWith('alias/ropc-token-service/scheduled-20311017T'));
+      expect(stamped.map((alias) => alias.TargetKeyId).sort()).toEqual(
+        [first.created.keyArn, second.created.keyArn].map((arn) => arn.split('/').at(-1)).sort(),
+      );
     } finally {
       db.destroy();
       client.destroy();
