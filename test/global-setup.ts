@@ -1,5 +1,7 @@
+import { rmSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
 import { startDynamoDbLocal } from '../local/dynamodb-local';
+import { sdkCallLogDir } from './support/sdk-call-log';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -13,6 +15,8 @@ declare module 'vitest' {
  * endpoint with `inject('dynamodbEndpoint')` and create their own uniquely named tables.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // A new recording of the suites' SDK calls for the authorization proof (test/iam/).
+  rmSync(sdkCallLogDir(project.config.env), { recursive: true, force: true });
   const dynamodb = await startDynamoDbLocal({
     log: (line) => process.stderr.write(`[dynamodb-local] ${line}\n`),
   });
