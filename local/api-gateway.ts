@@ -117,23 +117,7 @@ function proxyEvent(
       apiId: 'local',
       authorizer: null,
       httpMethod: method,
-      identity: {
-        accessKey: null,
-        accountId: null,
-        apiKey: null,
-        apiKeyId: null,
-        caller: null,
-        clientCert: null,
-        cognitoAuthenticationProvider: null,
-        cognitoAuthenticationType: null,
-        cognitoIdentityId: null,
-        cognitoIdentityPoolId: null,
-        principalOrgId: null,
-        sourceIp,
-        user: null,
-        userAgent: request.headers['user-agent'] ?? null,
-        userArn: null,
-      },
+      identity: callerIdentity(sourceIp, request.headers['user-agent'] ?? null),
       path: `/${stage}${url.pathname}`,
       protocol: `HTTP/${request.httpVersion}`,
       requestId,
@@ -143,6 +127,27 @@ function proxyEvent(
       resourcePath: resource,
       stage,
     },
+  };
+}
+
+/** requestContext.identity of an unauthenticated call (no IAM, Cognito or API key): only the caller's address and agent. */
+export function callerIdentity(sourceIp: string, userAgent: string | null): APIGatewayProxyEvent['requestContext']['identity'] {
+  return {
+    accessKey: null,
+    accountId: null,
+    apiKey: null,
+    apiKeyId: null,
+    caller: null,
+    clientCert: null,
+    cognitoAuthenticationProvider: null,
+    cognitoAuthenticationType: null,
+    cognitoIdentityId: null,
+    cognitoIdentityPoolId: null,
+    principalOrgId: null,
+    sourceIp,
+    user: null,
+    userAgent,
+    userArn: null,
   };
 }
 
