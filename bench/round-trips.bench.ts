@@ -4,7 +4,7 @@ import { handleTokenRequest } from '../lambda/oauth/token-endpoint';
 import { DEFAULT_SCRYPT_PARAMS, hashPassword } from '../lambda/passwords';
 import { startLocalStack } from '../local/stack';
 import { round, type Bench } from './lib';
-import { instrument, stages, type CallRecord } from './sdk-calls';
+import { instrument, stages, type CallRecord } from '../local/sdk-calls';
 import { awsClients, BENCH_AUTHORIZATION, seedClient, seedUsers, tokenEndpointDeps } from './local-fixture';
 
 const REPETITIONS = 3;

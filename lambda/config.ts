@@ -1,6 +1,6 @@
 import { DEFAULT_LIFETIMES, type OAuthSettings } from './oauth/config';
 import { DEFAULT_SCRYPT_PARAMS, parseScryptParams, type ScryptParams } from './passwords';
-import type { TableNames } from './adapters/tables';
+import type { TableNames } from '../contract/tables';
 
 /**
  * The configuration schema, once. The CDK stack writes these variables, the local stack passes the

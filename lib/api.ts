@@ -17,7 +17,7 @@ import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { HandlerName, Route } from '../lambda/handlers/routes';
+import type { HandlerName, Route } from '../contract/routes';
 import { NotFoundError, TemporarilyUnavailableError, type OAuthError } from '../lambda/oauth/errors';
 import { errorResponse } from '../lambda/oauth/responses';
 import type { CustomDomainOptions } from './settings';

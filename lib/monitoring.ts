@@ -6,7 +6,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { FilterPattern, MetricFilter, type ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE } from '../lambda/adapters/logger';
+import { METRICS_NAMESPACE, type AuditEvent } from '../contract/audit-events';
 
 export interface MonitoringProps {
   readonly stage: Stage;
@@ -20,7 +20,7 @@ export interface MonitoringProps {
 }
 
 /** The JSON log event lambda/oauth/grants/refresh-token.ts writes when a rotated refresh token comes back. */
-export const REUSE_EVENT = 'refresh_token_reuse_detected';
+export const REUSE_EVENT: AuditEvent = 'refresh_token_reuse_detected';
 export const REUSE_METRIC_NAME = 'RefreshTokenReuseDetected';
 /** The 5xx rate is not judged on fewer requests than this in a period. */
 const MIN_REQUESTS_FOR_ERROR_RATE = 20;

@@ -1,8 +1,8 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DEFAULT_KEY_CACHE_SECONDS, validateConfig, type ServiceConfig } from '../lambda/config';
-import { TABLE_DEFINITIONS, type TableNames } from '../lambda/adapters/tables';
+import { TABLE_DEFINITIONS, type TableNames } from '../contract/tables';
 import { DEFAULT_LIFETIMES } from '../lambda/oauth/config';
-import { JWKS_MAX_AGE_SECONDS } from '../lambda/handlers/jwks';
+import { JWKS_MAX_AGE_SECONDS } from '../contract/routes';
 import { DEFAULT_SCRYPT_PARAMS, validateScryptParams, type ScryptParams } from '../lambda/passwords';
 import { CLOCK_SKEW_SECONDS, DEFAULT_PROPAGATION_SECONDS } from '../lambda/tokens/key-registry';
 

@@ -2,7 +2,7 @@ import { Aws, Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import { AccountRootPrincipal, Effect, PolicyDocument, PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
 import { Alias, Key, KeySpec, KeyUsage } from 'aws-cdk-lib/aws-kms';
 import { Construct, type IConstruct } from 'constructs';
-import { signingKeyTag } from '../lambda/adapters/key-manager';
+import { signingKeyTag } from '../contract/signing-keys';
 
 export interface SigningKeyProps {
   /** `alias/…`: what the functions name the key by (SIGNING_KEY_ID). */

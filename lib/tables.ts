@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TABLE_DEFINITIONS, type TableDefinition, type TableNames } from '../lambda/adapters/tables';
+import { TABLE_DEFINITIONS, type TableDefinition, type TableNames } from '../contract/tables';
 
 type TableName = TableDefinition['name'];
 

@@ -3,34 +3,30 @@ import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
 import { CfnSchedule } from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
+import { SERVICE_NAME_ENV, ROTATION_PROPAGATION_ENV } from '../contract/environment';
+import { ENDPOINT_PATHS, ROUTES, type HandlerName } from '../contract/routes';
 import {
   ACCESS_TOKEN_TTL_OUTPUT,
   CLIENTS_TABLE_NAME_OUTPUT,
+  CUSTOM_DOMAIN_TARGET_OUTPUT,
   ISSUER_OUTPUT,
+  JWKS_URI_OUTPUT,
+  KEY_ROTATION_FUNCTION_OUTPUT,
   LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT,
+  METADATA_URL_OUTPUT,
   REFRESH_TOKENS_TABLE_NAME_OUTPUT,
+  REVOCATION_ENDPOINT_OUTPUT,
   SCRYPT_PARAMS_OUTPUT,
   SIGNING_KEY_ALIAS_OUTPUT,
   SIGNING_KEYS_TABLE_NAME_OUTPUT,
   TOKEN_ENDPOINT_OUTPUT,
   USERS_TABLE_NAME_OUTPUT,
-} from '../bin/admin/stack-outputs';
-import type { TableDefinition } from '../lambda/adapters/tables';
+} from '../contract/stack-outputs';
+import type { TableDefinition } from '../contract/tables';
 import { configToEnv, DEFAULT_KEY_CACHE_SECONDS } from '../lambda/config';
-import { SERVICE_NAME_ENV } from '../lambda/adapters/logger';
-import { ROTATION_PROPAGATION_ENV } from '../lambda/handlers/rotate-keys';
-import { ROUTES, type HandlerName } from '../lambda/handlers/routes';
-import { ENDPOINT_PATHS } from '../lambda/oauth/metadata';
 import { TokenApi } from './api';
 import { ServiceFunctions, type ServiceFunction } from './functions';
 import { Monitoring } from './monitoring';
-import {
-  CUSTOM_DOMAIN_TARGET_OUTPUT,
-  KEY_ROTATION_FUNCTION_OUTPUT,
-  JWKS_URI_OUTPUT,
-  METADATA_URL_OUTPUT,
-  REVOCATION_ENDPOINT_OUTPUT,
-} from './outputs';
 import { resolveSettings, type ResolvedSettings, type TokenServiceSettings } from './settings';
 import { SigningKey } from './signing-key';
 import { ServiceTables } from './tables';
@@ -64,7 +60,7 @@ export const ROTATION_TABLE_ACTIONS: Partial<Record<TableName, readonly string[]
   signingKeys: ['dynamodb:Scan', 'dynamodb:PutItem'],
 };
 
-/** The output that names each table, for `ropc-admin --stack` (bin/admin/stack-outputs.ts). */
+/** The output that names each table, for `ropc-admin --stack` (contract/stack-outputs.ts). */
 const TABLE_NAME_OUTPUTS: Readonly<Record<TableName, string>> = {
   clients: CLIENTS_TABLE_NAME_OUTPUT,
   users: USERS_TABLE_NAME_OUTPUT,

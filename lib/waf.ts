@@ -1,6 +1,6 @@
 import { CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-import { ENDPOINT_PATHS } from '../lambda/oauth/metadata';
+import { ENDPOINT_PATHS } from '../contract/routes';
 
 export interface WebAclProps {
   /** ARN of the API Gateway stage to protect. */

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { ROUTES, type HandlerName } from '../lambda/handlers/routes';
+import { ROUTES, type HandlerName } from '../contract/routes';
 import type { ProxyHandler } from '../lambda/handlers/token';
 
 export interface ApiGatewayOptions {

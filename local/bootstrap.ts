@@ -6,8 +6,8 @@ import {
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
-import { signingKeyTag } from '../lambda/adapters/key-manager';
-import { TABLE_DEFINITIONS, type TableDefinition, type TableNames } from '../lambda/adapters/tables';
+import { LOCAL_DEPLOYMENT, signingKeyTag } from '../contract/signing-keys';
+import { TABLE_DEFINITIONS, type TableDefinition, type TableNames } from '../contract/tables';
 
 /** Physical table names for a local stack: `<prefix>-clients`, `<prefix>-users`, `<prefix>-refresh-tokens`. */
 export function localTableNames(prefix: string): TableNames {
@@ -79,7 +79,6 @@ async function tableExists(db: DynamoDBClient, tableName: string): Promise<boole
 }
 
 /** The deployment name the local stack's keys are tagged with. */
-export const LOCAL_DEPLOYMENT = 'local';
 
 /** Returns the ARN of the key behind `alias`, creating an RSA_2048 signing key and the alias if missing. */
 export async function ensureSigningKey(kms: KMSClient, alias: string): Promise<string> {

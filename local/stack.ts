@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
-import type { TableNames } from '../lambda/adapters/tables';
+import type { TableNames } from '../contract/tables';
 import type { LogSink } from '../lambda/adapters/logger';
 import { DEFAULT_KEY_CACHE_SECONDS, type ServiceConfig } from '../lambda/config';
 import { createJwksHandler } from '../lambda/handlers/jwks';

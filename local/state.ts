@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { TableNames } from '../lambda/adapters/tables';
+import type { TableNames } from '../contract/tables';
 import type { ScryptParams } from '../lambda/passwords';
 
 /** What `npm start` writes for the operator CLI: where the running local stack's parts are. */

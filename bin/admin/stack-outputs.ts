@@ -1,49 +1,20 @@
-/**
- * The outputs of the deployed CloudFormation stack that the operator CLI reads (`ropc-admin --stack NAME`).
- * The CDK stack defines its CfnOutputs with exactly these keys (import them from here), so the two
- * cannot drift apart. Pure: no SDK imports, safe to import from CDK code.
- */
+/** What the operator CLI reads from a deployed stack's outputs (`ropc-admin --stack NAME`; keys in contract/stack-outputs.ts). */
 import { DEFAULT_SCRYPT_PARAMS, parseScryptParams, type ScryptParams } from '../../lambda/passwords';
-import type { TableNames } from '../../lambda/adapters/tables';
-import { DEFAULT_LIFETIMES } from '../../lambda/oauth/config';
-
-export const CLIENTS_TABLE_NAME_OUTPUT = 'ClientsTableName';
-export const USERS_TABLE_NAME_OUTPUT = 'UsersTableName';
-export const REFRESH_TOKENS_TABLE_NAME_OUTPUT = 'RefreshTokensTableName';
-export const LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT = 'LoginAttemptsTableName';
-export const SIGNING_KEYS_TABLE_NAME_OUTPUT = 'SigningKeysTableName';
-/** Access-token lifetime in seconds; decides how long a retired key stays published. Optional: 900. */
-export const ACCESS_TOKEN_TTL_OUTPUT = 'AccessTokenTtlSeconds';
-export const SIGNING_KEY_ALIAS_OUTPUT = 'SigningKeyAlias';
-export const ISSUER_OUTPUT = 'Issuer';
-export const TOKEN_ENDPOINT_OUTPUT = 'TokenEndpoint';
-/** The scrypt policy, e.g. "N=131072,r=8,p=1" (parseScryptParams syntax). Optional: DEFAULT_SCRYPT_PARAMS without it. */
-export const SCRYPT_PARAMS_OUTPUT = 'ScryptParams';
-
-export const STACK_OUTPUT_KEYS = {
-  clientsTableName: CLIENTS_TABLE_NAME_OUTPUT,
-  usersTableName: USERS_TABLE_NAME_OUTPUT,
-  refreshTokensTableName: REFRESH_TOKENS_TABLE_NAME_OUTPUT,
-  loginAttemptsTableName: LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT,
-  signingKeysTableName: SIGNING_KEYS_TABLE_NAME_OUTPUT,
-  accessTokenTtl: ACCESS_TOKEN_TTL_OUTPUT,
-  signingKeyAlias: SIGNING_KEY_ALIAS_OUTPUT,
-  issuer: ISSUER_OUTPUT,
-  tokenEndpoint: TOKEN_ENDPOINT_OUTPUT,
-  scryptParams: SCRYPT_PARAMS_OUTPUT,
-} as const;
-
-/** Outputs every stack of this service has; ScryptParams and AccessTokenTtlSeconds are optional. */
-export const REQUIRED_STACK_OUTPUTS: readonly string[] = [
+import {
+  ACCESS_TOKEN_TTL_OUTPUT,
   CLIENTS_TABLE_NAME_OUTPUT,
-  USERS_TABLE_NAME_OUTPUT,
-  REFRESH_TOKENS_TABLE_NAME_OUTPUT,
-  LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT,
-  SIGNING_KEYS_TABLE_NAME_OUTPUT,
-  SIGNING_KEY_ALIAS_OUTPUT,
   ISSUER_OUTPUT,
+  LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT,
+  REFRESH_TOKENS_TABLE_NAME_OUTPUT,
+  REQUIRED_STACK_OUTPUTS,
+  SCRYPT_PARAMS_OUTPUT,
+  SIGNING_KEY_ALIAS_OUTPUT,
+  SIGNING_KEYS_TABLE_NAME_OUTPUT,
   TOKEN_ENDPOINT_OUTPUT,
-];
+  USERS_TABLE_NAME_OUTPUT,
+} from '../../contract/stack-outputs';
+import type { TableNames } from '../../contract/tables';
+import { DEFAULT_LIFETIMES } from '../../lambda/oauth/config';
 
 /** One entry of DescribeStacks' Stacks[].Outputs. */
 export interface StackOutput {

@@ -6,7 +6,7 @@
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { callDependency } from '../../lambda/adapters/aws-errors';
 import { DynamoRefreshTokenStore } from '../../lambda/adapters/refresh-token-store';
-import { REFRESH_TOKENS_TABLE } from '../../lambda/adapters/tables';
+import { REFRESH_TOKENS_TABLE } from '../../contract/tables';
 
 const BY_USER_INDEX = REFRESH_TOKENS_TABLE.globalSecondaryIndexes?.find((index) => index.partitionKey === 'userId');
 /** Updates in flight at once: fast for users with many tokens, gentle on an on-demand table. */

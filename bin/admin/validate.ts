@@ -1,6 +1,6 @@
 /** Checks of operator input; each throws UsageError with a message that names the offending argument. */
 import { InvalidScopeError } from '../../lambda/oauth/errors';
-import { GRANT_TYPES, type GrantType } from '../../lambda/oauth/ports';
+import { GRANT_TYPES, type GrantType } from '../../lambda/oauth/grants';
 import { parseScope } from '../../lambda/oauth/scope';
 import { UsageError } from './errors';
 

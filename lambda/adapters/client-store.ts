@@ -1,9 +1,9 @@
 import { DeleteCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Client, ClientStore, GrantType } from '../oauth/ports';
-import { GRANT_TYPES } from '../oauth/ports';
+import { GRANT_TYPES } from '../oauth/grants';
 import { callDependency } from './aws-errors';
 import { bool, CorruptItemError, isUsableKey, optionalStr, str, strList } from './items';
-import { CLIENTS_TABLE } from './tables';
+import { CLIENTS_TABLE } from '../../contract/tables';
 
 export interface StoredClient extends Client {
   readonly createdAt: string;

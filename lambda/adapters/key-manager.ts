@@ -16,18 +16,8 @@ import {
   type SigningKeyRecord,
 } from '../tokens/key-registry';
 import { rsaPublicJwk } from '../tokens/jwk';
+import { signingKeyTag } from '../../contract/signing-keys';
 import type { DynamoSigningKeyStore } from './signing-key-store';
-
-/**
- * Every signing key carries this tag, its value naming the deployment (the stack name; `local` for the
- * local stack): IAM conditions match on it, so one stack's functions cannot sign with, and its rotation
- * cannot delete, another stack's keys in the same account.
- */
-export const SIGNING_KEY_TAG_KEY = 'ropc-token-service:signing-key';
-
-export function signingKeyTag(deployment: string): { readonly TagKey: string; readonly TagValue: string } {
-  return { TagKey: SIGNING_KEY_TAG_KEY, TagValue: deployment };
-}
 
 /** KMS's waiting period before a scheduled key deletion (7–30 days; the longest leaves time to undo). */
 export const KEY_DELETION_WINDOW_DAYS = 30;

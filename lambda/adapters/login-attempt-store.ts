@@ -11,7 +11,7 @@ import { DependencyUnavailableError } from '../oauth/errors';
 import { DAY, dayBucket, hourBucket, HOUR, type AttemptSubject, type LoginAttemptCounters } from '../oauth/lockout';
 import type { LoginAttemptStore } from '../oauth/ports';
 import { callDependency } from './aws-errors';
-import { LOGIN_ATTEMPTS_TABLE } from './tables';
+import { LOGIN_ATTEMPTS_TABLE } from '../../contract/tables';
 
 /** A (username, IP) failure streak is forgotten after a quiet day; always longer than the longest backoff. */
 const PAIR_MEMORY_SECONDS = DAY;

@@ -12,7 +12,7 @@ import { DependencyUnavailableError } from '../oauth/errors';
 import { RefreshTokenConflictError, type RefreshToken, type RefreshTokenState } from '../oauth/ports';
 import { callDependency } from './aws-errors';
 import { CorruptItemError, isUsableKey, num, optionalStr, str, strList } from './items';
-import { REFRESH_TOKENS_TABLE } from './tables';
+import { REFRESH_TOKENS_TABLE } from '../../contract/tables';
 
 const STATES: readonly RefreshTokenState[] = ['active', 'rotated', 'revoked'];
 

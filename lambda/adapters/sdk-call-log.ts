@@ -1,5 +1,6 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { SDK_CALL_LOG_ENV } from '../../contract/environment';
 
 /**
  * Who makes an AWS call: one of the stack's functions (each has its own IAM role) or an operator running
@@ -7,12 +8,11 @@ import { join } from 'node:path';
  */
 export type SdkPrincipal = 'token' | 'jwks' | 'metadata' | 'rotateKeys' | 'operator';
 
-/**
- * A directory: when set, every SDK client made for a principal appends one JSON line per call to
- * `<dir>/<pid>.jsonl`. `npm test` sets it so the authorization proof sees every call the suites make,
- * in this process and in the ones it spawns (npm start, the CLI, the bundles from cdk.out).
+/*
+ * SDK_CALL_LOG_ENV names a directory: when set, every SDK client made for a principal appends one JSON
+ * line per call to `<dir>/<pid>.jsonl`. `npm test` sets it so the authorization proof sees every call
+ * the suites make, in this process and in the ones it spawns (npm start, the CLI, the bundles from cdk.out).
  */
-export const SDK_CALL_LOG_ENV = 'ROPC_SDK_CALL_LOG';
 
 /**
  * One call, reduced to what IAM authorizes it by: the command, the names of the resources it touches and

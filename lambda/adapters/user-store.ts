@@ -2,7 +2,7 @@ import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocu
 import type { User, UserStore } from '../oauth/ports';
 import { callDependency } from './aws-errors';
 import { bool, isUsableKey, str, strList } from './items';
-import { USERS_TABLE } from './tables';
+import { USERS_TABLE } from '../../contract/tables';
 
 export interface StoredUser extends User {
   readonly createdAt: string;

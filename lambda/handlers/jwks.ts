@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { JWKS_MAX_AGE_SECONDS } from '../../contract/routes';
 import { configFromEnv } from '../config';
 import { errorResponse } from '../oauth/responses';
 import { MethodNotAllowedError } from '../oauth/errors';
@@ -12,9 +13,6 @@ import type { ProxyHandler } from './token';
 export interface JwksSource {
   publicJwks(): Promise<PublicJwk[]>;
 }
-
-/** Resource servers refetch at least this often; far below any key-rotation propagation period. */
-export const JWKS_MAX_AGE_SECONDS = 300;
 
 /** GET /.well-known/jwks.json (RFC 7517 §5), with an ETag so caches can revalidate cheaply. */
 export async function handleJwksRequest(request: HttpRequest, source: JwksSource, logger: Logger): Promise<HttpResponse> {

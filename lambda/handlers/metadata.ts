@@ -1,3 +1,4 @@
+import { METADATA_MAX_AGE_SECONDS } from '../../contract/routes';
 import { configFromEnv } from '../config';
 import type { OAuthSettings } from '../oauth/config';
 import { MethodNotAllowedError } from '../oauth/errors';
@@ -13,7 +14,7 @@ import type { ProxyHandler } from './token';
 export function handleMetadataRequest(request: HttpRequest, settings: OAuthSettings, logger: Logger): HttpResponse {
   try {
     if (request.method !== 'GET' && request.method !== 'HEAD') throw new MethodNotAllowedError(['GET']);
-    const response = jsonResponse(200, authorizationServerMetadata(settings), { 'Cache-Control': 'public, max-age=3600' });
+    const response = jsonResponse(200, authorizationServerMetadata(settings), { 'Cache-Control': `public, max-age=${METADATA_MAX_AGE_SECONDS}` });
     return request.method === 'HEAD' ? { ...response, body: '' } : response;
   } catch (error) {
     return errorResponse(error, logger, request.requestId);

@@ -1,12 +1,10 @@
 import { createDocumentClient, createKmsClient } from '../adapters/aws-clients';
 import { SigningKeyManager } from '../adapters/key-manager';
-import { SERVICE_NAME_ENV, serviceLogger } from '../adapters/logger';
+import { serviceLogger } from '../adapters/logger';
 import { DynamoSigningKeyStore } from '../adapters/signing-key-store';
+import { ROTATION_PROPAGATION_ENV, SERVICE_NAME_ENV } from '../../contract/environment';
 import { configFromEnv } from '../config';
 import { DEFAULT_PROPAGATION_SECONDS } from '../tokens/key-registry';
-
-/** Set by the stack: the propagation period of scheduled rotations (seconds). */
-export const ROTATION_PROPAGATION_ENV = 'ROTATION_PROPAGATION_SECONDS';
 
 /**
  * Scheduled rotation (EventBridge Scheduler): the same SigningKeyManager.rotate that

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { configFromEnv } from '../config';
 import type { TokenEndpointDeps } from '../oauth/grants/grant';
-import { ENDPOINT_PATHS } from '../oauth/metadata';
+import { ENDPOINT_PATHS } from '../../contract/routes';
 import { handleRevocationRequest } from '../oauth/revocation-endpoint';
 import { handleTokenRequest } from '../oauth/token-endpoint';
 import { fromProxyEvent, toProxyResult } from './apigw';

@@ -1,3 +1,5 @@
+import type { AuditEvent } from '../../contract/audit-events';
+
 /**
  * OAuth 2.0 error responses (RFC 6749 §5.2), one class per error code, with the HTTP status built in.
  * `description` is fixed text written here: nothing from an SDK or a stack trace ever reaches a client.
@@ -14,14 +16,33 @@ export type OAuthErrorCode =
   | 'method_not_allowed'
   | 'not_found';
 
+/**
+ * What the operator's log says about a failure (node-oidc-provider's private error detail): the audit
+ * event and its fields (the reason, the ids), never sent to the client. The single error exit
+ * (responses.ts errorResponse) logs it once, so a grant throws instead of logging and throwing.
+ */
+export interface AuditRecord {
+  readonly event: AuditEvent;
+  readonly level: 'info' | 'warn';
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
 export abstract class OAuthError extends Error {
   abstract readonly code: OAuthErrorCode;
   abstract readonly status: number;
   /** Extra response headers (WWW-Authenticate, Retry-After, Allow). */
   readonly headers: Record<string, string> = {};
+  /** Logged by the error exit; absent for failures that are not audit events (a malformed request). */
+  audit?: AuditRecord;
 
   constructor(readonly description?: string) {
     super(description);
+  }
+
+  /** Attaches the audit record the error exit logs (`reason` among the fields, where there is one). */
+  audited(event: AuditEvent, fields: Record<string, unknown>, level: AuditRecord['level'] = 'info'): this {
+    this.audit = { event, level, fields };
+    return this;
   }
 }
 

@@ -1,14 +1,7 @@
+import { ENDPOINT_PATHS } from '../../contract/routes';
 import { CLIENT_AUTH_METHODS } from './client-auth';
 import type { OAuthSettings } from './config';
-import { GRANT_TYPES } from './ports';
-
-/** Paths of the public endpoints, relative to the issuer. */
-export const ENDPOINT_PATHS = {
-  token: '/token',
-  revocation: '/revoke',
-  jwks: '/.well-known/jwks.json',
-  metadata: '/.well-known/oauth-authorization-server',
-} as const;
+import { GRANT_TYPES } from './grants';
 
 /** RFC 8414 §2 authorization server metadata. */
 export function authorizationServerMetadata(settings: OAuthSettings): Record<string, unknown> {

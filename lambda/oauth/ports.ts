@@ -1,11 +1,14 @@
+import type { LogEvent } from '../../contract/audit-events';
+import type { Random, SigningKey } from '../tokens/ports';
+import type { GrantType } from './grants';
 import type { AttemptSubject, LoginAttemptCounters } from './lockout';
 
 /**
  * What the protocol core needs from the outside world. Adapters in lambda/adapters implement these
  * against DynamoDB and KMS; unit tests use in-memory versions.
  */
-export type GrantType = 'password' | 'refresh_token';
-export const GRANT_TYPES: readonly GrantType[] = ['password', 'refresh_token'];
+// The grant types are the registry's (grants/index.ts).
+export type { GrantType };
 
 export interface Client {
   readonly clientId: string;
@@ -101,11 +104,8 @@ export interface LoginAttemptStore {
   recordSuccess(subject: AttemptSubject): Promise<void>;
 }
 
-export interface SigningKey {
-  readonly kid: string;
-  readonly alg: 'RS256';
-  sign(data: Uint8Array): Promise<Uint8Array>;
-}
+// Token assembly sits below the protocol core: the ports it needs are its own.
+export type { Random, SigningKey };
 
 export interface JwtSigner {
   /**
@@ -120,10 +120,6 @@ export interface JwtSigner {
 /** Milliseconds since the epoch. */
 export type Clock = () => number;
 
-export interface Random {
-  bytes(length: number): Uint8Array;
-  uuid(): string;
-}
 
 export interface PasswordHasher {
   verify(password: string, encoded: string): Promise<boolean>;
@@ -133,8 +129,9 @@ export interface PasswordHasher {
   hash(password: string): Promise<string>;
 }
 
+/** Named events only (contract/audit-events.ts): the stack's alarms and metric filters match on them. */
 export interface Logger {
-  info(event: string, fields?: Record<string, unknown>): void;
-  warn(event: string, fields?: Record<string, unknown>): void;
-  error(event: string, fields?: Record<string, unknown>): void;
+  info(event: LogEvent, fields?: Record<string, unknown>): void;
+  warn(event: LogEvent, fields?: Record<string, unknown>): void;
+  error(event: LogEvent, fields?: Record<string, unknown>): void;
 }

@@ -26,6 +26,7 @@ export function errorResponse(error: unknown, logger: Logger, requestId: string)
   let oauthError: OAuthError;
   if (error instanceof OAuthError) {
     oauthError = error;
+    if (error.audit !== undefined) logger[error.audit.level](error.audit.event, { requestId, ...error.audit.fields });
   } else if (error instanceof DependencyUnavailableError) {
     logger.warn('dependency_unavailable', { requestId, dependency: error.dependency, cause: describe(error.cause) });
     oauthError = new TemporarilyUnavailableError();

@@ -1,25 +1,20 @@
 import { authenticateClient, readClientCredentials } from './client-auth';
-import { InvalidRequestError, MethodNotAllowedError, UnauthorizedClientError, UnsupportedGrantTypeError } from './errors';
+import { InvalidRequestError, MethodNotAllowedError, OAuthError, UnauthorizedClientError, UnsupportedGrantTypeError } from './errors';
 import { parseForm } from './form';
 import type { HttpRequest, HttpResponse } from './http';
-import type { Client, GrantType } from './ports';
+import type { Client } from './ports';
 import { errorResponse, tokenResponse } from './responses';
-import type { Grant, TokenEndpointDeps } from './grants/grant';
-import { passwordGrant } from './grants/password';
-import { refreshTokenGrant } from './grants/refresh-token';
+import type { TokenEndpointDeps } from './grants/grant';
+import { grantFor, UNSUPPORTED_GRANT_DESCRIPTION } from './grants';
 
 /** Where a trusted back-end client reports its end user's IP (see RequestContext.endUserIp). */
 export const END_USER_IP_HEADER = 'x-end-user-ip';
 
-const GRANTS: ReadonlyMap<string, Grant<unknown>> = new Map<GrantType, Grant<unknown>>([
-  ['password', passwordGrant],
-  ['refresh_token', refreshTokenGrant],
-]);
-
 /**
  * POST /token as a chain of small steps: method → form → grant_type present → (the grant's own reads ∥
  * client lookup ∥ the signer's key reads, when its cache needs them) → client authentication → grant
- * supported → grant allowed for the client → the grant.
+ * supported (grants/index.ts) → grant allowed for the client (its registration, and confidential-only
+ * grants for confidential clients) → the grant.
  * Every outcome is rendered by tokenResponse or errorResponse.
  */
 export async function handleTokenRequest(request: HttpRequest, deps: TokenEndpointDeps): Promise<HttpResponse> {
@@ -36,22 +31,26 @@ export async function handleTokenRequest(request: HttpRequest, deps: TokenEndpoi
       sourceIp: request.sourceIp,
       endUserIp: request.headers[END_USER_IP_HEADER],
     };
-    const grant = GRANTS.get(grantType);
-    const prefetched = grant?.prefetch(params, deps, context);
+    const grant = grantFor(grantType);
+    const prefetched = grant?.prefetch?.(params, deps, context) ?? Promise.resolve(undefined);
     // Every grant signs: the signer's reads (if its cache needs them) overlap the lookups.
     if (grant !== undefined) deps.signer.prepare();
     const client = await authenticateRequestClient(request, params, deps);
-    if (grant === undefined || prefetched === undefined) {
-      throw new UnsupportedGrantTypeError('grant_type must be password or refresh_token');
+    if (grant === undefined) throw new UnsupportedGrantTypeError(UNSUPPORTED_GRANT_DESCRIPTION);
+    if (!(client.grantTypes as readonly string[]).includes(grant.type) || (grant.confidentialOnly === true && client.isPublic)) {
+      throw new UnauthorizedClientError(`this client may not use the ${grant.type} grant`);
     }
-    if (!client.grantTypes.includes(grantType as GrantType)) {
-      throw new UnauthorizedClientError(`this client may not use the ${grantType} grant`);
-    }
+    const missing = grant.parameters.filter((name) => params.get(name) === undefined);
+    if (missing.length > 0) throw new InvalidRequestError(`${listed(grant.parameters)} ${grant.parameters.length > 1 ? 'are' : 'is'} required`);
     const tokens = await grant.issue(client, params, prefetched, deps, context);
     return tokenResponse(tokens);
   } catch (error) {
     return errorResponse(error, deps.logger, request.requestId);
   }
+}
+
+function listed(names: readonly string[]): string {
+  return names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
 }
 
 /**
@@ -68,12 +67,11 @@ export async function authenticateRequestClient(
   try {
     return authenticateClient(credentials, client);
   } catch (error) {
-    deps.logger.info('client_authentication_failed', {
-      requestId: request.requestId,
+    if (!(error instanceof OAuthError)) throw error;
+    throw error.audited('client_authentication_failed', {
       clientId: client?.clientId,
       method: credentials.method,
       reason: client === undefined ? 'unknown_client' : client.disabled ? 'disabled_client' : 'bad_credentials',
     });
-    throw error;
   }
 }

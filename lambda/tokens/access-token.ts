@@ -1,4 +1,4 @@
-import type { SigningKey } from '../oauth/ports';
+import type { SigningKey } from './ports';
 
 /** RFC 9068 §2.2 claims of a JWT access token. Times are epoch seconds. */
 export interface AccessTokenClaims {

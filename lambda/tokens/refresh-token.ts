@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Random } from '../oauth/ports';
+import type { Random } from './ports';
 
 /** 256 random bits, base64url: unguessable, so a plain SHA-256 is a safe storage key. */
 export function generateRefreshToken(random: Random): string {

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SIGNING_KEY_TAG_KEY } from '../../lambda/adapters/key-manager';
+import { SIGNING_KEY_TAG_KEY } from '../../contract/signing-keys';
 import type { SdkCallRecord, SdkPrincipal } from '../../lambda/adapters/sdk-call-log';
-import type { TableDefinition } from '../../lambda/adapters/tables';
+import type { TableDefinition } from '../../contract/tables';
 import { localTableNames } from '../../local/bootstrap';
 import type { DeployedStack, PolicyDocument } from './deployed-stack';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Construct } from 'constructs';
-import type { TableDefinition } from '../../lambda/adapters/tables';
+import type { TableDefinition } from '../../contract/tables';
 import type { SdkPrincipal } from '../../lambda/adapters/sdk-call-log';
 import { logicalId, synthService } from '../infra/support';
 

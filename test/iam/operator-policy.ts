@@ -1,4 +1,4 @@
-import { SIGNING_KEY_TAG_KEY } from '../../lambda/adapters/key-manager';
+import { SIGNING_KEY_TAG_KEY } from '../../contract/signing-keys';
 import type { Check } from './checks';
 import type { DeployedStack, PolicyDocument, PolicyStatement } from './deployed-stack';
 

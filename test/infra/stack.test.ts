@@ -3,16 +3,21 @@ import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REQUIRED_STACK_OUTPUTS, STACK_OUTPUT_KEYS } from '../../bin/admin/stack-outputs';
 import { jsonLogger } from '../../lambda/adapters/logger';
-import { TABLE_DEFINITIONS } from '../../lambda/adapters/tables';
+import { TABLE_DEFINITIONS } from '../../contract/tables';
 import { ENV } from '../../lambda/config';
-import { ROUTES, type HandlerName } from '../../lambda/handlers/routes';
+import { ROUTES, type HandlerName } from '../../contract/routes';
 import { ACCESS_LOG_FIELDS } from '../../lib/api';
 import { settingsFromContext } from '../../lib/context';
 import { ARCHITECTURE, RUNTIME } from '../../lib/functions';
 import { REUSE_EVENT } from '../../lib/monitoring';
-import { JWKS_URI_OUTPUT, METADATA_URL_OUTPUT } from '../../lib/outputs';
+import {
+  ACCESS_TOKEN_TTL_OUTPUT,
+  JWKS_URI_OUTPUT,
+  METADATA_URL_OUTPUT,
+  REQUIRED_STACK_OUTPUTS,
+  SCRYPT_PARAMS_OUTPUT,
+} from '../../contract/stack-outputs';
 import { minimumTokenFunctionMemoryMiB, TokenServiceSettingsError, type TokenServiceSettings } from '../../lib/settings';
 import { KEY_ADMINISTRATION_ACTIONS } from '../../lib/signing-key';
 import { ROTATION_TABLE_ACTIONS, TABLE_ACTIONS, TokenServiceStack } from '../../lib/token-service-stack';
@@ -484,7 +489,7 @@ describe('monitoring', () => {
 describe('outputs', () => {
   it('give ropc-admin --stack every key it reads, plus the JWKS and metadata URLs', () => {
     const outputs = service.template.findOutputs('*');
-    for (const key of [...REQUIRED_STACK_OUTPUTS, ...Object.values(STACK_OUTPUT_KEYS), JWKS_URI_OUTPUT, METADATA_URL_OUTPUT]) {
+    for (const key of [...REQUIRED_STACK_OUTPUTS, SCRYPT_PARAMS_OUTPUT, ACCESS_TOKEN_TTL_OUTPUT, JWKS_URI_OUTPUT, METADATA_URL_OUTPUT]) {
       expect(outputs, key).toHaveProperty(key);
     }
     const issuer = outputs.Issuer!.Value;

@@ -12,27 +12,26 @@ import { join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoRefreshTokenStore, familyMarkerKey } from '../../lambda/adapters/refresh-token-store';
-import type { TableNames } from '../../lambda/adapters/tables';
+import type { TableNames } from '../../contract/tables';
 import { hashClientSecret } from '../../lambda/oauth/client-secret';
 import type { RefreshToken } from '../../lambda/oauth/ports';
 import { DEFAULT_SCRYPT_PARAMS, MAX_PASSWORD_LENGTH, needsRehash, verifyPassword } from '../../lambda/passwords';
 import { freePort } from '../../local/net';
 import { LOCAL_REGION, writeStackState, type LocalStackState } from '../../local/state';
 import { runCli, type CliDeps } from '../../bin/admin/cli';
+import { stackSettingsFromOutputs, type StackOutput } from '../../bin/admin/stack-outputs';
 import {
+  ACCESS_TOKEN_TTL_OUTPUT,
   CLIENTS_TABLE_NAME_OUTPUT,
   ISSUER_OUTPUT,
   LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT,
-  SIGNING_KEYS_TABLE_NAME_OUTPUT,
-  ACCESS_TOKEN_TTL_OUTPUT,
   REFRESH_TOKENS_TABLE_NAME_OUTPUT,
   SCRYPT_PARAMS_OUTPUT,
+  SIGNING_KEYS_TABLE_NAME_OUTPUT,
   SIGNING_KEY_ALIAS_OUTPUT,
-  stackSettingsFromOutputs,
   TOKEN_ENDPOINT_OUTPUT,
   USERS_TABLE_NAME_OUTPUT,
-  type StackOutput,
-} from '../../bin/admin/stack-outputs';
+} from '../../contract/stack-outputs';
 import { resolveTarget } from '../../bin/admin/target';
 import { DynamoLoginAttemptStore } from '../../lambda/adapters/login-attempt-store';
 import { attemptSubject } from '../../lambda/oauth/lockout';

@@ -7,7 +7,7 @@ import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
 import type { SigningKeyRecord } from '../../lambda/tokens/key-registry';
 import type { KmsEmulator } from '../../local/kms-emulator';
 import { LOCAL_REGION } from '../../local/state';
-import { instrument, stages, type CallRecord } from '../../bench/sdk-calls';
+import { instrument, stages, type CallRecord } from '../../local/sdk-calls';
 import { documentClient, emulatedServices, kmsClient } from '../support/aws';
 import { basic, tokenRequest } from '../support/memory';
 import { seed } from '../support/seed';

@@ -3,7 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { inject } from 'vitest';
 import { createDocumentClient } from '../../lambda/adapters/aws-clients';
-import type { TableNames } from '../../lambda/adapters/tables';
+import type { TableNames } from '../../contract/tables';
 import type { ServiceConfig } from '../../lambda/config';
 import { DEFAULT_LIFETIMES } from '../../lambda/oauth/config';
 import { ensureSigningKey, ensureTables, localTableNames } from '../../local/bootstrap';

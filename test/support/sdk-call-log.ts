@@ -1,4 +1,4 @@
-import { SDK_CALL_LOG_ENV } from '../../lambda/adapters/sdk-call-log';
+import { SDK_CALL_LOG_ENV } from '../../contract/environment';
 
 /** Where this run records its SDK calls: vitest.config.ts sets SDK_CALL_LOG_ENV for every test process. */
 export function sdkCallLogDir(env: Readonly<Record<string, string | undefined>> = process.env): string {

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { jsonLogger, METRICS_NAMESPACE } from '../../lambda/adapters/logger';
+import { jsonLogger } from '../../lambda/adapters/logger';
+import { METRICS_NAMESPACE } from '../../contract/audit-events';
 
 describe('jsonLogger', () => {
-  it('writes one JSON object per line with the fields given', () => {
+  it('writes one JSON object per line with the fields given, and no metric for an event that is not an audit event', () => {
     const lines: string[] = [];
-    jsonLogger('svc', (line) => lines.push(line)).info('something_happened', { requestId: 'r1' });
+    jsonLogger('svc', (line) => lines.push(line)).info('password_rehashed', { requestId: 'r1' });
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0]!)).toEqual({ timestamp: expect.any(String), level: 'INFO', service: 'svc', event: 'something_happened', requestId: 'r1' });
+    expect(JSON.parse(lines[0]!)).toEqual({ timestamp: expect.any(String), level: 'INFO', service: 'svc', event: 'password_rehashed', requestId: 'r1' });
   });
 
   it('makes an audit event a CloudWatch EMF metric, with its reason as a dimension', () => {

@@ -49,15 +49,27 @@ export interface IssuedTokens {
 }
 
 /**
- * One grant type. `prefetch` starts the grant's reads that do not depend on the client, so they run in
- * parallel with the client lookup; `issue` runs once the client is authenticated and allowed the grant.
+ * One grant type, described once (node-oidc-provider's grant modules): the token endpoint, the metadata's
+ * grant_types_supported, the clients' allowed grants and the unsupported-grant message all come from the
+ * registry of these (grants/index.ts). Adding a grant is one descriptor file and its tests.
  */
-export interface Grant<Prefetched> {
-  prefetch(params: ReadonlyMap<string, string>, deps: TokenEndpointDeps, context: RequestContext): Promise<Prefetched>;
+export interface Grant<Type extends string = string, Prefetched = unknown> {
+  /** The grant_type value (RFC 6749 §4.3, §6, or an extension URI). */
+  readonly type: Type;
+  /** The request parameters the grant reads (besides grant_type, scope and client authentication). */
+  readonly parameters: readonly string[];
+  /** Only for confidential clients (RFC 6749 §4.4 client_credentials would be): public clients get unauthorized_client. */
+  readonly confidentialOnly?: boolean;
+  /**
+   * Starts the grant's reads that do not depend on the client, so they run in parallel with the client
+   * lookup. Optional: a grant that reads nothing before it knows the client has none.
+   */
+  prefetch?(params: ReadonlyMap<string, string>, deps: TokenEndpointDeps, context: RequestContext): Promise<Prefetched>;
+  /** Runs once the client is authenticated and allowed the grant; `prefetched` is what prefetch started. */
   issue(
     client: Client,
     params: ReadonlyMap<string, string>,
-    prefetched: Promise<Prefetched>,
+    prefetched: Promise<Prefetched | undefined>,
     deps: TokenEndpointDeps,
     context: RequestContext,
   ): Promise<IssuedTokens>;

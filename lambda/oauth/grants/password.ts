@@ -1,4 +1,4 @@
-import { InvalidGrantError, InvalidRequestError } from '../errors';
+import { InvalidGrantError } from '../errors';
 import {
   attemptSubject,
   DEFAULT_LOCKOUT_POLICY,
@@ -22,11 +22,16 @@ interface Prefetched {
   readonly counters: ReadonlyMap<string, LoginAttemptCounters>;
 }
 
+const NOTHING_PREFETCHED: Prefetched = { user: undefined, counters: new Map() };
+
 /** RFC 6749 §4.3: Resource Owner Password Credentials, behind brute-force protection. */
-export const passwordGrant: Grant<Prefetched> = {
+export const passwordGrant: Grant<'password', Prefetched> = {
+  type: 'password',
+  parameters: ['username', 'password'],
+
   prefetch(params, deps, context) {
     const username = params.get('username');
-    if (username === undefined) return Promise.resolve({ user: undefined, counters: new Map() });
+    if (username === undefined) return Promise.resolve(NOTHING_PREFETCHED);
     const now = epochSeconds(deps);
     const ips = [...new Set(candidateIps(context))];
     return started(
@@ -41,13 +46,11 @@ export const passwordGrant: Grant<Prefetched> = {
   },
 
   async issue(client, params, prefetched, deps, context) {
-    const username = params.get('username');
-    const password = params.get('password');
-    if (username === undefined || password === undefined) {
-      throw new InvalidRequestError('username and password are required');
-    }
+    // The endpoint checked the parameters the descriptor names.
+    const username = params.get('username') ?? '';
+    const password = params.get('password') ?? '';
     const requestedScope = parseScope(params.get('scope'));
-    const { user, counters } = await prefetched;
+    const { user, counters } = (await prefetched) ?? NOTHING_PREFETCHED;
     const now = epochSeconds(deps);
     const ip = attemptIp(client, context);
     const subject = attemptSubject(username, ip);
@@ -74,10 +77,9 @@ export const passwordGrant: Grant<Prefetched> = {
 
     if (failure !== undefined || user === undefined) {
       const after = await deps.loginAttempts.recordFailure(subject, now);
-      deps.logger.info('password_grant_failed', { ...log, reason: failure, lockout: decision.reason });
       const started = lockoutStarted(before, after, policy);
       if (started !== undefined) deps.logger.warn('lockout_started', { ...log, lockout: started });
-      throw new InvalidGrantError(INVALID_CREDENTIALS);
+      throw new InvalidGrantError(INVALID_CREDENTIALS).audited('password_grant_failed', { ...log, reason: failure, lockout: decision.reason });
     }
 
     const scope = grantScope(requestedScope, client.scopes, user.scopes);

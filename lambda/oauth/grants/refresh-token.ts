@@ -1,5 +1,5 @@
 import { hashRefreshToken } from '../../tokens/refresh-token';
-import { InvalidGrantError, InvalidRequestError } from '../errors';
+import { InvalidGrantError } from '../errors';
 import { formatScope, narrowScope, parseScope } from '../scope';
 import { RefreshTokenConflictError, type RefreshToken } from '../ports';
 import { started, type Grant, type RequestContext, type TokenEndpointDeps } from './grant';
@@ -12,34 +12,31 @@ const INVALID_REFRESH_TOKEN = 'the refresh token is invalid, expired or revoked'
  * sign (with the user check); one conditional write that retires the token and stores its successor.
  * Signing comes before the commit, so a signing failure never consumes the presented token.
  */
-export const refreshTokenGrant: Grant<RefreshToken | undefined> = {
+export const refreshTokenGrant: Grant<'refresh_token', RefreshToken | undefined> = {
+  type: 'refresh_token',
+  parameters: ['refresh_token'],
+
   prefetch(params, deps) {
     const token = params.get('refresh_token');
     return started(token === undefined ? Promise.resolve(undefined) : deps.refreshTokens.get(hashRefreshToken(token)));
   },
 
   async issue(client, params, prefetched, deps, context) {
-    if (params.get('refresh_token') === undefined) {
-      throw new InvalidRequestError('refresh_token is required');
-    }
     const requestedScope = parseScope(params.get('scope'));
     const current = await prefetched;
     const now = epochSeconds(deps);
     const log = { requestId: context.requestId, clientId: client.clientId };
 
     if (current === undefined || current.clientId !== client.clientId) {
-      deps.logger.info('refresh_grant_failed', { ...log, reason: current === undefined ? 'unknown_token' : 'other_client' });
-      throw new InvalidGrantError(INVALID_REFRESH_TOKEN);
+      throw invalid({ ...log, reason: current === undefined ? 'unknown_token' : 'other_client' });
     }
     if (current.state !== 'active') {
-      if (current.state === 'rotated') await revokeReusedFamily(deps, current, context);
-      else deps.logger.info('refresh_grant_failed', { ...log, userId: current.userId, reason: 'revoked' });
-      throw new InvalidGrantError(INVALID_REFRESH_TOKEN);
+      if (current.state === 'rotated') throw await revokeReusedFamily(deps, current, context);
+      throw invalid({ ...log, userId: current.userId, reason: 'revoked' });
     }
     // DynamoDB deletes expired items late: the expiry is checked here, and again in the commit's condition.
     if (now >= current.idleExpiresAt || now >= current.familyExpiresAt) {
-      deps.logger.info('refresh_grant_failed', { ...log, userId: current.userId, reason: 'expired' });
-      throw new InvalidGrantError(INVALID_REFRESH_TOKEN);
+      throw invalid({ ...log, userId: current.userId, reason: 'expired' });
     }
 
     const scope = narrowScope(requestedScope, current.scope, client.scopes);
@@ -48,8 +45,7 @@ export const refreshTokenGrant: Grant<RefreshToken | undefined> = {
       issueAccessToken(deps, client, current.userId, scope, now),
     ]);
     if (user === undefined || user.userId !== current.userId || user.disabled) {
-      deps.logger.info('refresh_grant_failed', { ...log, userId: current.userId, reason: 'user_unavailable' });
-      throw new InvalidGrantError(INVALID_REFRESH_TOKEN);
+      throw invalid({ ...log, userId: current.userId, reason: 'user_unavailable' });
     }
 
     const next = mintRefreshToken(deps, current, scope, now, current);
@@ -59,10 +55,9 @@ export const refreshTokenGrant: Grant<RefreshToken | undefined> = {
       if (!(error instanceof RefreshTokenConflictError)) throw error;
       // Another request rotated it first: this one presented a token that is now used (RFC 9700 §4.14.2).
       const state = error.current?.state;
-      if (state === 'rotated') await revokeReusedFamily(deps, current, context);
+      if (state === 'rotated') throw await revokeReusedFamily(deps, current, context);
       // 'revoked': its family was revoked while it was still active (reuse of an older token, RFC 7009).
-      else deps.logger.info('refresh_grant_failed', { ...log, userId: current.userId, reason: state === 'revoked' ? 'revoked' : 'conflict' });
-      throw new InvalidGrantError(INVALID_REFRESH_TOKEN);
+      throw invalid({ ...log, userId: current.userId, reason: state === 'revoked' ? 'revoked' : 'conflict' });
     }
 
     deps.logger.info('refresh_grant_succeeded', {
@@ -80,15 +75,20 @@ export const refreshTokenGrant: Grant<RefreshToken | undefined> = {
   },
 };
 
-/** A used token came back: someone holds a copy. Revoke its whole family, the current token included. */
-async function revokeReusedFamily(deps: TokenEndpointDeps, token: RefreshToken, context: RequestContext): Promise<void> {
+/** The one answer to every unusable refresh token, with what the log records about it. */
+function invalid(fields: Record<string, unknown>): InvalidGrantError {
+  return new InvalidGrantError(INVALID_REFRESH_TOKEN).audited('refresh_grant_failed', fields);
+}
+
+/**
+ * A used token came back: someone holds a copy. Revokes its whole family, the current token included,
+ * and returns the error to answer with (the reuse is logged as a warning, and alarms).
+ */
+async function revokeReusedFamily(deps: TokenEndpointDeps, token: RefreshToken, context: RequestContext): Promise<InvalidGrantError> {
   const newlyRevoked = await deps.refreshTokens.revokeFamily(token);
-  deps.logger.warn('refresh_token_reuse_detected', {
-    requestId: context.requestId,
-    clientId: token.clientId,
-    userId: token.userId,
-    familyId: token.familyId,
-    generation: token.generation,
-    newlyRevoked,
-  });
+  return new InvalidGrantError(INVALID_REFRESH_TOKEN).audited(
+    'refresh_token_reuse_detected',
+    { requestId: context.requestId, clientId: token.clientId, userId: token.userId, familyId: token.familyId, generation: token.generation, newlyRevoked },
+    'warn',
+  );
 }

@@ -1,5 +1,12 @@
-import { ENDPOINT_PATHS } from '../oauth/metadata';
+/** Paths of the public endpoints, relative to the issuer (RFC 8414 metadata, the REST API, the local emulation). */
+export const ENDPOINT_PATHS = {
+  token: '/token',
+  revocation: '/revoke',
+  jwks: '/.well-known/jwks.json',
+  metadata: '/.well-known/oauth-authorization-server',
+} as const;
 
+/** The functions that serve requests (the scheduled key rotation serves none). */
 export type HandlerName = 'token' | 'jwks' | 'metadata';
 
 export interface Route {
@@ -17,3 +24,9 @@ export const ROUTES: readonly Route[] = [
   { path: ENDPOINT_PATHS.jwks, methods: ['GET'], handler: 'jwks' },
   { path: ENDPOINT_PATHS.metadata, methods: ['GET'], handler: 'metadata' },
 ];
+
+/** Resource servers refetch the JWKS at least this often; far below any key-rotation propagation period. */
+export const JWKS_MAX_AGE_SECONDS = 300;
+
+/** The metadata document changes only with a deployment. */
+export const METADATA_MAX_AGE_SECONDS = 3600;

@@ -1,0 +1,29 @@
+/** The CloudWatch namespace of the service's metrics (one per audit event, with `service` and `reason` dimensions). */
+export const METRICS_NAMESPACE = 'RopcTokenService';
+
+/**
+ * Security-relevant outcomes: each log line with one of these events also carries a CloudWatch Embedded
+ * Metric Format block, so every event is a metric (count) for dashboards and alarms, with a `reason`
+ * dimension where the event has one. The stack's alarms name them from here.
+ */
+export const AUDIT_EVENTS = [
+  'password_grant_succeeded',
+  'password_grant_failed',
+  'refresh_grant_succeeded',
+  'refresh_grant_failed',
+  'refresh_token_reuse_detected',
+  'lockout_started',
+  'client_authentication_failed',
+  'token_revoked',
+  'dependency_unavailable',
+  'unexpected_error',
+] as const;
+
+export type AuditEvent = (typeof AUDIT_EVENTS)[number];
+
+/** Everything the service logs: the audit events, and operational events that are not metrics. */
+export type LogEvent = AuditEvent | 'password_rehashed' | 'password_rehash_failed' | 'signing_key_rotated';
+
+export function isAuditEvent(event: string): event is AuditEvent {
+  return (AUDIT_EVENTS as readonly string[]).includes(event);
+}
