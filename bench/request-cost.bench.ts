@@ -15,7 +15,7 @@ import {
   MemoryRefreshTokenStore,
   MemoryUserStore,
   SETTINGS,
-} from '../test/support/memory';
+} from '../local/memory-stores';
 import { round, stats, type Bench } from './lib';
 
 const ITERATIONS = Number(process.env.REQUEST_COST_ITERATIONS ?? 2000);

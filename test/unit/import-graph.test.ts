@@ -67,6 +67,11 @@ describe('import graph', () => {
     expect(packages).toEqual([]);
   });
 
+  it('keeps the benchmarks and the tests apart: what both use lives in local/', () => {
+    const offending = [...edges('bench/').filter(([, target]) => target.startsWith('test/')), ...edges('test/').filter(([, target]) => target.startsWith('bench/'))];
+    expect(offending.map(describeEdge)).toEqual([]);
+  });
+
   it('loads no AWS SDK module when the CDK app is built (cdk synth)', () => {
     const reached = reachable(['bin/app.ts']);
     const sdk = [...reached].flatMap((path) => byPath.get(path)!.packages.filter((name) => name.startsWith('@aws-sdk/')).map((name) => `${path} → ${name}`));

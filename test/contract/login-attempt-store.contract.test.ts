@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { DynamoLoginAttemptStore } from '../../lambda/adapters/login-attempt-store';
+import { attemptSubject, DAY, HOUR, NO_FAILURES, type AttemptSubject } from '../../lambda/oauth/lockout';
+import type { LoginAttemptStore } from '../../lambda/oauth/ports';
+import { MemoryLoginAttemptStore } from '../support/memory';
+import { dynamoDbLocal } from './dynamodb';
+
+async function makeMemory(): Promise<LoginAttemptStore> {
+  return new MemoryLoginAttemptStore();
+}
+
+const dynamo = dynamoDbLocal();
+afterAll(() => dynamo.close());
+
+async function makeDynamo(): Promise<LoginAttemptStore> {
+  const { db, tables } = await dynamo.get();
+  return new DynamoLoginAttemptStore(db, tables.loginAttempts);
+}
+
+/** A UTC midnight, so also an hour boundary: the hour and day windows start here. */
+const NOW = 1_795_000_000 - (1_795_000_000 % DAY);
+
+// The IP's daily counter is shared by every username: each test gets addresses of its own.
+let hosts = 0;
+const freshIp = () => `198.18.${++hosts >> 8}.${hosts & 255}`;
+const freshSubject = (): AttemptSubject => attemptSubject(`user-${randomUUID()}`, freshIp());
+
+describe.each([
+  ['memory', makeMemory],
+  ['dynamodb', makeDynamo],
+])('LoginAttemptStore contract: %s', (_name, make) => {
+  let store: LoginAttemptStore;
+  beforeEach(async () => {
+    store = await make();
+  });
+
+  async function fail(subject: AttemptSubject, ...times: number[]) {
+    for (const at of times) await store.recordFailure(subject, at);
+  }
+
+  it('reads zero for a subject that never failed', async () => {
+    expect(await store.read(freshSubject(), NOW)).toEqual(NO_FAILURES);
+  });
+
+  it('counts each failure in the pair, hour and day counters, and returns the counters after it', async () => {
+    const subject = freshSubject();
+    expect(await store.recordFailure(subject, NOW)).toEqual({ pairFailures: 1, pairLastFailureAt: NOW, userFailuresThisHour: 1, ipFailuresToday: 1 });
+    expect(await store.recordFailure(subject, NOW + 5)).toEqual({ pairFailures: 2, pairLastFailureAt: NOW + 5, userFailuresThisHour: 2, ipFailuresToday: 2 });
+    expect(await store.read(subject, NOW + 6)).toEqual({ pairFailures: 2, pairLastFailureAt: NOW + 5, userFailuresThisHour: 2, ipFailuresToday: 2 });
+  });
+
+  // The pair is per (username, IP); the hour counter per username from any IP; the day counter per IP for any username.
+  it.each([
+    ['the same username from another IP', (s: AttemptSubject) => ({ ...s, ip: freshIp() }), { userFailuresThisHour: 2 }],
+    ['another username from the same IP', (s: AttemptSubject) => ({ ...s, userKey: freshSubject().userKey }), { ipFailuresToday: 2 }],
+    ['another username from another IP', () => freshSubject(), {}],
+  ])('shows %s only the counters they share', async (_case, neighbour, shared) => {
+    const subject = freshSubject();
+    await fail(subject, NOW, NOW + 1);
+    expect(await store.read(neighbour(subject), NOW + 2)).toEqual({ ...NO_FAILURES, ...shared });
+  });
+
+  // Expired counters read as zero although their items are still there (TTL is off, as DynamoDB before its sweep).
+  it.each([
+    ['a second before the next hour', HOUR - 1, { pairFailures: 2, pairLastFailureAt: NOW + 1, userFailuresThisHour: 2, ipFailuresToday: 2 }],
+    ['in the next hour', HOUR, { pairFailures: 2, pairLastFailureAt: NOW + 1, userFailuresThisHour: 0, ipFailuresToday: 2 }],
+    // The streak is remembered for a day after its last failure, not until midnight.
+    ['on the next day, within a day of the last failure', DAY, { pairFailures: 2, pairLastFailureAt: NOW + 1, userFailuresThisHour: 0, ipFailuresToday: 0 }],
+    ['a day after the last failure', DAY + 1, NO_FAILURES],
+  ])('reads, %s, only the live counters', async (_case, later, expected) => {
+    const subject = freshSubject();
+    await fail(subject, NOW, NOW + 1);
+    expect(await store.read(subject, NOW + later)).toEqual(expected);
+  });
+
+  // [case, seconds after the streak, pair after the failure, day counter after it]: the hour is a new one in each.
+  it.each([
+    ['within a day of the last failure', DAY - 1, 4, 4],
+    ['a day after the last failure', DAY, 1, 1],
+    ['a week after', 7 * DAY, 1, 1],
+  ])('recordFailure %s continues or restarts the streak', async (_case, later, pairFailures, ipFailuresToday) => {
+    const subject = freshSubject();
+    await fail(subject, NOW, NOW, NOW);
+    expect(await store.recordFailure(subject, NOW + later)).toEqual({
+      pairFailures,
+      pairLastFailureAt: NOW + later,
+      userFailuresThisHour: 1,
+      ipFailuresToday,
+    });
+    expect((await store.read(subject, NOW + later)).pairFailures).toBe(pairFailures);
+  });
+
+  it('keeps a streak alive as long as each failure comes within a day of the one before', async () => {
+    const subject = freshSubject();
+    await fail(subject, NOW, NOW + DAY - 1, NOW + 2 * DAY - 2);
+    expect((await store.read(subject, NOW + 3 * DAY - 3)).pairFailures).toBe(3);
+  });
+
+  it('recordSuccess ends the pair streak but not the hour and day counters', async () => {
+    const subject = freshSubject();
+    await fail(subject, NOW, NOW + 1, NOW + 2);
+    await store.recordSuccess(subject);
+    expect(await store.read(subject, NOW + 3)).toEqual({ pairFailures: 0, pairLastFailureAt: 0, userFailuresThisHour: 3, ipFailuresToday: 3 });
+    expect(await store.recordFailure(subject, NOW + 4)).toEqual({ pairFailures: 1, pairLastFailureAt: NOW + 4, userFailuresThisHour: 4, ipFailuresToday: 4 });
+  });
+
+  it('recordSuccess leaves the same username’s streak from another IP', async () => {
+    const subject = freshSubject();
+    const elsewhere = { ...subject, ip: freshIp() };
+    await fail(subject, NOW);
+    await fail(elsewhere, NOW, NOW);
+    await store.recordSuccess(subject);
+    expect((await store.read(elsewhere, NOW + 1)).pairFailures).toBe(2);
+  });
+
+  it('recordSuccess without a streak changes nothing', async () => {
+    const subject = freshSubject();
+    await store.recordSuccess(subject);
+    expect(await store.read(subject, NOW)).toEqual(NO_FAILURES);
+  });
+
+  // Parallel failed logins must not lose counts: the lockout limits depend on every one of them.
+  it('counts every one of concurrent failures', async () => {
+    const subject = freshSubject();
+    const after = await Promise.all(Array.from({ length: 8 }, () => store.recordFailure(subject, NOW)));
+    expect(after.map((counters) => counters.pairFailures).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(await store.read(subject, NOW)).toEqual({ pairFailures: 8, pairLastFailureAt: NOW, userFailuresThisHour: 8, ipFailuresToday: 8 });
+  });
+});
