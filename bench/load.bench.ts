@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { DescribeKeyCommand, SignCommand } from '@aws-sdk/client-kms';
 import { BatchGetCommand, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import autocannon, { type AutocannonRequest } from 'autocannon';
+import autocannon from 'autocannon';
 import { rotationWrite } from '../lambda/adapters/refresh-token-store';
 import type { RefreshToken } from '../lambda/oauth/ports';
 import { handleTokenRequest } from '../lambda/oauth/token-endpoint';
@@ -199,7 +199,7 @@ function summarize(kind: Run['kind'], concurrency: number, parts: readonly Part[
 }
 
 /** autocannon against POST /token with a body built per request; latencies of 200s only. */
-function cannon(stack: LocalStack, connections: number, seconds: number, request: AutocannonRequest): Promise<Part> {
+function cannon(stack: LocalStack, connections: number, seconds: number, request: autocannon.Request): Promise<Part> {
   return new Promise((resolve, reject) => {
     const latencies: number[] = [];
     const completions: number[] = [];

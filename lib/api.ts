@@ -139,8 +139,8 @@ export class TokenApi extends Construct {
 
   /**
    * Responses API Gateway makes itself, in the service's RFC 6749 §5.2 shape (and no-store): its own
-   * failures (Lambda throttled, timed out, crashed) are 503 with Retry-After, as DESIGN.md promises
-   * for infrastructure faults; throttling is 429 with Retry-After; an unknown path is 404, not the
+   * failures (Lambda throttled, timed out, crashed) are 503 with Retry-After, as the service promises
+   * for infrastructure faults (README, Endpoints); throttling is 429 with Retry-After; an unknown path is 404, not the
    * default 403 "Missing Authentication Token".
    */
   private addGatewayResponses(): void {

@@ -30,7 +30,7 @@ export interface CliDeps {
   readonly now?: () => Date;
 }
 
-const HANDLERS: Partial<Record<CommandId, CommandHandler>> = { ...CLIENT_COMMANDS, ...USER_COMMANDS, ...TOKEN_COMMANDS, ...KEY_COMMANDS };
+const HANDLERS: Record<CommandId, CommandHandler> = { ...CLIENT_COMMANDS, ...USER_COMMANDS, ...TOKEN_COMMANDS, ...KEY_COMMANDS };
 
 const PROGRAM = 'ropc-admin';
 
@@ -45,9 +45,6 @@ export async function runCli(argv: string[], io: CliIo, deps: CliDeps = {}): Pro
     }
     const { command, args, strings, flags } = parsed;
     const handler = HANDLERS[command.id];
-    if (!command.available || handler === undefined) {
-      throw new UsageError(`"${command.id}" is not available yet in this version of ${PROGRAM}: nothing was changed`, false);
-    }
     let pending: Promise<Target> | undefined;
     const context: CommandContext = {
       command,

@@ -107,7 +107,7 @@ function noSuchClient(clientId: string, target: Target): OperationalError {
   return new OperationalError(`there is no client "${printable(clientId)}" in ${target.description}`);
 }
 
-export const CLIENT_COMMANDS: Partial<Record<CommandId, CommandHandler>> = {
+export const CLIENT_COMMANDS: Record<Extract<CommandId, `clients ${string}`>, CommandHandler> = {
   'clients create': createClient,
   'clients list': listClients,
   'clients disable': disableClient,

@@ -2,7 +2,7 @@ import { usageLine } from './args';
 import { COMMANDS } from './spec';
 
 export function helpText(): string {
-  const lines = COMMANDS.map((spec) => ({ usage: usageLine(spec), summary: spec.available ? spec.summary : `${spec.summary} (not available yet)` }));
+  const lines = COMMANDS.map((spec) => ({ usage: usageLine(spec), summary: spec.summary }));
   return [
     'Usage: ropc-admin [--stack NAME [--region R]] [--json] COMMAND',
     '',

@@ -104,7 +104,7 @@ function deletionLines(kids: readonly string[]): string[] {
   return kids.length === 0 ? [] : [`Scheduled the KMS deletion of ${kids.join(', ')} (after the KMS waiting period).`];
 }
 
-export const KEY_COMMANDS: Partial<Record<CommandId, CommandHandler>> = {
+export const KEY_COMMANDS: Record<Extract<CommandId, `keys ${string}`>, CommandHandler> = {
   'keys list': listKeys,
   'keys rotate': rotateKeys,
   'keys revoke': revokeKey,

@@ -50,15 +50,13 @@ export interface CommandSpec {
   /** The arguments part of the usage line. */
   readonly synopsis: string;
   readonly summary: string;
-  /** False for commands that belong to later work: they fail with a clear message and exit 2. */
-  readonly available: boolean;
 }
 
 function command(
   id: CommandId,
   synopsis: string,
   summary: string,
-  extra: { positionals?: string[]; options?: OptionName[]; required?: OptionName[]; available?: boolean } = {},
+  extra: { positionals?: string[]; options?: OptionName[]; required?: OptionName[] } = {},
 ): CommandSpec {
   return {
     id,
@@ -67,7 +65,6 @@ function command(
     positionals: extra.positionals ?? [],
     options: extra.options ?? [],
     required: extra.required ?? [],
-    available: extra.available ?? true,
   };
 }
 

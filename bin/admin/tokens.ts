@@ -21,6 +21,6 @@ async function revokeUserTokens(context: CommandContext): Promise<CommandResult>
   };
 }
 
-export const TOKEN_COMMANDS: Partial<Record<CommandId, CommandHandler>> = {
+export const TOKEN_COMMANDS: Record<Extract<CommandId, `tokens ${string}`>, CommandHandler> = {
   'tokens revoke': revokeUserTokens,
 };

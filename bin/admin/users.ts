@@ -124,7 +124,7 @@ export function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
-export const USER_COMMANDS: Partial<Record<CommandId, CommandHandler>> = {
+export const USER_COMMANDS: Record<Extract<CommandId, `users ${string}`>, CommandHandler> = {
   'users create': createUser,
   'users set-password': setPassword,
   'users disable': disableUser,
