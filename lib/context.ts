@@ -1,5 +1,13 @@
 import type { Node } from 'constructs';
-import { parseScryptParams } from '../lambda/passwords';
+import {
+  ACCESS_TOKEN_TTL,
+  DEFAULT_AUDIENCE,
+  ISSUER,
+  REFRESH_TOKEN_ABSOLUTE_TTL,
+  REFRESH_TOKEN_IDLE_TTL,
+  SCOPES_SUPPORTED,
+  SCRYPT,
+} from '../contract/settings';
 import { TokenServiceSettingsError, type TokenServiceSettings } from './settings';
 
 /** The stack name when `-c stackName=…` is not given. */
@@ -24,31 +32,20 @@ const boolean: Parser = (value) => {
   throw new Error('expected true or false');
 };
 
-/** `"read write"`, `"read,write"` or a JSON array in cdk.json. */
-const list: Parser = (value) => {
-  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value;
-  if (typeof value === 'string') return value.split(/[\s,]+/).filter(Boolean);
-  throw new Error('expected a list of words');
-};
-
-/** `"N=131072,r=8,p=1"` (or `ln=17`), the syntax of SCRYPT_PARAMS and of the ScryptParams output. */
-const scrypt: Parser = (value) => {
-  if (typeof value === 'object' && value !== null) return value;
-  return parseScryptParams(String(value));
-};
 
 /**
  * The context keys `cdk deploy -c key=value` accepts: the TokenServiceSettings names, one for one, except
  * the custom domain, which takes two flat keys.
  */
 const SETTINGS_PARSERS: { readonly [K in Exclude<keyof TokenServiceSettings, 'customDomain'>]-?: Parser } = {
-  issuer: text,
-  defaultAudience: text,
-  scopesSupported: list,
-  accessTokenTtlSeconds: number,
-  refreshTokenIdleTtlSeconds: number,
-  refreshTokenAbsoluteTtlSeconds: number,
-  scrypt,
+  // The settings the functions share are parsed as they are from the environment (contract/settings.ts).
+  issuer: ISSUER.parse,
+  defaultAudience: DEFAULT_AUDIENCE.parse,
+  scopesSupported: SCOPES_SUPPORTED.parse,
+  accessTokenTtlSeconds: ACCESS_TOKEN_TTL.parse,
+  refreshTokenIdleTtlSeconds: REFRESH_TOKEN_IDLE_TTL.parse,
+  refreshTokenAbsoluteTtlSeconds: REFRESH_TOKEN_ABSOLUTE_TTL.parse,
+  scrypt: SCRYPT.parse,
   tokenFunctionMemoryMiB: number,
   tokenFunctionTimeoutSeconds: number,
   waf: boolean,

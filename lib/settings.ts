@@ -1,10 +1,19 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { DEFAULT_KEY_CACHE_SECONDS, validateConfig, type ServiceConfig } from '../lambda/config';
-import { TABLE_DEFINITIONS, type TableNames } from '../contract/tables';
-import { DEFAULT_LIFETIMES } from '../lambda/oauth/config';
 import { JWKS_MAX_AGE_SECONDS } from '../contract/routes';
-import { DEFAULT_SCRYPT_PARAMS, validateScryptParams, type ScryptParams } from '../lambda/passwords';
-import { CLOCK_SKEW_SECONDS, DEFAULT_PROPAGATION_SECONDS } from '../lambda/tokens/key-registry';
+import type { ScryptParams } from '../contract/scrypt-params';
+import {
+  ACCESS_TOKEN_TTL,
+  DEFAULT_AUDIENCE,
+  DEFAULTS,
+  ISSUER,
+  lifetimeProblems,
+  REFRESH_TOKEN_ABSOLUTE_TTL,
+  REFRESH_TOKEN_IDLE_TTL,
+  SCOPES_SUPPORTED,
+  SCRYPT,
+  type Setting,
+} from '../contract/settings';
+import { CLOCK_SKEW_SECONDS, DEFAULT_PROPAGATION_SECONDS } from '../contract/signing-keys';
 
 /** A regional API Gateway custom domain in front of the stage; the issuer becomes `https://<domainName>`. */
 export interface CustomDomainOptions {
@@ -176,10 +185,10 @@ export interface ResolvedSettings {
 }
 
 export const DEFAULT_SETTINGS = {
-  accessTokenTtlSeconds: DEFAULT_LIFETIMES.accessTokenTtl,
-  refreshTokenIdleTtlSeconds: DEFAULT_LIFETIMES.refreshTokenIdleTtl,
-  refreshTokenAbsoluteTtlSeconds: DEFAULT_LIFETIMES.refreshTokenAbsoluteTtl,
-  scrypt: DEFAULT_SCRYPT_PARAMS,
+  accessTokenTtlSeconds: DEFAULTS.accessTokenTtl,
+  refreshTokenIdleTtlSeconds: DEFAULTS.refreshTokenIdleTtl,
+  refreshTokenAbsoluteTtlSeconds: DEFAULTS.refreshTokenAbsoluteTtl,
+  scrypt: DEFAULTS.scrypt,
   /** One full vCPU: see TokenServiceSettings.tokenFunctionMemoryMiB. */
   tokenFunctionMemoryMiB: 1769,
   tokenFunctionTimeoutSeconds: 10,
@@ -207,8 +216,6 @@ const LAMBDA_MEMORY_RANGE = [128, 10_240] as const;
 const WAF_RATE_LIMIT_RANGE = [10, 2_000_000_000] as const;
 const WAF_WINDOWS = [60, 120, 300, 600];
 const RETENTION_DAYS = Object.values(RetentionDays).filter((value): value is number => typeof value === 'number');
-/** An access token outliving a day is a credential nobody can revoke. */
-const ACCESS_TOKEN_TTL_RANGE = [60, 86_400] as const;
 
 /** Bad settings, all of them at once, so that one synth shows every problem. */
 export class TokenServiceSettingsError extends Error {
@@ -228,6 +235,11 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
   const problems: string[] = [];
   const check = (ok: boolean, problem: string) => {
     if (!ok) problems.push(problem);
+  };
+  /** A shared setting's own rules (contract/settings.ts), named as the prop and context key. */
+  const shared = <T>(setting: Setting<T>, value: T) => {
+    const problem = setting.check(value, setting.key);
+    if (problem !== undefined) problems.push(problem);
   };
   const wholeNumber = (name: keyof TokenServiceSettings, value: number, [min, max]: readonly [number, number]) =>
     check(Number.isSafeInteger(value) && value >= min && value <= max, `${name} must be a whole number from ${min} to ${max}, got ${value}`);
@@ -261,7 +273,7 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
   // Issuer and domain.
   if (resolved.issuer !== undefined) {
     check(resolved.customDomain === undefined, 'set either issuer or customDomain, not both (with a custom domain the issuer is https://<domainName>)');
-    check(resolved.issuer.startsWith('https://'), `issuer must be an https URL (RFC 8414 §2), got "${resolved.issuer}"`);
+    shared(ISSUER, resolved.issuer);
   }
   if (resolved.customDomain !== undefined) {
     const { domainName, certificateArn } = resolved.customDomain;
@@ -274,37 +286,28 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
       `customDomain.certificateArn must be an ACM certificate ARN, got "${certificateArn}"`,
     );
   }
-  if (resolved.defaultAudience !== undefined) check(resolved.defaultAudience.trim() !== '', 'defaultAudience must not be empty');
-  for (const scope of resolved.scopesSupported) {
-    // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-    check(/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(scope), `scopesSupported: "${scope}" is not a valid scope token (RFC 6749 §3.3)`);
-  }
-  check(new Set(resolved.scopesSupported).size === resolved.scopesSupported.length, 'scopesSupported lists a scope twice');
+  if (resolved.defaultAudience !== undefined) shared(DEFAULT_AUDIENCE, resolved.defaultAudience);
+  shared(SCOPES_SUPPORTED, resolved.scopesSupported);
 
-  // Lifetimes: the shared configuration rules, then the ones only a deployment needs.
-  wholeNumber('accessTokenTtlSeconds', resolved.accessTokenTtlSeconds, ACCESS_TOKEN_TTL_RANGE);
-  wholeNumber('refreshTokenIdleTtlSeconds', resolved.refreshTokenIdleTtlSeconds, [60, 10 * 365 * 86_400]);
-  wholeNumber('refreshTokenAbsoluteTtlSeconds', resolved.refreshTokenAbsoluteTtlSeconds, [60, 10 * 365 * 86_400]);
-  check(
-    resolved.refreshTokenIdleTtlSeconds > resolved.accessTokenTtlSeconds,
-    `refreshTokenIdleTtlSeconds (${resolved.refreshTokenIdleTtlSeconds}) must exceed accessTokenTtlSeconds (${resolved.accessTokenTtlSeconds}), or refresh tokens expire before the access tokens they renew`,
+  // Lifetimes: each one's own rules, then the rules between them (the functions apply the same ones).
+  shared(ACCESS_TOKEN_TTL, resolved.accessTokenTtlSeconds);
+  shared(REFRESH_TOKEN_IDLE_TTL, resolved.refreshTokenIdleTtlSeconds);
+  shared(REFRESH_TOKEN_ABSOLUTE_TTL, resolved.refreshTokenAbsoluteTtlSeconds);
+  problems.push(
+    ...lifetimeProblems(
+      {
+        accessTokenTtl: resolved.accessTokenTtlSeconds,
+        refreshTokenIdleTtl: resolved.refreshTokenIdleTtlSeconds,
+        refreshTokenAbsoluteTtl: resolved.refreshTokenAbsoluteTtlSeconds,
+      },
+      (setting) => setting.key,
+    ),
   );
-  for (const problem of validateConfig(sharedConfigView(resolved))) {
-    problems.push(
-      problem.includes('refresh-token')
-        ? `${problem}: refreshTokenIdleTtlSeconds ${resolved.refreshTokenIdleTtlSeconds} > refreshTokenAbsoluteTtlSeconds ${resolved.refreshTokenAbsoluteTtlSeconds}`
-        : `issuer "${resolved.issuer}": ${problem}`,
-    );
-  }
 
   // Passwords and the function that hashes them.
-  let scryptValid = true;
-  try {
-    validateScryptParams(resolved.scrypt);
-  } catch (error) {
-    scryptValid = false;
-    problems.push(`scrypt: ${(error as Error).message}`);
-  }
+  const scryptProblem = SCRYPT.check(resolved.scrypt, SCRYPT.key);
+  if (scryptProblem !== undefined) problems.push(scryptProblem);
+  const scryptValid = scryptProblem === undefined;
   wholeNumber('tokenFunctionMemoryMiB', resolved.tokenFunctionMemoryMiB, LAMBDA_MEMORY_RANGE);
   if (scryptValid) {
     const needed = minimumTokenFunctionMemoryMiB(resolved.scrypt);
@@ -319,10 +322,10 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
   // Signing-key rotation (lambda/tokens/key-registry.ts).
   wholeNumber('keyRotationDays', resolved.keyRotationDays, [0, 3650]);
   wholeNumber('keyRotationPropagationSeconds', resolved.keyRotationPropagationSeconds, [0, 30 * 86_400]);
-  const keySetCache = DEFAULT_KEY_CACHE_SECONDS + JWKS_MAX_AGE_SECONDS;
+  const keySetCache = DEFAULTS.keyCacheSeconds + JWKS_MAX_AGE_SECONDS;
   check(
     resolved.keyRotationPropagationSeconds >= keySetCache,
-    `keyRotationPropagationSeconds ${resolved.keyRotationPropagationSeconds} is shorter than a JWKS cache: the functions re-read the key registry every ${DEFAULT_KEY_CACHE_SECONDS} s and resource servers may keep the key set ${JWKS_MAX_AGE_SECONDS} s (max-age), so a new key must be published at least ${keySetCache} s before it signs`,
+    `keyRotationPropagationSeconds ${resolved.keyRotationPropagationSeconds} is shorter than a JWKS cache: the functions re-read the key registry every ${DEFAULTS.keyCacheSeconds} s and resource servers may keep the key set ${JWKS_MAX_AGE_SECONDS} s (max-age), so a new key must be published at least ${keySetCache} s before it signs`,
   );
   if (resolved.keyRotationDays > 0) {
     // A rotation is over when the new key signs and the old one has left the JWKS.
@@ -365,21 +368,4 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
 
   if (problems.length > 0) throw new TokenServiceSettingsError(problems);
   return resolved;
-}
-
-/** The parts of the shared configuration rules (lambda/config.ts) that do not depend on the deployed resources. */
-function sharedConfigView(settings: ResolvedSettings): ServiceConfig {
-  return {
-    // The derived issuer is valid by construction; an explicit one is checked above and here.
-    issuer: settings.issuer ?? 'https://issuer.invalid',
-    defaultAudience: settings.defaultAudience ?? '',
-    accessTokenTtl: settings.accessTokenTtlSeconds,
-    refreshTokenIdleTtl: settings.refreshTokenIdleTtlSeconds,
-    refreshTokenAbsoluteTtl: settings.refreshTokenAbsoluteTtlSeconds,
-    scopesSupported: settings.scopesSupported,
-    scrypt: settings.scrypt,
-    tables: Object.fromEntries(TABLE_DEFINITIONS.map((definition) => [definition.name, ''])) as unknown as TableNames,
-    signingKeyId: '',
-    keyCacheSeconds: DEFAULT_KEY_CACHE_SECONDS,
-  };
 }

@@ -23,7 +23,8 @@ import {
   USERS_TABLE_NAME_OUTPUT,
 } from '../contract/stack-outputs';
 import type { TableDefinition } from '../contract/tables';
-import { configToEnv, DEFAULT_KEY_CACHE_SECONDS } from '../lambda/config';
+import { configToEnv } from '../contract/config';
+import { DEFAULTS } from '../contract/settings';
 import { TokenApi } from './api';
 import { ServiceFunctions, type ServiceFunction } from './functions';
 import { Monitoring } from './monitoring';
@@ -120,7 +121,7 @@ export class TokenServiceStack extends Stack {
           scrypt: settings.scrypt,
           tables: this.tables.names,
           signingKeyId: this.signingKey.aliasName,
-          keyCacheSeconds: DEFAULT_KEY_CACHE_SECONDS,
+          keyCacheSeconds: DEFAULTS.keyCacheSeconds,
         }),
       },
       tokenFunctionMemoryMiB: settings.tokenFunctionMemoryMiB,

@@ -1,3 +1,5 @@
+import { DEFAULTS } from '../../contract/settings';
+
 /** Protocol settings the core needs. Durations in seconds. */
 export interface OAuthSettings {
   /** `iss` of every access token, and the base URL of the endpoints. */
@@ -11,8 +13,9 @@ export interface OAuthSettings {
   readonly scopesSupported: readonly string[];
 }
 
+/** The lifetimes' defaults are the shared settings' (contract/settings.ts). */
 export const DEFAULT_LIFETIMES = {
-  accessTokenTtl: 15 * 60,
-  refreshTokenIdleTtl: 30 * 24 * 3600,
-  refreshTokenAbsoluteTtl: 90 * 24 * 3600,
+  accessTokenTtl: DEFAULTS.accessTokenTtl,
+  refreshTokenIdleTtl: DEFAULTS.refreshTokenIdleTtl,
+  refreshTokenAbsoluteTtl: DEFAULTS.refreshTokenAbsoluteTtl,
 } as const;

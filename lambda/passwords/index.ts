@@ -5,8 +5,8 @@ export {
   MAX_SCRYPT_WORK,
   parseScryptParams,
   validateScryptParams,
-} from './params';
-export type { ScryptParams } from './params';
+} from '../../contract/scrypt-params';
+export type { ScryptParams } from '../../contract/scrypt-params';
 export { PasswordHashFormatError } from './phc';
 export { dummyHash, hashPassword, KEY_BYTES, MAX_PASSWORD_LENGTH, needsRehash, SALT_BYTES, verifyPassword } from './scrypt';
 export { scryptPasswordHasher } from './hasher';

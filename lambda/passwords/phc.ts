@@ -2,7 +2,7 @@
  * The stored form, a PHC string: `$scrypt$ln=17,r=8,p=1$<salt>$<hash>`, salt and hash in standard base64
  * without padding. Carrying the parameters in every hash lets the policy change without invalidating old hashes.
  */
-import { log2N, validateScryptParams, type ScryptParams } from './params';
+import { log2N, validateScryptParams, type ScryptParams } from '../../contract/scrypt-params';
 
 /** A stored hash that is not a well-formed scrypt PHC string: data corruption or a bug, never a wrong password. */
 export class PasswordHashFormatError extends Error {

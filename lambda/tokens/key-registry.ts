@@ -4,6 +4,8 @@
  * propagation period, so every resource-server cache has it), and a retired key stays published until
  * every token it signed has expired (the longest access-token lifetime plus clock skew).
  */
+import { CLOCK_SKEW_SECONDS, DEFAULT_PROPAGATION_SECONDS } from '../../contract/signing-keys';
+
 export interface SigningKeyRecord {
   /** RFC 7638 thumbprint of the public key. */
   readonly kid: string;
@@ -27,14 +29,8 @@ export interface SigningKeyRecord {
 
 export type KeyPhase = 'pending' | 'signing' | 'retired' | 'unpublished' | 'revoked';
 
-/** Clock skew allowed for resource servers when deciding how long a retired key stays published. */
-export const CLOCK_SKEW_SECONDS = 300;
-
-/**
- * Long enough for common JWKS caches: API Gateway JWT authorizers keep keys for up to 2 hours, our own
- * JWKS answers say max-age=300, and the functions re-read the registry every minute.
- */
-export const DEFAULT_PROPAGATION_SECONDS = 3 * 3600;
+// Shared with the stack's settings rules (contract/signing-keys.ts).
+export { CLOCK_SKEW_SECONDS, DEFAULT_PROPAGATION_SECONDS };
 
 /**
  * The key that signs at `now`: among active keys whose signs-from has passed, the newest.

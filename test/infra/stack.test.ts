@@ -576,6 +576,17 @@ describe('settings', () => {
     expect(build(settings)).toThrow(message);
   });
 
+  it('reports one problem per broken rule: an http issuer is one problem, in the same words as for the functions', () => {
+    let error: unknown;
+    try {
+      build({ issuer: 'http://auth.example.com' })();
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(TokenServiceSettingsError);
+    expect((error as TokenServiceSettingsError).problems).toEqual(['issuer must be an https URL (RFC 8414 §2), got "http://auth.example.com"']);
+  });
+
   it('reports every problem at once', () => {
     const attempt = build({ wafRateLimit: 1, stageName: '', logRetentionDays: 2 });
     expect(attempt).toThrow(/^invalid ropc-token-service settings:\n {2}- /);

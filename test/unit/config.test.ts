@@ -1,5 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ACCESS_TOKEN_TTL, ISSUER, SCOPES_SUPPORTED, SCRYPT, SHARED_SETTINGS, type Setting } from '../../contract/settings';
 import { configFromEnv, configToEnv, ConfigError } from '../../lambda/config';
+import { CONTEXT_KEYS } from '../../lib/context';
+import { PROJECT_ROOT } from '../../lib/functions';
 
 const BASE = {
   ISSUER: 'https://auth.example.test',
@@ -34,16 +39,19 @@ describe('configFromEnv', () => {
 
   it.each([
     [{ ISSUER: undefined }, 'ISSUER is required'],
-    [{ ISSUER: 'not a url' }, 'the issuer must be an absolute URL'],
-    [{ ISSUER: 'http://auth.example.test' }, 'the issuer must use https'],
+    [{ ISSUER: 'not a url' }, 'ISSUER must be an absolute URL'],
+    [{ ISSUER: 'http://auth.example.test' }, 'ISSUER must be an https URL (RFC 8414 §2)'],
     [{ ISSUER: 'https://auth.example.test?x=1' }, 'no query or fragment'],
-    [{ ACCESS_TOKEN_TTL_SECONDS: '0' }, 'ACCESS_TOKEN_TTL_SECONDS must be a positive whole number'],
-    [{ ACCESS_TOKEN_TTL_SECONDS: '1.5' }, 'ACCESS_TOKEN_TTL_SECONDS must be a positive whole number'],
+    [{ ACCESS_TOKEN_TTL_SECONDS: '0' }, 'ACCESS_TOKEN_TTL_SECONDS must be a whole number from 60 to 86400, got 0'],
+    [{ ACCESS_TOKEN_TTL_SECONDS: '1.5' }, 'ACCESS_TOKEN_TTL_SECONDS must be a whole number from 60 to 86400, got 1.5'],
+    [{ ACCESS_TOKEN_TTL_SECONDS: 'ten' }, 'ACCESS_TOKEN_TTL_SECONDS="ten": expected a number'],
+    [{ REFRESH_TOKEN_IDLE_TTL_SECONDS: '600', ACCESS_TOKEN_TTL_SECONDS: '900' }, 'REFRESH_TOKEN_IDLE_TTL_SECONDS (600) must exceed ACCESS_TOKEN_TTL_SECONDS (900)'],
+    [{ SCOPES_SUPPORTED: 'read a"b' }, 'SCOPES_SUPPORTED: "a"b" is not a valid scope token'],
     [{ REFRESH_TOKEN_IDLE_TTL_SECONDS: '999999999' }, 'idle lifetime must not exceed its absolute lifetime'],
     [{ SCRYPT_PARAMS: 'N=1000,r=8,p=1' }, 'SCRYPT_PARAMS'],
     [{ SIGNING_KEY_ID: '' }, 'SIGNING_KEY_ID is required'],
     [{ SIGNING_KEYS_TABLE: undefined }, 'SIGNING_KEYS_TABLE is required'],
-    [{ KEY_CACHE_SECONDS: '120' }, 'the key cache must not exceed 60 seconds'],
+    [{ KEY_CACHE_SECONDS: '120' }, 'KEY_CACHE_SECONDS must be a whole number from 1 to 60, got 120'],
   ])('rejects %j', (override, message) => {
     expect(() => configFromEnv({ ...BASE, ...override })).toThrow(ConfigError);
     expect(() => configFromEnv({ ...BASE, ...override })).toThrow(message);
@@ -51,5 +59,32 @@ describe('configFromEnv', () => {
 
   it('allows plain http only for a loopback issuer', () => {
     expect(configFromEnv({ ...BASE, ISSUER: 'http://127.0.0.1:3000' }).issuer).toBe('http://127.0.0.1:3000');
+  });
+});
+
+describe('the shared settings schema (contract/settings.ts)', () => {
+  const row = (setting: Setting<unknown>) =>
+    `| \`${setting.env}\` | ${CONTEXT_KEYS.includes(setting.key) ? `\`${setting.key}\`` : '—'} | ${setting.shownDefault} | ${setting.summary} |`;
+
+  it('is what the README Configuration table says, row for row', () => {
+    const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
+    const expected = SHARED_SETTINGS.map(row);
+    expect(readme.split('\n').filter((line) => expected.includes(line))).toEqual(expected);
+  });
+
+  it('judges a value by one rule, named as each source names the setting', () => {
+    expect(ACCESS_TOKEN_TTL.check(30, ACCESS_TOKEN_TTL.env)).toBe('ACCESS_TOKEN_TTL_SECONDS must be a whole number from 60 to 86400, got 30');
+    expect(ACCESS_TOKEN_TTL.check(30, ACCESS_TOKEN_TTL.key)).toBe('accessTokenTtlSeconds must be a whole number from 60 to 86400, got 30');
+    expect(() => configFromEnv({ ...BASE, ACCESS_TOKEN_TTL_SECONDS: '30' })).toThrow(ACCESS_TOKEN_TTL.check(30, ACCESS_TOKEN_TTL.env)!);
+  });
+
+  it('formats every setting so that it parses back to the same value', () => {
+    const values: [Setting<unknown>, unknown][] = [
+      [ISSUER, 'https://auth.example.test'],
+      [SCOPES_SUPPORTED, ['read', 'write']],
+      [ACCESS_TOKEN_TTL, 600],
+      [SCRYPT, { N: 2 ** 15, r: 8, p: 2 }],
+    ];
+    for (const [setting, value] of values) expect(setting.parse(setting.format(value)), setting.key).toEqual(value);
   });
 });

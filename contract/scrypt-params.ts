@@ -40,6 +40,11 @@ export function log2N(N: number): number {
   return 31 - Math.clz32(N);
 }
 
+/** The policy's text form: what SCRYPT_PARAMS, the `scrypt` context setting and the ScryptParams output hold. */
+export function formatScryptParams({ N, r, p }: ScryptParams): string {
+  return `N=${N},r=${r},p=${p}`;
+}
+
 /**
  * Parses a policy from configuration (an environment variable): "N=131072,r=8,p=1" or "ln=17,r=8,p=1".
  * Keys are case-sensitive, any order, each exactly once; whitespace around entries is ignored.

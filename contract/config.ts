@@ -1,0 +1,83 @@
+import type { ScryptParams } from './scrypt-params';
+import {
+  ACCESS_TOKEN_TTL,
+  DEFAULT_AUDIENCE,
+  ISSUER,
+  KEY_CACHE_SECONDS,
+  REFRESH_TOKEN_ABSOLUTE_TTL,
+  REFRESH_TOKEN_IDLE_TTL,
+  SCOPES_SUPPORTED,
+  SCRYPT,
+} from './settings';
+import type { TableNames } from './tables';
+
+/**
+ * The functions' configuration: the shared settings (contract/settings.ts, each parsed and checked by
+ * its own rules) and what the deployment wires in (tables, the first signing key, local endpoints). The
+ * CDK stack writes these variables (configToEnv), the local stack passes the same object directly, and the
+ * handlers read and validate them once at cold start (lambda/config.ts configFromEnv).
+ */
+export interface ServiceConfig {
+  /** `iss` of every access token, and the base URL of the endpoints. */
+  readonly issuer: string;
+  /** `aud` for clients registered without an audience. */
+  readonly defaultAudience: string;
+  readonly accessTokenTtl: number;
+  readonly refreshTokenIdleTtl: number;
+  readonly refreshTokenAbsoluteTtl: number;
+  /** Advertised in the metadata document; clients and users carry their own allowed scopes. */
+  readonly scopesSupported: readonly string[];
+  readonly scrypt: ScryptParams;
+  readonly tables: TableNames;
+  /** KMS key id, ARN or alias of the first signing key, used while the key registry is empty. */
+  readonly signingKeyId: string;
+  /** How long the functions reuse what they read from the key registry (at most 60 s in production). */
+  readonly keyCacheSeconds: number;
+  readonly region?: string;
+  /** Local emulators only. */
+  readonly dynamodbEndpoint?: string;
+  readonly kmsEndpoint?: string;
+}
+
+/** The variables, by what they carry: the shared settings' own (contract/settings.ts), then the deployment's. */
+export const ENV = {
+  issuer: ISSUER.env,
+  defaultAudience: DEFAULT_AUDIENCE.env,
+  accessTokenTtl: ACCESS_TOKEN_TTL.env,
+  refreshTokenIdleTtl: REFRESH_TOKEN_IDLE_TTL.env,
+  refreshTokenAbsoluteTtl: REFRESH_TOKEN_ABSOLUTE_TTL.env,
+  scopesSupported: SCOPES_SUPPORTED.env,
+  scrypt: SCRYPT.env,
+  keyCacheSeconds: KEY_CACHE_SECONDS.env,
+  clientsTable: 'CLIENTS_TABLE',
+  usersTable: 'USERS_TABLE',
+  refreshTokensTable: 'REFRESH_TOKENS_TABLE',
+  loginAttemptsTable: 'LOGIN_ATTEMPTS_TABLE',
+  signingKeysTable: 'SIGNING_KEYS_TABLE',
+  signingKeyId: 'SIGNING_KEY_ID',
+  dynamodbEndpoint: 'DYNAMODB_ENDPOINT',
+  kmsEndpoint: 'KMS_ENDPOINT',
+} as const;
+
+/** Environment variables that carry `config` (the inverse of configFromEnv), for the CDK stack. */
+export function configToEnv(config: Omit<ServiceConfig, 'region'>): Record<string, string> {
+  const env: Record<string, string> = {
+    [ENV.issuer]: ISSUER.format(config.issuer),
+    [ENV.defaultAudience]: DEFAULT_AUDIENCE.format(config.defaultAudience),
+    [ENV.accessTokenTtl]: ACCESS_TOKEN_TTL.format(config.accessTokenTtl),
+    [ENV.refreshTokenIdleTtl]: REFRESH_TOKEN_IDLE_TTL.format(config.refreshTokenIdleTtl),
+    [ENV.refreshTokenAbsoluteTtl]: REFRESH_TOKEN_ABSOLUTE_TTL.format(config.refreshTokenAbsoluteTtl),
+    [ENV.scopesSupported]: SCOPES_SUPPORTED.format(config.scopesSupported),
+    [ENV.scrypt]: SCRYPT.format(config.scrypt),
+    [ENV.clientsTable]: config.tables.clients,
+    [ENV.usersTable]: config.tables.users,
+    [ENV.refreshTokensTable]: config.tables.refreshTokens,
+    [ENV.loginAttemptsTable]: config.tables.loginAttempts,
+    [ENV.signingKeysTable]: config.tables.signingKeys,
+    [ENV.keyCacheSeconds]: KEY_CACHE_SECONDS.format(config.keyCacheSeconds),
+    [ENV.signingKeyId]: config.signingKeyId,
+  };
+  if (config.dynamodbEndpoint !== undefined) env[ENV.dynamodbEndpoint] = config.dynamodbEndpoint;
+  if (config.kmsEndpoint !== undefined) env[ENV.kmsEndpoint] = config.kmsEndpoint;
+  return env;
+}

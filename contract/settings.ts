@@ -1,0 +1,202 @@
+import { DEFAULT_SCRYPT_PARAMS, formatScryptParams, parseScryptParams, validateScryptParams, type ScryptParams } from './scrypt-params';
+
+/**
+ * The settings the functions and the stack share, each described once: its CDK context key (the same name
+ * as the stack's prop), the environment variable the functions read, its default, how a raw value is
+ * parsed (an environment string, or a context value: a string from `-c key=value`, or a JSON value from
+ * cdk.json) and formatted back, and the rules it must satisfy. lambda/config.ts reads them from the
+ * environment, lib/context.ts and lib/settings.ts from the CDK context and props; the README's
+ * Configuration table is checked against `summary` (test/unit/config.test.ts).
+ *
+ * A problem names the setting as its source does: the variable (ACCESS_TOKEN_TTL_SECONDS) for the
+ * functions, the key (accessTokenTtlSeconds) for the stack.
+ */
+export interface Setting<T> {
+  readonly key: string;
+  readonly env: string;
+  /** One line for the README's Configuration table. */
+  readonly summary: string;
+  /** Its text in the README's Default column. */
+  readonly shownDefault: string;
+  /** Throws an Error whose message says what was expected. */
+  parse(raw: unknown): T;
+  format(value: T): string;
+  /** The problem with a parsed value, or undefined; `name` is the key or the variable. */
+  check(value: T, name: string): string | undefined;
+}
+
+/** A whole number of seconds, or of anything else, within bounds. */
+function wholeNumber(min: number, max: number): Pick<Setting<number>, 'parse' | 'format' | 'check'> {
+  return {
+    parse: (raw) => {
+      const parsed = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+      if (!Number.isFinite(parsed)) throw new Error('expected a number');
+      return parsed;
+    },
+    format: String,
+    check: (value, name) =>
+      Number.isSafeInteger(value) && value >= min && value <= max ? undefined : `${name} must be a whole number from ${min} to ${max}, got ${value}`,
+  };
+}
+
+const TEN_YEARS = 10 * 365 * 86_400;
+
+/** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+export const ISSUER: Setting<string> = {
+  key: 'issuer',
+  env: 'ISSUER',
+  summary: '`iss` of the tokens and base URL of the endpoints',
+  shownDefault: 'required (the stack derives it from the API or the custom domain)',
+  parse: text,
+  format: (value) => value,
+  check: (value, name) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return `${name} must be an absolute URL, got "${value}"`;
+    }
+    // RFC 8414 §2: https, no query or fragment (plain http only for loopback development).
+    const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) return `${name} must be an https URL (RFC 8414 §2), got "${value}"`;
+    if (url.search !== '' || url.hash !== '') return `${name} must have no query or fragment, got "${value}"`;
+    return undefined;
+  },
+};
+
+export const DEFAULT_AUDIENCE: Setting<string> = {
+  key: 'defaultAudience',
+  env: 'DEFAULT_AUDIENCE',
+  summary: '`aud` for clients registered without `--audience`',
+  shownDefault: 'the issuer',
+  parse: text,
+  format: (value) => value,
+  check: (value, name) => (value.trim() === '' ? `${name} must not be empty` : undefined),
+};
+
+export const SCOPES_SUPPORTED: Setting<readonly string[]> = {
+  key: 'scopesSupported',
+  env: 'SCOPES_SUPPORTED',
+  summary: 'scopes advertised in the metadata (space-separated)',
+  shownDefault: 'empty',
+  /** `"read write"`, `"read,write"` or a JSON array in cdk.json. */
+  parse: (raw) => {
+    if (Array.isArray(raw) && raw.every((item) => typeof item === 'string')) return raw;
+    if (typeof raw === 'string') return raw.split(/[\s,]+/).filter(Boolean);
+    throw new Error('expected a list of words');
+  },
+  format: (value) => value.join(' '),
+  check: (value, name) => {
+    const bad = value.find((scope) => !SCOPE_TOKEN.test(scope));
+    if (bad !== undefined) return `${name}: "${bad}" is not a valid scope token (RFC 6749 §3.3)`;
+    return new Set(value).size === value.length ? undefined : `${name} lists a scope twice`;
+  },
+};
+
+export const ACCESS_TOKEN_TTL: Setting<number> = {
+  key: 'accessTokenTtlSeconds',
+  env: 'ACCESS_TOKEN_TTL_SECONDS',
+  summary: 'access-token lifetime in seconds (60 to 86400: an access token cannot be revoked)',
+  shownDefault: '900',
+  // An access token outliving a day is a credential nobody can revoke.
+  ...wholeNumber(60, 86_400),
+};
+
+export const REFRESH_TOKEN_IDLE_TTL: Setting<number> = {
+  key: 'refreshTokenIdleTtlSeconds',
+  env: 'REFRESH_TOKEN_IDLE_TTL_SECONDS',
+  summary: 'a refresh token unused this long expires',
+  shownDefault: '2592000 (30 days)',
+  ...wholeNumber(60, TEN_YEARS),
+};
+
+export const REFRESH_TOKEN_ABSOLUTE_TTL: Setting<number> = {
+  key: 'refreshTokenAbsoluteTtlSeconds',
+  env: 'REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS',
+  summary: 'no token of a family outlives this (RFC 9700 §4.14.2)',
+  shownDefault: '7776000 (90 days)',
+  ...wholeNumber(60, TEN_YEARS),
+};
+
+export const SCRYPT: Setting<ScryptParams> = {
+  key: 'scrypt',
+  env: 'SCRYPT_PARAMS',
+  summary: 'password hashing cost for new hashes; logins with older parameters rehash',
+  shownDefault: '`N=131072,r=8,p=1`',
+  /** `"N=131072,r=8,p=1"` (or `ln=17`), or an object in cdk.json. */
+  parse: (raw) => (typeof raw === 'object' && raw !== null ? (raw as ScryptParams) : parseScryptParams(String(raw))),
+  format: formatScryptParams,
+  check: (value, name) => {
+    try {
+      validateScryptParams(value);
+      return undefined;
+    } catch (error) {
+      return `${name}: ${(error as Error).message}`;
+    }
+  },
+};
+
+/** Functions only: the stack always uses the default. */
+export const KEY_CACHE_SECONDS: Setting<number> = {
+  key: 'keyCacheSeconds',
+  env: 'KEY_CACHE_SECONDS',
+  summary: 'how long the functions reuse the key registry (at most 60); re-read in the background after half of it',
+  shownDefault: '60',
+  // Key hand-over and revocation rely on no view being older than a minute.
+  ...wholeNumber(1, 60),
+};
+
+export const DEFAULTS = {
+  accessTokenTtl: 15 * 60,
+  refreshTokenIdleTtl: 30 * 24 * 3600,
+  refreshTokenAbsoluteTtl: 90 * 24 * 3600,
+  scrypt: DEFAULT_SCRYPT_PARAMS,
+  keyCacheSeconds: 60,
+} as const;
+
+/** The settings both sides read, in the README's order. */
+export const SHARED_SETTINGS: readonly Setting<unknown>[] = [
+  ISSUER,
+  DEFAULT_AUDIENCE,
+  ACCESS_TOKEN_TTL,
+  REFRESH_TOKEN_IDLE_TTL,
+  REFRESH_TOKEN_ABSOLUTE_TTL,
+  SCRYPT,
+  SCOPES_SUPPORTED,
+  KEY_CACHE_SECONDS,
+] as readonly Setting<unknown>[];
+
+/** The lifetimes, as the rules between them need them. */
+export interface Lifetimes {
+  readonly accessTokenTtl: number;
+  readonly refreshTokenIdleTtl: number;
+  readonly refreshTokenAbsoluteTtl: number;
+}
+
+/**
+ * The rules between settings, written once; `name` gives each setting's name in its source
+ * (Setting.key or Setting.env).
+ */
+export function lifetimeProblems(lifetimes: Lifetimes, name: (setting: Setting<unknown>) => string): string[] {
+  const problems: string[] = [];
+  const { accessTokenTtl, refreshTokenIdleTtl, refreshTokenAbsoluteTtl } = lifetimes;
+  const idle = name(REFRESH_TOKEN_IDLE_TTL as Setting<unknown>);
+  if (refreshTokenIdleTtl > refreshTokenAbsoluteTtl) {
+    problems.push(
+      `the refresh-token idle lifetime must not exceed its absolute lifetime: ${idle} ${refreshTokenIdleTtl} > ${name(REFRESH_TOKEN_ABSOLUTE_TTL as Setting<unknown>)} ${refreshTokenAbsoluteTtl}`,
+    );
+  }
+  if (refreshTokenIdleTtl <= accessTokenTtl) {
+    problems.push(
+      `${idle} (${refreshTokenIdleTtl}) must exceed ${name(ACCESS_TOKEN_TTL as Setting<unknown>)} (${accessTokenTtl}), or refresh tokens expire before the access tokens they renew`,
+    );
+  }
+  return problems;
+}
+
+function text(raw: unknown): string {
+  if (typeof raw !== 'string' || raw.trim() === '') throw new Error('expected a non-empty string');
+  return raw.trim();
+}
