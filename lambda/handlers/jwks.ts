@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { LambdaLogger } from '../adapters/logger';
 import { JWKS_MAX_AGE_SECONDS } from '../../contract/routes';
 import { configFromEnv } from '../config';
 import { errorResponse } from '../oauth/responses';
@@ -8,7 +9,7 @@ import type { Logger } from '../oauth/ports';
 import type { PublicJwk } from '../tokens/jwk';
 import { fromProxyEvent, toProxyResult } from './apigw';
 import { createLogger, createSigner } from './runtime';
-import type { ProxyHandler } from './token';
+import type { LambdaProxyHandler, ProxyHandler } from './token';
 
 export interface JwksSource {
   publicJwks(): Promise<PublicJwk[]>;
@@ -38,9 +39,12 @@ export function createJwksHandler(source: JwksSource, logger: Logger): ProxyHand
   return async (event) => toProxyResult(await handleJwksRequest(fromProxyEvent(event), source, logger));
 }
 
+let logger: LambdaLogger | undefined;
 let instance: ProxyHandler | undefined;
 
-export const handler: ProxyHandler = (event) => {
-  instance ??= createJwksHandler(createSigner(configFromEnv(process.env)), createLogger());
+export const handler: LambdaProxyHandler = (event, context) => {
+  logger ??= createLogger();
+  logger.addContext(context);
+  instance ??= createJwksHandler(createSigner(configFromEnv(process.env)), logger);
   return instance(event);
 };

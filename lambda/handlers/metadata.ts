@@ -7,8 +7,8 @@ import { authorizationServerMetadata } from '../oauth/metadata';
 import type { Logger } from '../oauth/ports';
 import { errorResponse } from '../oauth/responses';
 import { fromProxyEvent, toProxyResult } from './apigw';
-import { serviceLogger } from '../adapters/logger';
-import type { ProxyHandler } from './token';
+import { serviceLogger, type LambdaLogger } from '../adapters/logger';
+import type { LambdaProxyHandler, ProxyHandler } from './token';
 
 /** GET /.well-known/oauth-authorization-server (RFC 8414 §3). */
 export function handleMetadataRequest(request: HttpRequest, settings: OAuthSettings, logger: Logger): HttpResponse {
@@ -25,9 +25,12 @@ export function createMetadataHandler(settings: OAuthSettings, logger: Logger): 
   return async (event) => toProxyResult(handleMetadataRequest(fromProxyEvent(event), settings, logger));
 }
 
+let logger: LambdaLogger | undefined;
 let instance: ProxyHandler | undefined;
 
-export const handler: ProxyHandler = (event) => {
-  instance ??= createMetadataHandler(configFromEnv(process.env), serviceLogger());
+export const handler: LambdaProxyHandler = (event, context) => {
+  logger ??= serviceLogger();
+  logger.addContext(context);
+  instance ??= createMetadataHandler(configFromEnv(process.env), logger);
   return instance(event);
 };

@@ -1,16 +1,22 @@
+import type { Context } from 'aws-lambda';
 import { createDocumentClient, createKmsClient } from '../adapters/aws-clients';
 import { SigningKeyManager } from '../adapters/key-manager';
-import { serviceLogger } from '../adapters/logger';
+import { serviceLogger, type LambdaLogger } from '../adapters/logger';
 import { DynamoSigningKeyStore } from '../adapters/signing-key-store';
 import { ROTATION_PROPAGATION_ENV, SERVICE_NAME_ENV } from '../../contract/environment';
 import { configFromEnv } from '../config';
 import { DEFAULT_PROPAGATION_SECONDS } from '../tokens/key-registry';
 
+let logger: LambdaLogger | undefined;
+
 /**
  * Scheduled rotation (EventBridge Scheduler): the same SigningKeyManager.rotate that
  * `ropc-admin keys rotate` runs, then the sweep that schedules deletion of keys past their time.
  */
-export async function handler(): Promise<{ created: string; signsFrom: string; scheduledForDeletion: string[] }> {
+export async function handler(_event?: unknown, context?: Context): Promise<{ created: string; signsFrom: string; scheduledForDeletion: string[] }> {
+  logger ??= serviceLogger();
+  // Absent only when a test calls the handler directly.
+  if (context !== undefined) logger.addContext(context);
   const config = configFromEnv(process.env);
   const propagation = Number(process.env[ROTATION_PROPAGATION_ENV] ?? DEFAULT_PROPAGATION_SECONDS);
   if (!Number.isSafeInteger(propagation) || propagation < 0) throw new Error(`${ROTATION_PROPAGATION_ENV} must be a whole number of seconds`);
@@ -26,6 +32,6 @@ export async function handler(): Promise<{ created: string; signsFrom: string; s
     signsFrom: new Date(result.created.signsFrom * 1000).toISOString(),
     scheduledForDeletion: result.scheduledForDeletion,
   };
-  serviceLogger().info('signing_key_rotated', summary);
+  logger.info('signing_key_rotated', summary);
   return summary;
 }

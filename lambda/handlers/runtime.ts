@@ -1,7 +1,7 @@
 import { createDocumentClient, createKmsClient, type AwsClientOptions } from '../adapters/aws-clients';
 import { DynamoClientStore } from '../adapters/client-store';
 import { KmsJwtSigner } from '../adapters/kms-signer';
-import { serviceLogger, type LogSink } from '../adapters/logger';
+import { serviceLogger, type LambdaLogger, type LogSink } from '../adapters/logger';
 import { DynamoLoginAttemptStore } from '../adapters/login-attempt-store';
 import { DynamoRefreshTokenStore } from '../adapters/refresh-token-store';
 import { DynamoSigningKeyStore } from '../adapters/signing-key-store';
@@ -11,7 +11,6 @@ import { DynamoUserStore } from '../adapters/user-store';
 import type { ServiceConfig } from '../config';
 import type { TokenEndpointDeps } from '../oauth/grants/grant';
 import type { SdkPrincipal } from '../adapters/sdk-call-log';
-import type { Logger } from '../oauth/ports';
 import { scryptPasswordHasher } from '../passwords/hasher';
 import { randomBytes, randomUUID } from 'node:crypto';
 
@@ -45,7 +44,7 @@ function awsOptions(config: ServiceConfig, options: Pick<RuntimeOptions, 'creden
   };
 }
 
-export function createLogger(options: RuntimeOptions = {}): Logger {
+export function createLogger(options: RuntimeOptions = {}): LambdaLogger {
   return serviceLogger(options.logSink);
 }
 
@@ -61,8 +60,8 @@ function signerWith(config: ServiceConfig, { db, kms }: SdkClients): KmsJwtSigne
   });
 }
 
-/** Wires the token endpoint's real dependencies: DynamoDB stores, the KMS signer, scrypt. */
-export function createTokenEndpointDeps(config: ServiceConfig, options: RuntimeOptions = {}): TokenEndpointDeps {
+/** Wires the token endpoint's real dependencies: DynamoDB stores, the KMS signer, scrypt; the logger takes the Lambda context. */
+export function createTokenEndpointDeps(config: ServiceConfig, options: RuntimeOptions = {}): TokenEndpointDeps & { readonly logger: LambdaLogger } {
   const sdk = sdkClients(config, options, 'token');
   const { db } = sdk;
   return {

@@ -1,4 +1,4 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { configFromEnv } from '../config';
 import type { TokenEndpointDeps } from '../oauth/grants/grant';
 import { ENDPOINT_PATHS } from '../../contract/routes';
@@ -8,6 +8,8 @@ import { fromProxyEvent, toProxyResult } from './apigw';
 import { createTokenEndpointDeps } from './runtime';
 
 export type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+/** What Lambda calls: the proxy event and the invocation's context (its request id goes on every log line). */
+export type LambdaProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
 /** POST /token and POST /revoke. */
 export function createTokenHandler(deps: TokenEndpointDeps): ProxyHandler {
@@ -18,10 +20,11 @@ export function createTokenHandler(deps: TokenEndpointDeps): ProxyHandler {
   };
 }
 
-let deps: TokenEndpointDeps | undefined;
+let deps: ReturnType<typeof createTokenEndpointDeps> | undefined;
 
 /** The Lambda entry point: configuration is read and validated once, at the first invocation. */
-export const handler: ProxyHandler = (event) => {
+export const handler: LambdaProxyHandler = (event, context) => {
   deps ??= createTokenEndpointDeps(configFromEnv(process.env));
+  deps.logger.addContext(context);
   return createTokenHandler(deps)(event);
 };
