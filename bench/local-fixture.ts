@@ -1,17 +1,18 @@
 /**
  * What the benchmarks that run against the local stack share: seeding a client and users through the
- * real stores, minting refresh-token records directly, the service's dependencies built around SDK
- * clients the benchmark holds (so it can instrument them), and a bounded-concurrency driver.
+ * account services on the real stores, minting refresh-token records directly, the service's
+ * dependencies built around SDK clients the benchmark holds (so it can instrument them), and a
+ * bounded-concurrency driver.
  */
 import { createTokenEndpointDeps } from '../lambda/handlers/runtime';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { KMSClient } from '@aws-sdk/client-kms';
+import { registerClient, registerUser } from '../lambda/accounts';
 import { createDocumentClient, createKmsClient } from '../lambda/adapters/aws-clients';
 import { DynamoClientStore } from '../lambda/adapters/client-store';
 import { DynamoRefreshTokenStore } from '../lambda/adapters/refresh-token-store';
 import { DynamoUserStore } from '../lambda/adapters/user-store';
-import { hashClientSecret } from '../lambda/oauth/client-secret';
 import type { TokenEndpointDeps } from '../lambda/oauth/grants/grant';
 import type { RefreshToken } from '../lambda/oauth/ports';
 import type { ScryptParams } from '../lambda/passwords';
@@ -34,29 +35,32 @@ export function awsClients(stack: LocalStack): { db: DynamoDBDocumentClient; kms
   return { db: createDocumentClient(options), kms: createKmsClient(options) };
 }
 
+const SYSTEM_RANDOM = { bytes: (length: number) => randomBytes(length), uuid: randomUUID };
+
 /** A confidential client allowed both grants, trusted with X-End-User-IP (so failures can come from many IPs). */
 export async function seedClient(db: DynamoDBDocumentClient, stack: LocalStack): Promise<void> {
-  await new DynamoClientStore(db, stack.tables.clients).createClient({
-    clientId: BENCH_CLIENT_ID,
-    secretHash: hashClientSecret(BENCH_CLIENT_SECRET),
-    isPublic: false,
-    scopes: ['read', 'write'],
-    grantTypes: ['password', 'refresh_token'],
-    disabled: false,
-    trustEndUserIp: true,
-    createdAt: new Date().toISOString(),
-  });
+  await registerClient(
+    { clients: new DynamoClientStore(db, stack.tables.clients), clock: Date.now, random: SYSTEM_RANDOM },
+    {
+      clientId: BENCH_CLIENT_ID,
+      secret: BENCH_CLIENT_SECRET,
+      isPublic: false,
+      scopes: ['read', 'write'],
+      grantTypes: ['password', 'refresh_token'],
+      trustEndUserIp: true,
+    },
+  );
 }
 
-/** Users `${prefix}-0…`, all with the same (already computed) password hash. */
+/**
+ * Users `${prefix}-0…`, registered through the account services, all with the same (already computed)
+ * password hash: one scrypt run at the production parameters instead of one per user.
+ */
 export async function seedUsers(db: DynamoDBDocumentClient, stack: LocalStack, prefix: string, count: number, passwordHash: string): Promise<BenchUser[]> {
-  const store = new DynamoUserStore(db, stack.tables.users);
-  const now = new Date().toISOString();
-  const users = Array.from({ length: count }, (_, i) => ({ username: `${prefix}-${i}`, userId: randomUUID() }));
-  await Promise.all(
-    users.map((user) => store.createUser({ ...user, passwordHash, scopes: ['read', 'write'], disabled: false, createdAt: now, passwordChangedAt: now })),
+  const deps = { users: new DynamoUserStore(db, stack.tables.users), clock: Date.now, random: SYSTEM_RANDOM };
+  return Promise.all(
+    Array.from({ length: count }, (_, i) => registerUser(deps, { username: `${prefix}-${i}`, passwordHash, scopes: ['read', 'write'] })),
   );
-  return users;
 }
 
 /** A refresh token and the record the service would store for it (first of a family, or the successor of `previous`). */

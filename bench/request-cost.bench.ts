@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID, sign as rsaSign } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { registerClient, registerUser } from '../lambda/accounts';
 import { jsonLogger } from '../lambda/adapters/logger';
 import { createTokenHandler } from '../lambda/handlers/token';
-import { hashClientSecret } from '../lambda/oauth/client-secret';
 import type { TokenEndpointDeps } from '../lambda/oauth/grants/grant';
 import { mintRefreshToken } from '../lambda/oauth/grants/issue';
 import type { HttpRequest } from '../lambda/oauth/http';
@@ -71,7 +71,8 @@ export const requestCostBench: Bench = {
   name: 'request-cost',
   async run() {
     const localSigner = new LocalSigner();
-    const fixtures = new Map(CASES.map((c) => [c, fixture(c, c.signer === 'local' ? localSigner : REMOTE_SIGNER)]));
+    const fixtures = new Map<Case, Fixture>();
+    for (const c of CASES) fixtures.set(c, await fixture(c, c.signer === 'local' ? localSigner : REMOTE_SIGNER));
 
     for (const c of CASES) await measure(fixtures.get(c)!, WARM_UP);
     const samples = new Map<Case, { cpu: number[]; wall: number[] }>(CASES.map((c) => [c, { cpu: [], wall: [] }]));
@@ -119,18 +120,16 @@ interface Fixture {
   readonly target: Target;
 }
 
-function fixture(c: Case, signer: JwtSigner): Fixture {
+async function fixture(c: Case, signer: JwtSigner): Promise<Fixture> {
+  const random = { bytes: (length: number) => randomBytes(length), uuid: randomUUID };
   const clients = new MemoryClientStore();
-  clients.clients.set('bench', {
-    clientId: 'bench',
-    secretHash: hashClientSecret(SECRET),
-    isPublic: false,
-    scopes: ['read', 'write'],
-    grantTypes: ['password', 'refresh_token'],
-    disabled: false,
-  });
+  await registerClient(
+    { clients, clock: Date.now, random },
+    { clientId: 'bench', secret: SECRET, isPublic: false, scopes: ['read', 'write'], grantTypes: ['password', 'refresh_token'] },
+  );
   const users = new MemoryUserStore();
-  users.users.set('alice', { username: 'alice', userId: randomUUID(), passwordHash: 'stubbed', scopes: ['read', 'write'], disabled: false });
+  // The hasher is stubbed (INSTANT_HASHER): any stored hash does.
+  await registerUser({ users, clock: Date.now, random }, { username: 'alice', passwordHash: 'stubbed', scopes: ['read', 'write'] });
   const deps = {
     settings: SETTINGS,
     clients,

@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { registerClient, registerUser } from '../lambda/accounts';
 import { createDocumentClient } from '../lambda/adapters/aws-clients';
 import { DynamoClientStore } from '../lambda/adapters/client-store';
 import { DynamoUserStore } from '../lambda/adapters/user-store';
-import { hashClientSecret } from '../lambda/oauth/client-secret';
 import { DEFAULT_SCRYPT_PARAMS, hashPassword } from '../lambda/passwords';
 import { startLocalStack } from '../local/stack';
 import { LOCAL_CREDENTIALS } from '../local/state';
@@ -22,25 +22,18 @@ export const timingBench: Bench = {
     const stack = await startLocalStack({ config: { scrypt: DEFAULT_SCRYPT_PARAMS }, logSink: () => undefined });
     try {
       const db = createDocumentClient({ region: stack.region, dynamodbEndpoint: stack.dynamodbEndpoint, credentials: LOCAL_CREDENTIALS });
-      const now = new Date().toISOString();
+      const random = { bytes: (length: number) => randomBytes(length), uuid: randomUUID };
       // A back end trusted with X-End-User-IP lets each sample come from its own IP, so the per-IP
       // budget does not turn the unknown-user and wrong-password samples into locked ones.
-      await new DynamoClientStore(db, stack.tables.clients).createClient({
-        clientId: 'bench',
-        secretHash: hashClientSecret(SECRET),
-        isPublic: false,
-        scopes: ['read'],
-        grantTypes: ['password', 'refresh_token'],
-        disabled: false,
-        trustEndUserIp: true,
-        createdAt: now,
-      });
-      const users = new DynamoUserStore(db, stack.tables.users);
+      await registerClient(
+        { clients: new DynamoClientStore(db, stack.tables.clients), clock: Date.now, random },
+        { clientId: 'bench', secret: SECRET, isPublic: false, scopes: ['read'], grantTypes: ['password', 'refresh_token'], trustEndUserIp: true },
+      );
+      const users = { users: new DynamoUserStore(db, stack.tables.users), clock: Date.now, random };
+      // One scrypt run at the production parameters, shared by every user.
       const hash = await hashPassword('the right password', DEFAULT_SCRYPT_PARAMS);
       const names = Array.from({ length: SAMPLES + 1 }, (_, i) => `user-${i}`);
-      for (const username of names) {
-        await users.createUser({ username, userId: randomUUID(), passwordHash: hash, scopes: ['read'], disabled: false, createdAt: now, passwordChangedAt: now });
-      }
+      for (const username of names) await registerUser(users, { username, passwordHash: hash, scopes: ['read'] });
       db.destroy();
 
       let ipCounter = 0;

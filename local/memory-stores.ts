@@ -1,33 +1,54 @@
 import { generateKeyPairSync, sign as rsaSign, type KeyObject } from 'node:crypto';
+import { ClientExistsError, UserExistsError } from '../lambda/accounts/errors';
+import type {
+  ClientRegistry,
+  LoginAttemptReset,
+  RegisteredClient,
+  RegisteredUser,
+  UserDirectory,
+  UserRefreshTokens,
+} from '../lambda/accounts/ports';
 import type { OAuthSettings } from '../lambda/oauth/config';
 import { DAY, dayBucket, HOUR, hourBucket, type AttemptSubject, type LoginAttemptCounters } from '../lambda/oauth/lockout';
 import {
   RefreshTokenConflictError,
   type LoginAttemptStore,
-  type Client,
-  type ClientStore,
   type JwtSigner,
   type Logger,
   type RefreshToken,
   type RefreshTokenStore,
-  type User,
-  type UserStore,
 } from '../lambda/oauth/ports';
 import { rsaPublicJwk, type PublicJwk } from '../lambda/tokens/jwk';
 
 /**
- * In-memory implementations of the core's ports: the core's unit tests and the request-cost benchmark run
- * the protocol against them, and test/contract/ holds them to the DynamoDB adapters' behaviour.
+ * In-memory implementations of the core's ports and of the account services' (lambda/accounts): the unit
+ * tests and the request-cost benchmark run against them, and test/contract/ holds them to the DynamoDB
+ * adapters' behaviour.
  */
-export class MemoryClientStore implements ClientStore {
-  readonly clients = new Map<string, Client>();
+export class MemoryClientStore implements ClientRegistry {
+  readonly clients = new Map<string, RegisteredClient>();
   async getClient(clientId: string) {
     return this.clients.get(clientId);
   }
+  async createClient(client: RegisteredClient) {
+    if (this.clients.has(client.clientId)) throw new ClientExistsError(client.clientId);
+    this.clients.set(client.clientId, { ...client, scopes: [...client.scopes], grantTypes: [...client.grantTypes] });
+  }
+  async listClients() {
+    return [...this.clients.values()].sort((a, b) => a.clientId.localeCompare(b.clientId));
+  }
+  async setDisabled(clientId: string, disabled: boolean) {
+    const client = this.clients.get(clientId);
+    if (client !== undefined) this.clients.set(clientId, { ...client, disabled });
+    return client !== undefined;
+  }
+  async deleteClient(clientId: string) {
+    return this.clients.delete(clientId);
+  }
 }
 
-export class MemoryUserStore implements UserStore {
-  readonly users = new Map<string, User>();
+export class MemoryUserStore implements UserDirectory {
+  readonly users = new Map<string, RegisteredUser>();
   async getUser(username: string) {
     return this.users.get(username);
   }
@@ -35,9 +56,29 @@ export class MemoryUserStore implements UserStore {
     const user = this.users.get(username);
     if (user?.passwordHash === previousHash) this.users.set(username, { ...user, passwordHash: nextHash });
   }
+  async createUser(user: RegisteredUser) {
+    if (this.users.has(user.username)) throw new UserExistsError(user.username);
+    this.users.set(user.username, { ...user, scopes: [...user.scopes] });
+  }
+  async setPassword(username: string, passwordHash: string, at: string) {
+    return this.update(username, { passwordHash, passwordChangedAt: at });
+  }
+  async setDisabled(username: string, disabled: boolean) {
+    return this.update(username, { disabled });
+  }
+  async deleteUser(username: string) {
+    const user = this.users.get(username);
+    this.users.delete(username);
+    return user;
+  }
+  private update(username: string, changes: Partial<RegisteredUser>): boolean {
+    const user = this.users.get(username);
+    if (user !== undefined) this.users.set(username, { ...user, ...changes });
+    return user !== undefined;
+  }
 }
 
-export class MemoryRefreshTokenStore implements RefreshTokenStore {
+export class MemoryRefreshTokenStore implements RefreshTokenStore, UserRefreshTokens {
   readonly tokens = new Map<string, RefreshToken>();
   /** Revoked families, as the DynamoDB store's markers. */
   readonly revokedFamilies = new Set<string>();
@@ -66,10 +107,18 @@ export class MemoryRefreshTokenStore implements RefreshTokenStore {
     this.revokedFamilies.add(token.familyId);
     return newly;
   }
+  /** As the DynamoDB adapter: markers for the user's live families, and their active tokens marked revoked. */
+  async revokeAllForUser(userId: string, now: number) {
+    const live = [...this.tokens.values()].filter((token) => token.userId === userId && token.state !== 'revoked' && token.familyExpiresAt > now);
+    for (const token of live) if (token.state === 'active') this.tokens.set(token.tokenHash, { ...token, state: 'revoked' });
+    const families = new Set(live.map((token) => token.familyId).filter((familyId) => !this.revokedFamilies.has(familyId)));
+    for (const familyId of families) this.revokedFamilies.add(familyId);
+    return families.size;
+  }
 }
 
 /** The same counters and expiry rules as the DynamoDB store, in maps. */
-export class MemoryLoginAttemptStore implements LoginAttemptStore {
+export class MemoryLoginAttemptStore implements LoginAttemptStore, LoginAttemptReset {
   readonly items = new Map<string, { failures: number; lastFailureAt: number; expiresAt: number }>();
   private keys(subject: AttemptSubject, now: number) {
     return {
@@ -109,8 +158,10 @@ export class MemoryLoginAttemptStore implements LoginAttemptStore {
   async recordSuccess(subject: AttemptSubject): Promise<void> {
     this.items.delete(this.keys(subject, 0).pair);
   }
-  clearUser(userKey: string): void {
-    for (const key of [...this.items.keys()]) if (key.startsWith(`user#${userKey}|`)) this.items.delete(key);
+  async clearUser(userKey: string) {
+    const keys = [...this.items.keys()].filter((key) => key.startsWith(`user#${userKey}|`));
+    for (const key of keys) this.items.delete(key);
+    return keys.length;
   }
 }
 

@@ -2,9 +2,11 @@
  * ropc-admin: the operator CLI. `runCli` is the whole program behind the process boundary (argv, stdin,
  * stdout, stderr, environment), so tests drive it in-process; bin/ropc-admin.ts wires it to the process.
  */
+import { AccountError } from '../../lambda/accounts';
 import { isUnavailable } from '../../lambda/adapters/aws-errors';
 import { CorruptItemError } from '../../lambda/adapters/items';
 import { DependencyUnavailableError } from '../../lambda/oauth/errors';
+import { accountFailure } from './accounts';
 import { parseCommandLine } from './args';
 import { CLIENT_COMMANDS } from './clients';
 import type { CommandContext, CommandHandler } from './command';
@@ -81,6 +83,7 @@ function describeFailure(error: unknown, target: Target | undefined): { message:
     return { message: error.message + hint, exitCode: 2 };
   }
   if (error instanceof OperationalError) return { message: error.message, exitCode: 1 };
+  if (error instanceof AccountError) return { message: accountFailure(error, target).message, exitCode: 1 };
   return { message: operationalMessage(error, target), exitCode: 1 };
 }
 

@@ -1,10 +1,9 @@
 /** clients create | list | disable | delete */
-import { ClientExistsError, DynamoClientStore, type StoredClient } from '../../lambda/adapters/client-store';
-import { generateClientSecret, hashClientSecret } from '../../lambda/oauth/client-secret';
+import { deleteClient, disableClient, listClients, registerClient } from '../../lambda/accounts';
+import { accountPorts } from './accounts';
 import { arg, formatTable, type CommandContext, type CommandHandler, type CommandResult } from './command';
-import { OperationalError, UsageError } from './errors';
+import { UsageError } from './errors';
 import type { CommandId } from './spec';
-import type { Target } from './target';
 import {
   parseAudienceOption,
   parseGrantTypesOption,
@@ -13,10 +12,6 @@ import {
   validateExistingKey,
   validateNewClientId,
 } from './validate';
-
-function store(target: Target): DynamoClientStore {
-  return new DynamoClientStore(target.db, target.tables.clients);
-}
 
 async function createClient(context: CommandContext): Promise<CommandResult> {
   const clientId = validateNewClientId(arg(context, 'ID'));
@@ -29,24 +24,14 @@ async function createClient(context: CommandContext): Promise<CommandResult> {
   const grantTypes = parseGrantTypesOption(context.strings['grant-types']);
   const target = await context.target();
 
-  const secret = isPublic ? undefined : generateClientSecret();
-  const client: StoredClient = {
+  const { clientSecret: secret } = await registerClient(accountPorts(target, context), {
     clientId,
-    secretHash: secret === undefined ? undefined : hashClientSecret(secret),
     isPublic,
     scopes,
     audience,
     grantTypes,
-    disabled: false,
     ...(trustEndUserIp ? { trustEndUserIp } : {}),
-    createdAt: context.now().toISOString(),
-  };
-  try {
-    await store(target).createClient(client);
-  } catch (error) {
-    if (error instanceof ClientExistsError) throw new OperationalError(`client "${clientId}" already exists in ${target.description}`);
-    throw error;
-  }
+  });
   if (secret === undefined) {
     return {
       json: { client_id: clientId, public: true },
@@ -63,8 +48,8 @@ async function createClient(context: CommandContext): Promise<CommandResult> {
   };
 }
 
-async function listClients(context: CommandContext): Promise<CommandResult> {
-  const clients = await store(await context.target()).listClients();
+async function listAllClients(context: CommandContext): Promise<CommandResult> {
+  const clients = await listClients(accountPorts(await context.target(), context));
   const json = {
     clients: clients.map((client) => ({
       client_id: client.clientId,
@@ -89,27 +74,21 @@ async function listClients(context: CommandContext): Promise<CommandResult> {
   return { json, human: formatTable(['CLIENT ID', 'TYPE', 'GRANT TYPES', 'SCOPES', 'AUDIENCE', 'DISABLED', 'CREATED'], rows) };
 }
 
-async function disableClient(context: CommandContext): Promise<CommandResult> {
+async function disableOneClient(context: CommandContext): Promise<CommandResult> {
   const clientId = validateExistingKey('client ID', arg(context, 'ID'));
-  const target = await context.target();
-  if (!(await store(target).setDisabled(clientId, true))) throw noSuchClient(clientId, target);
+  await disableClient(accountPorts(await context.target(), context), clientId);
   return { json: { client_id: clientId, disabled: true }, human: `Disabled client "${printable(clientId)}".` };
 }
 
-async function deleteClient(context: CommandContext): Promise<CommandResult> {
+async function deleteOneClient(context: CommandContext): Promise<CommandResult> {
   const clientId = validateExistingKey('client ID', arg(context, 'ID'));
-  const target = await context.target();
-  if (!(await store(target).deleteClient(clientId))) throw noSuchClient(clientId, target);
+  await deleteClient(accountPorts(await context.target(), context), clientId);
   return { json: { client_id: clientId, deleted: true }, human: `Deleted client "${printable(clientId)}".` };
-}
-
-function noSuchClient(clientId: string, target: Target): OperationalError {
-  return new OperationalError(`there is no client "${printable(clientId)}" in ${target.description}`);
 }
 
 export const CLIENT_COMMANDS: Record<Extract<CommandId, `clients ${string}`>, CommandHandler> = {
   'clients create': createClient,
-  'clients list': listClients,
-  'clients disable': disableClient,
-  'clients delete': deleteClient,
+  'clients list': listAllClients,
+  'clients disable': disableOneClient,
+  'clients delete': deleteOneClient,
 };

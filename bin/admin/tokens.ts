@@ -1,20 +1,17 @@
 /** tokens revoke --username NAME */
-import { DynamoUserStore } from '../../lambda/adapters/user-store';
+import { revokeUserTokens } from '../../lambda/accounts';
+import { accountPorts } from './accounts';
 import type { CommandContext, CommandHandler, CommandResult } from './command';
 import { UsageError } from './errors';
 import type { CommandId } from './spec';
-import { UserRefreshTokens } from './user-tokens';
-import { noSuchUser, plural } from './users';
+import { plural } from './users';
 import { printable, validateExistingKey } from './validate';
 
-async function revokeUserTokens(context: CommandContext): Promise<CommandResult> {
+async function revokeTokensOfUser(context: CommandContext): Promise<CommandResult> {
   const given = context.strings.username;
   if (given === undefined) throw new UsageError('"tokens revoke" needs --username NAME');
   const username = validateExistingKey('user NAME', given);
-  const target = await context.target();
-  const user = await new DynamoUserStore(target.db, target.tables.users).getUser(username);
-  if (user === undefined) throw noSuchUser(username, target);
-  const revoked = await new UserRefreshTokens(target.db, target.tables.refreshTokens).revokeAllForUser(user.userId);
+  const { revokedRefreshTokens: revoked } = await revokeUserTokens(accountPorts(await context.target(), context), username);
   return {
     json: { username, revoked_refresh_tokens: revoked },
     human: `Revoked ${plural(revoked, 'refresh token')} of user "${printable(username)}".`,
@@ -22,5 +19,5 @@ async function revokeUserTokens(context: CommandContext): Promise<CommandResult>
 }
 
 export const TOKEN_COMMANDS: Record<Extract<CommandId, `tokens ${string}`>, CommandHandler> = {
-  'tokens revoke': revokeUserTokens,
+  'tokens revoke': revokeTokensOfUser,
 };

@@ -1,22 +1,20 @@
 import { DeleteCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Client, ClientStore, GrantType } from '../oauth/ports';
+import { ClientExistsError } from '../accounts/errors';
+import type { ClientRegistry, RegisteredClient } from '../accounts/ports';
+import type { GrantType } from '../oauth/ports';
 import { GRANT_TYPES } from '../oauth/grants';
 import { callDependency } from './aws-errors';
 import { bool, CorruptItemError, isUsableKey, optionalStr, str, strList } from './items';
 import { CLIENTS_TABLE } from '../../contract/tables';
 
-export interface StoredClient extends Client {
-  readonly createdAt: string;
-}
-
 /** Registered clients, keyed by client_id. */
-export class DynamoClientStore implements ClientStore {
+export class DynamoClientStore implements ClientRegistry {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
 
-  async getClient(clientId: string): Promise<StoredClient | undefined> {
+  async getClient(clientId: string): Promise<RegisteredClient | undefined> {
     if (!isUsableKey(clientId)) return undefined;
     const { Item } = await callDependency('dynamodb', () =>
       this.db.send(new GetCommand({ TableName: this.tableName, Key: { [CLIENTS_TABLE.partitionKey]: clientId }, ConsistentRead: true })),
@@ -25,7 +23,7 @@ export class DynamoClientStore implements ClientStore {
   }
 
   /** Registers a client; fails with ClientExistsError if the id is taken. */
-  async createClient(client: StoredClient): Promise<void> {
+  async createClient(client: RegisteredClient): Promise<void> {
     try {
       await this.db.send(
         new PutCommand({
@@ -40,8 +38,8 @@ export class DynamoClientStore implements ClientStore {
     }
   }
 
-  async listClients(): Promise<StoredClient[]> {
-    const clients: StoredClient[] = [];
+  async listClients(): Promise<RegisteredClient[]> {
+    const clients: RegisteredClient[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.db.send(new ScanCommand({ TableName: this.tableName, ExclusiveStartKey: startKey, ConsistentRead: true }));
@@ -79,14 +77,7 @@ export class DynamoClientStore implements ClientStore {
   }
 }
 
-export class ClientExistsError extends Error {
-  constructor(clientId: string) {
-    super(`a client with id "${clientId}" already exists`);
-    this.name = 'ClientExistsError';
-  }
-}
-
-function toClient(item: Record<string, unknown>): StoredClient {
+function toClient(item: Record<string, unknown>): RegisteredClient {
   const table = 'clients';
   const grantTypes = strList(item, table, 'grantTypes');
   if (grantTypes.some((grant) => !GRANT_TYPES.includes(grant as GrantType))) throw new CorruptItemError(table, 'grantTypes');

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { DependencyUnavailableError } from '../oauth/errors';
 import { DAY, dayBucket, hourBucket, HOUR, type AttemptSubject, type LoginAttemptCounters } from '../oauth/lockout';
+import type { LoginAttemptReset } from '../accounts/ports';
 import type { LoginAttemptStore } from '../oauth/ports';
 import { callDependency } from './aws-errors';
 import { LOGIN_ATTEMPTS_TABLE } from '../../contract/tables';
@@ -28,7 +29,7 @@ const dayKey = (s: AttemptSubject, now: number): Key => ({ [PK]: `ip#${s.ip}`, [
  * Failure counters in DynamoDB. Hour and day counters live under keys of their own window, so a new
  * window starts from zero; every item carries a TTL and every read ignores items past it (TTL is late).
  */
-export class DynamoLoginAttemptStore implements LoginAttemptStore {
+export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptReset {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,

@@ -1,22 +1,18 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { User, UserStore } from '../oauth/ports';
+import { UserExistsError } from '../accounts/errors';
+import type { RegisteredUser, UserDirectory } from '../accounts/ports';
 import { callDependency } from './aws-errors';
 import { bool, isUsableKey, str, strList } from './items';
 import { USERS_TABLE } from '../../contract/tables';
 
-export interface StoredUser extends User {
-  readonly createdAt: string;
-  readonly passwordChangedAt: string;
-}
-
 /** Resource owners, keyed by username; `userId` is the stable subject identifier. */
-export class DynamoUserStore implements UserStore {
+export class DynamoUserStore implements UserDirectory {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
 
-  async getUser(username: string): Promise<StoredUser | undefined> {
+  async getUser(username: string): Promise<RegisteredUser | undefined> {
     if (!isUsableKey(username)) return undefined;
     const { Item } = await callDependency('dynamodb', () =>
       this.db.send(new GetCommand({ TableName: this.tableName, Key: { [USERS_TABLE.partitionKey]: username }, ConsistentRead: true })),
@@ -44,7 +40,7 @@ export class DynamoUserStore implements UserStore {
     }
   }
 
-  async createUser(user: StoredUser): Promise<void> {
+  async createUser(user: RegisteredUser): Promise<void> {
     try {
       await this.db.send(
         new PutCommand({
@@ -68,7 +64,7 @@ export class DynamoUserStore implements UserStore {
     return this.updateExisting(username, 'SET disabled = :disabled', { ':disabled': disabled });
   }
 
-  async deleteUser(username: string): Promise<StoredUser | undefined> {
+  async deleteUser(username: string): Promise<RegisteredUser | undefined> {
     const { Attributes } = await this.db.send(
       new DeleteCommand({ TableName: this.tableName, Key: { username }, ReturnValues: 'ALL_OLD' }),
     );
@@ -94,14 +90,7 @@ export class DynamoUserStore implements UserStore {
   }
 }
 
-export class UserExistsError extends Error {
-  constructor(username: string) {
-    super(`a user named "${username}" already exists`);
-    this.name = 'UserExistsError';
-  }
-}
-
-function toUser(item: Record<string, unknown>): StoredUser {
+function toUser(item: Record<string, unknown>): RegisteredUser {
   const table = 'users';
   return {
     username: str(item, table, 'username'),

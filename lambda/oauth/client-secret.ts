@@ -6,8 +6,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
  */
 const PREFIX = 'sha256:';
 
-export function generateClientSecret(): string {
-  return randomBytes(32).toString('base64url');
+export function generateClientSecret(bytes: (length: number) => Uint8Array = randomBytes): string {
+  return Buffer.from(bytes(32)).toString('base64url');
 }
 
 export function hashClientSecret(secret: string): string {

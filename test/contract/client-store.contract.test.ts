@@ -1,20 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { ClientExistsError } from '../../lambda/accounts/errors';
+import type { ClientRegistry, RegisteredClient } from '../../lambda/accounts/ports';
 import { DynamoClientStore } from '../../lambda/adapters/client-store';
 import { hashClientSecret } from '../../lambda/oauth/client-secret';
-import type { Client, ClientStore } from '../../lambda/oauth/ports';
+import type { Client } from '../../lambda/oauth/ports';
 import { MemoryClientStore } from '../support/memory';
 import { dynamoDbLocal } from './dynamodb';
 
-/** A store behind the port, and a way to register clients in it (the port itself only reads). */
+/**
+ * A store behind the ports: the protocol core's (getClient) and the account services' (registration and
+ * the operator's changes), and a way to register clients in it as `ropc-admin clients create` (and
+ * test/support/seed.ts, through lambda/accounts) does.
+ */
 interface Harness {
-  readonly store: ClientStore;
+  readonly store: ClientRegistry;
   register(client: Client): Promise<void>;
 }
 
+const CREATED_AT = '2026-11-28T12:00:00.000Z';
+
+function harness(store: ClientRegistry): Harness {
+  return { store, register: (client) => store.createClient({ ...client, createdAt: CREATED_AT }) };
+}
+
 async function makeMemory(): Promise<Harness> {
-  const store = new MemoryClientStore();
-  return { store, register: async (client) => void store.clients.set(client.clientId, client) };
+  return harness(new MemoryClientStore());
 }
 
 const dynamo = dynamoDbLocal();
@@ -22,9 +33,7 @@ afterAll(() => dynamo.close());
 
 async function makeDynamo(): Promise<Harness> {
   const { db, tables } = await dynamo.get();
-  const store = new DynamoClientStore(db, tables.clients);
-  // As `ropc-admin clients create` (and test/support/seed.ts) registers one.
-  return { store, register: (client) => store.createClient({ ...client, createdAt: new Date().toISOString() }) };
+  return harness(new DynamoClientStore(db, tables.clients));
 }
 
 const id = (name: string) => `${name}-${randomUUID()}`;
@@ -91,5 +100,65 @@ describe.each([
     const clientId = id('app');
     await harness.register({ clientId, isPublic: true, scopes: ['read'], grantTypes: ['password'], disabled: false });
     expect(await harness.store.getClient(lookup(clientId))).toBeUndefined();
+  });
+  describe('the operator\'s changes', () => {
+    const registered = (clientId: string): RegisteredClient => ({
+      clientId,
+      secretHash: hashClientSecret('secret'),
+      isPublic: false,
+      scopes: ['read'],
+      grantTypes: ['password', 'refresh_token'],
+      disabled: false,
+      createdAt: CREATED_AT,
+    });
+
+    it('reads back when a client was registered', async () => {
+      const client = registered(id('dated'));
+      await harness.store.createClient(client);
+      expect(await harness.store.getClient(client.clientId)).toMatchObject(client);
+      expect((await harness.store.getClient(client.clientId))?.createdAt).toBe(CREATED_AT);
+    });
+
+    it('refuses to register a taken id, with ClientExistsError, and keeps the registered client', async () => {
+      const client = registered(id('taken'));
+      await harness.store.createClient(client);
+      const error = await harness.store.createClient({ ...client, isPublic: true, secretHash: undefined }).catch((reason: unknown) => reason);
+      expect(error).toBeInstanceOf(ClientExistsError);
+      expect(await harness.store.getClient(client.clientId)).toMatchObject(client);
+    });
+
+    it('lists every registered client, by client_id', async () => {
+      const prefix = id('list');
+      for (const suffix of ['b', 'c', 'a']) await harness.store.createClient(registered(`${prefix}-${suffix}`));
+      const listed = (await harness.store.listClients()).filter((client) => client.clientId.startsWith(prefix));
+      expect(listed.map((client) => client.clientId)).toEqual([`${prefix}-a`, `${prefix}-b`, `${prefix}-c`]);
+      expect(listed[0]).toMatchObject(registered(`${prefix}-a`));
+    });
+
+    it('disables and enables a client, and changes nothing else', async () => {
+      const client = registered(id('toggled'));
+      await harness.store.createClient(client);
+      expect(await harness.store.setDisabled(client.clientId, true)).toBe(true);
+      expect(await harness.store.getClient(client.clientId)).toMatchObject({ ...client, disabled: true });
+      expect(await harness.store.setDisabled(client.clientId, false)).toBe(true);
+      expect(await harness.store.getClient(client.clientId)).toMatchObject(client);
+    });
+
+    it('deletes a client once', async () => {
+      const client = registered(id('deleted'));
+      await harness.store.createClient(client);
+      expect(await harness.store.deleteClient(client.clientId)).toBe(true);
+      expect(await harness.store.getClient(client.clientId)).toBeUndefined();
+      expect(await harness.store.deleteClient(client.clientId)).toBe(false);
+    });
+
+    it.each([
+      ['setDisabled', (store: ClientRegistry, clientId: string) => store.setDisabled(clientId, true)],
+      ['deleteClient', (store: ClientRegistry, clientId: string) => store.deleteClient(clientId)],
+    ])('%s of an unknown client returns false and registers nothing', async (_method, change) => {
+      const clientId = id('unknown');
+      expect(await change(harness.store, clientId)).toBe(false);
+      expect(await harness.store.getClient(clientId)).toBeUndefined();
+    });
   });
 });

@@ -2,18 +2,22 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoLoginAttemptStore } from '../../lambda/adapters/login-attempt-store';
 import { attemptSubject, DAY, HOUR, NO_FAILURES, type AttemptSubject } from '../../lambda/oauth/lockout';
+import type { LoginAttemptReset } from '../../lambda/accounts/ports';
 import type { LoginAttemptStore } from '../../lambda/oauth/ports';
 import { MemoryLoginAttemptStore } from '../support/memory';
 import { dynamoDbLocal } from './dynamodb';
 
-async function makeMemory(): Promise<LoginAttemptStore> {
+/** The lockout's counters, and the operator's reset of them (`ropc-admin users unlock`). */
+type Store = LoginAttemptStore & LoginAttemptReset;
+
+async function makeMemory(): Promise<Store> {
   return new MemoryLoginAttemptStore();
 }
 
 const dynamo = dynamoDbLocal();
 afterAll(() => dynamo.close());
 
-async function makeDynamo(): Promise<LoginAttemptStore> {
+async function makeDynamo(): Promise<Store> {
   const { db, tables } = await dynamo.get();
   return new DynamoLoginAttemptStore(db, tables.loginAttempts);
 }
@@ -30,7 +34,7 @@ describe.each([
   ['memory', makeMemory],
   ['dynamodb', makeDynamo],
 ])('LoginAttemptStore contract: %s', (_name, make) => {
-  let store: LoginAttemptStore;
+  let store: Store;
   beforeEach(async () => {
     store = await make();
   });
@@ -126,5 +130,31 @@ describe.each([
     const after = await Promise.all(Array.from({ length: 8 }, () => store.recordFailure(subject, NOW)));
     expect(after.map((counters) => counters.pairFailures).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(await store.read(subject, NOW)).toEqual({ pairFailures: 8, pairLastFailureAt: NOW, userFailuresThisHour: 8, ipFailuresToday: 8 });
+  });
+  describe('clearUser', () => {
+    it('removes the username\'s streaks from every IP and its hour counters, and returns how many', async () => {
+      const subject = freshSubject();
+      const elsewhere = { ...subject, ip: freshIp() };
+      // Two hours' counters: the earlier one is past its window but still stored (TTL is late), and goes too.
+      await fail(subject, NOW, NOW + 1);
+      await fail(elsewhere, NOW + HOUR);
+      expect(await store.clearUser(subject.userKey)).toBe(4);
+      expect(await store.read(subject, NOW + HOUR)).toEqual({ ...NO_FAILURES, ipFailuresToday: 2 });
+      expect(await store.read(elsewhere, NOW + HOUR)).toEqual({ ...NO_FAILURES, ipFailuresToday: 1 });
+      expect(await store.clearUser(subject.userKey)).toBe(0);
+    });
+
+    it('leaves other usernames\' counters, also from the same IP', async () => {
+      const subject = freshSubject();
+      const neighbour = { ...freshSubject(), ip: subject.ip };
+      await fail(subject, NOW);
+      await fail(neighbour, NOW, NOW);
+      await store.clearUser(subject.userKey);
+      expect(await store.read(neighbour, NOW)).toEqual({ pairFailures: 2, pairLastFailureAt: NOW, userFailuresThisHour: 2, ipFailuresToday: 3 });
+    });
+
+    it('returns 0 for a username without counters', async () => {
+      expect(await store.clearUser(freshSubject().userKey)).toBe(0);
+    });
   });
 });

@@ -1,19 +1,30 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { UserExistsError } from '../../lambda/accounts/errors';
+import type { RegisteredUser, UserDirectory } from '../../lambda/accounts/ports';
 import { DynamoUserStore } from '../../lambda/adapters/user-store';
-import type { User, UserStore } from '../../lambda/oauth/ports';
+import type { User } from '../../lambda/oauth/ports';
 import { MemoryUserStore } from '../support/memory';
 import { dynamoDbLocal } from './dynamodb';
 
-/** A store behind the port, and a way to register users in it (the port only reads and rehashes). */
+/**
+ * A store behind the ports: the protocol core's (read, rehash) and the account services' (registration
+ * and the operator's changes), and a way to register users in it as `ropc-admin users create` does
+ * (through lambda/accounts); the hashes here are opaque strings, not scrypt runs.
+ */
 interface Harness {
-  readonly store: UserStore;
+  readonly store: UserDirectory;
   register(user: User): Promise<void>;
 }
 
+const CREATED_AT = '2026-11-28T12:00:00.000Z';
+
+function harness(store: UserDirectory): Harness {
+  return { store, register: (user) => store.createUser({ ...user, createdAt: CREATED_AT, passwordChangedAt: CREATED_AT }) };
+}
+
 async function makeMemory(): Promise<Harness> {
-  const store = new MemoryUserStore();
-  return { store, register: async (user) => void store.users.set(user.username, user) };
+  return harness(new MemoryUserStore());
 }
 
 const dynamo = dynamoDbLocal();
@@ -21,10 +32,7 @@ afterAll(() => dynamo.close());
 
 async function makeDynamo(): Promise<Harness> {
   const { db, tables } = await dynamo.get();
-  const store = new DynamoUserStore(db, tables.users);
-  const at = new Date().toISOString();
-  // As `ropc-admin users create` registers one; the hashes here are opaque strings, not scrypt runs.
-  return { store, register: (user) => store.createUser({ ...user, createdAt: at, passwordChangedAt: at }) };
+  return harness(new DynamoUserStore(db, tables.users));
 }
 
 function user(overrides: Partial<User> = {}): User {
@@ -90,5 +98,61 @@ describe.each([
     const username = `gone-${randomUUID()}`;
     await harness.store.replacePasswordHash(username, '$scrypt$old', '$scrypt$new');
     expect(await harness.store.getUser(username)).toBeUndefined();
+  });
+  describe('the operator\'s changes', () => {
+    const registered = (overrides: Partial<RegisteredUser> = {}): RegisteredUser => ({
+      ...user(),
+      createdAt: CREATED_AT,
+      passwordChangedAt: CREATED_AT,
+      ...overrides,
+    });
+    const LATER = '2026-11-29T08:30:00.000Z';
+
+    it('reads back when a user was registered and last changed their password', async () => {
+      const created = registered({ passwordChangedAt: LATER });
+      await harness.store.createUser(created);
+      expect(await harness.store.getUser(created.username)).toEqual(created);
+    });
+
+    it('refuses to register a taken username, with UserExistsError, and keeps the registered user', async () => {
+      const created = registered();
+      await harness.store.createUser(created);
+      const error = await harness.store.createUser({ ...created, userId: randomUUID(), passwordHash: '$scrypt$other' }).catch((reason: unknown) => reason);
+      expect(error).toBeInstanceOf(UserExistsError);
+      expect(await harness.store.getUser(created.username)).toEqual(created);
+    });
+
+    it('setPassword replaces the hash whatever it was, and records when', async () => {
+      const created = registered();
+      await harness.store.createUser(created);
+      expect(await harness.store.setPassword(created.username, '$scrypt$new', LATER)).toBe(true);
+      expect(await harness.store.getUser(created.username)).toEqual({ ...created, passwordHash: '$scrypt$new', passwordChangedAt: LATER });
+    });
+
+    it('disables and enables a user, and changes nothing else', async () => {
+      const created = registered();
+      await harness.store.createUser(created);
+      expect(await harness.store.setDisabled(created.username, true)).toBe(true);
+      expect(await harness.store.getUser(created.username)).toEqual({ ...created, disabled: true });
+      expect(await harness.store.setDisabled(created.username, false)).toBe(true);
+      expect(await harness.store.getUser(created.username)).toEqual(created);
+    });
+
+    it('deleteUser returns the user as it was, once', async () => {
+      const created = registered({ disabled: true });
+      await harness.store.createUser(created);
+      expect(await harness.store.deleteUser(created.username)).toEqual(created);
+      expect(await harness.store.getUser(created.username)).toBeUndefined();
+      expect(await harness.store.deleteUser(created.username)).toBeUndefined();
+    });
+
+    it.each([
+      ['setPassword', (store: UserDirectory, username: string) => store.setPassword(username, '$scrypt$new', LATER)],
+      ['setDisabled', (store: UserDirectory, username: string) => store.setDisabled(username, true)],
+    ])('%s of an unknown user returns false and registers nothing', async (_method, change) => {
+      const username = `unknown-${randomUUID()}`;
+      expect(await change(harness.store, username)).toBe(false);
+      expect(await harness.store.getUser(username)).toBeUndefined();
+    });
   });
 });

@@ -35,7 +35,7 @@ import {
 import { resolveTarget } from '../../bin/admin/target';
 import { DynamoLoginAttemptStore } from '../../lambda/adapters/login-attempt-store';
 import { attemptSubject } from '../../lambda/oauth/lockout';
-import { UserRefreshTokens } from '../../bin/admin/user-tokens';
+import { DynamoUserRefreshTokens } from '../../lambda/adapters/user-refresh-tokens';
 import { documentClient, freshTables } from '../support/aws';
 
 const REPO = join(import.meta.dirname, '..', '..');
@@ -503,7 +503,7 @@ describe('tokens revoke', () => {
   it('follows the index across pages', async () => {
     const userId = randomUUID();
     const hashes = await seedTokens(userId, 'paged', ['active', 'rotated', 'active', 'revoked', 'active', 'active', 'active']);
-    const revoker = new UserRefreshTokens(db, tables.refreshTokens, 2);
+    const revoker = new DynamoUserRefreshTokens(db, tables.refreshTokens, 2);
     expect(await revoker.revokeAllForUser(userId, 1_700_000_000)).toBe(6);
     expect(await tokenStates(hashes)).toEqual(['revoked', 'rotated', 'revoked', 'revoked', 'revoked', 'revoked', 'revoked']);
     expect(await familiesRevoked(hashes)).toEqual([true, true, true, false, true, true, true]);

@@ -1,9 +1,9 @@
-import { hashClientSecret } from '../../lambda/oauth/client-secret';
+import { disableClient, disableUser, registerClient, registerUser } from '../../lambda/accounts';
 import type { OAuthSettings } from '../../lambda/oauth/config';
 import type { TokenEndpointDeps } from '../../lambda/oauth/grants/grant';
 import type { HttpRequest } from '../../lambda/oauth/http';
 import { scryptPasswordHasher } from '../../lambda/passwords/hasher';
-import { hashPassword, type ScryptParams } from '../../lambda/passwords';
+import type { ScryptParams } from '../../lambda/passwords';
 import {
   LocalSigner,
   MemoryClientStore,
@@ -63,59 +63,32 @@ export function memoryDeps(settings: OAuthSettings = SETTINGS): MemoryDeps {
 
 export const CONFIDENTIAL_SECRET = 'confidential-secret-value';
 
+/**
+ * The unit tests' clients and users, registered through the account services (lambda/accounts) as an
+ * operator would: fixed user ids, and the deps' clock but not their random source, so that the tokens a
+ * test mints do not depend on the seed.
+ */
 export async function seed(deps: MemoryDeps): Promise<void> {
-  deps.clients.clients.set('app', {
-    clientId: 'app',
-    secretHash: hashClientSecret(CONFIDENTIAL_SECRET),
-    isPublic: false,
-    scopes: ['read', 'write', 'admin'],
-    grantTypes: ['password', 'refresh_token'],
-    disabled: false,
-  });
-  deps.clients.clients.set('mobile', {
-    clientId: 'mobile',
-    isPublic: true,
-    scopes: ['read'],
-    audience: 'https://mobile-api.example.test',
-    grantTypes: ['password', 'refresh_token'],
-    disabled: false,
-  });
-  deps.clients.clients.set('no-refresh', {
-    clientId: 'no-refresh',
-    isPublic: true,
-    scopes: ['read'],
-    grantTypes: ['password'],
-    disabled: false,
-  });
-  deps.clients.clients.set('refresh-only', {
-    clientId: 'refresh-only',
-    isPublic: true,
-    scopes: ['read'],
-    grantTypes: ['refresh_token'],
-    disabled: false,
-  });
-  deps.clients.clients.set('off', {
-    clientId: 'off',
-    isPublic: true,
-    scopes: ['read'],
-    grantTypes: ['password', 'refresh_token'],
-    disabled: true,
-  });
-  deps.users.users.set('alice', {
-    username: 'alice',
-    userId: 'u-alice',
-    passwordHash: await hashPassword('correct horse', FAST_SCRYPT),
-    scopes: ['read', 'write'],
-    disabled: false,
-  });
-  deps.users.users.set('bob', {
-    username: 'bob',
-    userId: 'u-bob',
-    passwordHash: await hashPassword('bob password', FAST_SCRYPT),
-    scopes: ['read'],
-    disabled: true,
-  });
+  const clients = { clients: deps.clients, clock: deps.clock, random: NO_RANDOM };
+  const grants = ['password', 'refresh_token'] as const;
+  await registerClient(clients, { clientId: 'app', secret: CONFIDENTIAL_SECRET, isPublic: false, scopes: ['read', 'write', 'admin'], grantTypes: grants });
+  await registerClient(clients, { clientId: 'mobile', isPublic: true, scopes: ['read'], audience: 'https://mobile-api.example.test', grantTypes: grants });
+  await registerClient(clients, { clientId: 'no-refresh', isPublic: true, scopes: ['read'], grantTypes: ['password'] });
+  await registerClient(clients, { clientId: 'refresh-only', isPublic: true, scopes: ['read'], grantTypes: ['refresh_token'] });
+  await registerClient(clients, { clientId: 'off', isPublic: true, scopes: ['read'], grantTypes: grants });
+  await disableClient(clients, 'off');
+  const users = (userId: string) => ({ users: deps.users, refreshTokens: deps.refreshTokens, clock: deps.clock, random: { uuid: () => userId } });
+  await registerUser(users('u-alice'), { username: 'alice', password: 'correct horse', scrypt: FAST_SCRYPT, scopes: ['read', 'write'] });
+  await registerUser(users('u-bob'), { username: 'bob', password: 'bob password', scrypt: FAST_SCRYPT, scopes: ['read'] });
+  await disableUser(users('u-bob'), 'bob');
 }
+
+/** Every client in the seed brings its secret or is public: nothing draws random bytes. */
+const NO_RANDOM = {
+  bytes: (): Uint8Array => {
+    throw new Error('the seed generates no secret');
+  },
+};
 
 /** A form POST to /token. */
 export function tokenRequest(

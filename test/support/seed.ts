@@ -1,11 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { registerClient, registerUser } from '../../lambda/accounts';
 import { createDocumentClient } from '../../lambda/adapters/aws-clients';
 import { DynamoClientStore } from '../../lambda/adapters/client-store';
 import { DynamoUserStore } from '../../lambda/adapters/user-store';
-import { hashClientSecret } from '../../lambda/oauth/client-secret';
 import type { GrantType } from '../../lambda/oauth/ports';
-import { hashPassword, type ScryptParams } from '../../lambda/passwords';
+import type { ScryptParams } from '../../lambda/passwords';
 import type { LocalStack } from '../../local/stack';
 import { LOCAL_CREDENTIALS } from '../../local/state';
 import { FAST_SCRYPT } from './memory';
@@ -36,40 +36,37 @@ export interface UserSeed {
 }
 
 /**
- * Registers clients and users straight through the stores, as `ropc-admin` would (tests of the CLI itself
- * go through the CLI). Defaults: scope "read", both grants, scrypt at the fast test parameters.
+ * Registers clients and users through the account services (lambda/accounts), as `ropc-admin` does (tests
+ * of the CLI itself go through the CLI). Defaults: scope "read", both grants, scrypt at the fast test
+ * parameters.
  */
 export async function seed(
   db: DynamoDBDocumentClient,
   tables: SeedTables,
   { clients = [], users = [] }: { clients?: readonly ClientSeed[]; users?: readonly UserSeed[] },
 ): Promise<void> {
-  const createdAt = new Date().toISOString();
+  const clock = Date.now;
   const clientStore = new DynamoClientStore(db, tables.clients);
   for (const client of clients) {
-    await clientStore.createClient({
-      clientId: client.clientId,
-      ...(client.secret === undefined ? {} : { secretHash: hashClientSecret(client.secret) }),
-      isPublic: client.secret === undefined,
-      scopes: client.scopes ?? ['read'],
-      ...(client.audience === undefined ? {} : { audience: client.audience }),
-      grantTypes: client.grantTypes ?? ['password', 'refresh_token'],
-      disabled: false,
-      ...(client.trustEndUserIp === undefined ? {} : { trustEndUserIp: client.trustEndUserIp }),
-      createdAt,
-    });
+    await registerClient(
+      { clients: clientStore, clock, random: { bytes: (length) => randomBytes(length) } },
+      {
+        clientId: client.clientId,
+        isPublic: client.secret === undefined,
+        ...(client.secret === undefined ? {} : { secret: client.secret }),
+        scopes: client.scopes ?? ['read'],
+        ...(client.audience === undefined ? {} : { audience: client.audience }),
+        grantTypes: client.grantTypes ?? ['password', 'refresh_token'],
+        ...(client.trustEndUserIp === undefined ? {} : { trustEndUserIp: client.trustEndUserIp }),
+      },
+    );
   }
   const userStore = new DynamoUserStore(db, tables.users);
   for (const user of users) {
-    await userStore.createUser({
-      username: user.username,
-      userId: user.userId ?? randomUUID(),
-      passwordHash: await hashPassword(user.password, user.scrypt ?? FAST_SCRYPT),
-      scopes: user.scopes ?? ['read'],
-      disabled: false,
-      createdAt,
-      passwordChangedAt: createdAt,
-    });
+    await registerUser(
+      { users: userStore, clock, random: { uuid: () => user.userId ?? randomUUID() } },
+      { username: user.username, password: user.password, scrypt: user.scrypt ?? FAST_SCRYPT, scopes: user.scopes ?? ['read'] },
+    );
   }
 }
 

@@ -72,6 +72,15 @@ describe('import graph', () => {
     expect(sdk).toEqual([]);
   });
 
+  it('keeps the protocol core and the account services pure: they reach no AWS SDK module, the adapters do', () => {
+    const roots = files.filter((file) => /^lambda\/(oauth|accounts)\//.test(file.path)).map((file) => file.path);
+    expect(roots.some((path) => path.startsWith('lambda/accounts/'))).toBe(true);
+    const reached = reachable(roots);
+    expect([...reached].filter((path) => path.startsWith('lambda/adapters/'))).toEqual([]);
+    const sdk = [...reached].flatMap((path) => byPath.get(path)!.packages.filter((name) => name.startsWith('@aws-sdk/')).map((name) => `${path} → ${name}`));
+    expect(sdk).toEqual([]);
+  });
+
   it('has no cycle between folders', () => {
     const graph = new Map<string, Set<string>>();
     for (const file of files) {

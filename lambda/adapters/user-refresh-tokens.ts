@@ -1,18 +1,19 @@
 /**
  * Revoking every refresh token of one user: the operator's "log this user out everywhere", also run when a
- * user is disabled, deleted or gets a new password. Lives here rather than in the token store because only
- * the CLI needs it (the token endpoint never looks tokens up by user).
+ * user is disabled, deleted or gets a new password (lambda/accounts/users.ts). Apart from the token store
+ * because only operators need it (the token endpoint never looks tokens up by user).
  */
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { callDependency } from '../../lambda/adapters/aws-errors';
-import { DynamoRefreshTokenStore } from '../../lambda/adapters/refresh-token-store';
+import type { UserRefreshTokens } from '../accounts/ports';
+import { callDependency } from './aws-errors';
+import { DynamoRefreshTokenStore } from './refresh-token-store';
 import { REFRESH_TOKENS_TABLE } from '../../contract/tables';
 
 const BY_USER_INDEX = REFRESH_TOKENS_TABLE.globalSecondaryIndexes?.find((index) => index.partitionKey === 'userId');
 /** Updates in flight at once: fast for users with many tokens, gentle on an on-demand table. */
 const CONCURRENCY = 8;
 
-export class UserRefreshTokens {
+export class DynamoUserRefreshTokens implements UserRefreshTokens {
   private readonly store: DynamoRefreshTokenStore;
 
   constructor(

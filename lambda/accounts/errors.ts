@@ -1,0 +1,53 @@
+/**
+ * Why an account service refused an operator's action. Each carries a stable `code` and the name it is
+ * about; callers word it for their audience (bin/admin/cli.ts adds which stack).
+ */
+export type AccountErrorCode = 'client_exists' | 'unknown_client' | 'invalid_client_registration' | 'user_exists' | 'unknown_user';
+
+export abstract class AccountError extends Error {
+  abstract readonly code: AccountErrorCode;
+}
+
+export class ClientExistsError extends AccountError {
+  readonly code = 'client_exists';
+  constructor(readonly clientId: string) {
+    super(`a client with id "${clientId}" already exists`);
+    this.name = 'ClientExistsError';
+  }
+}
+
+export class UnknownClientError extends AccountError {
+  readonly code = 'unknown_client';
+  constructor(readonly clientId: string) {
+    super(`there is no client with id "${clientId}"`);
+    this.name = 'UnknownClientError';
+  }
+}
+
+/** A registration that breaks a rule of confidential and public clients (RFC 6749 §2.1). */
+export class InvalidClientRegistrationError extends AccountError {
+  readonly code = 'invalid_client_registration';
+  constructor(
+    readonly clientId: string,
+    reason: string,
+  ) {
+    super(`client "${clientId}" cannot be registered: ${reason}`);
+    this.name = 'InvalidClientRegistrationError';
+  }
+}
+
+export class UserExistsError extends AccountError {
+  readonly code = 'user_exists';
+  constructor(readonly username: string) {
+    super(`a user named "${username}" already exists`);
+    this.name = 'UserExistsError';
+  }
+}
+
+export class UnknownUserError extends AccountError {
+  readonly code = 'unknown_user';
+  constructor(readonly username: string) {
+    super(`there is no user named "${username}"`);
+    this.name = 'UnknownUserError';
+  }
+}

@@ -1,0 +1,65 @@
+import type { Clock, Client, ClientStore, User, UserStore } from '../oauth/ports';
+import type { Random } from '../tokens/ports';
+
+/**
+ * What the operator's account services (lambda/accounts) need from the outside world, beside the protocol
+ * core's read ports. The DynamoDB stores in lambda/adapters implement these; unit tests use the in-memory
+ * stores (local/memory-stores.ts), which test/contract/ holds to the DynamoDB behaviour.
+ */
+export type { Clock, Random };
+
+/** A client as registered (RFC 6749 §2), with when. */
+export interface RegisteredClient extends Client {
+  /** ISO 8601. */
+  readonly createdAt: string;
+}
+
+/** A user as registered, with when, and when the password last changed. */
+export interface RegisteredUser extends User {
+  /** ISO 8601. */
+  readonly createdAt: string;
+  /** ISO 8601. */
+  readonly passwordChangedAt: string;
+}
+
+/** The registered clients, keyed by client_id. */
+export interface ClientRegistry extends ClientStore {
+  getClient(clientId: string): Promise<RegisteredClient | undefined>;
+  /** Fails with ClientExistsError (./errors) if the id is taken. */
+  createClient(client: RegisteredClient): Promise<void>;
+  /** Every client, by client_id. */
+  listClients(): Promise<RegisteredClient[]>;
+  /** False when there is no such client. */
+  setDisabled(clientId: string, disabled: boolean): Promise<boolean>;
+  /** False when there is no such client. */
+  deleteClient(clientId: string): Promise<boolean>;
+}
+
+/** The resource owners, keyed by username. */
+export interface UserDirectory extends UserStore {
+  getUser(username: string): Promise<RegisteredUser | undefined>;
+  /** Fails with UserExistsError (./errors) if the username is taken. */
+  createUser(user: RegisteredUser): Promise<void>;
+  /** Sets the hash unconditionally (an operator's change), and when; false when there is no such user. */
+  setPassword(username: string, passwordHash: string, at: string): Promise<boolean>;
+  /** False when there is no such user. */
+  setDisabled(username: string, disabled: boolean): Promise<boolean>;
+  /** The user as it was, or undefined when there was none. */
+  deleteUser(username: string): Promise<RegisteredUser | undefined>;
+}
+
+/** Revoking by user: only operators need it (the token endpoint never looks tokens up by user). */
+export interface UserRefreshTokens {
+  /**
+   * Revokes every refresh-token family of `userId` that is neither revoked already nor past its absolute
+   * expiry at `now` (epoch seconds), and marks its active tokens revoked; returns how many families it
+   * revoked. Families issued after the call are not covered: callers stop new ones first (./users.ts).
+   */
+  revokeAllForUser(userId: string, now: number): Promise<number>;
+}
+
+/** The lockout's failure counters (lambda/oauth/lockout.ts), as an operator clears them. */
+export interface LoginAttemptReset {
+  /** Forgets every per-user and per-(user, IP) counter of one username key; returns how many it removed. */
+  clearUser(userKey: string): Promise<number>;
+}
