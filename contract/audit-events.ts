@@ -2,8 +2,8 @@
 export const METRICS_NAMESPACE = 'RopcTokenService';
 
 /**
- * Security-relevant outcomes: each log line with one of these events also carries a CloudWatch Embedded
- * Metric Format block, so every event is a metric (count) for dashboards and alarms, with a `reason`
+ * Security-relevant outcomes: each log line with one of these events is followed by a CloudWatch Embedded
+ * Metric Format line, so every event is a metric (count) for dashboards and alarms, with a `reason`
  * dimension where the event has one. The stack's alarms name them from here.
  */
 export const AUDIT_EVENTS = [

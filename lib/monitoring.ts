@@ -31,9 +31,10 @@ const PERIOD = Duration.minutes(5);
  * every failure into a response, so an error is a crash, a timeout or memory exhaustion), throttled
  * invocations, and refresh-token reuse (a stolen token, RFC 9700 §4.14.2).
  *
- * Counts of grants, failures by reason and lockouts need no filters: the handlers' audit log lines carry
- * CloudWatch Embedded Metric Format, so Lambda publishes them under the `RopcTokenService` namespace.
- * Reuse is counted again here by a metric filter, so its alarm does not depend on the EMF block.
+ * Counts of grants, failures by reason and lockouts need no filters: each audit log line is followed by
+ * a CloudWatch Embedded Metric Format line (Powertools Metrics), so CloudWatch publishes them under the
+ * `RopcTokenService` namespace. Reuse is counted again here by a metric filter on the log line, so its
+ * alarm does not depend on the EMF line.
  */
 export class Monitoring extends Construct {
   readonly alarms: Alarm[] = [];
