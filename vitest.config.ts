@@ -7,7 +7,8 @@ import { defineConfig } from 'vitest/config';
  * directory ROPC_SDK_CALL_LOG already names. The suites' global setup empties it at the start of a run.
  * (The config imports nothing of the project's: Vite's config loader would want file extensions.)
  */
-const SDK_CALL_LOG_DIR = process.env.ROPC_SDK_CALL_LOG || fileURLToPath(new URL('.test-results/sdk-calls', import.meta.url));
+const SDK_CALL_LOG_DIR =
+  process.env.ROPC_SDK_CALL_LOG || fileURLToPath(new URL('.test-results/sdk-calls', import.meta.url));
 
 export default defineConfig({
   test: {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
-import { round, stats, type Bench } from './lib';
+import { type Bench, round, stats } from './lib';
 
 const ROOT = join(import.meta.dirname, '..');
 const RUNS = 15;
@@ -21,12 +21,19 @@ export const coldStartBench: Bench = {
   async run() {
     const out = mkdtempSync(join(tmpdir(), 'ropc-cold-start-'));
     try {
-      const synth = spawnSync('npx', ['cdk', 'synth', '--no-notices', '-q', '-o', join(out, 'cdk.out')], { cwd: ROOT, encoding: 'utf8' });
+      const synth = spawnSync('npx', ['cdk', 'synth', '--no-notices', '-q', '-o', join(out, 'cdk.out')], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
       if (synth.status !== 0) throw new Error(`cdk synth failed: ${synth.stderr}`);
       const template = JSON.parse(readFileSync(join(out, 'cdk.out', templateName(join(out, 'cdk.out'))), 'utf8')) as {
         Resources: Record<
           string,
-          { Type: string; Metadata?: Record<string, string>; Properties?: { Handler?: string; Environment?: { Variables?: Record<string, string> } } }
+          {
+            Type: string;
+            Metadata?: Record<string, string>;
+            Properties?: { Handler?: string; Environment?: { Variables?: Record<string, string> } };
+          }
         >;
       };
       const bundles = Object.entries(template.Resources)
@@ -62,15 +69,18 @@ export const coldStartBench: Bench = {
         logLevel: 'silent',
       });
 
-      const measured = [...bundles, { name: 'naive SDK bundle', file: naiveFile, nodeOptions: undefined }].map((bundle) => {
-        const importMs = stats(importTimes(bundle.file)).p50;
-        return {
-          ...bundle,
-          bytes: statSync(bundle.file).size,
-          importMs,
-          lambdaImportMs: bundle.nodeOptions === undefined ? importMs : stats(importTimes(bundle.file, bundle.nodeOptions)).p50,
-        };
-      });
+      const measured = [...bundles, { name: 'naive SDK bundle', file: naiveFile, nodeOptions: undefined }].map(
+        (bundle) => {
+          const importMs = stats(importTimes(bundle.file)).p50;
+          return {
+            ...bundle,
+            bytes: statSync(bundle.file).size,
+            importMs,
+            lambdaImportMs:
+              bundle.nodeOptions === undefined ? importMs : stats(importTimes(bundle.file, bundle.nodeOptions)).p50,
+          };
+        },
+      );
       const naive = measured.at(-1)!;
       const token = measured.find((bundle) => bundle.name === 'token');
       const rows = measured.map((bundle) => [
@@ -91,7 +101,14 @@ export const coldStartBench: Bench = {
             ];
       return {
         name: 'cold start: Lambda bundles from cdk synth vs a naive SDK bundle',
-        columns: ['bundle', 'bytes', 'size ratio', 'import ms (median)', 'import ratio', 'import ms with its NODE_OPTIONS (median)'],
+        columns: [
+          'bundle',
+          'bytes',
+          'size ratio',
+          'import ms (median)',
+          'import ratio',
+          'import ms with its NODE_OPTIONS (median)',
+        ],
         rows,
         notes,
         data: measured,
@@ -103,14 +120,17 @@ export const coldStartBench: Bench = {
 };
 
 function templateName(dir: string): string {
-  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { type: string; properties?: { templateFile?: string } }> };
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+    artifacts: Record<string, { type: string; properties?: { templateFile?: string } }>;
+  };
   const stack = Object.values(manifest.artifacts).find((artifact) => artifact.type === 'aws:cloudformation:stack');
   if (stack?.properties?.templateFile === undefined) throw new Error('no stack template in cdk.out');
   return stack.properties.templateFile;
 }
 
 function functionName(logicalId: string): string {
-  for (const name of ['Token', 'Jwks', 'Metadata', 'Rotat']) if (logicalId.includes(name)) return name === 'Rotat' ? 'key rotation' : name.toLowerCase();
+  for (const name of ['Token', 'Jwks', 'Metadata', 'Rotat'])
+    if (logicalId.includes(name)) return name === 'Rotat' ? 'key rotation' : name.toLowerCase();
   return logicalId;
 }
 

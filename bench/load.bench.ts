@@ -7,11 +7,12 @@ import { rotationWrite } from '../lambda/adapters/refresh-token-store';
 import type { RefreshToken } from '../lambda/oauth/ports';
 import { handleTokenRequest } from '../lambda/oauth/token-endpoint';
 import { DEFAULT_SCRYPT_PARAMS, hashPassword, verifyPassword } from '../lambda/passwords';
-import { startLocalStack, type LocalStack } from '../local/stack';
-import { round, stats, type Bench } from './lib';
+import { type LocalStack, startLocalStack } from '../local/stack';
+import { type Bench, round, stats } from './lib';
 import {
   awsClients,
   BENCH_CLIENT_ID,
+  type BenchUser,
   drive,
   FORM_HEADERS,
   mintRefreshTokens,
@@ -20,7 +21,6 @@ import {
   seedUsers,
   steadyRate,
   tokenEndpointDeps,
-  type BenchUser,
 } from './local-fixture';
 
 const LEVELS = [1, 4, 16] as const;
@@ -129,7 +129,8 @@ export const loadBench: Bench = {
       );
       const scryptParallelRate = (3 * cores * 1000) / (performance.now() - parallelStart);
 
-      for (const c of LEVELS) runs.push(summarize('password grant', c, [await passwordLoad(stack, users, c, PASSWORD_SECONDS)]));
+      for (const c of LEVELS)
+        runs.push(summarize('password grant', c, [await passwordLoad(stack, users, c, PASSWORD_SECONDS)]));
 
       const ceiling = (cores * 1000) / scryptMs;
       const bestPassword = Math.max(...runs.filter((r) => r.kind === 'password grant').map((r) => r.rps));
@@ -143,7 +144,13 @@ export const loadBench: Bench = {
       const inProcessP50 = runs.find((r) => r.kind === 'refresh grant, in process')!.p50;
       const passwordFloorP50 = runs.find((r) => r.kind === 'password floor' && r.concurrency === 1)!.p50;
       const passwordP50 = runs.find((r) => r.kind === 'password grant' && r.concurrency === 1)!.p50;
-      const order: Run['kind'][] = ['password grant', 'password floor', 'refresh grant', 'refresh grant, in process', 'refresh floor'];
+      const order: Run['kind'][] = [
+        'password grant',
+        'password floor',
+        'refresh grant',
+        'refresh grant, in process',
+        'refresh floor',
+      ];
       const rows = [...runs]
         .sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind) || a.concurrency - b.concurrency)
         .map((r) => {
@@ -155,24 +162,58 @@ export const loadBench: Bench = {
                 : '';
           return [r.kind, r.concurrency, r.n, r.failures, round(r.rps, 1), round(r.p50, 1), round(r.p99, 1), vsFloor];
         });
-      rows.push(['scrypt N=2^17 r=8 p=1 (verifyPassword), alone', 1, scryptAlone.length, 0, round(1000 / scryptMs, 2), round(scryptMs, 1), round(stats(scryptAlone).max, 1), '']);
-      rows.push([`scrypt, ${cores} at a time`, cores, 3 * cores, 0, round(scryptParallelRate, 2), '', '', `${round(scryptParallelRate / ceiling, 2)} of ceiling`]);
+      rows.push([
+        'scrypt N=2^17 r=8 p=1 (verifyPassword), alone',
+        1,
+        scryptAlone.length,
+        0,
+        round(1000 / scryptMs, 2),
+        round(scryptMs, 1),
+        round(stats(scryptAlone).max, 1),
+        '',
+      ]);
+      rows.push([
+        `scrypt, ${cores} at a time`,
+        cores,
+        3 * cores,
+        0,
+        round(scryptParallelRate, 2),
+        '',
+        '',
+        `${round(scryptParallelRate / ceiling, 2)} of ceiling`,
+      ]);
       const refreshMet = ratios[0]!.ratio <= 1.2;
       const passwordMet = bestPassword >= 0.85 * ceiling;
       return {
         name: `load on the local stack (autocannon; ${SECONDS} s of refresh grants and ${SECONDS} s of floor per level in alternating 1 s slices, ${PASSWORD_SECONDS} s per password level; ${cores} cores)`,
-        columns: ['workload', 'concurrency', 'requests', 'non-200 / errors', 'req/s', 'p50 ms', 'p99 ms', 'vs floor / ceiling'],
+        columns: [
+          'workload',
+          'concurrency',
+          'requests',
+          'non-200 / errors',
+          'req/s',
+          'p50 ms',
+          'p99 ms',
+          'vs floor / ceiling',
+        ],
         rows,
         notes: [
           'grants: HTTP POST /token through the API Gateway emulation to the same handlers, DynamoDB Local and the KMS emulator; autocannon runs in the same process.',
           'latency = autocannon\'s per-response time (sub-ms, from its "response" event); req/s = steady rate between the first and the last completion.',
           'floors: the raw calls issued directly with the SDK (same client settings as the service), by as many workers as connections — password: GetItem client ∥ GetItem user ∥ BatchGetItem counters → Sign ∥ PutItem refresh token; refresh: GetItem token ∥ GetItem client → Sign ∥ GetItem user → TransactWriteItems (rotate + successor + family not revoked).',
           `refresh p50 / floor p50: ${ratios.map((x) => `c=${x.c} ${round(x.ratio)}`).join(', ')} — goal ≤ 1.2 (judged at c=1, one request per Lambda instance): ${refreshMet ? 'met' : 'NOT met'}${ratios.every((x) => x.ratio <= 1.2) ? ' (and at every level)' : ''}.`,
-          `password grant: best ${round(bestPassword, 2)} req/s against a ceiling of ${cores} cores ÷ ${round(scryptMs, 0)} ms scrypt = ${round(ceiling, 2)} req/s → ${round(bestPassword / ceiling, 2)}; goal ≥ 0.85: ${passwordMet ? 'met' : 'NOT met'}. scrypt itself, ${cores} at a time, reaches ${round(scryptParallelRate, 2)}/s (${round(scryptParallelRate / ceiling, 2)} of the ceiling) on this machine now, so the grant reaches ${round(bestPassword / scryptParallelRate, 2)} of what scrypt alone can do here${bestPassword >= 0.85 * scryptParallelRate && !passwordMet ? ': what holds the goal back is scrypt\'s own parallel throughput on this machine (cores shared with other processes, memory bandwidth), not the event loop' : ''}.`,
+          `password grant: best ${round(bestPassword, 2)} req/s against a ceiling of ${cores} cores ÷ ${round(scryptMs, 0)} ms scrypt = ${round(ceiling, 2)} req/s → ${round(bestPassword / ceiling, 2)}; goal ≥ 0.85: ${passwordMet ? 'met' : 'NOT met'}. scrypt itself, ${cores} at a time, reaches ${round(scryptParallelRate, 2)}/s (${round(scryptParallelRate / ceiling, 2)} of the ceiling) on this machine now, so the grant reaches ${round(bestPassword / scryptParallelRate, 2)} of what scrypt alone can do here${bestPassword >= 0.85 * scryptParallelRate && !passwordMet ? ": what holds the goal back is scrypt's own parallel throughput on this machine (cores shared with other processes, memory bandwidth), not the event loop" : ''}.`,
           `refresh at c=1, p50: floor ${round(floorP50(1), 1)} ms, in process (handleTokenRequest, no HTTP) ${round(inProcessP50, 1)} ms, over HTTP ${round(httpP50(1), 1)} ms: the grant's own work adds ${round(inProcessP50 - floorP50(1), 1)} ms, the HTTP hop through the API Gateway emulation (and autocannon in the same process) ${round(httpP50(1) - inProcessP50, 1)} ms.`,
           `password grant at c=1: p50 ${round(passwordP50, 0)} ms vs scrypt ${round(scryptMs, 0)} ms + password floor ${round(passwordFloorP50, 1)} ms = ${round(scryptMs + passwordFloorP50, 0)} ms.`,
         ],
-        data: { cores, scryptMs, scryptAlone, scryptParallelRate, ceiling, runs: runs.map(({ latencies, ...rest }) => ({ ...rest, latencies: latencies.map((v) => round(v, 2)) })) },
+        data: {
+          cores,
+          scryptMs,
+          scryptAlone,
+          scryptParallelRate,
+          ceiling,
+          runs: runs.map(({ latencies, ...rest }) => ({ ...rest, latencies: latencies.map((v) => round(v, 2)) })),
+        },
       };
     } finally {
       db.destroy();
@@ -195,7 +236,16 @@ function summarize(kind: Run['kind'], concurrency: number, parts: readonly Part[
   const latencies = parts.flatMap((part) => part.latencies);
   const s = stats(latencies);
   const rps = parts.reduce((sum, part) => sum + steadyRate(part.completions), 0) / parts.length;
-  return { kind, concurrency, n: latencies.length, failures: parts.reduce((sum, part) => sum + part.failures, 0), rps, p50: s.p50, p99: s.p99, latencies };
+  return {
+    kind,
+    concurrency,
+    n: latencies.length,
+    failures: parts.reduce((sum, part) => sum + part.failures, 0),
+    rps,
+    p50: s.p50,
+    p99: s.p99,
+    latencies,
+  };
 }
 
 /** autocannon against POST /token with a body built per request; latencies of 200s only. */
@@ -205,7 +255,15 @@ function cannon(stack: LocalStack, connections: number, seconds: number, request
     const completions: number[] = [];
     let failures = 0;
     const instance = autocannon(
-      { url: stack.tokenEndpoint, method: 'POST', headers: { ...FORM_HEADERS }, connections, duration: seconds, timeout: 120, requests: [request] },
+      {
+        url: stack.tokenEndpoint,
+        method: 'POST',
+        headers: { ...FORM_HEADERS },
+        connections,
+        duration: seconds,
+        timeout: 120,
+        requests: [request],
+      },
       (error, result) => {
         if (error) reject(error);
         else resolve({ latencies, completions, failures: failures + result.errors });
@@ -222,9 +280,21 @@ function cannon(stack: LocalStack, connections: number, seconds: number, request
   });
 }
 
-async function passwordLoad(stack: LocalStack, users: readonly BenchUser[], connections: number, seconds: number): Promise<Part> {
+async function passwordLoad(
+  stack: LocalStack,
+  users: readonly BenchUser[],
+  connections: number,
+  seconds: number,
+): Promise<Part> {
   let next = 0;
-  const bodies = users.map((user) => new URLSearchParams({ grant_type: 'password', username: user.username, password: PASSWORD, scope: 'read' }).toString());
+  const bodies = users.map((user) =>
+    new URLSearchParams({
+      grant_type: 'password',
+      username: user.username,
+      password: PASSWORD,
+      scope: 'read',
+    }).toString(),
+  );
   const result = await cannon(stack, connections, seconds, {
     method: 'POST',
     setupRequest: (request) => ({ ...request, body: bodies[next++ % bodies.length]! }),
@@ -247,7 +317,13 @@ function refreshLoad(stack: LocalStack, pool: string[], connections: number, sec
 }
 
 /** The raw calls of each grant, in the best order the data dependencies allow. */
-function floorOperations(stack: LocalStack, db: ReturnType<typeof awsClients>['db'], kms: ReturnType<typeof awsClients>['kms'], keyArn: string, users: readonly BenchUser[]) {
+function floorOperations(
+  stack: LocalStack,
+  db: ReturnType<typeof awsClients>['db'],
+  kms: ReturnType<typeof awsClients>['kms'],
+  keyArn: string,
+  users: readonly BenchUser[],
+) {
   const { tables } = stack;
   let counter = 0;
   const sign = () =>
@@ -259,9 +335,15 @@ function floorOperations(stack: LocalStack, db: ReturnType<typeof awsClients>['d
         SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256',
       }),
     );
-  const getClient = () => db.send(new GetCommand({ TableName: tables.clients, Key: { clientId: BENCH_CLIENT_ID }, ConsistentRead: true }));
-  const getUser = (username: string) => db.send(new GetCommand({ TableName: tables.users, Key: { username }, ConsistentRead: true }));
-  const item = (record: RefreshToken) => ({ ...record, scope: [...record.scope], expiresAt: Math.min(record.idleExpiresAt, record.familyExpiresAt) });
+  const getClient = () =>
+    db.send(new GetCommand({ TableName: tables.clients, Key: { clientId: BENCH_CLIENT_ID }, ConsistentRead: true }));
+  const getUser = (username: string) =>
+    db.send(new GetCommand({ TableName: tables.users, Key: { username }, ConsistentRead: true }));
+  const item = (record: RefreshToken) => ({
+    ...record,
+    scope: [...record.scope],
+    expiresAt: Math.min(record.idleExpiresAt, record.familyExpiresAt),
+  });
 
   const password = async () => {
     const user = users[++counter % users.length]!;
@@ -289,7 +371,13 @@ function floorOperations(stack: LocalStack, db: ReturnType<typeof awsClients>['d
     const { record } = refreshTokenRecord(user, stack);
     await Promise.all([
       sign(),
-      db.send(new PutCommand({ TableName: tables.refreshTokens, Item: item(record), ConditionExpression: 'attribute_not_exists(tokenHash)' })),
+      db.send(
+        new PutCommand({
+          TableName: tables.refreshTokens,
+          Item: item(record),
+          ConditionExpression: 'attribute_not_exists(tokenHash)',
+        }),
+      ),
     ]);
   };
 
@@ -299,7 +387,13 @@ function floorOperations(stack: LocalStack, db: ReturnType<typeof awsClients>['d
     return async (worker: number) => {
       const token = current[worker]!;
       await Promise.all([
-        db.send(new GetCommand({ TableName: tables.refreshTokens, Key: { tokenHash: token.tokenHash }, ConsistentRead: true })),
+        db.send(
+          new GetCommand({
+            TableName: tables.refreshTokens,
+            Key: { tokenHash: token.tokenHash },
+            ConsistentRead: true,
+          }),
+        ),
         getClient(),
       ]);
       await Promise.all([sign(), getUser(token.username)]);

@@ -4,15 +4,16 @@
  * dependencies built around SDK clients the benchmark holds (so it can instrument them), and a
  * bounded-concurrency driver.
  */
-import { createTokenEndpointDeps } from '../lambda/handlers/runtime';
+
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { KMSClient } from '@aws-sdk/client-kms';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { registerClient, registerUser } from '../lambda/accounts';
 import { createDocumentClient, createKmsClient } from '../lambda/adapters/aws-clients';
 import { DynamoClientStore } from '../lambda/adapters/client-store';
 import { DynamoRefreshTokenStore } from '../lambda/adapters/refresh-token-store';
 import { DynamoUserStore } from '../lambda/adapters/user-store';
+import { createTokenEndpointDeps } from '../lambda/handlers/runtime';
 import type { TokenEndpointDeps } from '../lambda/oauth/grants/grant';
 import type { RefreshToken } from '../lambda/oauth/ports';
 import type { ScryptParams } from '../lambda/passwords';
@@ -22,8 +23,11 @@ import { LOCAL_CREDENTIALS } from '../local/state';
 
 export const BENCH_CLIENT_ID = 'bench';
 export const BENCH_CLIENT_SECRET = 'bench-secret';
-export const BENCH_AUTHORIZATION = 'Basic ' + Buffer.from(`${BENCH_CLIENT_ID}:${BENCH_CLIENT_SECRET}`).toString('base64');
-export const FORM_HEADERS = { Authorization: BENCH_AUTHORIZATION, 'Content-Type': 'application/x-www-form-urlencoded' } as const;
+export const BENCH_AUTHORIZATION = `Basic ${Buffer.from(`${BENCH_CLIENT_ID}:${BENCH_CLIENT_SECRET}`).toString('base64')}`;
+export const FORM_HEADERS = {
+  Authorization: BENCH_AUTHORIZATION,
+  'Content-Type': 'application/x-www-form-urlencoded',
+} as const;
 
 export interface BenchUser {
   readonly username: string;
@@ -31,7 +35,12 @@ export interface BenchUser {
 }
 
 export function awsClients(stack: LocalStack): { db: DynamoDBDocumentClient; kms: KMSClient } {
-  const options = { region: stack.region, dynamodbEndpoint: stack.dynamodbEndpoint, kmsEndpoint: stack.kmsEndpoint, credentials: LOCAL_CREDENTIALS };
+  const options = {
+    region: stack.region,
+    dynamodbEndpoint: stack.dynamodbEndpoint,
+    kmsEndpoint: stack.kmsEndpoint,
+    credentials: LOCAL_CREDENTIALS,
+  };
   return { db: createDocumentClient(options), kms: createKmsClient(options) };
 }
 
@@ -56,15 +65,27 @@ export async function seedClient(db: DynamoDBDocumentClient, stack: LocalStack):
  * Users `${prefix}-0…`, registered through the account services, all with the same (already computed)
  * password hash: one scrypt run at the production parameters instead of one per user.
  */
-export async function seedUsers(db: DynamoDBDocumentClient, stack: LocalStack, prefix: string, count: number, passwordHash: string): Promise<BenchUser[]> {
+export async function seedUsers(
+  db: DynamoDBDocumentClient,
+  stack: LocalStack,
+  prefix: string,
+  count: number,
+  passwordHash: string,
+): Promise<BenchUser[]> {
   const deps = { users: new DynamoUserStore(db, stack.tables.users), clock: Date.now, random: SYSTEM_RANDOM };
   return Promise.all(
-    Array.from({ length: count }, (_, i) => registerUser(deps, { username: `${prefix}-${i}`, passwordHash, scopes: ['read', 'write'] })),
+    Array.from({ length: count }, (_, i) =>
+      registerUser(deps, { username: `${prefix}-${i}`, passwordHash, scopes: ['read', 'write'] }),
+    ),
   );
 }
 
 /** A refresh token and the record the service would store for it (first of a family, or the successor of `previous`). */
-export function refreshTokenRecord(user: BenchUser, stack: LocalStack, previous?: RefreshToken): { token: string; record: RefreshToken } {
+export function refreshTokenRecord(
+  user: BenchUser,
+  stack: LocalStack,
+  previous?: RefreshToken,
+): { token: string; record: RefreshToken } {
   const token = generateRefreshToken({ bytes: (length) => randomBytes(length), uuid: randomUUID });
   const now = Math.floor(Date.now() / 1000);
   const familyExpiresAt = previous?.familyExpiresAt ?? now + stack.config.refreshTokenAbsoluteTtl;
@@ -103,11 +124,20 @@ export async function mintRefreshTokens(
 }
 
 /** The token endpoint's dependencies as the Lambda wires them, around the given (instrumented) SDK clients. */
-export function tokenEndpointDeps(stack: LocalStack, db: DynamoDBDocumentClient, kms: KMSClient, scrypt: ScryptParams): TokenEndpointDeps {
+export function tokenEndpointDeps(
+  stack: LocalStack,
+  db: DynamoDBDocumentClient,
+  kms: KMSClient,
+  scrypt: ScryptParams,
+): TokenEndpointDeps {
   return createTokenEndpointDeps({ ...stack.config, scrypt }, { sdk: { db, kms }, logSink: () => undefined });
 }
 
-async function runBounded<T>(items: readonly T[], concurrency: number, task: (item: T) => Promise<unknown>): Promise<void> {
+async function runBounded<T>(
+  items: readonly T[],
+  concurrency: number,
+  task: (item: T) => Promise<unknown>,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(concurrency, items.length) }, async () => {
@@ -129,7 +159,11 @@ export interface DriveResult {
  * `concurrency` workers, each running `iteration(worker)` back to back until `durationMs` has passed:
  * a closed loop like autocannon's connections, timed with our own clock.
  */
-export async function drive(concurrency: number, durationMs: number, iteration: (worker: number) => Promise<void>): Promise<DriveResult> {
+export async function drive(
+  concurrency: number,
+  durationMs: number,
+  iteration: (worker: number) => Promise<void>,
+): Promise<DriveResult> {
   const latencies: number[] = [];
   const completions: number[] = [];
   let failures = 0;

@@ -16,13 +16,13 @@ import {
   MemoryUserStore,
   SETTINGS,
 } from '../local/memory-stores';
-import { round, stats, type Bench } from './lib';
+import { type Bench, round, stats } from './lib';
 
 const ITERATIONS = Number(process.env.REQUEST_COST_ITERATIONS ?? 2000);
 const ROUNDS = 5;
 const WARM_UP = 1000;
 const SECRET = 'bench-secret';
-const AUTHORIZATION = 'Basic ' + Buffer.from(`bench:${SECRET}`).toString('base64');
+const AUTHORIZATION = `Basic ${Buffer.from(`bench:${SECRET}`).toString('base64')}`;
 
 /**
  * The password hasher is a stub that answers at once (verify → true, no rehash): scrypt is measured by the
@@ -57,8 +57,18 @@ const CASES: readonly Case[] = [
   { label: 'refresh grant, LocalSigner', grant: 'refresh_token', signer: 'local', target: 'core' },
   { label: 'password grant (scrypt stubbed), KMS-like signer', grant: 'password', signer: 'remote', target: 'core' },
   { label: 'refresh grant, KMS-like signer', grant: 'refresh_token', signer: 'remote', target: 'core' },
-  { label: 'password grant via Lambda handler, KMS-like signer', grant: 'password', signer: 'remote', target: 'handler' },
-  { label: 'refresh grant via Lambda handler, KMS-like signer', grant: 'refresh_token', signer: 'remote', target: 'handler' },
+  {
+    label: 'password grant via Lambda handler, KMS-like signer',
+    grant: 'password',
+    signer: 'remote',
+    target: 'handler',
+  },
+  {
+    label: 'refresh grant via Lambda handler, KMS-like signer',
+    grant: 'refresh_token',
+    signer: 'remote',
+    target: 'handler',
+  },
 ];
 
 /**
@@ -125,11 +135,20 @@ async function fixture(c: Case, signer: JwtSigner): Promise<Fixture> {
   const clients = new MemoryClientStore();
   await registerClient(
     { clients, clock: Date.now, random },
-    { clientId: 'bench', secret: SECRET, isPublic: false, scopes: ['read', 'write'], grantTypes: ['password', 'refresh_token'] },
+    {
+      clientId: 'bench',
+      secret: SECRET,
+      isPublic: false,
+      scopes: ['read', 'write'],
+      grantTypes: ['password', 'refresh_token'],
+    },
   );
   const users = new MemoryUserStore();
   // The hasher is stubbed (INSTANT_HASHER): any stored hash does.
-  await registerUser({ users, clock: Date.now, random }, { username: 'alice', passwordHash: 'stubbed', scopes: ['read', 'write'] });
+  await registerUser(
+    { users, clock: Date.now, random },
+    { username: 'alice', passwordHash: 'stubbed', scopes: ['read', 'write'] },
+  );
   const deps = {
     settings: SETTINGS,
     clients,
@@ -145,7 +164,9 @@ async function fixture(c: Case, signer: JwtSigner): Promise<Fixture> {
   return { deps, grant: c.grant, target: c.target };
 }
 
-const PASSWORD_BODY = Buffer.from(new URLSearchParams({ grant_type: 'password', username: 'alice', password: 'pw', scope: 'read' }).toString());
+const PASSWORD_BODY = Buffer.from(
+  new URLSearchParams({ grant_type: 'password', username: 'alice', password: 'pw', scope: 'read' }).toString(),
+);
 
 function request(body: Buffer): HttpRequest {
   return {
@@ -187,9 +208,16 @@ async function measure(f: Fixture, count: number): Promise<{ cpuMicros: number; 
     const now = Math.floor(Date.now() / 1000);
     const user = (f.deps.users as MemoryUserStore).users.get('alice')!;
     for (let i = 0; i < count; i++) {
-      const minted = mintRefreshToken(f.deps, { clientId: 'bench', userId: user.userId, username: 'alice' }, ['read'], now);
+      const minted = mintRefreshToken(
+        f.deps,
+        { clientId: 'bench', userId: user.userId, username: 'alice' },
+        ['read'],
+        now,
+      );
       await f.deps.refreshTokens.create(minted.record);
-      bodies.push(Buffer.from(new URLSearchParams({ grant_type: 'refresh_token', refresh_token: minted.token }).toString()));
+      bodies.push(
+        Buffer.from(new URLSearchParams({ grant_type: 'refresh_token', refresh_token: minted.token }).toString()),
+      );
     }
   }
   const handler = createTokenHandler(f.deps);

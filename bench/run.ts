@@ -3,18 +3,26 @@
  * on stdout and writes the results as JSON to bench/results/. Never part of `npm test`.
  */
 import { cpus, totalmem } from 'node:os';
-import { renderTable, saveResults, type Bench, type BenchResult } from './lib';
+import { coldStartBench } from './cold-start.bench';
+import { type Bench, type BenchResult, renderTable, saveResults } from './lib';
 import { loadBench } from './load.bench';
 import { requestCostBench } from './request-cost.bench';
 import { roundTripsBench } from './round-trips.bench';
-import { coldStartBench } from './cold-start.bench';
 import { scryptBench } from './scrypt.bench';
 import { soakBench } from './soak.bench';
 import { timingBench } from './timing.bench';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const BENCHES: readonly Bench[] = [scryptBench, coldStartBench, timingBench, requestCostBench, roundTripsBench, loadBench, soakBench];
+const BENCHES: readonly Bench[] = [
+  scryptBench,
+  coldStartBench,
+  timingBench,
+  requestCostBench,
+  roundTripsBench,
+  loadBench,
+  soakBench,
+];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
@@ -28,13 +36,15 @@ async function main(): Promise<void> {
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     date: new Date().toISOString(),
   };
-  process.stdout.write(`# ropc-token-service benchmarks\nnode ${machine.node}, ${machine.cpus}, ${machine.memoryGiB} GiB\n\n`);
+  process.stdout.write(
+    `# ropc-token-service benchmarks\nnode ${machine.node}, ${machine.cpus}, ${machine.memoryGiB} GiB\n\n`,
+  );
   const results: BenchResult[] = [];
   for (const bench of BENCHES.filter((b) => wanted.length === 0 || wanted.includes(b.name))) {
     process.stderr.write(`running ${bench.name}…\n`);
     const result = await bench.run();
     results.push(result);
-    process.stdout.write(renderTable(result) + '\n\n');
+    process.stdout.write(`${renderTable(result)}\n\n`);
   }
   const file = await saveResults(results, machine);
   process.stdout.write(`results written to ${file}\n`);

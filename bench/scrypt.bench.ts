@@ -1,7 +1,7 @@
-import { randomBytes, scrypt as nodeScrypt } from 'node:crypto';
+import { scrypt as nodeScrypt, randomBytes } from 'node:crypto';
 import scryptJsModule from 'scrypt-js';
 import { DEFAULT_SCRYPT_PARAMS } from '../lambda/passwords';
-import { round, stats, type Bench } from './lib';
+import { type Bench, round, stats } from './lib';
 
 // scrypt-js is CommonJS: under plain Node ESM only its default export exists.
 const scryptJs = scryptJsModule.scrypt;
@@ -19,7 +19,9 @@ export const scryptBench: Bench = {
       const salt = randomBytes(16);
       let start = performance.now();
       const a = await new Promise<Buffer>((resolve, reject) =>
-        nodeScrypt(password, salt, 32, { N, r, p, maxmem: 256 * N * r }, (error, key) => (error ? reject(error) : resolve(key))),
+        nodeScrypt(password, salt, 32, { N, r, p, maxmem: 256 * N * r }, (error, key) =>
+          error ? reject(error) : resolve(key),
+        ),
       );
       native.push(performance.now() - start);
       start = performance.now();

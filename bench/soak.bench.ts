@@ -2,9 +2,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { DEFAULT_SCRYPT_PARAMS, hashPassword } from '../lambda/passwords';
-import { startLocalStack, type LocalStack } from '../local/stack';
-import { round, stats, type Bench } from './lib';
-import { awsClients, FORM_HEADERS, mintRefreshTokens, seedClient, seedUsers, type BenchUser } from './local-fixture';
+import { type LocalStack, startLocalStack } from '../local/stack';
+import { type Bench, round, stats } from './lib';
+import { awsClients, type BenchUser, FORM_HEADERS, mintRefreshTokens, seedClient, seedUsers } from './local-fixture';
 
 /** Length of the measured soak; 300 s (the issue's 5 minutes) unless SOAK_SECONDS says otherwise. */
 const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
@@ -71,7 +71,11 @@ export const soakBench: Bench = {
       const start = performance.now();
       const sampler = setInterval(() => {
         const usage = process.memoryUsage();
-        timeline.push({ second: Math.round((performance.now() - start) / 1000), heapUsed: usage.heapUsed, rss: usage.rss });
+        timeline.push({
+          second: Math.round((performance.now() - start) / 1000),
+          heapUsed: usage.heapUsed,
+          rss: usage.rss,
+        });
       }, 10_000);
       await load.runFor(SOAK_SECONDS);
       clearInterval(sampler);
@@ -79,13 +83,23 @@ export const soakBench: Bench = {
       const after = memory(gc);
       // The histogram records the whole interval between 10 ms timer ticks: the delay is what exceeds 10 ms.
       const beyond = (ns: number) => Math.max(0, ns / 1e6 - 10);
-      const delayMs = { p50: beyond(loopDelay.percentile(50)), p99: beyond(loopDelay.percentile(99)), max: beyond(loopDelay.max) };
+      const delayMs = {
+        p50: beyond(loopDelay.percentile(50)),
+        p99: beyond(loopDelay.percentile(99)),
+        max: beyond(loopDelay.max),
+      };
 
       const heapRatio = after.heapUsed / before.heapUsed;
       const rssRatio = after.rss / before.rss;
       const mb = (bytes: number) => round(bytes / 2 ** 20, 1);
       const rows: (string | number)[][] = [
-        ['heap used MiB', mb(before.heapUsed), mb(after.heapUsed), round(heapRatio, 3), heapRatio <= 1.1 ? 'met' : 'NOT met'],
+        [
+          'heap used MiB',
+          mb(before.heapUsed),
+          mb(after.heapUsed),
+          round(heapRatio, 3),
+          heapRatio <= 1.1 ? 'met' : 'NOT met',
+        ],
         ['RSS MiB', mb(before.rss), mb(after.rss), round(rssRatio, 3), rssRatio <= 1.1 ? 'met' : 'NOT met'],
         ['external MiB', mb(before.external), mb(after.external), round(after.external / before.external, 3), ''],
       ];
@@ -97,14 +111,30 @@ export const soakBench: Bench = {
         rows,
         notes: [
           `load: ${Object.entries(byKind)
-            .map(([kind, s]) => `${kind} ${s.count} (${s.unexpected} unexpected status, p50 ${round(s.p50, 1)} ms, p99 ${round(s.p99, 1)} ms)`)
-            .join('; ')}; ${load.skipped} ticks' requests skipped at the ${MAX_IN_FLIGHT}-in-flight cap, ${load.errors} transport errors.`,
+            .map(
+              ([kind, s]) =>
+                `${kind} ${s.count} (${s.unexpected} unexpected status, p50 ${round(s.p50, 1)} ms, p99 ${round(s.p99, 1)} ms)`,
+            )
+            .join(
+              '; ',
+            )}; ${load.skipped} ticks' requests skipped at the ${MAX_IN_FLIGHT}-in-flight cap, ${load.errors} transport errors.`,
           `refresh p50 by minute (ms): ${minutes.map((v) => round(v, 1)).join(', ')} — a steady service keeps this flat.`,
           `event-loop delay during the soak (lateness of a 10 ms timer): p50 ${round(delayMs.p50, 1)} ms, p99 ${round(delayMs.p99, 1)} ms, max ${round(delayMs.max, 1)} ms.`,
           `memory goal (after/before ≤ 1.1): heap ${heapRatio <= 1.1 ? 'met' : 'NOT met'} (${round(heapRatio, 3)}), RSS ${rssRatio <= 1.1 ? 'met' : 'NOT met'} (${round(rssRatio, 3)}).`,
           'gc: global.gc when node runs with --expose-gc, otherwise exposed at run time through node:v8 setFlagsFromString — `npm run bench` needs no flag.',
         ],
-        data: { before, after, heapRatio, rssRatio, eventLoopDelayMs: delayMs, timeline, load: byKind, refreshP50ByMinute: minutes, skipped: load.skipped, errors: load.errors },
+        data: {
+          before,
+          after,
+          heapRatio,
+          rssRatio,
+          eventLoopDelayMs: delayMs,
+          timeline,
+          load: byKind,
+          refreshP50ByMinute: minutes,
+          skipped: load.skipped,
+          errors: load.errors,
+        },
       };
     } finally {
       await stack.stop();
@@ -214,9 +244,13 @@ class SoakLoad {
 
   private async password(username: string, password: string, kind: Kind): Promise<void> {
     const ip = ++this.ipCounter;
-    const next = await this.post(kind, new URLSearchParams({ grant_type: 'password', username, password, scope: 'read' }).toString(), {
-      'X-End-User-IP': `10.${(ip >> 16) & 255}.${(ip >> 8) & 255}.${ip & 255}`,
-    });
+    const next = await this.post(
+      kind,
+      new URLSearchParams({ grant_type: 'password', username, password, scope: 'read' }).toString(),
+      {
+        'X-End-User-IP': `10.${(ip >> 16) & 255}.${(ip >> 8) & 255}.${ip & 255}`,
+      },
+    );
     if (next !== undefined && this.pool.length < POOL_CAP) this.pool.push(next);
   }
 
@@ -236,7 +270,11 @@ class SoakLoad {
     this.inFlight++;
     const start = performance.now();
     try {
-      const response = await fetch(this.stack.tokenEndpoint, { method: 'POST', headers: { ...FORM_HEADERS, ...headers }, body });
+      const response = await fetch(this.stack.tokenEndpoint, {
+        method: 'POST',
+        headers: { ...FORM_HEADERS, ...headers },
+        body,
+      });
       const text = await response.text();
       const end = performance.now();
       this.samples.get(kind)!.add(end - this.startedAt, end - start, response.status);
@@ -253,7 +291,15 @@ class SoakLoad {
     return Object.fromEntries(
       [...this.samples].map(([kind, samples]) => {
         const s = stats(samples.latencies());
-        return [kind, { count: samples.count, unexpected: samples.statuses().filter((status) => status !== EXPECTED[kind]).length, p50: s.p50, p99: s.p99 }];
+        return [
+          kind,
+          {
+            count: samples.count,
+            unexpected: samples.statuses().filter((status) => status !== EXPECTED[kind]).length,
+            p50: s.p50,
+            p99: s.p99,
+          },
+        ];
       }),
     );
   }

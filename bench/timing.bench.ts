@@ -6,7 +6,7 @@ import { DynamoUserStore } from '../lambda/adapters/user-store';
 import { DEFAULT_SCRYPT_PARAMS, hashPassword } from '../lambda/passwords';
 import { startLocalStack } from '../local/stack';
 import { LOCAL_CREDENTIALS } from '../local/state';
-import { round, stats, type Bench } from './lib';
+import { type Bench, round, stats } from './lib';
 
 const SAMPLES = 40;
 const SECRET = 'bench-secret';
@@ -21,13 +21,24 @@ export const timingBench: Bench = {
   async run() {
     const stack = await startLocalStack({ config: { scrypt: DEFAULT_SCRYPT_PARAMS }, logSink: () => undefined });
     try {
-      const db = createDocumentClient({ region: stack.region, dynamodbEndpoint: stack.dynamodbEndpoint, credentials: LOCAL_CREDENTIALS });
+      const db = createDocumentClient({
+        region: stack.region,
+        dynamodbEndpoint: stack.dynamodbEndpoint,
+        credentials: LOCAL_CREDENTIALS,
+      });
       const random = { bytes: (length: number) => randomBytes(length), uuid: randomUUID };
       // A back end trusted with X-End-User-IP lets each sample come from its own IP, so the per-IP
       // budget does not turn the unknown-user and wrong-password samples into locked ones.
       await registerClient(
         { clients: new DynamoClientStore(db, stack.tables.clients), clock: Date.now, random },
-        { clientId: 'bench', secret: SECRET, isPublic: false, scopes: ['read'], grantTypes: ['password', 'refresh_token'], trustEndUserIp: true },
+        {
+          clientId: 'bench',
+          secret: SECRET,
+          isPublic: false,
+          scopes: ['read'],
+          grantTypes: ['password', 'refresh_token'],
+          trustEndUserIp: true,
+        },
       );
       const users = { users: new DynamoUserStore(db, stack.tables.users), clock: Date.now, random };
       // One scrypt run at the production parameters, shared by every user.
@@ -43,7 +54,7 @@ export const timingBench: Bench = {
         const response = await fetch(stack.tokenEndpoint, {
           method: 'POST',
           headers: {
-            Authorization: 'Basic ' + Buffer.from(`bench:${SECRET}`).toString('base64'),
+            Authorization: `Basic ${Buffer.from(`bench:${SECRET}`).toString('base64')}`,
             'Content-Type': 'application/x-www-form-urlencoded',
             'X-End-User-IP': ip,
           },
@@ -60,7 +71,11 @@ export const timingBench: Bench = {
       for (let i = 0; i < 15; i++) await attempt(locked, 'wrong', lockedIp);
       for (let i = 0; i < 3; i++) await attempt('warm-up', 'x', nextIp());
 
-      const samples = { 'unknown user': [] as number[], 'wrong password': [] as number[], 'locked (right password)': [] as number[] };
+      const samples = {
+        'unknown user': [] as number[],
+        'wrong password': [] as number[],
+        'locked (right password)': [] as number[],
+      };
       const bodies = new Set<string>();
       for (let i = 0; i < SAMPLES; i++) {
         const runs: [keyof typeof samples, () => ReturnType<typeof attempt>][] = [
@@ -86,7 +101,10 @@ export const timingBench: Bench = {
         name: `response timing of refused password grants (scrypt N=2^${Math.log2(DEFAULT_SCRYPT_PARAMS.N)}, local stack)`,
         columns: ['case', 'n', 'median ms', 'mean ms', 'p90 ms', 'median ratio to wrong password'],
         rows,
-        notes: [`distinct response bodies across all cases: ${bodies.size} (goal 1)`, 'goal: every ratio within 1.00 ± 0.05'],
+        notes: [
+          `distinct response bodies across all cases: ${bodies.size} (goal 1)`,
+          'goal: every ratio within 1.00 ± 0.05',
+        ],
         data: samples,
       };
     } finally {

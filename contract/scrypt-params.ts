@@ -28,10 +28,14 @@ export function validateScryptParams(params: ScryptParams): void {
   }
   const memory = 128 * N * r;
   if (memory > MAX_SCRYPT_MEMORY) {
-    throw new RangeError(`scrypt N=${N}, r=${r} needs ${memory} bytes (128·N·r), above the ${MAX_SCRYPT_MEMORY}-byte limit`);
+    throw new RangeError(
+      `scrypt N=${N}, r=${r} needs ${memory} bytes (128·N·r), above the ${MAX_SCRYPT_MEMORY}-byte limit`,
+    );
   }
   if (memory * p > MAX_SCRYPT_WORK) {
-    throw new RangeError(`scrypt N=${N}, r=${r}, p=${p} costs 128·N·r·p = ${memory * p}, above the limit of ${MAX_SCRYPT_WORK}`);
+    throw new RangeError(
+      `scrypt N=${N}, r=${r}, p=${p} costs 128·N·r·p = ${memory * p}, above the limit of ${MAX_SCRYPT_WORK}`,
+    );
   }
 }
 
@@ -55,7 +59,9 @@ export function parseScryptParams(text: string): ScryptParams {
   for (const entry of text.split(',')) {
     const match = /^\s*([A-Za-z]+)\s*=\s*(\d+)\s*$/.exec(entry);
     if (!match) {
-      throw new Error(`invalid scrypt parameters "${text}": expected "N=<int>,r=<int>,p=<int>" or "ln=<int>,r=<int>,p=<int>", bad entry "${entry.trim()}"`);
+      throw new Error(
+        `invalid scrypt parameters "${text}": expected "N=<int>,r=<int>,p=<int>" or "ln=<int>,r=<int>,p=<int>", bad entry "${entry.trim()}"`,
+      );
     }
     const [, key = '', digits = ''] = match;
     if (!['N', 'ln', 'r', 'p'].includes(key)) {

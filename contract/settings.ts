@@ -1,4 +1,10 @@
-import { DEFAULT_SCRYPT_PARAMS, formatScryptParams, parseScryptParams, validateScryptParams, type ScryptParams } from './scrypt-params';
+import {
+  DEFAULT_SCRYPT_PARAMS,
+  formatScryptParams,
+  parseScryptParams,
+  type ScryptParams,
+  validateScryptParams,
+} from './scrypt-params';
 
 /**
  * The settings the functions and the stack share, each described once: its CDK context key (the same name
@@ -35,7 +41,9 @@ function wholeNumber(min: number, max: number): Pick<Setting<number>, 'parse' | 
     },
     format: String,
     check: (value, name) =>
-      Number.isSafeInteger(value) && value >= min && value <= max ? undefined : `${name} must be a whole number from ${min} to ${max}, got ${value}`,
+      Number.isSafeInteger(value) && value >= min && value <= max
+        ? undefined
+        : `${name} must be a whole number from ${min} to ${max}, got ${value}`,
   };
 }
 
@@ -60,7 +68,8 @@ export const ISSUER: Setting<string> = {
     }
     // RFC 8414 §2: https, no query or fragment (plain http only for loopback development).
     const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) return `${name} must be an https URL (RFC 8414 §2), got "${value}"`;
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback))
+      return `${name} must be an https URL (RFC 8414 §2), got "${value}"`;
     if (url.search !== '' || url.hash !== '') return `${name} must have no query or fragment, got "${value}"`;
     return undefined;
   },

@@ -18,7 +18,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { HandlerName, Route } from '../contract/routes';
-import { NotFoundError, TemporarilyUnavailableError, type OAuthError } from '../lambda/oauth/errors';
+import { NotFoundError, type OAuthError, TemporarilyUnavailableError } from '../lambda/oauth/errors';
 import { errorResponse } from '../lambda/oauth/responses';
 import type { CustomDomainOptions } from './settings';
 
@@ -83,7 +83,10 @@ export class TokenApi extends Construct {
 
   constructor(scope: Construct, id: string, props: TokenApiProps) {
     super(scope, id);
-    this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.RETAIN });
+    this.accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
     this.restApi = new RestApi(this, 'RestApi', {
       restApiName: props.restApiName,
       description: 'ropc-token-service: OAuth 2.0 token endpoint (password and refresh_token grants)',
@@ -117,7 +120,16 @@ export class TokenApi extends Construct {
     this.restApi.node.tryRemoveChild('Endpoint');
     this.addGatewayResponses();
 
-    this.stageUrl = Fn.join('', ['https://', this.restApi.restApiId, '.execute-api.', Aws.REGION, '.', Aws.URL_SUFFIX, '/', props.stageName]);
+    this.stageUrl = Fn.join('', [
+      'https://',
+      this.restApi.restApiId,
+      '.execute-api.',
+      Aws.REGION,
+      '.',
+      Aws.URL_SUFFIX,
+      '/',
+      props.stageName,
+    ]);
     if (props.customDomain !== undefined) {
       this.domain = new DomainName(this, 'CustomDomain', {
         domainName: props.customDomain.domainName,
@@ -133,7 +145,9 @@ export class TokenApi extends Construct {
   addRoutes(routes: readonly Route[], functions: Readonly<Record<HandlerName, IFunction>>): void {
     for (const route of routes) {
       const integration = new LambdaIntegration(functions[route.handler], { proxy: true, allowTestInvoke: false });
-      this.restApi.root.resourceForPath(route.path).addMethod('ANY', integration, { authorizationType: AuthorizationType.NONE });
+      this.restApi.root
+        .resourceForPath(route.path)
+        .addMethod('ANY', integration, { authorizationType: AuthorizationType.NONE });
     }
   }
 
@@ -151,7 +165,9 @@ export class TokenApi extends Construct {
         type,
         statusCode: String(statusCode),
         // Static header values are single-quoted in API Gateway's mapping syntax.
-        responseHeaders: Object.fromEntries(Object.entries(rendered.headers).map(([name, value]) => [name, `'${value}'`])),
+        responseHeaders: Object.fromEntries(
+          Object.entries(rendered.headers).map(([name, value]) => [name, `'${value}'`]),
+        ),
         templates: { 'application/json': rendered.body },
       });
     };

@@ -1,4 +1,4 @@
-import { Annotations, Validations, type App } from 'aws-cdk-lib';
+import { Annotations, type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { CONTEXT_KEYS, settingsFromContext, unknownContextKeys } from './context';
 import { TokenServiceStack } from './token-service-stack';

@@ -8,7 +8,7 @@ import {
   SCOPES_SUPPORTED,
   SCRYPT,
 } from '../contract/settings';
-import { TokenServiceSettingsError, type TokenServiceSettings } from './settings';
+import { type TokenServiceSettings, TokenServiceSettingsError } from './settings';
 
 /** The stack name when `-c stackName=…` is not given. */
 export const DEFAULT_STACK_NAME = 'RopcTokenService';
@@ -21,7 +21,8 @@ const text: Parser = (value) => {
 };
 
 const number: Parser = (value) => {
-  const parsed = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  const parsed =
+    typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
   if (!Number.isFinite(parsed)) throw new Error('expected a number');
   return parsed;
 };
@@ -31,7 +32,6 @@ const boolean: Parser = (value) => {
   if (value === false || value === 'false') return false;
   throw new Error('expected true or false');
 };
-
 
 /**
  * The context keys `cdk deploy -c key=value` accepts: the TokenServiceSettings names, one for one, except
@@ -68,7 +68,12 @@ const CUSTOM_DOMAIN_CERTIFICATE = 'customDomainCertificateArn';
 const STACK_NAME = 'stackName';
 
 /** Every context key this app reads. */
-export const CONTEXT_KEYS: readonly string[] = [STACK_NAME, ...Object.keys(SETTINGS_PARSERS), CUSTOM_DOMAIN_NAME, CUSTOM_DOMAIN_CERTIFICATE];
+export const CONTEXT_KEYS: readonly string[] = [
+  STACK_NAME,
+  ...Object.keys(SETTINGS_PARSERS),
+  CUSTOM_DOMAIN_NAME,
+  CUSTOM_DOMAIN_CERTIFICATE,
+];
 
 export interface ContextSettings {
   readonly stackName: string;
@@ -103,7 +108,9 @@ export function settingsFromContext(node: Node): ContextSettings {
   }
   const stackName = (read(STACK_NAME, text) as string | undefined) ?? DEFAULT_STACK_NAME;
   if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) {
-    problems.push(`context ${STACK_NAME}="${stackName}": a stack name starts with a letter and holds only letters, digits and -`);
+    problems.push(
+      `context ${STACK_NAME}="${stackName}": a stack name starts with a letter and holds only letters, digits and -`,
+    );
   }
 
   if (problems.length > 0) throw new TokenServiceSettingsError(problems);

@@ -1,9 +1,9 @@
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { LogLevel, NodejsFunction, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type BundlingOptions, LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { HandlerName } from '../contract/routes';
@@ -85,7 +85,12 @@ export class ServiceFunctions extends Construct {
         memoryMiB: props.tokenFunctionMemoryMiB,
         timeoutSeconds: props.tokenFunctionTimeoutSeconds,
       },
-      jwks: { entry: 'jwks.ts', description: 'ropc-token-service GET /.well-known/jwks.json', memoryMiB: 256, timeoutSeconds: 10 },
+      jwks: {
+        entry: 'jwks.ts',
+        description: 'ropc-token-service GET /.well-known/jwks.json',
+        memoryMiB: 256,
+        timeoutSeconds: 10,
+      },
       metadata: {
         entry: 'metadata.ts',
         description: 'ropc-token-service GET /.well-known/oauth-authorization-server',
@@ -127,7 +132,10 @@ export class ServiceFunctions extends Construct {
     });
     // What AWSLambdaBasicExecutionRole would give, on this function's log group only.
     role.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
+      new PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
     );
     const fn = new NodejsFunction(this, `${prefix}Function`, {
       description: spec.description,

@@ -1,12 +1,12 @@
 import { Duration } from 'aws-cdk-lib';
 import type { Stage } from 'aws-cdk-lib/aws-apigateway';
-import { Alarm, ComparisonOperator, MathExpression, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, type IMetric, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { FilterPattern, MetricFilter, type ILogGroup } from 'aws-cdk-lib/aws-logs';
+import { FilterPattern, type ILogGroup, MetricFilter } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE, type AuditEvent } from '../contract/audit-events';
+import { type AuditEvent, METRICS_NAMESPACE } from '../contract/audit-events';
 
 export interface MonitoringProps {
   readonly stage: Stage;
@@ -41,7 +41,8 @@ export class Monitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    const topic = props.alarmTopicArn === undefined ? undefined : Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn);
+    const topic =
+      props.alarmTopicArn === undefined ? undefined : Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn);
     const alarm = (alarmId: string, description: string, metric: IMetric, threshold: number) => {
       const created = new Alarm(this, alarmId, {
         alarmDescription: description,
@@ -64,12 +65,27 @@ export class Monitoring extends Construct {
       },
       period: PERIOD,
     });
-    alarm('ServerErrorRate', `More than ${props.serverErrorRatePercent}% of API requests answered 5xx over 5 minutes`, serverErrorRate, props.serverErrorRatePercent);
+    alarm(
+      'ServerErrorRate',
+      `More than ${props.serverErrorRatePercent}% of API requests answered 5xx over 5 minutes`,
+      serverErrorRate,
+      props.serverErrorRatePercent,
+    );
 
     for (const [name, fn] of Object.entries(props.functions)) {
       const title = name.charAt(0).toUpperCase() + name.slice(1);
-      alarm(`${title}FunctionErrors`, `The ${name} function failed (crash, timeout or out of memory)`, fn.metricErrors({ statistic: 'Sum', period: PERIOD }), 1);
-      alarm(`${title}FunctionThrottles`, `Invocations of the ${name} function were throttled`, fn.metricThrottles({ statistic: 'Sum', period: PERIOD }), 1);
+      alarm(
+        `${title}FunctionErrors`,
+        `The ${name} function failed (crash, timeout or out of memory)`,
+        fn.metricErrors({ statistic: 'Sum', period: PERIOD }),
+        1,
+      );
+      alarm(
+        `${title}FunctionThrottles`,
+        `Invocations of the ${name} function were throttled`,
+        fn.metricThrottles({ statistic: 'Sum', period: PERIOD }),
+        1,
+      );
     }
 
     const reuse = new MetricFilter(this, 'RefreshTokenReuseFilter', {

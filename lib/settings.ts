@@ -242,7 +242,10 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
     if (problem !== undefined) problems.push(problem);
   };
   const wholeNumber = (name: keyof TokenServiceSettings, value: number, [min, max]: readonly [number, number]) =>
-    check(Number.isSafeInteger(value) && value >= min && value <= max, `${name} must be a whole number from ${min} to ${max}, got ${value}`);
+    check(
+      Number.isSafeInteger(value) && value >= min && value <= max,
+      `${name} must be a whole number from ${min} to ${max}, got ${value}`,
+    );
 
   const resolved: ResolvedSettings = {
     issuer: settings.issuer,
@@ -251,7 +254,8 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
     scopesSupported: settings.scopesSupported ?? [],
     accessTokenTtlSeconds: settings.accessTokenTtlSeconds ?? DEFAULT_SETTINGS.accessTokenTtlSeconds,
     refreshTokenIdleTtlSeconds: settings.refreshTokenIdleTtlSeconds ?? DEFAULT_SETTINGS.refreshTokenIdleTtlSeconds,
-    refreshTokenAbsoluteTtlSeconds: settings.refreshTokenAbsoluteTtlSeconds ?? DEFAULT_SETTINGS.refreshTokenAbsoluteTtlSeconds,
+    refreshTokenAbsoluteTtlSeconds:
+      settings.refreshTokenAbsoluteTtlSeconds ?? DEFAULT_SETTINGS.refreshTokenAbsoluteTtlSeconds,
     scrypt: settings.scrypt ?? DEFAULT_SETTINGS.scrypt,
     tokenFunctionMemoryMiB: settings.tokenFunctionMemoryMiB ?? DEFAULT_SETTINGS.tokenFunctionMemoryMiB,
     tokenFunctionTimeoutSeconds: settings.tokenFunctionTimeoutSeconds ?? DEFAULT_SETTINGS.tokenFunctionTimeoutSeconds,
@@ -264,7 +268,8 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
     logRetention: (settings.logRetentionDays ?? DEFAULT_SETTINGS.logRetentionDays) as RetentionDays,
     stageName: settings.stageName ?? DEFAULT_SETTINGS.stageName,
     keyRotationDays: settings.keyRotationDays ?? DEFAULT_SETTINGS.keyRotationDays,
-    keyRotationPropagationSeconds: settings.keyRotationPropagationSeconds ?? DEFAULT_SETTINGS.keyRotationPropagationSeconds,
+    keyRotationPropagationSeconds:
+      settings.keyRotationPropagationSeconds ?? DEFAULT_SETTINGS.keyRotationPropagationSeconds,
     signingKeyAlias: settings.signingKeyAlias ?? `${SIGNING_KEY_ALIAS_PREFIX}/${stackName}/signing`,
     alarmTopicArn: settings.alarmTopicArn,
     serverErrorRatePercent: settings.serverErrorRatePercent ?? DEFAULT_SETTINGS.serverErrorRatePercent,
@@ -272,7 +277,10 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
 
   // Issuer and domain.
   if (resolved.issuer !== undefined) {
-    check(resolved.customDomain === undefined, 'set either issuer or customDomain, not both (with a custom domain the issuer is https://<domainName>)');
+    check(
+      resolved.customDomain === undefined,
+      'set either issuer or customDomain, not both (with a custom domain the issuer is https://<domainName>)',
+    );
     shared(ISSUER, resolved.issuer);
   }
   if (resolved.customDomain !== undefined) {
@@ -329,7 +337,8 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
   );
   if (resolved.keyRotationDays > 0) {
     // A rotation is over when the new key signs and the old one has left the JWKS.
-    const rotationSeconds = resolved.keyRotationPropagationSeconds + resolved.accessTokenTtlSeconds + CLOCK_SKEW_SECONDS;
+    const rotationSeconds =
+      resolved.keyRotationPropagationSeconds + resolved.accessTokenTtlSeconds + CLOCK_SKEW_SECONDS;
     check(
       resolved.keyRotationDays * 86_400 > rotationSeconds,
       `keyRotationDays ${resolved.keyRotationDays} is shorter than one rotation (propagation + access-token lifetime + clock skew = ${rotationSeconds} s)`,
@@ -353,16 +362,25 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
     RETENTION_DAYS.includes(resolved.logRetention),
     `logRetentionDays must be one of ${RETENTION_DAYS.filter((days) => days !== RetentionDays.INFINITE).join(', ')} or ${RetentionDays.INFINITE} (never expire), got ${settings.logRetentionDays}`,
   );
-  check(/^[A-Za-z0-9_-]{1,128}$/.test(resolved.stageName), `stageName may hold only letters, digits, _ and - (1 to 128), got "${resolved.stageName}"`);
   check(
-    /^alias\/[A-Za-z0-9/_-]{1,250}$/.test(resolved.signingKeyAlias) && !resolved.signingKeyAlias.startsWith('alias/aws/'),
+    /^[A-Za-z0-9_-]{1,128}$/.test(resolved.stageName),
+    `stageName may hold only letters, digits, _ and - (1 to 128), got "${resolved.stageName}"`,
+  );
+  check(
+    /^alias\/[A-Za-z0-9/_-]{1,250}$/.test(resolved.signingKeyAlias) &&
+      !resolved.signingKeyAlias.startsWith('alias/aws/'),
     `signingKeyAlias must be "alias/" followed by letters, digits, /, _ or - and must not start with "alias/aws/", got "${resolved.signingKeyAlias}"`,
   );
   if (resolved.alarmTopicArn !== undefined) {
-    check(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(resolved.alarmTopicArn), `alarmTopicArn must be an SNS topic ARN, got "${resolved.alarmTopicArn}"`);
+    check(
+      /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(resolved.alarmTopicArn),
+      `alarmTopicArn must be an SNS topic ARN, got "${resolved.alarmTopicArn}"`,
+    );
   }
   check(
-    Number.isFinite(resolved.serverErrorRatePercent) && resolved.serverErrorRatePercent > 0 && resolved.serverErrorRatePercent <= 100,
+    Number.isFinite(resolved.serverErrorRatePercent) &&
+      resolved.serverErrorRatePercent > 0 &&
+      resolved.serverErrorRatePercent <= 100,
     `serverErrorRatePercent must be above 0 and at most 100, got ${resolved.serverErrorRatePercent}`,
   );
 

@@ -1,5 +1,5 @@
 import { Aws, Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
-import { AccountRootPrincipal, Effect, PolicyDocument, PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
+import { AccountRootPrincipal, Effect, type IRole, PolicyDocument, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Alias, Key, KeySpec, KeyUsage } from 'aws-cdk-lib/aws-kms';
 import { Construct, type IConstruct } from 'constructs';
 import { signingKeyTag } from '../contract/signing-keys';
@@ -90,7 +90,9 @@ export class SigningKey extends Construct {
         principals: [role],
         actions: ['kms:Sign'],
         resources: ['*'],
-        conditions: { StringEquals: { 'kms:SigningAlgorithm': SIGNING_ALGORITHM, 'kms:MessageType': SIGN_MESSAGE_TYPE } },
+        conditions: {
+          StringEquals: { 'kms:SigningAlgorithm': SIGNING_ALGORITHM, 'kms:MessageType': SIGN_MESSAGE_TYPE },
+        },
       }),
     );
     this.allowPublicKeyRead(role, 'TokenFunctionReadsPublicKey');
@@ -117,7 +119,11 @@ export class SigningKey extends Construct {
         actions: ['kms:Sign'],
         resources: [`arn:${Aws.PARTITION}:kms:${Aws.REGION}:${Aws.ACCOUNT_ID}:key/*`],
         conditions: {
-          StringEquals: { [`aws:ResourceTag/${tag.TagKey}`]: tag.TagValue, 'kms:SigningAlgorithm': SIGNING_ALGORITHM, 'kms:MessageType': SIGN_MESSAGE_TYPE },
+          StringEquals: {
+            [`aws:ResourceTag/${tag.TagKey}`]: tag.TagValue,
+            'kms:SigningAlgorithm': SIGNING_ALGORITHM,
+            'kms:MessageType': SIGN_MESSAGE_TYPE,
+          },
         },
       }),
     );
@@ -164,10 +170,20 @@ export class SigningKey extends Construct {
         resources: ['*'],
         conditions: {
           ...requestTags,
-          StringEquals: { ...requestTags.StringEquals, 'kms:KeySpec': 'RSA_2048', 'kms:KeyUsage': 'SIGN_VERIFY', 'kms:KeyOrigin': 'AWS_KMS' },
+          StringEquals: {
+            ...requestTags.StringEquals,
+            'kms:KeySpec': 'RSA_2048',
+            'kms:KeyUsage': 'SIGN_VERIFY',
+            'kms:KeyOrigin': 'AWS_KMS',
+          },
         },
       }),
-      new PolicyStatement({ sid: 'TagNewServiceSigningKeys', actions: ['kms:TagResource'], resources: [keys], conditions: requestTags }),
+      new PolicyStatement({
+        sid: 'TagNewServiceSigningKeys',
+        actions: ['kms:TagResource'],
+        resources: [keys],
+        conditions: requestTags,
+      }),
       new PolicyStatement({ sid: 'NameServiceSigningKeys', actions: ['kms:CreateAlias'], resources: [aliases] }),
       new PolicyStatement({
         sid: 'ManageServiceSigningKeys',

@@ -25,7 +25,9 @@ export class ServiceTables extends Construct {
 
   /** Physical names, for the functions' environment and the stack outputs. */
   get names(): TableNames {
-    return Object.fromEntries(Object.entries(this.tables).map(([name, table]) => [name, table.tableName])) as unknown as TableNames;
+    return Object.fromEntries(
+      Object.entries(this.tables).map(([name, table]) => [name, table.tableName]),
+    ) as unknown as TableNames;
   }
 
   private buildTable(definition: TableDefinition): Table {

@@ -1,10 +1,12 @@
-import { Aws, CfnOutput, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement, Role, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
+import { type IRole, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { CfnSchedule } from 'aws-cdk-lib/aws-scheduler';
-import { Construct } from 'constructs';
-import { SERVICE_NAME_ENV, ROTATION_PROPAGATION_ENV } from '../contract/environment';
-import { ENDPOINT_PATHS, ROUTES, type HandlerName } from '../contract/routes';
+import type { Construct } from 'constructs';
+import { configToEnv } from '../contract/config';
+import { ROTATION_PROPAGATION_ENV, SERVICE_NAME_ENV } from '../contract/environment';
+import { ENDPOINT_PATHS, type HandlerName, ROUTES } from '../contract/routes';
+import { DEFAULTS } from '../contract/settings';
 import {
   ACCESS_TOKEN_TTL_OUTPUT,
   CLIENTS_TABLE_NAME_OUTPUT,
@@ -23,12 +25,10 @@ import {
   USERS_TABLE_NAME_OUTPUT,
 } from '../contract/stack-outputs';
 import type { TableDefinition } from '../contract/tables';
-import { configToEnv } from '../contract/config';
-import { DEFAULTS } from '../contract/settings';
 import { TokenApi } from './api';
-import { ServiceFunctions, type ServiceFunction } from './functions';
+import { type ServiceFunction, ServiceFunctions } from './functions';
 import { Monitoring } from './monitoring';
-import { resolveSettings, type ResolvedSettings, type TokenServiceSettings } from './settings';
+import { type ResolvedSettings, resolveSettings, type TokenServiceSettings } from './settings';
 import { SigningKey } from './signing-key';
 import { ServiceTables } from './tables';
 import { WebAcl } from './waf';
@@ -106,7 +106,8 @@ export class TokenServiceStack extends Stack {
     // Built from the API's id, not `restApi.url`, which would make the functions depend on the deployment
     // that depends on them.
     this.issuer =
-      settings.issuer ?? (settings.customDomain === undefined ? this.api.stageUrl : `https://${settings.customDomain.domainName}`);
+      settings.issuer ??
+      (settings.customDomain === undefined ? this.api.stageUrl : `https://${settings.customDomain.domainName}`);
 
     this.functions = new ServiceFunctions(this, 'Functions', {
       environment: {
@@ -134,7 +135,10 @@ export class TokenServiceStack extends Stack {
 
     // Least privilege: the exact item actions on the exact tables; the first key's access lives in its
     // key policy, the rotated keys' in a tag-conditioned IAM statement.
-    for (const [handler, tables] of Object.entries(TABLE_ACTIONS) as [HandlerName, Partial<Record<TableName, readonly string[]>>][]) {
+    for (const [handler, tables] of Object.entries(TABLE_ACTIONS) as [
+      HandlerName,
+      Partial<Record<TableName, readonly string[]>>,
+    ][]) {
       for (const [table, actions] of Object.entries(tables) as [TableName, readonly string[]][]) {
         allowItemActions(this.functions.roles[handler], this.tables.tables[table], actions);
       }
@@ -158,7 +162,10 @@ export class TokenServiceStack extends Stack {
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       stage: this.api.stage,
-      functions: { ...this.functions.functions, ...(this.keyRotation === undefined ? {} : { rotateKeys: this.keyRotation.fn }) },
+      functions: {
+        ...this.functions.functions,
+        ...(this.keyRotation === undefined ? {} : { rotateKeys: this.keyRotation.fn }),
+      },
       tokenLogGroup: this.functions.logGroups.token,
       stackName: this.stackName,
       serverErrorRatePercent: settings.serverErrorRatePercent,
@@ -174,7 +181,9 @@ export class TokenServiceStack extends Stack {
    * (a failed rotation alarms; a retried one would rotate twice).
    */
   private scheduleKeyRotation(): ServiceFunction {
-    const rotation = this.functions.addKeyRotation({ [ROTATION_PROPAGATION_ENV]: String(this.settings.keyRotationPropagationSeconds) });
+    const rotation = this.functions.addKeyRotation({
+      [ROTATION_PROPAGATION_ENV]: String(this.settings.keyRotationPropagationSeconds),
+    });
     rotation.fn.node.addDependency(this.signingKey.alias);
     for (const [table, actions] of Object.entries(ROTATION_TABLE_ACTIONS) as [TableName, readonly string[]][]) {
       allowItemActions(rotation.role, this.tables.tables[table], actions);
@@ -183,10 +192,14 @@ export class TokenServiceStack extends Stack {
     SigningKey.allowManagingServiceKeys(rotation.role, this.signingKey.aliasName);
     // The scheduler may invoke this one function and nothing else (not even its versions).
     const invoker = new Role(this, 'KeyRotationSchedulerRole', {
-      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } } }),
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+      }),
       description: 'EventBridge Scheduler invokes the ropc-token-service key rotation',
     });
-    invoker.addToPrincipalPolicy(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [rotation.fn.functionArn] }));
+    invoker.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [rotation.fn.functionArn] }),
+    );
     new CfnSchedule(this, 'KeyRotationSchedule', {
       description: `Rotate the ropc-token-service signing key every ${this.settings.keyRotationDays} days`,
       scheduleExpression: `rate(${this.settings.keyRotationDays} days)`,
@@ -197,7 +210,8 @@ export class TokenServiceStack extends Stack {
   }
 
   private addOutputs(): void {
-    const output = (key: string, value: string, description: string) => new CfnOutput(this, key, { key, value, description });
+    const output = (key: string, value: string, description: string) =>
+      new CfnOutput(this, key, { key, value, description });
     const { N, r, p } = this.settings.scrypt;
     output(ISSUER_OUTPUT, this.issuer, 'iss of the access tokens, and the base URL of the endpoints');
     output(TOKEN_ENDPOINT_OUTPUT, `${this.issuer}${ENDPOINT_PATHS.token}`, 'POST grant_type=password | refresh_token');
@@ -208,13 +222,25 @@ export class TokenServiceStack extends Stack {
       output(key, this.tables.names[table], `DynamoDB table: ${table}`);
     }
     output(SIGNING_KEY_ALIAS_OUTPUT, this.signingKey.aliasName, 'KMS alias of the RS256 signing key');
-    output(ACCESS_TOKEN_TTL_OUTPUT, String(this.settings.accessTokenTtlSeconds), 'Access-token lifetime in seconds (how long a retired key stays published)');
+    output(
+      ACCESS_TOKEN_TTL_OUTPUT,
+      String(this.settings.accessTokenTtlSeconds),
+      'Access-token lifetime in seconds (how long a retired key stays published)',
+    );
     output(SCRYPT_PARAMS_OUTPUT, `N=${N},r=${r},p=${p}`, 'scrypt policy for new password hashes');
     if (this.keyRotation !== undefined) {
-      output(KEY_ROTATION_FUNCTION_OUTPUT, this.keyRotation.fn.functionName, 'Invoke to rotate the signing key now (the schedule does it every keyRotationDays)');
+      output(
+        KEY_ROTATION_FUNCTION_OUTPUT,
+        this.keyRotation.fn.functionName,
+        'Invoke to rotate the signing key now (the schedule does it every keyRotationDays)',
+      );
     }
     if (this.api.domain !== undefined) {
-      output(CUSTOM_DOMAIN_TARGET_OUTPUT, this.api.domain.domainNameAliasDomainName, 'Point the custom domain (alias or CNAME) here');
+      output(
+        CUSTOM_DOMAIN_TARGET_OUTPUT,
+        this.api.domain.domainNameAliasDomainName,
+        'Point the custom domain (alias or CNAME) here',
+      );
     }
   }
 
@@ -223,48 +249,57 @@ export class TokenServiceStack extends Stack {
     Validations.of(this.api.restApi).acknowledge(
       {
         id: 'AwsSolutions-APIG2',
-        reason: 'The Lambda proxy receives the raw form body and the protocol core validates it per RFC 6749; API Gateway models are JSON Schema and cannot describe form posts.',
+        reason:
+          'The Lambda proxy receives the raw form body and the protocol core validates it per RFC 6749; API Gateway models are JSON Schema and cannot describe form posts.',
       },
       {
         id: 'AwsSolutions-APIG4',
-        reason: 'The endpoints are public by design: clients authenticate inside the function (RFC 6749 §2.3) and the JWKS and metadata documents must be readable anonymously (RFC 7517, RFC 8414).',
+        reason:
+          'The endpoints are public by design: clients authenticate inside the function (RFC 6749 §2.3) and the JWKS and metadata documents must be readable anonymously (RFC 7517, RFC 8414).',
       },
       {
         id: 'AwsSolutions-COG4',
-        reason: 'This service is itself the authorization server: a Cognito authorizer in front of its token endpoint would need the tokens it issues.',
+        reason:
+          'This service is itself the authorization server: a Cognito authorizer in front of its token endpoint would need the tokens it issues.',
       },
     );
     const loggingRole = this.api.restApi.node.tryFindChild('CloudWatchRole');
     if (loggingRole !== undefined) {
       Validations.of(loggingRole).acknowledge({
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-        reason: "API Gateway's regional logging role uses the AWS managed policy made for it, which AWS keeps in step with what the service needs.",
+        reason:
+          "API Gateway's regional logging role uses the AWS managed policy made for it, which AWS keeps in step with what the service needs.",
       });
     }
     Validations.of(this.functions.roles.token).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]`,
-      reason: 'Signing keys rotated in after deployment have ARNs unknown at synth time; the statement only applies to keys tagged as signing keys of this stack (ropc-token-service:signing-key = the stack name), in this account and region.',
+      reason:
+        'Signing keys rotated in after deployment have ARNs unknown at synth time; the statement only applies to keys tagged as signing keys of this stack (ropc-token-service:signing-key = the stack name), in this account and region.',
     });
     if (this.keyRotation !== undefined) {
       const account = 'arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>';
       Validations.of(this.keyRotation.role).acknowledge(
         {
           id: 'AwsSolutions-IAM5[Resource::*]',
-          reason: 'KMS CreateKey has no resource to scope to, so the statement is conditioned on the request creating an RSA_2048 SIGN_VERIFY key tagged as a signing key of this stack (ropc-token-service:signing-key = the stack name).',
+          reason:
+            'KMS CreateKey has no resource to scope to, so the statement is conditioned on the request creating an RSA_2048 SIGN_VERIFY key tagged as a signing key of this stack (ropc-token-service:signing-key = the stack name).',
         },
         {
           id: `AwsSolutions-IAM5[Resource::${account}:key/*]`,
-          reason: 'Keys the rotation creates have ARNs unknown at synth time, so every statement on them requires the signing-key tag of this stack (tagging at creation needs TagResource on all keys, per the KMS guide).',
+          reason:
+            'Keys the rotation creates have ARNs unknown at synth time, so every statement on them requires the signing-key tag of this stack (tagging at creation needs TagResource on all keys, per the KMS guide).',
         },
         {
           id: `AwsSolutions-IAM5[Resource::${account}:${this.signingKey.aliasName}-*]`,
-          reason: 'Each rotated key gets a timestamped alias beside the first key\'s, and only aliases under that prefix may be created.',
+          reason:
+            "Each rotated key gets a timestamped alias beside the first key's, and only aliases under that prefix may be created.",
         },
       );
     }
     Validations.of(this.functions).acknowledge({
       id: 'AwsSolutions-L1',
-      reason: 'The service is built and tested for nodejs22.x (Node 22 LTS, supported by Lambda into 2027), and moving to nodejs24.x is a tested upgrade rather than a silent one.',
+      reason:
+        'The service is built and tested for nodejs22.x (Node 22 LTS, supported by Lambda into 2027), and moving to nodejs24.x is a tested upgrade rather than a silent one.',
     });
     if (this.waf === undefined) {
       Validations.of(this.api.restApi).acknowledge({

@@ -34,7 +34,11 @@ export const COUNT_ONLY_RULES: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** In this order, after the rate rule. No paid groups (Bot Control, ATP) and no anonymous-IP list, which blocks clients hosted in the cloud. */
-const MANAGED_RULE_GROUPS = ['AWSManagedRulesAmazonIpReputationList', 'AWSManagedRulesCommonRuleSet', 'AWSManagedRulesKnownBadInputsRuleSet'];
+const MANAGED_RULE_GROUPS = [
+  'AWSManagedRulesAmazonIpReputationList',
+  'AWSManagedRulesCommonRuleSet',
+  'AWSManagedRulesKnownBadInputsRuleSet',
+];
 
 const RATE_LIMITED_BODY_KEY = 'RateLimited';
 
@@ -92,19 +96,21 @@ export class WebAcl extends Construct {
       visibilityConfig: visibility('CredentialEndpointsRatePerIp'),
     };
 
-    const managedRules = MANAGED_RULE_GROUPS.map((name, index): CfnWebACL.RuleProperty => ({
-      name,
-      priority: index + 1,
-      overrideAction: { none: {} },
-      statement: {
-        managedRuleGroupStatement: {
-          vendorName: 'AWS',
-          name,
-          ruleActionOverrides: COUNT_ONLY_RULES[name]?.map((rule) => ({ name: rule, actionToUse: { count: {} } })),
+    const managedRules = MANAGED_RULE_GROUPS.map(
+      (name, index): CfnWebACL.RuleProperty => ({
+        name,
+        priority: index + 1,
+        overrideAction: { none: {} },
+        statement: {
+          managedRuleGroupStatement: {
+            vendorName: 'AWS',
+            name,
+            ruleActionOverrides: COUNT_ONLY_RULES[name]?.map((rule) => ({ name: rule, actionToUse: { count: {} } })),
+          },
         },
-      },
-      visibilityConfig: visibility(name),
-    }));
+        visibilityConfig: visibility(name),
+      }),
+    );
 
     this.webAcl = new CfnWebACL(this, 'WebAcl', {
       description: 'ropc-token-service: per-IP rate limit on the credential endpoints and AWS managed rules',
@@ -113,7 +119,10 @@ export class WebAcl extends Construct {
       customResponseBodies: {
         [RATE_LIMITED_BODY_KEY]: {
           contentType: 'APPLICATION_JSON',
-          content: JSON.stringify({ error: 'temporarily_unavailable', error_description: 'too many requests from this address, retry later' }),
+          content: JSON.stringify({
+            error: 'temporarily_unavailable',
+            error_description: 'too many requests from this address, retry later',
+          }),
         },
       },
       rules: [rateRule, ...managedRules],

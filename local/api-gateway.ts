@@ -1,7 +1,7 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { ROUTES, type HandlerName } from '../contract/routes';
+import { type HandlerName, ROUTES } from '../contract/routes';
 import type { ProxyHandler } from '../lambda/handlers/token';
 
 export interface ApiGatewayOptions {
@@ -31,7 +31,8 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
   const stage = options.stage ?? 'local';
   const server = createServer((request, response) => {
     serve(request, response, options.handlers, stage).catch(() => {
-      if (!response.headersSent) send(response, 502, { 'Content-Type': 'application/json' }, '{"message": "Internal server error"}');
+      if (!response.headersSent)
+        send(response, 502, { 'Content-Type': 'application/json' }, '{"message": "Internal server error"}');
       else response.destroy();
     });
   });
@@ -59,11 +60,21 @@ async function serve(
   const route = ROUTES.find((candidate) => candidate.path === url.pathname);
   const body = await readBody(request);
   if (body === undefined) {
-    send(response, 413, { 'Content-Type': 'application/json', 'x-amzn-RequestId': requestId }, '{"message":"Request Too Long"}');
+    send(
+      response,
+      413,
+      { 'Content-Type': 'application/json', 'x-amzn-RequestId': requestId },
+      '{"message":"Request Too Long"}',
+    );
     return;
   }
   if (route === undefined) {
-    send(response, 403, { 'Content-Type': 'application/json', 'x-amzn-RequestId': requestId }, '{"message":"Missing Authentication Token"}');
+    send(
+      response,
+      403,
+      { 'Content-Type': 'application/json', 'x-amzn-RequestId': requestId },
+      '{"message":"Missing Authentication Token"}',
+    );
     return;
   }
   const event = proxyEvent(request, url, route.path, body, requestId, stage);
@@ -131,7 +142,10 @@ function proxyEvent(
 }
 
 /** requestContext.identity of an unauthenticated call (no IAM, Cognito or API key): only the caller's address and agent. */
-export function callerIdentity(sourceIp: string, userAgent: string | null): APIGatewayProxyEvent['requestContext']['identity'] {
+export function callerIdentity(
+  sourceIp: string,
+  userAgent: string | null,
+): APIGatewayProxyEvent['requestContext']['identity'] {
   return {
     accessKey: null,
     accountId: null,

@@ -1,9 +1,9 @@
 import {
   CreateTableCommand,
-  DescribeTableCommand,
-  UpdateTimeToLiveCommand,
-  type DynamoDBClient,
   type CreateTableCommandInput,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { LOCAL_DEPLOYMENT, signingKeyTag } from '../contract/signing-keys';
@@ -48,7 +48,11 @@ export function createTableInput(definition: TableDefinition, tableName: string)
  * `enableTtl: false` leaves TTL off (DynamoDB Local deletes expired items at once, unlike DynamoDB,
  * which may take days: tests of expired-but-undeleted items need it off).
  */
-export async function ensureTables(db: DynamoDBClient, names: TableNames, options: { enableTtl?: boolean } = {}): Promise<void> {
+export async function ensureTables(
+  db: DynamoDBClient,
+  names: TableNames,
+  options: { enableTtl?: boolean } = {},
+): Promise<void> {
   for (const definition of TABLE_DEFINITIONS) {
     const tableName = names[definition.name];
     if (await tableExists(db, tableName)) continue;
@@ -96,7 +100,8 @@ export async function ensureSigningKey(kms: KMSClient, alias: string): Promise<s
       Tags: [signingKeyTag(LOCAL_DEPLOYMENT)],
     }),
   );
-  if (KeyMetadata?.Arn === undefined || KeyMetadata.KeyId === undefined) throw new Error('KMS CreateKey returned no key');
+  if (KeyMetadata?.Arn === undefined || KeyMetadata.KeyId === undefined)
+    throw new Error('KMS CreateKey returned no key');
   await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: KeyMetadata.KeyId }));
   return KeyMetadata.Arn;
 }

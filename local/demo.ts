@@ -1,7 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { deleteClient, deleteUser, registerClient, registerUser, UnknownClientError, UnknownUserError } from '../lambda/accounts';
+import {
+  deleteClient,
+  deleteUser,
+  registerClient,
+  registerUser,
+  UnknownClientError,
+  UnknownUserError,
+} from '../lambda/accounts';
 import { createDocumentClient } from '../lambda/adapters/aws-clients';
 import { DynamoClientStore } from '../lambda/adapters/client-store';
 import { DynamoUserRefreshTokens } from '../lambda/adapters/user-refresh-tokens';
@@ -24,7 +31,11 @@ const DEMO_FILE = 'demo.json';
  * Registered through the account services (lambda/accounts), as an operator would.
  */
 export async function ensureDemoAccount(stack: LocalStack, stateDir: string): Promise<DemoAccount> {
-  const db = createDocumentClient({ region: stack.region, dynamodbEndpoint: stack.dynamodbEndpoint, credentials: LOCAL_CREDENTIALS });
+  const db = createDocumentClient({
+    region: stack.region,
+    dynamodbEndpoint: stack.dynamodbEndpoint,
+    credentials: LOCAL_CREDENTIALS,
+  });
   const ports = {
     clients: new DynamoClientStore(db, stack.tables.clients),
     users: new DynamoUserStore(db, stack.tables.users),
@@ -55,7 +66,8 @@ export async function ensureDemoAccount(stack: LocalStack, stateDir: string): Pr
       await registerUser(ports, { username, password, scrypt: stack.config.scrypt, scopes: ['read', 'write'] });
     }
     const account: DemoAccount = { clientId, clientSecret: clientSecret!, username, password };
-    if (saved === undefined) await writeFile(join(stateDir, DEMO_FILE), JSON.stringify(account, null, 2) + '\n', { mode: 0o600 });
+    if (saved === undefined)
+      await writeFile(join(stateDir, DEMO_FILE), `${JSON.stringify(account, null, 2)}\n`, { mode: 0o600 });
     return account;
   } finally {
     db.destroy();

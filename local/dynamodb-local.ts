@@ -9,5 +9,5 @@
  * - `helpers.ts`: running a command, trimming its output.
  */
 export { ensureDynamoDbLocal } from './dynamodb/fetch';
-export { checkJava, type CheckJavaOptions } from './dynamodb/java';
-export { startDynamoDbLocal, type DynamoDbLocal, type DynamoDbLocalOptions } from './dynamodb/launch';
+export { type CheckJavaOptions, checkJava } from './dynamodb/java';
+export { type DynamoDbLocal, type DynamoDbLocalOptions, startDynamoDbLocal } from './dynamodb/launch';

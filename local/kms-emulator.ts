@@ -19,7 +19,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FaultInjector, normalizeFault, type KmsFault } from './kms/faults';
+import { FaultInjector, type KmsFault, normalizeFault } from './kms/faults';
 import { KeyStore } from './kms/key-store';
 import { KmsHttpServer } from './kms/protocol';
 

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, sign as rsaSign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, sign as rsaSign } from 'node:crypto';
 import { ClientExistsError, UserExistsError } from '../lambda/accounts/errors';
 import type {
   ClientRegistry,
@@ -9,16 +9,23 @@ import type {
   UserRefreshTokens,
 } from '../lambda/accounts/ports';
 import type { OAuthSettings } from '../lambda/oauth/config';
-import { DAY, dayBucket, HOUR, hourBucket, type AttemptSubject, type LoginAttemptCounters } from '../lambda/oauth/lockout';
 import {
-  RefreshTokenConflictError,
-  type LoginAttemptStore,
+  type AttemptSubject,
+  DAY,
+  dayBucket,
+  HOUR,
+  hourBucket,
+  type LoginAttemptCounters,
+} from '../lambda/oauth/lockout';
+import {
   type JwtSigner,
   type Logger,
+  type LoginAttemptStore,
   type RefreshToken,
+  RefreshTokenConflictError,
   type RefreshTokenStore,
 } from '../lambda/oauth/ports';
-import { rsaPublicJwk, type PublicJwk } from '../lambda/tokens/jwk';
+import { type PublicJwk, rsaPublicJwk } from '../lambda/tokens/jwk';
 
 /**
  * In-memory implementations of the core's ports and of the account services' (lambda/accounts): the unit
@@ -91,10 +98,16 @@ export class MemoryRefreshTokenStore implements RefreshTokenStore, UserRefreshTo
   }
   async rotate(current: RefreshToken, next: RefreshToken, now: number) {
     const stored = this.tokens.get(current.tokenHash);
-    if (stored === undefined || stored.state !== 'active' || stored.idleExpiresAt <= now || stored.familyExpiresAt <= now) {
+    if (
+      stored === undefined ||
+      stored.state !== 'active' ||
+      stored.idleExpiresAt <= now ||
+      stored.familyExpiresAt <= now
+    ) {
       throw new RefreshTokenConflictError(stored);
     }
-    if (this.revokedFamilies.has(current.familyId)) throw new RefreshTokenConflictError({ ...stored, state: 'revoked' });
+    if (this.revokedFamilies.has(current.familyId))
+      throw new RefreshTokenConflictError({ ...stored, state: 'revoked' });
     // As the DynamoDB transaction's put: a successor never overwrites a stored token, and then nothing is written.
     if (this.tokens.has(next.tokenHash)) throw new Error('duplicate');
     this.tokens.set(current.tokenHash, { ...stored, state: 'rotated', successorHash: next.tokenHash });
@@ -109,9 +122,14 @@ export class MemoryRefreshTokenStore implements RefreshTokenStore, UserRefreshTo
   }
   /** As the DynamoDB adapter: markers for the user's live families, and their active tokens marked revoked. */
   async revokeAllForUser(userId: string, now: number) {
-    const live = [...this.tokens.values()].filter((token) => token.userId === userId && token.state !== 'revoked' && token.familyExpiresAt > now);
-    for (const token of live) if (token.state === 'active') this.tokens.set(token.tokenHash, { ...token, state: 'revoked' });
-    const families = new Set(live.map((token) => token.familyId).filter((familyId) => !this.revokedFamilies.has(familyId)));
+    const live = [...this.tokens.values()].filter(
+      (token) => token.userId === userId && token.state !== 'revoked' && token.familyExpiresAt > now,
+    );
+    for (const token of live)
+      if (token.state === 'active') this.tokens.set(token.tokenHash, { ...token, state: 'revoked' });
+    const families = new Set(
+      live.map((token) => token.familyId).filter((familyId) => !this.revokedFamilies.has(familyId)),
+    );
     for (const familyId of families) this.revokedFamilies.add(familyId);
     return families.size;
   }
@@ -202,7 +220,10 @@ export interface LogEntry {
 
 export function memoryLogger(): Logger & { entries: LogEntry[] } {
   const entries: LogEntry[] = [];
-  const at = (level: string) => (event: string, fields: Record<string, unknown> = {}) => void entries.push({ level, event, fields });
+  const at =
+    (level: string) =>
+    (event: string, fields: Record<string, unknown> = {}) =>
+      void entries.push({ level, event, fields });
   return { entries, info: at('INFO'), warn: at('WARN'), error: at('ERROR') };
 }
 

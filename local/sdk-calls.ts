@@ -19,7 +19,11 @@ export interface CallRecord {
  * retries, the HTTP round trip, unmarshalling): the same middleware the authorization proof's call log
  * uses (lambda/adapters/sdk-call-log.ts).
  */
-export function instrument(client: DynamoDBDocumentClient | KMSClient, service: CallRecord['service'], sink: CallRecord[]): void {
+export function instrument(
+  client: DynamoDBDocumentClient | KMSClient,
+  service: CallRecord['service'],
+  sink: CallRecord[],
+): void {
   onSdkCall(client, 'benchCallRecorder', ({ command, input, start, end }) => {
     const { TableName, RequestItems, TransactItems } = input as {
       TableName?: string;

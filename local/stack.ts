@@ -10,10 +10,10 @@ import { createLogger, createSigner, createTokenEndpointDeps } from '../lambda/h
 import { createTokenHandler } from '../lambda/handlers/token';
 import { DEFAULT_LIFETIMES } from '../lambda/oauth/config';
 import { DEFAULT_SCRYPT_PARAMS } from '../lambda/passwords';
-import { startApiGateway, type ApiGateway } from './api-gateway';
+import { type ApiGateway, startApiGateway } from './api-gateway';
 import { ensureSigningKey, ensureTables, localTableNames } from './bootstrap';
-import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
-import { startKmsEmulator, type KmsEmulator } from './kms-emulator';
+import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
+import { type KmsEmulator, startKmsEmulator } from './kms-emulator';
 import { freePort } from './net';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalStackState } from './state';
 
@@ -127,7 +127,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
 }
 
-async function startDynamoDb(stateDir: string | undefined, log: (line: string) => void, stops: (() => Promise<void>)[]) {
+async function startDynamoDb(
+  stateDir: string | undefined,
+  log: (line: string) => void,
+  stops: (() => Promise<void>)[],
+) {
   const dynamodb: DynamoDbLocal = await startDynamoDbLocal({
     dbPath: stateDir === undefined ? undefined : join(stateDir, 'dynamodb'),
     log,

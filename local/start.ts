@@ -5,7 +5,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureDemoAccount } from './demo';
-import { localStackState, startLocalStack, type LocalStack } from './stack';
+import { type LocalStack, localStackState, startLocalStack } from './stack';
 import { localStateDir, writeStackState } from './state';
 
 // The SDK's notice about future Node.js versions is noise for a local run; the lockfile pins the SDK.
@@ -13,10 +13,11 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const stateDir = localStateDir();
 const port = Number(process.env.PORT ?? 3000);
-const say = (line: string) => process.stderr.write(line + '\n');
+const say = (line: string) => process.stderr.write(`${line}\n`);
 
 async function main(): Promise<void> {
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`PORT must be a port number, not "${process.env.PORT}"`);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535)
+    throw new Error(`PORT must be a port number, not "${process.env.PORT}"`);
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   say(`Starting ropc-token-service locally (state in ${stateDir}) …`);
   let stack: LocalStack | undefined;
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
 
   const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
   process.stdout.write(
-    [
+    `${[
       '',
       'ropc-token-service is running',
       `  Issuer:          ${stack.issuer}`,
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
       'Manage clients and users with: npx ropc-admin --help',
       'Ctrl-C stops everything.',
       '',
-    ].join('\n') + '\n',
+    ].join('\n')}\n`,
   );
 }
 

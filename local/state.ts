@@ -31,7 +31,7 @@ const STATE_FILE = 'stack.json';
 export async function writeStackState(dir: string, state: LocalStackState): Promise<void> {
   await mkdir(dir, { recursive: true });
   const temp = join(dir, `${STATE_FILE}.${process.pid}.tmp`);
-  await writeFile(temp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+  await writeFile(temp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   await rename(temp, join(dir, STATE_FILE));
 }
 

@@ -1,6 +1,12 @@
 /** The CLI's side of the account services (lambda/accounts): their ports on the target, and their refusals in words. */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { ClientExistsError, UnknownClientError, UnknownUserError, UserExistsError, type AccountError } from '../../lambda/accounts';
+import {
+  type AccountError,
+  ClientExistsError,
+  UnknownClientError,
+  UnknownUserError,
+  UserExistsError,
+} from '../../lambda/accounts';
 import { DynamoClientStore } from '../../lambda/adapters/client-store';
 import { DynamoLoginAttemptStore } from '../../lambda/adapters/login-attempt-store';
 import { DynamoUserRefreshTokens } from '../../lambda/adapters/user-refresh-tokens';
@@ -25,9 +31,13 @@ export function accountPorts(target: Target, context: Pick<CommandContext, 'now'
 /** An account service's refusal as the CLI words it: which stack, names shown safely (exit status 1). */
 export function accountFailure(error: AccountError, target: Target | undefined): OperationalError {
   const where = target?.description ?? 'the target';
-  if (error instanceof ClientExistsError) return new OperationalError(`client "${error.clientId}" already exists in ${where}`);
-  if (error instanceof UnknownClientError) return new OperationalError(`there is no client "${printable(error.clientId)}" in ${where}`);
-  if (error instanceof UserExistsError) return new OperationalError(`user "${printable(error.username)}" already exists in ${where}`);
-  if (error instanceof UnknownUserError) return new OperationalError(`there is no user "${printable(error.username)}" in ${where}`);
+  if (error instanceof ClientExistsError)
+    return new OperationalError(`client "${error.clientId}" already exists in ${where}`);
+  if (error instanceof UnknownClientError)
+    return new OperationalError(`there is no client "${printable(error.clientId)}" in ${where}`);
+  if (error instanceof UserExistsError)
+    return new OperationalError(`user "${printable(error.username)}" already exists in ${where}`);
+  if (error instanceof UnknownUserError)
+    return new OperationalError(`there is no user "${printable(error.username)}" in ${where}`);
   return new OperationalError(error.message);
 }

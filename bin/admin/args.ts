@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from './errors';
 import {
+  type BooleanOptionName,
+  type CommandSpec,
   commandsOf,
   findCommand,
   GLOBAL_OPTIONS,
   GROUPS,
   OPTION_TYPES,
-  type BooleanOptionName,
-  type CommandSpec,
   type OptionName,
   type StringOptionName,
 } from './spec';
@@ -59,7 +59,9 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
     if (token.kind !== 'option') continue;
     const name = token.name;
     if (SECRET_OPTIONS.has(name)) {
-      throw new UsageError(`${token.rawName} is not accepted: secrets and passwords are read from stdin, never from arguments (use --password-stdin)`);
+      throw new UsageError(
+        `${token.rawName} is not accepted: secrets and passwords are read from stdin, never from arguments (use --password-stdin)`,
+      );
     }
     if (!isOptionName(name)) throw new UsageError(`unknown option ${token.rawName}`);
     if (OPTION_TYPES[name] === 'boolean') {
@@ -67,7 +69,10 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
       flags[name as BooleanOptionName] = true;
     } else {
       // `--stack --json` would otherwise take "--json" as the stack name.
-      if (token.value === undefined || (!token.inlineValue && (token.value.startsWith('-') || dashWords.has(token.value)))) {
+      if (
+        token.value === undefined ||
+        (!token.inlineValue && (token.value.startsWith('-') || dashWords.has(token.value)))
+      ) {
         throw new UsageError(`option --${name} needs a value`);
       }
       if (seen.includes(name)) throw new UsageError(`option --${name} is given more than once`);
@@ -82,14 +87,18 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   if (group === undefined) throw new UsageError('missing command');
   if (group === 'help') return { kind: 'help' };
   if (!GROUPS.includes(group)) throw new UsageError(`unknown command "${group}"`);
-  const choices = commandsOf(group).map((spec) => spec.id.split(' ')[1]).join('|');
+  const choices = commandsOf(group)
+    .map((spec) => spec.id.split(' ')[1])
+    .join('|');
   if (name === undefined) throw new UsageError(`missing command after "${group}" (one of ${choices})`);
   const command = findCommand(group, name);
   if (command === undefined) throw new UsageError(`unknown command "${group} ${name}" (one of ${group} ${choices})`);
 
   for (const option of seen) {
     if (!(GLOBAL_OPTIONS as readonly string[]).includes(option) && !command.options.includes(option)) {
-      throw new UsageError(`option --${option} does not apply to "${command.id}" (usage: ropc-admin ${usageLine(command)})`);
+      throw new UsageError(
+        `option --${option} does not apply to "${command.id}" (usage: ropc-admin ${usageLine(command)})`,
+      );
     }
   }
   const args: Record<string, string> = {};
@@ -99,7 +108,8 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
     args[argName] = value;
   });
   const extra = rest[command.positionals.length];
-  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}" (usage: ropc-admin ${usageLine(command)})`);
+  if (extra !== undefined)
+    throw new UsageError(`unexpected argument "${extra}" (usage: ropc-admin ${usageLine(command)})`);
   for (const option of command.required) {
     if (!seen.includes(option)) {
       const why = option === 'password-stdin' ? ': the password is read from stdin, never from arguments' : '';

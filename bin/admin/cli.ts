@@ -12,10 +12,10 @@ import { CLIENT_COMMANDS } from './clients';
 import type { CommandContext, CommandHandler } from './command';
 import { OperationalError, UsageError } from './errors';
 import { helpText } from './help';
+import { KEY_COMMANDS } from './keys';
 import type { CommandId } from './spec';
 import type { StdinSource } from './stdin';
-import { awsProblem, resolveTarget, type DescribeStackOutputs, type Target } from './target';
-import { KEY_COMMANDS } from './keys';
+import { awsProblem, type DescribeStackOutputs, resolveTarget, type Target } from './target';
 import { TOKEN_COMMANDS } from './tokens';
 import { USER_COMMANDS } from './users';
 
@@ -32,7 +32,12 @@ export interface CliDeps {
   readonly now?: () => Date;
 }
 
-const HANDLERS: Record<CommandId, CommandHandler> = { ...CLIENT_COMMANDS, ...USER_COMMANDS, ...TOKEN_COMMANDS, ...KEY_COMMANDS };
+const HANDLERS: Record<CommandId, CommandHandler> = {
+  ...CLIENT_COMMANDS,
+  ...USER_COMMANDS,
+  ...TOKEN_COMMANDS,
+  ...KEY_COMMANDS,
+};
 
 const PROGRAM = 'ropc-admin';
 
@@ -65,12 +70,12 @@ export async function runCli(argv: string[], io: CliIo, deps: CliDeps = {}): Pro
         }).then((resolved) => (target = resolved))),
     };
     const result = await handler(context);
-    io.stdout(flags.json ? JSON.stringify(result.json) + '\n' : result.human + '\n');
+    io.stdout(flags.json ? `${JSON.stringify(result.json)}\n` : `${result.human}\n`);
     return 0;
   } catch (error) {
     const { message, exitCode } = describeFailure(error, target);
     io.stderr(`${PROGRAM}: ${message}\n`);
-    if (io.env.ROPC_ADMIN_DEBUG && error instanceof Error && error.stack !== undefined) io.stderr(error.stack + '\n');
+    if (io.env.ROPC_ADMIN_DEBUG && error instanceof Error && error.stack !== undefined) io.stderr(`${error.stack}\n`);
     return exitCode;
   } finally {
     target?.close();

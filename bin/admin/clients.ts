@@ -1,7 +1,7 @@
 /** clients create | list | disable | delete */
 import { deleteClient, disableClient, listClients, registerClient } from '../../lambda/accounts';
 import { accountPorts } from './accounts';
-import { arg, formatTable, type CommandContext, type CommandHandler, type CommandResult } from './command';
+import { arg, type CommandContext, type CommandHandler, type CommandResult, formatTable } from './command';
 import { UsageError } from './errors';
 import type { CommandId } from './spec';
 import {
@@ -18,7 +18,8 @@ async function createClient(context: CommandContext): Promise<CommandResult> {
   const isPublic = context.flags.public === true;
   // Only a confidential back end may report its end users' IPs for the lockout counters.
   const trustEndUserIp = context.flags['trust-end-user-ip'] === true;
-  if (trustEndUserIp && isPublic) throw new UsageError('--trust-end-user-ip is for confidential clients only, not with --public');
+  if (trustEndUserIp && isPublic)
+    throw new UsageError('--trust-end-user-ip is for confidential clients only, not with --public');
   const scopes = parseScopesOption(context.strings.scopes);
   const audience = parseAudienceOption(context.strings.audience);
   const grantTypes = parseGrantTypesOption(context.strings['grant-types']);
@@ -71,7 +72,10 @@ async function listAllClients(context: CommandContext): Promise<CommandResult> {
     client.disabled ? 'yes' : 'no',
     client.createdAt,
   ]);
-  return { json, human: formatTable(['CLIENT ID', 'TYPE', 'GRANT TYPES', 'SCOPES', 'AUDIENCE', 'DISABLED', 'CREATED'], rows) };
+  return {
+    json,
+    human: formatTable(['CLIENT ID', 'TYPE', 'GRANT TYPES', 'SCOPES', 'AUDIENCE', 'DISABLED', 'CREATED'], rows),
+  };
 }
 
 async function disableOneClient(context: CommandContext): Promise<CommandResult> {

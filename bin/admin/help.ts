@@ -7,6 +7,8 @@ export function helpText(): string {
     'Usage: ropc-admin [--stack NAME [--region R]] [--json] COMMAND',
     '',
     'Manages the clients, users, refresh tokens and signing keys of the ropc-token-service.',
+    // A shell expansion, printed as it is.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the help text shows the shell's ${VAR:-default} syntax
     'Targets the local stack started by `npm start` (its state in ${LOCAL_STATE_DIR:-.local}/stack.json),',
     'or a deployed stack with --stack NAME [--region R] (read from the CloudFormation stack outputs).',
     '',

@@ -1,8 +1,8 @@
 /** keys list | rotate | revoke: the signing-key lifecycle (lambda/tokens/key-registry.ts). */
-import { SigningKeyManager, type KeyStatus } from '../../lambda/adapters/key-manager';
+import { type KeyStatus, SigningKeyManager } from '../../lambda/adapters/key-manager';
 import { DynamoSigningKeyStore } from '../../lambda/adapters/signing-key-store';
 import { AlreadyRevokedError, DEFAULT_PROPAGATION_SECONDS, UnknownKeyError } from '../../lambda/tokens/key-registry';
-import { arg, formatTable, type CommandContext, type CommandHandler, type CommandResult } from './command';
+import { arg, type CommandContext, type CommandHandler, type CommandResult, formatTable } from './command';
 import { OperationalError, UsageError } from './errors';
 import type { CommandId } from './spec';
 import type { Target } from './target';
@@ -29,7 +29,8 @@ export function parseDuration(text: string): number {
   return parts.reduce((total, part) => total + Number(part[1]) * UNITS[part[2]!]!, 0);
 }
 
-const iso = (seconds: number | undefined) => (seconds === undefined ? undefined : new Date(seconds * 1000).toISOString());
+const iso = (seconds: number | undefined) =>
+  seconds === undefined ? undefined : new Date(seconds * 1000).toISOString();
 
 function keyJson({ key, phase }: KeyStatus): Record<string, unknown> {
   return {
@@ -65,10 +66,16 @@ async function listKeys(context: CommandContext): Promise<CommandResult> {
 }
 
 async function rotateKeys(context: CommandContext): Promise<CommandResult> {
-  const propagation = context.strings.propagation === undefined ? DEFAULT_PROPAGATION_SECONDS : parseDuration(context.strings.propagation);
+  const propagation =
+    context.strings.propagation === undefined
+      ? DEFAULT_PROPAGATION_SECONDS
+      : parseDuration(context.strings.propagation);
   const result = await manager(await context.target(), context).rotate(propagation);
   return {
-    json: { created: keyJson({ key: result.created, phase: propagation === 0 ? 'signing' : 'pending' }), scheduled_for_deletion: result.scheduledForDeletion },
+    json: {
+      created: keyJson({ key: result.created, phase: propagation === 0 ? 'signing' : 'pending' }),
+      scheduled_for_deletion: result.scheduledForDeletion,
+    },
     human: [
       `Created signing key ${result.created.kid} (${result.created.keyArn}).`,
       `It is published now and signs from ${iso(result.created.signsFrom)}${propagation === 0 ? ' (at once)' : ''}.`,
@@ -83,7 +90,8 @@ async function revokeKey(context: CommandContext): Promise<CommandResult> {
   try {
     result = await manager(await context.target(), context).revoke(kid);
   } catch (error) {
-    if (error instanceof UnknownKeyError || error instanceof AlreadyRevokedError) throw new OperationalError(error.message);
+    if (error instanceof UnknownKeyError || error instanceof AlreadyRevokedError)
+      throw new OperationalError(error.message);
     throw error;
   }
   return {
@@ -94,7 +102,9 @@ async function revokeKey(context: CommandContext): Promise<CommandResult> {
     },
     human: [
       `Revoked signing key ${kid}: it is no longer published and no longer signs (functions notice within a minute).`,
-      ...(result.created === undefined ? [] : [`No other key was left: created ${result.created.kid}, which signs from now.`]),
+      ...(result.created === undefined
+        ? []
+        : [`No other key was left: created ${result.created.kid}, which signs from now.`]),
       ...deletionLines(result.scheduledForDeletion),
     ].join('\n'),
   };
@@ -109,4 +119,3 @@ export const KEY_COMMANDS: Record<Extract<CommandId, `keys ${string}`>, CommandH
   'keys rotate': rotateKeys,
   'keys revoke': revokeKey,
 };
-

@@ -83,16 +83,24 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: ['password-stdin', 'scopes'],
     required: ['password-stdin'],
   }),
-  command('users set-password', 'NAME --password-stdin', "replace a user's password (read from stdin); revokes the user's refresh tokens", {
-    positionals: ['NAME'],
-    options: ['password-stdin'],
-    required: ['password-stdin'],
-  }),
+  command(
+    'users set-password',
+    'NAME --password-stdin',
+    "replace a user's password (read from stdin); revokes the user's refresh tokens",
+    {
+      positionals: ['NAME'],
+      options: ['password-stdin'],
+      required: ['password-stdin'],
+    },
+  ),
   command('users disable', 'NAME', "disable a user; revokes the user's refresh tokens", { positionals: ['NAME'] }),
   command('users enable', 'NAME', 'enable a disabled user', { positionals: ['NAME'] }),
   command('users delete', 'NAME', "delete a user; revokes the user's refresh tokens", { positionals: ['NAME'] }),
-  command('users unlock', 'NAME', 'clear a user\'s failed-login counters and lockout', { positionals: ['NAME'] }),
-  command('tokens revoke', '--username NAME', 'revoke every refresh token of a user', { options: ['username'], required: ['username'] }),
+  command('users unlock', 'NAME', "clear a user's failed-login counters and lockout", { positionals: ['NAME'] }),
+  command('tokens revoke', '--username NAME', 'revoke every refresh token of a user', {
+    options: ['username'],
+    required: ['username'],
+  }),
   command('keys list', '', 'list the signing keys: phase, kid, KMS key ARN, dates'),
   command(
     'keys rotate',

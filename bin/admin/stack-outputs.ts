@@ -1,5 +1,5 @@
 /** What the operator CLI reads from a deployed stack's outputs (`ropc-admin --stack NAME`; keys in contract/stack-outputs.ts). */
-import { DEFAULT_SCRYPT_PARAMS, parseScryptParams, type ScryptParams } from '../../lambda/passwords';
+
 import {
   ACCESS_TOKEN_TTL_OUTPUT,
   CLIENTS_TABLE_NAME_OUTPUT,
@@ -15,6 +15,7 @@ import {
 } from '../../contract/stack-outputs';
 import type { TableNames } from '../../contract/tables';
 import { DEFAULT_LIFETIMES } from '../../lambda/oauth/config';
+import { DEFAULT_SCRYPT_PARAMS, parseScryptParams, type ScryptParams } from '../../lambda/passwords';
 
 /** One entry of DescribeStacks' Stacks[].Outputs. */
 export interface StackOutput {
@@ -53,7 +54,9 @@ export function stackSettingsFromOutputs(stackName: string, outputs: readonly St
     try {
       scrypt = parseScryptParams(scryptText);
     } catch (error) {
-      throw new Error(`stack "${stackName}" has an invalid ${SCRYPT_PARAMS_OUTPUT} output: ${(error as Error).message}`);
+      throw new Error(
+        `stack "${stackName}" has an invalid ${SCRYPT_PARAMS_OUTPUT} output: ${(error as Error).message}`,
+      );
     }
   }
   const ttlText = values.get(ACCESS_TOKEN_TTL_OUTPUT);

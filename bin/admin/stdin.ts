@@ -13,10 +13,14 @@ export type StdinSource = NodeJS.ReadableStream | string;
  * line typed without echo. Throws UsageError when it is empty, too long or not UTF-8.
  */
 export async function readPasswordFromStdin(stdin: StdinSource, stderr: (text: string) => void): Promise<string> {
-  const raw = typeof stdin === 'string' ? stdin : isTerminal(stdin) ? await readHiddenLine(stdin, stderr) : await readAll(stdin);
+  const raw =
+    typeof stdin === 'string' ? stdin : isTerminal(stdin) ? await readHiddenLine(stdin, stderr) : await readAll(stdin);
   const password = raw.endsWith('\r\n') ? raw.slice(0, -2) : raw.endsWith('\n') ? raw.slice(0, -1) : raw;
   if (password === '') {
-    throw new UsageError('the password read from stdin is empty (--password-stdin expects it on stdin, e.g. printf %s "$PW" | ropc-admin ...)', false);
+    throw new UsageError(
+      'the password read from stdin is empty (--password-stdin expects it on stdin, e.g. printf %s "$PW" | ropc-admin ...)',
+      false,
+    );
   }
   // Counted as the hasher counts: code points after NFC normalization.
   if ([...password.normalize('NFC')].length > MAX_PASSWORD_LENGTH) {

@@ -1,16 +1,16 @@
 /** Which stack a command acts on: the local one `npm start` runs (default) or a deployed one (--stack). */
 import { join } from 'node:path';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { KMSClient } from '@aws-sdk/client-kms';
-import { createDocumentClient, createKmsClient } from '../../lambda/adapters/aws-clients';
-import { DEFAULT_LIFETIMES } from '../../lambda/oauth/config';
-import { TABLE_DEFINITIONS, type TableNames } from '../../contract/tables';
-import { validateScryptParams, type ScryptParams } from '../../lambda/passwords';
-import { LOCAL_CREDENTIALS, localStateDir, readStackState, type LocalStackState } from '../../local/state';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_DEPLOYMENT } from '../../contract/signing-keys';
+import { TABLE_DEFINITIONS, type TableNames } from '../../contract/tables';
+import { createDocumentClient, createKmsClient } from '../../lambda/adapters/aws-clients';
 import { recordSdkCalls } from '../../lambda/adapters/sdk-call-log';
+import { DEFAULT_LIFETIMES } from '../../lambda/oauth/config';
+import { type ScryptParams, validateScryptParams } from '../../lambda/passwords';
+import { LOCAL_CREDENTIALS, type LocalStackState, localStateDir, readStackState } from '../../local/state';
 import { OperationalError } from './errors';
-import { stackSettingsFromOutputs, type StackOutput } from './stack-outputs';
+import { type StackOutput, stackSettingsFromOutputs } from './stack-outputs';
 
 export interface Target {
   /** For messages: `the local stack` or `stack "prod" (eu-west-1)`. */
@@ -44,7 +44,10 @@ function lazyKms(options: Parameters<typeof createKmsClient>[0]): { kms: () => K
 }
 
 /** DescribeStacks for one stack: its outputs, or undefined when no such stack exists. Injected in tests. */
-export type DescribeStackOutputs = (stackName: string, region: string | undefined) => Promise<readonly StackOutput[] | undefined>;
+export type DescribeStackOutputs = (
+  stackName: string,
+  region: string | undefined,
+) => Promise<readonly StackOutput[] | undefined>;
 
 export interface TargetOptions {
   readonly stack?: string;
@@ -65,7 +68,9 @@ async function localTarget(env: Readonly<Record<string, string | undefined>>): P
   try {
     state = await readStackState(dir);
   } catch (error) {
-    throw new OperationalError(`cannot read the local stack state ${file} (${(error as Error).message}): restart the local stack with \`npm start\``);
+    throw new OperationalError(
+      `cannot read the local stack state ${file} (${(error as Error).message}): restart the local stack with \`npm start\``,
+    );
   }
   if (state === undefined) {
     throw new OperationalError(
@@ -99,9 +104,12 @@ async function localTarget(env: Readonly<Record<string, string | undefined>>): P
 /** stack.json is written by another program (and maybe an older version): check what the CLI relies on. */
 function checkLocalState(state: LocalStackState, file: string): void {
   const bad = (what: string) =>
-    new OperationalError(`the local stack state ${file} is invalid (${what}): restart the local stack with \`npm start\``);
+    new OperationalError(
+      `the local stack state ${file} is invalid (${what}): restart the local stack with \`npm start\``,
+    );
   if (typeof state !== 'object' || state === null) throw bad('not a JSON object');
-  if (typeof state.dynamodbEndpoint !== 'string' || !/^https?:\/\//.test(state.dynamodbEndpoint)) throw bad('dynamodbEndpoint');
+  if (typeof state.dynamodbEndpoint !== 'string' || !/^https?:\/\//.test(state.dynamodbEndpoint))
+    throw bad('dynamodbEndpoint');
   if (typeof state.region !== 'string' || state.region === '') throw bad('region');
   const tables = state.tables as Partial<TableNames> | undefined;
   for (const { name } of TABLE_DEFINITIONS) {
@@ -115,18 +123,24 @@ function checkLocalState(state: LocalStackState, file: string): void {
   }
 }
 
-async function stackTarget(stackName: string, region: string | undefined, describe: DescribeStackOutputs): Promise<Target> {
+async function stackTarget(
+  stackName: string,
+  region: string | undefined,
+  describe: DescribeStackOutputs,
+): Promise<Target> {
   const where = region === undefined ? '' : ` in ${region}`;
   let outputs: readonly StackOutput[] | undefined;
   try {
     outputs = await describe(stackName, region);
   } catch (error) {
-    throw new OperationalError(`cannot read the CloudFormation stack "${stackName}"${where}: ${awsProblem(error)}`, { cause: error });
+    throw new OperationalError(`cannot read the CloudFormation stack "${stackName}"${where}: ${awsProblem(error)}`, {
+      cause: error,
+    });
   }
   if (outputs === undefined) {
     throw new OperationalError(`there is no CloudFormation stack "${stackName}"${where} (check --stack and --region)`);
   }
-  let settings;
+  let settings: ReturnType<typeof stackSettingsFromOutputs>;
   try {
     settings = stackSettingsFromOutputs(stackName, outputs);
   } catch (error) {
@@ -163,7 +177,8 @@ const describeStackOutputsWithSdk: DescribeStackOutputs = async (stackName, regi
     const stack = Stacks?.[0];
     return stack === undefined ? undefined : (stack.Outputs ?? []);
   } catch (error) {
-    if (error instanceof Error && error.name === 'ValidationError' && /does not exist/.test(error.message)) return undefined;
+    if (error instanceof Error && error.name === 'ValidationError' && /does not exist/.test(error.message))
+      return undefined;
     throw error;
   } finally {
     cloudFormation.destroy();

@@ -11,7 +11,10 @@ async function revokeTokensOfUser(context: CommandContext): Promise<CommandResul
   const given = context.strings.username;
   if (given === undefined) throw new UsageError('"tokens revoke" needs --username NAME');
   const username = validateExistingKey('user NAME', given);
-  const { revokedRefreshTokens: revoked } = await revokeUserTokens(accountPorts(await context.target(), context), username);
+  const { revokedRefreshTokens: revoked } = await revokeUserTokens(
+    accountPorts(await context.target(), context),
+    username,
+  );
   return {
     json: { username, revoked_refresh_tokens: revoked },
     human: `Revoked ${plural(revoked, 'refresh token')} of user "${printable(username)}".`,

@@ -58,7 +58,10 @@ async function enableOneUser(context: CommandContext): Promise<CommandResult> {
 
 async function deleteOneUser(context: CommandContext): Promise<CommandResult> {
   const username = validateExistingKey('user NAME', arg(context, 'NAME'));
-  const { userId, revokedRefreshTokens: revoked } = await deleteUser(accountPorts(await context.target(), context), username);
+  const { userId, revokedRefreshTokens: revoked } = await deleteUser(
+    accountPorts(await context.target(), context),
+    username,
+  );
   return {
     json: { username, user_id: userId, deleted: true, revoked_refresh_tokens: revoked },
     human: `Deleted user "${printable(username)}" (user id ${userId}); revoked ${plural(revoked, 'refresh token')}.`,

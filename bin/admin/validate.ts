@@ -29,8 +29,10 @@ export function validateNewUsername(name: string): string {
   if (length === 0 || length > MAX_USERNAME_LENGTH) {
     throw new UsageError(`invalid user NAME: use 1 to ${MAX_USERNAME_LENGTH} characters (got ${length})`);
   }
-  if (CONTROL.test(name)) throw new UsageError(`invalid user NAME "${printable(name)}": it contains control characters`);
-  if (name.trim() !== name) throw new UsageError(`invalid user NAME "${printable(name)}": it starts or ends with whitespace`);
+  if (CONTROL.test(name))
+    throw new UsageError(`invalid user NAME "${printable(name)}": it contains control characters`);
+  if (name.trim() !== name)
+    throw new UsageError(`invalid user NAME "${printable(name)}": it starts or ends with whitespace`);
   return name;
 }
 
@@ -63,11 +65,15 @@ export function parseGrantTypesOption(value: string | undefined): GrantType[] {
   if (value === undefined) return [...DEFAULT_GRANT_TYPES];
   const entries = value.split(',').map((entry) => entry.trim());
   if (entries.some((entry) => entry === '')) {
-    throw new UsageError(`invalid --grant-types "${printable(value)}": give a comma-separated list of ${GRANT_TYPES.join(', ')}`);
+    throw new UsageError(
+      `invalid --grant-types "${printable(value)}": give a comma-separated list of ${GRANT_TYPES.join(', ')}`,
+    );
   }
   for (const entry of entries) {
     if (!GRANT_TYPES.includes(entry as GrantType)) {
-      throw new UsageError(`unsupported grant type "${printable(entry)}" in --grant-types (supported: ${GRANT_TYPES.join(', ')})`);
+      throw new UsageError(
+        `unsupported grant type "${printable(entry)}" in --grant-types (supported: ${GRANT_TYPES.join(', ')})`,
+      );
     }
   }
   return [...new Set(entries as GrantType[])];
@@ -77,7 +83,9 @@ export function parseGrantTypesOption(value: string | undefined): GrantType[] {
 export function parseAudienceOption(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   if (value === '' || value.length > MAX_AUDIENCE_LENGTH || /[\s\p{Cc}]/u.test(value)) {
-    throw new UsageError(`invalid --audience "${printable(value)}": use 1 to ${MAX_AUDIENCE_LENGTH} characters without whitespace`);
+    throw new UsageError(
+      `invalid --audience "${printable(value)}": use 1 to ${MAX_AUDIENCE_LENGTH} characters without whitespace`,
+    );
   }
   return value;
 }

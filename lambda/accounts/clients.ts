@@ -40,9 +40,14 @@ export async function registerClient(
   }
   // Only a confidential back end may report its end users' IPs for the lockout counters.
   if (client.isPublic && client.trustEndUserIp === true) {
-    throw new InvalidClientRegistrationError(client.clientId, 'only a confidential client may be trusted with X-End-User-IP');
+    throw new InvalidClientRegistrationError(
+      client.clientId,
+      'only a confidential client may be trusted with X-End-User-IP',
+    );
   }
-  const secret = client.isPublic ? undefined : (client.secret ?? generateClientSecret((length) => deps.random.bytes(length)));
+  const secret = client.isPublic
+    ? undefined
+    : (client.secret ?? generateClientSecret((length) => deps.random.bytes(length)));
   const registered: RegisteredClient = {
     clientId: client.clientId,
     ...(secret === undefined ? {} : { secretHash: hashClientSecret(secret) }),

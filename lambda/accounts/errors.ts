@@ -2,7 +2,12 @@
  * Why an account service refused an operator's action. Each carries a stable `code` and the name it is
  * about; callers word it for their audience (bin/admin/cli.ts adds which stack).
  */
-export type AccountErrorCode = 'client_exists' | 'unknown_client' | 'invalid_client_registration' | 'user_exists' | 'unknown_user';
+export type AccountErrorCode =
+  | 'client_exists'
+  | 'unknown_client'
+  | 'invalid_client_registration'
+  | 'user_exists'
+  | 'unknown_user';
 
 export abstract class AccountError extends Error {
   abstract readonly code: AccountErrorCode;

@@ -3,28 +3,22 @@
  * (./ports.ts) that the DynamoDB stores implement. No AWS SDK here, as in lambda/oauth. The CLI, the local
  * demo, the test seeds and the benchmarks all register clients and users through these.
  */
-export { deleteClient, disableClient, listClients, registerClient, type ClientRegistration, type NewClient } from './clients';
 export {
-  deleteUser,
-  disableUser,
-  enableUser,
-  registerUser,
-  revokeUserTokens,
-  setPassword,
-  unlockUser,
-  type NewPassword,
-  type NewUser,
-  type PasswordSource,
-  type UserRevocation,
-} from './users';
+  type ClientRegistration,
+  deleteClient,
+  disableClient,
+  listClients,
+  type NewClient,
+  registerClient,
+} from './clients';
 export {
   AccountError,
+  type AccountErrorCode,
   ClientExistsError,
   InvalidClientRegistrationError,
   UnknownClientError,
   UnknownUserError,
   UserExistsError,
-  type AccountErrorCode,
 } from './errors';
 export type {
   ClientRegistry,
@@ -36,3 +30,16 @@ export type {
   UserDirectory,
   UserRefreshTokens,
 } from './ports';
+export {
+  deleteUser,
+  disableUser,
+  enableUser,
+  type NewPassword,
+  type NewUser,
+  type PasswordSource,
+  registerUser,
+  revokeUserTokens,
+  setPassword,
+  type UserRevocation,
+  unlockUser,
+} from './users';

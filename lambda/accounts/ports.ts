@@ -1,4 +1,4 @@
-import type { Clock, Client, ClientStore, User, UserStore } from '../oauth/ports';
+import type { Client, ClientStore, Clock, User, UserStore } from '../oauth/ports';
 import type { Random } from '../tokens/ports';
 
 /**

@@ -49,7 +49,8 @@ export async function registerUser(
 ): Promise<{ readonly username: string; readonly userId: string }> {
   // Fail before asking for a password that would be thrown away.
   if ((await deps.users.getUser(user.username)) !== undefined) throw new UserExistsError(user.username);
-  const passwordHash = 'passwordHash' in user ? user.passwordHash : await hashPassword(await passwordOf(user.password), user.scrypt);
+  const passwordHash =
+    'passwordHash' in user ? user.passwordHash : await hashPassword(await passwordOf(user.password), user.scrypt);
   const at = new Date(deps.clock()).toISOString();
   const registered: RegisteredUser = {
     username: user.username,
@@ -65,7 +66,10 @@ export async function registerUser(
 }
 
 /** Sets a new password; the sessions the old one began end with it. Fails with UnknownUserError. */
-export async function setPassword(deps: UsersAndTokens, change: { readonly username: string } & NewPassword): Promise<UserRevocation> {
+export async function setPassword(
+  deps: UsersAndTokens,
+  change: { readonly username: string } & NewPassword,
+): Promise<UserRevocation> {
   const user = await deps.users.getUser(change.username);
   if (user === undefined) throw new UnknownUserError(change.username);
   const passwordHash = await hashPassword(await passwordOf(change.password), change.scrypt);

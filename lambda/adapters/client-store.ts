@@ -1,11 +1,18 @@
-import { DeleteCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { CLIENTS_TABLE } from '../../contract/tables';
 import { ClientExistsError } from '../accounts/errors';
 import type { ClientRegistry, RegisteredClient } from '../accounts/ports';
-import type { GrantType } from '../oauth/ports';
 import { GRANT_TYPES } from '../oauth/grants';
+import type { GrantType } from '../oauth/ports';
 import { callDependency } from './aws-errors';
 import { bool, CorruptItemError, isUsableKey, optionalStr, str, strList } from './items';
-import { CLIENTS_TABLE } from '../../contract/tables';
 
 /** Registered clients, keyed by client_id. */
 export class DynamoClientStore implements ClientRegistry {
@@ -17,7 +24,13 @@ export class DynamoClientStore implements ClientRegistry {
   async getClient(clientId: string): Promise<RegisteredClient | undefined> {
     if (!isUsableKey(clientId)) return undefined;
     const { Item } = await callDependency('dynamodb', () =>
-      this.db.send(new GetCommand({ TableName: this.tableName, Key: { [CLIENTS_TABLE.partitionKey]: clientId }, ConsistentRead: true })),
+      this.db.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { [CLIENTS_TABLE.partitionKey]: clientId },
+          ConsistentRead: true,
+        }),
+      ),
     );
     return Item === undefined ? undefined : toClient(Item);
   }
@@ -33,7 +46,8 @@ export class DynamoClientStore implements ClientRegistry {
         }),
       );
     } catch (error) {
-      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') throw new ClientExistsError(client.clientId);
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException')
+        throw new ClientExistsError(client.clientId);
       throw error;
     }
   }
@@ -42,7 +56,9 @@ export class DynamoClientStore implements ClientRegistry {
     const clients: RegisteredClient[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
-      const page = await this.db.send(new ScanCommand({ TableName: this.tableName, ExclusiveStartKey: startKey, ConsistentRead: true }));
+      const page = await this.db.send(
+        new ScanCommand({ TableName: this.tableName, ExclusiveStartKey: startKey, ConsistentRead: true }),
+      );
       for (const item of page.Items ?? []) clients.push(toClient(item));
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
@@ -80,7 +96,8 @@ export class DynamoClientStore implements ClientRegistry {
 function toClient(item: Record<string, unknown>): RegisteredClient {
   const table = 'clients';
   const grantTypes = strList(item, table, 'grantTypes');
-  if (grantTypes.some((grant) => !GRANT_TYPES.includes(grant as GrantType))) throw new CorruptItemError(table, 'grantTypes');
+  if (grantTypes.some((grant) => !GRANT_TYPES.includes(grant as GrantType)))
+    throw new CorruptItemError(table, 'grantTypes');
   const isPublic = bool(item, table, 'isPublic');
   const secretHash = optionalStr(item, table, 'secretHash');
   if (!isPublic && secretHash === undefined) throw new CorruptItemError(table, 'secretHash');

@@ -35,7 +35,8 @@ export function bool(item: Item, table: string, name: string): boolean {
 
 export function strList(item: Item, table: string, name: string): string[] {
   const value = item[name] ?? [];
-  if (!Array.isArray(value) || value.some((entry) => typeof entry !== 'string')) throw new CorruptItemError(table, name);
+  if (!Array.isArray(value) || value.some((entry) => typeof entry !== 'string'))
+    throw new CorruptItemError(table, name);
   return value as string[];
 }
 

@@ -3,20 +3,20 @@ import {
   CreateKeyCommand,
   DescribeKeyCommand,
   GetPublicKeyCommand,
-  ScheduleKeyDeletionCommand,
   type KMSClient,
+  ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
+import { signingKeyTag } from '../../contract/signing-keys';
+import { rsaPublicJwk } from '../tokens/jwk';
 import {
   DEFAULT_PROPAGATION_SECONDS,
+  type KeyPhase,
   keysToDelete,
   phaseAt,
   planRevocation,
   planRotation,
-  type KeyPhase,
   type SigningKeyRecord,
 } from '../tokens/key-registry';
-import { rsaPublicJwk } from '../tokens/jwk';
-import { signingKeyTag } from '../../contract/signing-keys';
 import type { DynamoSigningKeyStore } from './signing-key-store';
 
 /** KMS's waiting period before a scheduled key deletion (7–30 days; the longest leaves time to undo). */
@@ -74,7 +74,9 @@ export class SigningKeyManager {
   }
 
   /** Creates a key that is published now and signs after `propagationSeconds`. */
-  async rotate(propagationSeconds = DEFAULT_PROPAGATION_SECONDS): Promise<{ created: SigningKeyRecord; scheduledForDeletion: string[] }> {
+  async rotate(
+    propagationSeconds = DEFAULT_PROPAGATION_SECONDS,
+  ): Promise<{ created: SigningKeyRecord; scheduledForDeletion: string[] }> {
     const keys = await this.registered();
     const options = { propagationSeconds, accessTokenTtl: this.options.accessTokenTtl };
     planRotation(keys, this.now(), options); // a bad propagation period fails before a key is created
@@ -86,7 +88,9 @@ export class SigningKeyManager {
   }
 
   /** Unpublishes a key and stops it signing at once; a new key is created if none would be left. */
-  async revoke(kid: string): Promise<{ revoked: SigningKeyRecord; created?: SigningKeyRecord; scheduledForDeletion: string[] }> {
+  async revoke(
+    kid: string,
+  ): Promise<{ revoked: SigningKeyRecord; created?: SigningKeyRecord; scheduledForDeletion: string[] }> {
     const keys = await this.registered();
     const now = this.now();
     const plan = planRevocation(keys, kid, now);
@@ -107,7 +111,9 @@ export class SigningKeyManager {
     const due = candidates.filter((key) => key.keyArn !== bootstrapArn);
     for (const key of due) {
       try {
-        await this.kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.keyArn, PendingWindowInDays: KEY_DELETION_WINDOW_DAYS }));
+        await this.kms.send(
+          new ScheduleKeyDeletionCommand({ KeyId: key.keyArn, PendingWindowInDays: KEY_DELETION_WINDOW_DAYS }),
+        );
       } catch (error) {
         // Already pending deletion (an earlier sweep that stopped short): record it and go on.
         if (!(error instanceof Error && error.name === 'KMSInvalidStateException')) throw error;
@@ -149,15 +155,27 @@ export class SigningKeyManager {
       }),
     );
     if (KeyMetadata?.KeyId === undefined) throw new Error('KMS CreateKey returned no key');
-    await this.kms.send(new CreateAliasCommand({ AliasName: this.aliasFor(now, KeyMetadata.KeyId), TargetKeyId: KeyMetadata.KeyId }));
+    await this.kms.send(
+      new CreateAliasCommand({ AliasName: this.aliasFor(now, KeyMetadata.KeyId), TargetKeyId: KeyMetadata.KeyId }),
+    );
     return this.describe(KeyMetadata.KeyId, now, now);
   }
 
   private async describe(keyId: string, createdAt: number, signsFrom: number): Promise<SigningKeyRecord> {
     const response = await this.kms.send(new GetPublicKeyCommand({ KeyId: keyId }));
-    if (response.KeyId === undefined || response.PublicKey === undefined) throw new Error('KMS GetPublicKey returned no key');
+    if (response.KeyId === undefined || response.PublicKey === undefined)
+      throw new Error('KMS GetPublicKey returned no key');
     const jwk = rsaPublicJwk(response.PublicKey);
-    return { kid: jwk.kid, keyArn: response.KeyId, alg: 'RS256', n: jwk.n, e: jwk.e, createdAt, signsFrom, state: 'active' };
+    return {
+      kid: jwk.kid,
+      keyArn: response.KeyId,
+      alg: 'RS256',
+      n: jwk.n,
+      e: jwk.e,
+      createdAt,
+      signsFrom,
+      state: 'active',
+    };
   }
 
   /**
@@ -165,7 +183,9 @@ export class SigningKeyManager {
    * covers all; the key id's first characters keep two keys created in one second apart.
    */
   private aliasFor(now: number, keyId: string): string {
-    const base = this.options.bootstrapKeyId.startsWith('alias/') ? this.options.bootstrapKeyId : 'alias/ropc-token-service/signing';
+    const base = this.options.bootstrapKeyId.startsWith('alias/')
+      ? this.options.bootstrapKeyId
+      : 'alias/ropc-token-service/signing';
     const stamp = new Date(now * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
     return `${base}-${stamp}-${keyId.slice(0, 8)}`;
   }

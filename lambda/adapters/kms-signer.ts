@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { GetPublicKeyCommand, SignCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { GetPublicKeyCommand, type KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import type { JwtSigner, SigningKey } from '../oauth/ports';
-import { rsaPublicJwk, type PublicJwk } from '../tokens/jwk';
-import { publishedAt, signingKeyAt, type SigningKeyRecord } from '../tokens/key-registry';
+import { type PublicJwk, rsaPublicJwk } from '../tokens/jwk';
+import { publishedAt, type SigningKeyRecord, signingKeyAt } from '../tokens/key-registry';
 import { callDependency } from './aws-errors';
 
 export interface KeyRegistryReader {
@@ -61,7 +61,8 @@ export class KmsJwtSigner implements JwtSigner {
     // settled key) signs at once.
     const key = signingKeyAt(keys, now, this.cacheMs / 1000) ?? signingKeyAt(keys, now);
     // Every key revoked and none created: an operator must act (logged as unexpected_error, a 500).
-    if (key === undefined) throw new Error('no signing key is active in the key registry: run ropc-admin keys rotate --propagation 0');
+    if (key === undefined)
+      throw new Error('no signing key is active in the key registry: run ropc-admin keys rotate --propagation 0');
     return { kid: key.kid, alg: 'RS256', sign: (data) => this.sign(key.keyArn, data) };
   }
 
@@ -139,15 +140,28 @@ export class KmsJwtSigner implements JwtSigner {
   }
 
   private async readBootstrapKey(): Promise<SigningKeyRecord> {
-    const response = await callDependency('kms', () => this.kms.send(new GetPublicKeyCommand({ KeyId: this.bootstrapKeyId })));
+    const response = await callDependency('kms', () =>
+      this.kms.send(new GetPublicKeyCommand({ KeyId: this.bootstrapKeyId })),
+    );
     if (response.KeyId === undefined || response.PublicKey === undefined) {
       throw new Error('KMS GetPublicKey returned no key');
     }
     if (response.KeySpec !== 'RSA_2048' || response.KeyUsage !== 'SIGN_VERIFY') {
-      throw new Error(`the signing key must be an RSA_2048 SIGN_VERIFY key, not ${response.KeySpec} ${response.KeyUsage}`);
+      throw new Error(
+        `the signing key must be an RSA_2048 SIGN_VERIFY key, not ${response.KeySpec} ${response.KeyUsage}`,
+      );
     }
     const jwk = rsaPublicJwk(response.PublicKey);
-    return { kid: jwk.kid, keyArn: response.KeyId, alg: 'RS256', n: jwk.n, e: jwk.e, createdAt: 0, signsFrom: 0, state: 'active' };
+    return {
+      kid: jwk.kid,
+      keyArn: response.KeyId,
+      alg: 'RS256',
+      n: jwk.n,
+      e: jwk.e,
+      createdAt: 0,
+      signsFrom: 0,
+      state: 'active',
+    };
   }
 
   private async sign(arn: string, data: Uint8Array): Promise<Uint8Array> {
@@ -168,4 +182,3 @@ export class KmsJwtSigner implements JwtSigner {
     return response.Signature;
   }
 }
-

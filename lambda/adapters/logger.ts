@@ -3,7 +3,7 @@ import type { ConstructorOptions, LogAttributes, UnformattedAttributes } from '@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MetricsOptions } from '@aws-lambda-powertools/metrics/types';
 import type { Context } from 'aws-lambda';
-import { isAuditEvent, METRICS_NAMESPACE, type AuditEvent } from '../../contract/audit-events';
+import { type AuditEvent, isAuditEvent, METRICS_NAMESPACE } from '../../contract/audit-events';
 import { SERVICE_NAME_ENV } from '../../contract/environment';
 import type { Logger } from '../oauth/ports';
 
@@ -16,7 +16,7 @@ export interface LambdaLogger extends Logger {
   addContext(context: Context): void;
 }
 
-const stdout: LogSink = (line) => process.stdout.write(line + '\n');
+const stdout: LogSink = (line) => process.stdout.write(`${line}\n`);
 
 /** The service's logger: named after the stack (SERVICE_NAME) where one is set. */
 export function serviceLogger(sink?: LogSink): LambdaLogger {

@@ -2,17 +2,17 @@ import {
   BatchGetCommand,
   BatchWriteCommand,
   DeleteCommand,
+  type DynamoDBDocumentClient,
   PutCommand,
   QueryCommand,
   UpdateCommand,
-  type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { DependencyUnavailableError } from '../oauth/errors';
-import { DAY, dayBucket, hourBucket, HOUR, type AttemptSubject, type LoginAttemptCounters } from '../oauth/lockout';
+import { LOGIN_ATTEMPTS_TABLE } from '../../contract/tables';
 import type { LoginAttemptReset } from '../accounts/ports';
+import { DependencyUnavailableError } from '../oauth/errors';
+import { type AttemptSubject, DAY, dayBucket, HOUR, hourBucket, type LoginAttemptCounters } from '../oauth/lockout';
 import type { LoginAttemptStore } from '../oauth/ports';
 import { callDependency } from './aws-errors';
-import { LOGIN_ATTEMPTS_TABLE } from '../../contract/tables';
 
 /** A (username, IP) failure streak is forgotten after a quiet day; always longer than the longest backoff. */
 const PAIR_MEMORY_SECONDS = DAY;
@@ -22,7 +22,10 @@ const SK = LOGIN_ATTEMPTS_TABLE.sortKey!;
 type Key = Record<string, string>;
 
 const pairKey = (s: AttemptSubject): Key => ({ [PK]: `user#${s.userKey}`, [SK]: `ip#${s.ip}` });
-const hourKey = (s: AttemptSubject, now: number): Key => ({ [PK]: `user#${s.userKey}`, [SK]: `hour#${hourBucket(now)}` });
+const hourKey = (s: AttemptSubject, now: number): Key => ({
+  [PK]: `user#${s.userKey}`,
+  [SK]: `hour#${hourBucket(now)}`,
+});
 const dayKey = (s: AttemptSubject, now: number): Key => ({ [PK]: `ip#${s.ip}`, [SK]: `day#${dayBucket(now)}` });
 
 /**
@@ -61,7 +64,9 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
   }
 
   async recordSuccess(subject: AttemptSubject): Promise<void> {
-    await callDependency('dynamodb', () => this.db.send(new DeleteCommand({ TableName: this.tableName, Key: pairKey(subject) })));
+    await callDependency('dynamodb', () =>
+      this.db.send(new DeleteCommand({ TableName: this.tableName, Key: pairKey(subject) })),
+    );
   }
 
   /** Forgets every counter of one username (`ropc-admin users unlock`); returns how many it removed. */
@@ -82,9 +87,13 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
       );
       const keys = (page.Items ?? []).map((item) => ({ [PK]: String(item[PK]), [SK]: String(item[SK]) }));
       for (let i = 0; i < keys.length; i += 25) {
-        let requests: Record<string, unknown>[] | undefined = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
+        let requests: Record<string, unknown>[] | undefined = keys
+          .slice(i, i + 25)
+          .map((Key) => ({ DeleteRequest: { Key } }));
         for (let attempt = 0; requests !== undefined && requests.length > 0 && attempt < 5; attempt++) {
-          const result = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests as never } }));
+          const result = await this.db.send(
+            new BatchWriteCommand({ RequestItems: { [this.tableName]: requests as never } }),
+          );
           requests = result.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
         }
       }
@@ -100,7 +109,9 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt === 3) throw new DependencyUnavailableError('dynamodb');
       const result = await callDependency('dynamodb', () =>
-        this.db.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } })),
+        this.db.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+        ),
       );
       items.push(...(result.Responses?.[this.tableName] ?? []));
       pending = (result.UnprocessedKeys?.[this.tableName]?.Keys as Key[] | undefined) ?? [];
@@ -129,7 +140,10 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
       if (!(error instanceof Error && error.name === 'ConditionalCheckFailedException')) throw error;
       await callDependency('dynamodb', () =>
         this.db.send(
-          new PutCommand({ TableName: this.tableName, Item: { ...pairKey(subject), failures: 1, lastFailureAt: now, expiresAt } }),
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { ...pairKey(subject), failures: 1, lastFailureAt: now, expiresAt },
+          }),
         ),
       );
       return 1;
@@ -151,4 +165,3 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
     return Number(Attributes?.failures ?? 1);
   }
 }
-

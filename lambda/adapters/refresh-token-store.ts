@@ -1,18 +1,18 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import {
+  type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   TransactWriteCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
   type TransactWriteCommandInput,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { REFRESH_TOKENS_TABLE } from '../../contract/tables';
 import { DependencyUnavailableError } from '../oauth/errors';
-import { RefreshTokenConflictError, type RefreshToken, type RefreshTokenState } from '../oauth/ports';
+import { type RefreshToken, RefreshTokenConflictError, type RefreshTokenState } from '../oauth/ports';
 import { callDependency } from './aws-errors';
 import { CorruptItemError, isUsableKey, num, optionalStr, str, strList } from './items';
-import { REFRESH_TOKENS_TABLE } from '../../contract/tables';
 
 const STATES: readonly RefreshTokenState[] = ['active', 'rotated', 'revoked'];
 
@@ -45,7 +45,11 @@ export class DynamoRefreshTokenStore {
     if (!isUsableKey(tokenHash)) return undefined;
     const { Item } = await callDependency('dynamodb', () =>
       this.db.send(
-        new GetCommand({ TableName: this.tableName, Key: { [REFRESH_TOKENS_TABLE.partitionKey]: tokenHash }, ConsistentRead: true }),
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { [REFRESH_TOKENS_TABLE.partitionKey]: tokenHash },
+          ConsistentRead: true,
+        }),
       ),
     );
     return Item === undefined ? undefined : toRefreshToken(Item);
@@ -54,7 +58,11 @@ export class DynamoRefreshTokenStore {
   async create(token: RefreshToken): Promise<void> {
     await callDependency('dynamodb', () =>
       this.db.send(
-        new PutCommand({ TableName: this.tableName, Item: toItem(token), ConditionExpression: 'attribute_not_exists(tokenHash)' }),
+        new PutCommand({
+          TableName: this.tableName,
+          Item: toItem(token),
+          ConditionExpression: 'attribute_not_exists(tokenHash)',
+        }),
       ),
     );
   }
@@ -69,11 +77,13 @@ export class DynamoRefreshTokenStore {
       if (reasons === undefined) throw error;
       const first = reasons[0];
       if (first?.Code === 'ConditionalCheckFailed') {
-        const old = first.Item === undefined ? await this.get(current.tokenHash) : toRefreshToken(unmarshall(first.Item));
+        const old =
+          first.Item === undefined ? await this.get(current.tokenHash) : toRefreshToken(unmarshall(first.Item));
         throw new RefreshTokenConflictError(old);
       }
       // The family was revoked (reuse elsewhere, RFC 7009, the operator) while the token was still active.
-      if (reasons[2]?.Code === 'ConditionalCheckFailed') throw new RefreshTokenConflictError({ ...current, state: 'revoked' });
+      if (reasons[2]?.Code === 'ConditionalCheckFailed')
+        throw new RefreshTokenConflictError({ ...current, state: 'revoked' });
       // Another transaction held the item: tell the client to retry; nothing was written.
       if (reasons.some((reason) => reason.Code === 'TransactionConflict')) {
         const latest = await this.get(current.tokenHash);
@@ -104,7 +114,8 @@ export class DynamoRefreshTokenStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { tokenHash: familyMarkerKey(familyId) },
-          UpdateExpression: 'SET familyId = :familyId, revokedAt = if_not_exists(revokedAt, :now), #ttl = if_not_exists(#ttl, :expiresAt)',
+          UpdateExpression:
+            'SET familyId = :familyId, revokedAt = if_not_exists(revokedAt, :now), #ttl = if_not_exists(#ttl, :expiresAt)',
           ExpressionAttributeNames: { '#ttl': REFRESH_TOKENS_TABLE.ttlAttribute! },
           ExpressionAttributeValues: { ':familyId': familyId, ':now': now, ':expiresAt': familyExpiresAt },
           ReturnValues: 'ALL_OLD',
@@ -142,7 +153,12 @@ export class DynamoRefreshTokenStore {
  * active and unexpired at `now`, `next` is stored only if new, and neither happens once the family carries
  * its revocation marker. The load benchmark's floor issues this same write.
  */
-export function rotationWrite(tableName: string, current: RefreshToken, next: RefreshToken, now: number): TransactItems {
+export function rotationWrite(
+  tableName: string,
+  current: RefreshToken,
+  next: RefreshToken,
+  now: number,
+): TransactItems {
   return [
     {
       Update: {
@@ -168,7 +184,10 @@ export function rotationWrite(tableName: string, current: RefreshToken, next: Re
 
 function cancellationReasons(error: unknown): { Code?: string; Item?: Record<string, AttributeValue> }[] | undefined {
   if (!(error instanceof Error) || error.name !== 'TransactionCanceledException') return undefined;
-  return (error as Error & { CancellationReasons?: { Code?: string; Item?: Record<string, AttributeValue> }[] }).CancellationReasons ?? [];
+  return (
+    (error as Error & { CancellationReasons?: { Code?: string; Item?: Record<string, AttributeValue> }[] })
+      .CancellationReasons ?? []
+  );
 }
 
 function toItem(token: RefreshToken): Record<string, unknown> {

@@ -64,7 +64,14 @@ type Next = (args: { input: object }) => Promise<{ output?: object }>;
 export function onSdkCall(
   client: MiddlewareClient,
   name: string,
-  listener: (call: { command: string; input: object; output?: object; error?: unknown; start: number; end: number }) => void,
+  listener: (call: {
+    command: string;
+    input: object;
+    output?: object;
+    error?: unknown;
+    start: number;
+    end: number;
+  }) => void,
 ): void {
   const middleware = (next: Next, context: { commandName?: string }) => async (args: { input: object }) => {
     const start = performance.now();
@@ -86,7 +93,12 @@ export function onSdkCall(
 }
 
 /** Records the client's calls as `principal` when SDK_CALL_LOG_ENV is set; does nothing otherwise. */
-export function recordSdkCalls(client: MiddlewareClient, service: string, principal: SdkPrincipal | undefined, env = process.env): void {
+export function recordSdkCalls(
+  client: MiddlewareClient,
+  service: string,
+  principal: SdkPrincipal | undefined,
+  env = process.env,
+): void {
   const dir = env[SDK_CALL_LOG_ENV];
   if (principal === undefined || dir === undefined || dir === '') return;
   mkdirSync(dir, { recursive: true });
@@ -114,7 +126,9 @@ function describeInput(input: Record<string, unknown>): Record<string, unknown> 
     described.RequestItems = Object.fromEntries(
       Object.entries(input.RequestItems).map(([table, requests]) => [
         table,
-        Array.isArray(requests) ? [...new Set(requests.flatMap((request) => (isRecord(request) ? Object.keys(request) : [])))] : [],
+        Array.isArray(requests)
+          ? [...new Set(requests.flatMap((request) => (isRecord(request) ? Object.keys(request) : [])))]
+          : [],
       ]),
     );
   }
@@ -131,7 +145,8 @@ function describeInput(input: Record<string, unknown>): Record<string, unknown> 
 function describeOutput(output: Record<string, unknown>): Record<string, unknown> | undefined {
   const described: Record<string, unknown> = {};
   if (typeof output.KeyId === 'string') described.KeyId = output.KeyId;
-  if (isRecord(output.KeyMetadata) && typeof output.KeyMetadata.Arn === 'string') described.KeyArn = output.KeyMetadata.Arn;
+  if (isRecord(output.KeyMetadata) && typeof output.KeyMetadata.Arn === 'string')
+    described.KeyArn = output.KeyMetadata.Arn;
   return Object.keys(described).length === 0 ? undefined : described;
 }
 

@@ -1,4 +1,4 @@
-import { ScanCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, ScanCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { SigningKeyRecord } from '../tokens/key-registry';
 import { callDependency } from './aws-errors';
 import { CorruptItemError, num, str } from './items';

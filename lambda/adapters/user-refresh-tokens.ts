@@ -3,11 +3,11 @@
  * user is disabled, deleted or gets a new password (lambda/accounts/users.ts). Apart from the token store
  * because only operators need it (the token endpoint never looks tokens up by user).
  */
-import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { REFRESH_TOKENS_TABLE } from '../../contract/tables';
 import type { UserRefreshTokens } from '../accounts/ports';
 import { callDependency } from './aws-errors';
 import { DynamoRefreshTokenStore } from './refresh-token-store';
-import { REFRESH_TOKENS_TABLE } from '../../contract/tables';
 
 const BY_USER_INDEX = REFRESH_TOKENS_TABLE.globalSecondaryIndexes?.find((index) => index.partitionKey === 'userId');
 /** Updates in flight at once: fast for users with many tokens, gentle on an on-demand table. */
@@ -46,7 +46,11 @@ export class DynamoUserRefreshTokens implements UserRefreshTokens {
             IndexName: BY_USER_INDEX.indexName,
             KeyConditionExpression: '#userId = :userId',
             ProjectionExpression: '#tokenHash, #state, familyId, familyExpiresAt',
-            ExpressionAttributeNames: { '#userId': 'userId', '#tokenHash': REFRESH_TOKENS_TABLE.partitionKey, '#state': 'state' },
+            ExpressionAttributeNames: {
+              '#userId': 'userId',
+              '#tokenHash': REFRESH_TOKENS_TABLE.partitionKey,
+              '#state': 'state',
+            },
             ExpressionAttributeValues: { ':userId': userId },
             ExclusiveStartKey: startKey,
             Limit: this.pageSize,
@@ -73,7 +77,8 @@ export class DynamoUserRefreshTokens implements UserRefreshTokens {
         await this.store.markRevoked(hash, now);
       }),
     ];
-    for (let i = 0; i < work.length; i += CONCURRENCY) await Promise.all(work.slice(i, i + CONCURRENCY).map((run) => run()));
+    for (let i = 0; i < work.length; i += CONCURRENCY)
+      await Promise.all(work.slice(i, i + CONCURRENCY).map((run) => run()));
     return revoked;
   }
 }

@@ -1,9 +1,15 @@
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { USERS_TABLE } from '../../contract/tables';
 import { UserExistsError } from '../accounts/errors';
 import type { RegisteredUser, UserDirectory } from '../accounts/ports';
 import { callDependency } from './aws-errors';
 import { bool, isUsableKey, str, strList } from './items';
-import { USERS_TABLE } from '../../contract/tables';
 
 /** Resource owners, keyed by username; `userId` is the stable subject identifier. */
 export class DynamoUserStore implements UserDirectory {
@@ -15,7 +21,13 @@ export class DynamoUserStore implements UserDirectory {
   async getUser(username: string): Promise<RegisteredUser | undefined> {
     if (!isUsableKey(username)) return undefined;
     const { Item } = await callDependency('dynamodb', () =>
-      this.db.send(new GetCommand({ TableName: this.tableName, Key: { [USERS_TABLE.partitionKey]: username }, ConsistentRead: true })),
+      this.db.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { [USERS_TABLE.partitionKey]: username },
+          ConsistentRead: true,
+        }),
+      ),
     );
     return Item === undefined ? undefined : toUser(Item);
   }
@@ -50,14 +62,18 @@ export class DynamoUserStore implements UserDirectory {
         }),
       );
     } catch (error) {
-      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') throw new UserExistsError(user.username);
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException')
+        throw new UserExistsError(user.username);
       throw error;
     }
   }
 
   /** Each returns false when there is no such user. */
   setPassword(username: string, passwordHash: string, at: string): Promise<boolean> {
-    return this.updateExisting(username, 'SET passwordHash = :hash, passwordChangedAt = :at', { ':hash': passwordHash, ':at': at });
+    return this.updateExisting(username, 'SET passwordHash = :hash, passwordChangedAt = :at', {
+      ':hash': passwordHash,
+      ':at': at,
+    });
   }
 
   setDisabled(username: string, disabled: boolean): Promise<boolean> {
@@ -71,7 +87,11 @@ export class DynamoUserStore implements UserDirectory {
     return Attributes === undefined ? undefined : toUser(Attributes);
   }
 
-  private async updateExisting(username: string, expression: string, values: Record<string, unknown>): Promise<boolean> {
+  private async updateExisting(
+    username: string,
+    expression: string,
+    values: Record<string, unknown>,
+  ): Promise<boolean> {
     try {
       await this.db.send(
         new UpdateCommand({

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { LambdaLogger } from '../adapters/logger';
 import { JWKS_MAX_AGE_SECONDS } from '../../contract/routes';
+import type { LambdaLogger } from '../adapters/logger';
 import { configFromEnv } from '../config';
-import { errorResponse } from '../oauth/responses';
 import { MethodNotAllowedError } from '../oauth/errors';
 import type { HttpRequest, HttpResponse } from '../oauth/http';
 import type { Logger } from '../oauth/ports';
+import { errorResponse } from '../oauth/responses';
 import type { PublicJwk } from '../tokens/jwk';
 import { fromProxyEvent, toProxyResult } from './apigw';
 import { createLogger, createSigner } from './runtime';
@@ -16,7 +16,11 @@ export interface JwksSource {
 }
 
 /** GET /.well-known/jwks.json (RFC 7517 §5), with an ETag so caches can revalidate cheaply. */
-export async function handleJwksRequest(request: HttpRequest, source: JwksSource, logger: Logger): Promise<HttpResponse> {
+export async function handleJwksRequest(
+  request: HttpRequest,
+  source: JwksSource,
+  logger: Logger,
+): Promise<HttpResponse> {
   try {
     if (request.method !== 'GET' && request.method !== 'HEAD') throw new MethodNotAllowedError(['GET']);
     const body = JSON.stringify({ keys: await source.publicJwks() });

@@ -1,18 +1,18 @@
-import { createDocumentClient, createKmsClient, type AwsClientOptions } from '../adapters/aws-clients';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type AwsClientOptions, createDocumentClient, createKmsClient } from '../adapters/aws-clients';
 import { DynamoClientStore } from '../adapters/client-store';
 import { KmsJwtSigner } from '../adapters/kms-signer';
-import { serviceLogger, type LambdaLogger, type LogSink } from '../adapters/logger';
+import { type LambdaLogger, type LogSink, serviceLogger } from '../adapters/logger';
 import { DynamoLoginAttemptStore } from '../adapters/login-attempt-store';
 import { DynamoRefreshTokenStore } from '../adapters/refresh-token-store';
+import type { SdkPrincipal } from '../adapters/sdk-call-log';
 import { DynamoSigningKeyStore } from '../adapters/signing-key-store';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { KMSClient } from '@aws-sdk/client-kms';
 import { DynamoUserStore } from '../adapters/user-store';
 import type { ServiceConfig } from '../config';
 import type { TokenEndpointDeps } from '../oauth/grants/grant';
-import type { SdkPrincipal } from '../adapters/sdk-call-log';
 import { scryptPasswordHasher } from '../passwords/hasher';
-import { randomBytes, randomUUID } from 'node:crypto';
 
 /** Options the local stack and tests add; on Lambda everything comes from the configuration. */
 export interface RuntimeOptions {
@@ -34,7 +34,11 @@ function sdkClients(config: ServiceConfig, options: RuntimeOptions, principal: S
   return { db: createDocumentClient(aws), kms: createKmsClient(aws) };
 }
 
-function awsOptions(config: ServiceConfig, options: Pick<RuntimeOptions, 'credentials'>, principal: SdkPrincipal): AwsClientOptions {
+function awsOptions(
+  config: ServiceConfig,
+  options: Pick<RuntimeOptions, 'credentials'>,
+  principal: SdkPrincipal,
+): AwsClientOptions {
   return {
     region: config.region,
     dynamodbEndpoint: config.dynamodbEndpoint,
@@ -61,7 +65,10 @@ function signerWith(config: ServiceConfig, { db, kms }: SdkClients): KmsJwtSigne
 }
 
 /** Wires the token endpoint's real dependencies: DynamoDB stores, the KMS signer, scrypt; the logger takes the Lambda context. */
-export function createTokenEndpointDeps(config: ServiceConfig, options: RuntimeOptions = {}): TokenEndpointDeps & { readonly logger: LambdaLogger } {
+export function createTokenEndpointDeps(
+  config: ServiceConfig,
+  options: RuntimeOptions = {},
+): TokenEndpointDeps & { readonly logger: LambdaLogger } {
   const sdk = sdkClients(config, options, 'token');
   const { db } = sdk;
   return {

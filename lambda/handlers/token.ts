@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { ENDPOINT_PATHS } from '../../contract/routes';
 import { configFromEnv } from '../config';
 import type { TokenEndpointDeps } from '../oauth/grants/grant';
-import { ENDPOINT_PATHS } from '../../contract/routes';
 import { handleRevocationRequest } from '../oauth/revocation-endpoint';
 import { handleTokenRequest } from '../oauth/token-endpoint';
 import { fromProxyEvent, toProxyResult } from './apigw';

@@ -1,6 +1,6 @@
-import { decodeComponent } from './form';
-import { InvalidClientError, InvalidRequestError } from './errors';
 import { verifyClientSecret } from './client-secret';
+import { InvalidClientError, InvalidRequestError } from './errors';
+import { decodeComponent } from './form';
 import type { Client } from './ports';
 
 /** How the client presented itself (RFC 6749 §2.3; RFC 8414 token_endpoint_auth_methods_supported). */

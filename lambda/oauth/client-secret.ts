@@ -20,8 +20,7 @@ const UNMATCHABLE = Buffer.alloc(32);
 /** Constant time in the secret: the digests are compared with timingSafeEqual. */
 export function verifyClientSecret(secret: string, stored: string | undefined): boolean {
   const presented = createHash('sha256').update(secret, 'utf8').digest();
-  const expected =
-    stored !== undefined && stored.startsWith(PREFIX) ? Buffer.from(stored.slice(PREFIX.length), 'base64url') : undefined;
+  const expected = stored?.startsWith(PREFIX) ? Buffer.from(stored.slice(PREFIX.length), 'base64url') : undefined;
   const valid = expected !== undefined && expected.length === presented.length;
   const matches = timingSafeEqual(presented, valid ? expected : UNMATCHABLE);
   return valid && matches;

@@ -43,7 +43,11 @@ function assertFormContentType(contentType: string | undefined): void {
     const eq = parameter.indexOf('=');
     if (eq === -1) continue;
     const key = parameter.slice(0, eq).trim().toLowerCase();
-    const value = parameter.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    const value = parameter
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
     if (key === 'charset' && value !== 'utf-8' && value !== 'utf8') {
       throw new InvalidRequestError('only the UTF-8 charset is supported');
     }

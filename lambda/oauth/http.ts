@@ -21,11 +21,7 @@ export const NO_STORE_HEADERS: Readonly<Record<string, string>> = {
   Pragma: 'no-cache',
 };
 
-export function jsonResponse(
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): HttpResponse {
+export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
   return {
     status,
     headers: { 'Content-Type': 'application/json;charset=UTF-8', ...headers },

@@ -35,7 +35,12 @@ export interface LoginAttemptCounters {
   readonly ipFailuresToday: number;
 }
 
-export const NO_FAILURES: LoginAttemptCounters = { pairFailures: 0, pairLastFailureAt: 0, userFailuresThisHour: 0, ipFailuresToday: 0 };
+export const NO_FAILURES: LoginAttemptCounters = {
+  pairFailures: 0,
+  pairLastFailureAt: 0,
+  userFailuresThisHour: 0,
+  ipFailuresToday: 0,
+};
 
 export type LockoutReason = 'pair_backoff' | 'user_ceiling' | 'ip_budget';
 
@@ -47,7 +52,11 @@ export interface LockoutDecision {
 }
 
 /** Pure: whether an attempt at `now` (epoch seconds) is refused without looking at the password. */
-export function lockoutDecision(counters: LoginAttemptCounters, now: number, policy: LockoutPolicy = DEFAULT_LOCKOUT_POLICY): LockoutDecision {
+export function lockoutDecision(
+  counters: LoginAttemptCounters,
+  now: number,
+  policy: LockoutPolicy = DEFAULT_LOCKOUT_POLICY,
+): LockoutDecision {
   if (counters.ipFailuresToday >= policy.ipFailuresPerDay) {
     return { refused: true, reason: 'ip_budget', until: (dayBucket(now) + 1) * DAY };
   }
@@ -92,6 +101,9 @@ export function usernameKey(username: string): string {
 
 /** IPv4-mapped IPv6 addresses count as their IPv4 address; anything that is not an IP counts as "unknown". */
 export function normalizeIp(ip: string): string {
-  const trimmed = ip.trim().toLowerCase().replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+  const trimmed = ip
+    .trim()
+    .toLowerCase()
+    .replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
   return isIP(trimmed) === 0 ? 'unknown' : trimmed;
 }

@@ -120,7 +120,6 @@ export interface JwtSigner {
 /** Milliseconds since the epoch. */
 export type Clock = () => number;
 
-
 export interface PasswordHasher {
   verify(password: string, encoded: string): Promise<boolean>;
   /** Runs a verification of equal cost against a hash no password matches (unknown users). */

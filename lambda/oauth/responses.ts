@@ -1,7 +1,7 @@
 import { DependencyUnavailableError, OAuthError, ServerError, TemporarilyUnavailableError } from './errors';
-import { jsonResponse, NO_STORE_HEADERS, type HttpResponse } from './http';
-import type { Logger } from './ports';
 import type { IssuedTokens } from './grants/grant';
+import { type HttpResponse, jsonResponse, NO_STORE_HEADERS } from './http';
+import type { Logger } from './ports';
 
 /** RFC 6749 §5.1. */
 export function tokenResponse(tokens: IssuedTokens): HttpResponse {
@@ -47,7 +47,11 @@ export function errorResponse(error: unknown, logger: Logger, requestId: string)
 /** Error names and messages only: never request data. */
 function describe(error: unknown): Record<string, string> | string {
   if (error instanceof Error) {
-    return { name: error.name, message: error.message, ...(error.stack ? { stack: error.stack.split('\n').slice(0, 6).join('\n') } : {}) };
+    return {
+      name: error.name,
+      message: error.message,
+      ...(error.stack ? { stack: error.stack.split('\n').slice(0, 6).join('\n') } : {}),
+    };
   }
   return typeof error;
 }

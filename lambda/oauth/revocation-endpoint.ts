@@ -1,9 +1,9 @@
 import { hashRefreshToken } from '../tokens/refresh-token';
 import { InvalidRequestError, MethodNotAllowedError } from './errors';
 import { parseForm } from './form';
-import { jsonResponse, NO_STORE_HEADERS, type HttpRequest, type HttpResponse } from './http';
-import { errorResponse } from './responses';
 import { started, type TokenEndpointDeps } from './grants/grant';
+import { type HttpRequest, type HttpResponse, jsonResponse, NO_STORE_HEADERS } from './http';
+import { errorResponse } from './responses';
 import { authenticateRequestClient } from './token-endpoint';
 
 /**

@@ -50,7 +50,7 @@ export function narrowScope(
   original: readonly string[],
   clientScopes: readonly string[],
 ): string[] {
-  if (requested !== undefined && requested.some((scope) => !original.includes(scope))) {
+  if (requested?.some((scope) => !original.includes(scope))) {
     throw new InvalidScopeError('the requested scope exceeds the scope originally granted');
   }
   const clientSet = new Set(clientScopes);

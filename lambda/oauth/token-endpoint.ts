@@ -1,11 +1,17 @@
 import { authenticateClient, readClientCredentials } from './client-auth';
-import { InvalidRequestError, MethodNotAllowedError, OAuthError, UnauthorizedClientError, UnsupportedGrantTypeError } from './errors';
+import {
+  InvalidRequestError,
+  MethodNotAllowedError,
+  OAuthError,
+  UnauthorizedClientError,
+  UnsupportedGrantTypeError,
+} from './errors';
 import { parseForm } from './form';
+import { grantFor, UNSUPPORTED_GRANT_DESCRIPTION } from './grants';
+import type { TokenEndpointDeps } from './grants/grant';
 import type { HttpRequest, HttpResponse } from './http';
 import type { Client } from './ports';
 import { errorResponse, tokenResponse } from './responses';
-import type { TokenEndpointDeps } from './grants/grant';
-import { grantFor, UNSUPPORTED_GRANT_DESCRIPTION } from './grants';
 
 /** Where a trusted back-end client reports its end user's IP (see RequestContext.endUserIp). */
 export const END_USER_IP_HEADER = 'x-end-user-ip';
@@ -37,11 +43,17 @@ export async function handleTokenRequest(request: HttpRequest, deps: TokenEndpoi
     if (grant !== undefined) deps.signer.prepare();
     const client = await authenticateRequestClient(request, params, deps);
     if (grant === undefined) throw new UnsupportedGrantTypeError(UNSUPPORTED_GRANT_DESCRIPTION);
-    if (!(client.grantTypes as readonly string[]).includes(grant.type) || (grant.confidentialOnly === true && client.isPublic)) {
+    if (
+      !(client.grantTypes as readonly string[]).includes(grant.type) ||
+      (grant.confidentialOnly === true && client.isPublic)
+    ) {
       throw new UnauthorizedClientError(`this client may not use the ${grant.type} grant`);
     }
     const missing = grant.parameters.filter((name) => params.get(name) === undefined);
-    if (missing.length > 0) throw new InvalidRequestError(`${listed(grant.parameters)} ${grant.parameters.length > 1 ? 'are' : 'is'} required`);
+    if (missing.length > 0)
+      throw new InvalidRequestError(
+        `${listed(grant.parameters)} ${grant.parameters.length > 1 ? 'are' : 'is'} required`,
+      );
     const tokens = await grant.issue(client, params, prefetched, deps, context);
     return tokenResponse(tokens);
   } catch (error) {

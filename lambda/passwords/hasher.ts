@@ -1,5 +1,5 @@
-import type { PasswordHasher } from '../oauth/ports';
 import type { ScryptParams } from '../../contract/scrypt-params';
+import type { PasswordHasher } from '../oauth/ports';
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from './scrypt';
 
 /** The protocol core's PasswordHasher, with the configured scrypt policy. */

@@ -1,3 +1,4 @@
+export type { ScryptParams } from '../../contract/scrypt-params';
 export {
   DEFAULT_SCRYPT_PARAMS,
   MAX_SCRYPT_MEMORY,
@@ -6,7 +7,14 @@ export {
   parseScryptParams,
   validateScryptParams,
 } from '../../contract/scrypt-params';
-export type { ScryptParams } from '../../contract/scrypt-params';
-export { PasswordHashFormatError } from './phc';
-export { dummyHash, hashPassword, KEY_BYTES, MAX_PASSWORD_LENGTH, needsRehash, SALT_BYTES, verifyPassword } from './scrypt';
 export { scryptPasswordHasher } from './hasher';
+export { PasswordHashFormatError } from './phc';
+export {
+  dummyHash,
+  hashPassword,
+  KEY_BYTES,
+  MAX_PASSWORD_LENGTH,
+  needsRehash,
+  SALT_BYTES,
+  verifyPassword,
+} from './scrypt';

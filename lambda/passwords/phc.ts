@@ -2,7 +2,7 @@
  * The stored form, a PHC string: `$scrypt$ln=17,r=8,p=1$<salt>$<hash>`, salt and hash in standard base64
  * without padding. Carrying the parameters in every hash lets the policy change without invalidating old hashes.
  */
-import { log2N, validateScryptParams, type ScryptParams } from '../../contract/scrypt-params';
+import { log2N, type ScryptParams, validateScryptParams } from '../../contract/scrypt-params';
 
 /** A stored hash that is not a well-formed scrypt PHC string: data corruption or a bug, never a wrong password. */
 export class PasswordHashFormatError extends Error {
@@ -39,7 +39,9 @@ export function decodePhc(encoded: string): DecodedHash {
   const parts = encoded.split('$');
   // "$scrypt$params$salt$hash" splits into ["", "scrypt", params, salt, hash].
   if (parts.length !== 5 || parts[0] !== '' || parts[1] !== 'scrypt') {
-    throw new PasswordHashFormatError('password hash is not of the form $scrypt$ln=<int>,r=<int>,p=<int>$<salt>$<hash>');
+    throw new PasswordHashFormatError(
+      'password hash is not of the form $scrypt$ln=<int>,r=<int>,p=<int>$<salt>$<hash>',
+    );
   }
   const [, , paramText = '', saltText = '', hashText = ''] = parts;
   const match = PARAMS.exec(paramText);
@@ -54,10 +56,14 @@ export function decodePhc(encoded: string): DecodedHash {
   const salt = fromB64(saltText, 'salt');
   const hash = fromB64(hashText, 'hash');
   if (salt.length < MIN_SALT_BYTES || salt.length > MAX_SALT_BYTES) {
-    throw new PasswordHashFormatError(`password hash salt is ${salt.length} bytes, expected ${MIN_SALT_BYTES} to ${MAX_SALT_BYTES}`);
+    throw new PasswordHashFormatError(
+      `password hash salt is ${salt.length} bytes, expected ${MIN_SALT_BYTES} to ${MAX_SALT_BYTES}`,
+    );
   }
   if (hash.length < MIN_KEY_BYTES || hash.length > MAX_KEY_BYTES) {
-    throw new PasswordHashFormatError(`password hash key is ${hash.length} bytes, expected ${MIN_KEY_BYTES} to ${MAX_KEY_BYTES}`);
+    throw new PasswordHashFormatError(
+      `password hash key is ${hash.length} bytes, expected ${MIN_KEY_BYTES} to ${MAX_KEY_BYTES}`,
+    );
   }
   return { params, salt, hash };
 }

@@ -3,7 +3,7 @@
  * byte-identical to it. Always the async crypto.scrypt: it runs on libuv's thread pool, off the event loop.
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import { DEFAULT_SCRYPT_PARAMS, validateScryptParams, type ScryptParams } from '../../contract/scrypt-params';
+import { DEFAULT_SCRYPT_PARAMS, type ScryptParams, validateScryptParams } from '../../contract/scrypt-params';
 import { decodePhc, encodePhc } from './phc';
 
 export const SALT_BYTES = 16;

@@ -20,5 +20,7 @@ export function rsaPublicJwk(spkiDer: Uint8Array): PublicJwk {
 
 /** RFC 7638 §3: SHA-256 over the required members in lexicographic order, no whitespace. */
 export function rsaThumbprint(n: string, e: string): string {
-  return createHash('sha256').update(JSON.stringify({ e, kty: 'RSA', n })).digest('base64url');
+  return createHash('sha256')
+    .update(JSON.stringify({ e, kty: 'RSA', n }))
+    .digest('base64url');
 }

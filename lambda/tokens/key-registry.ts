@@ -38,10 +38,16 @@ export { CLOCK_SKEW_SECONDS, DEFAULT_PROPAGATION_SECONDS };
  * re-reads the registry within that period, so no token carries a kid that a JWKS answer could lack,
  * even when the propagation period is 0. Revocation is never delayed (revoked keys are not active).
  */
-export function signingKeyAt(keys: readonly SigningKeyRecord[], now: number, settleSeconds = 0): SigningKeyRecord | undefined {
+export function signingKeyAt(
+  keys: readonly SigningKeyRecord[],
+  now: number,
+  settleSeconds = 0,
+): SigningKeyRecord | undefined {
   const at = now - settleSeconds;
   return keys
-    .filter((key) => key.state === 'active' && key.signsFrom <= at && (key.retiredAt === undefined || key.retiredAt > at))
+    .filter(
+      (key) => key.state === 'active' && key.signsFrom <= at && (key.retiredAt === undefined || key.retiredAt > at),
+    )
     .sort(newestFirst)[0];
 }
 
@@ -82,7 +88,11 @@ export function planRotation(
   const signsFrom = now + options.propagationSeconds;
   const retire = keys
     .filter((key) => key.state === 'active' && key.retiredAt === undefined)
-    .map((key) => ({ ...key, retiredAt: signsFrom, unpublishAfter: signsFrom + options.accessTokenTtl + CLOCK_SKEW_SECONDS }));
+    .map((key) => ({
+      ...key,
+      retiredAt: signsFrom,
+      unpublishAfter: signsFrom + options.accessTokenTtl + CLOCK_SKEW_SECONDS,
+    }));
   return { signsFrom, retire };
 }
 
@@ -105,14 +115,18 @@ export function planRevocation(keys: readonly SigningKeyRecord[], kid: string, n
   if (key.state === 'revoked') throw new AlreadyRevokedError(kid);
   const revoked: SigningKeyRecord = { ...key, state: 'revoked', revokedAt: now, unpublishAfter: now };
   const live = keys.filter(
-    (candidate) => candidate.kid !== kid && candidate.state === 'active' && (candidate.unpublishAfter === undefined || now < candidate.unpublishAfter),
+    (candidate) =>
+      candidate.kid !== kid &&
+      candidate.state === 'active' &&
+      (candidate.unpublishAfter === undefined || now < candidate.unpublishAfter),
   );
   const updates: SigningKeyRecord[] = [revoked];
 
   if (key.signsFrom > now) {
     // A pending key: undo the retirement its rotation scheduled.
     for (const other of live) {
-      if (other.retiredAt === key.signsFrom) updates.push({ ...other, retiredAt: undefined, unpublishAfter: undefined });
+      if (other.retiredAt === key.signsFrom)
+        updates.push({ ...other, retiredAt: undefined, unpublishAfter: undefined });
     }
     return { updates, needsNewKey: live.length === 0 };
   }
@@ -121,7 +135,12 @@ export function planRevocation(keys: readonly SigningKeyRecord[], kid: string, n
   const successor = [...live].sort(newestFirst)[0];
   if (successor === undefined) return { updates, needsNewKey: true };
   // It has been published since it was created, so it may sign as of then.
-  updates.push({ ...successor, signsFrom: Math.min(successor.signsFrom, successor.createdAt), retiredAt: undefined, unpublishAfter: undefined });
+  updates.push({
+    ...successor,
+    signsFrom: Math.min(successor.signsFrom, successor.createdAt),
+    retiredAt: undefined,
+    unpublishAfter: undefined,
+  });
   // Keys the successor's rotation would have retired later were already superseded; nothing else changes.
   return { updates, needsNewKey: false };
 }
@@ -129,7 +148,9 @@ export function planRevocation(keys: readonly SigningKeyRecord[], kid: string, n
 /** Keys whose KMS key can now be scheduled for deletion: revoked, or past unpublish-after. */
 export function keysToDelete(keys: readonly SigningKeyRecord[], now: number): SigningKeyRecord[] {
   return keys.filter(
-    (key) => key.deletionScheduledAt === undefined && (key.state === 'revoked' || (key.unpublishAfter !== undefined && now >= key.unpublishAfter)),
+    (key) =>
+      key.deletionScheduledAt === undefined &&
+      (key.state === 'revoked' || (key.unpublishAfter !== undefined && now >= key.unpublishAfter)),
   );
 }
 

@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { errorCode, run, tail, type RunResult } from './helpers';
+import { errorCode, type RunResult, run, tail } from './helpers';
 
 const PACKAGE_NAME = 'amplify-dynamodb-simulator';
 const PACKAGE_VERSION = '2.9.30';
@@ -76,7 +76,12 @@ export async function ensureDynamoDbLocal(cacheDir?: string, log?: (line: string
       throw new Error(`${PACKAGE_NAME}@${PACKAGE_VERSION} has no package/${EMULATOR_DIR}/${JAR}`);
     }
     await rm(tarball, { force: true });
-    const marker = { package: PACKAGE_NAME, version: PACKAGE_VERSION, integrity: PACKAGE_INTEGRITY, completedAt: new Date().toISOString() };
+    const marker = {
+      package: PACKAGE_NAME,
+      version: PACKAGE_VERSION,
+      integrity: PACKAGE_INTEGRITY,
+      completedAt: new Date().toISOString(),
+    };
     await writeFile(join(tmp, MARKER), `${JSON.stringify(marker, null, 2)}\n`);
     await chmod(tmp, 0o755); // mkdtemp makes it 0700
     await moveIntoPlace(tmp, dir);

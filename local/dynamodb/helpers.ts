@@ -1,5 +1,5 @@
 /** Small helpers shared by the DynamoDB Local modules: running a command to completion, trimming its output. */
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { type SpawnOptions, spawn } from 'node:child_process';
 
 export interface RunResult {
   code: number | null;

@@ -1,5 +1,5 @@
 /** The Java check for DynamoDB Local: `java -version` must run and report Java 17 or newer. */
-import { errorCode, run, tail, type RunResult } from './helpers';
+import { errorCode, type RunResult, run, tail } from './helpers';
 
 export interface CheckJavaOptions {
   /** The java executable; default `java` (looked up on the PATH of `env`). */
@@ -35,7 +35,10 @@ export async function checkJava(options: CheckJavaOptions = {}): Promise<{ versi
   // Java prints its version to stderr; some wrappers use stdout.
   const output = `${result.stderr}\n${result.stdout}`;
   const match = /version "(\d+)(?:\.(\d+))?[^"]*"/.exec(output);
-  const versionLine = output.split('\n').find((line) => /version "/.test(line))?.trim();
+  const versionLine = output
+    .split('\n')
+    .find((line) => /version "/.test(line))
+    ?.trim();
   if (result.code !== 0 || !match) {
     const what = result.code !== 0 ? `exited with code ${result.code}` : 'printed no version';
     throw javaError(`\`${javaBin} -version\` ${what}: ${tail(output, 3) || '(no output)'}`);

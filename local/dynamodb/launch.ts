@@ -1,5 +1,5 @@
 /** Launches DynamoDB Local as a JVM on a free port and waits until it answers (and is ours). */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, readlink } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
@@ -104,7 +104,8 @@ async function launch({ emulatorDir, port, dbPath, timeoutMs, log }: LaunchOptio
 
   const deadline = started + timeoutMs;
   for (;;) {
-    if (spawnError) throw new Error(describeFailure(`could not be started: ${spawnError.message}`), { cause: spawnError });
+    if (spawnError)
+      throw new Error(describeFailure(`could not be started: ${spawnError.message}`), { cause: spawnError });
     if (bindFailed) {
       await terminate(child);
       throw new PortInUseError(describeFailure(`could not bind port ${port}`));

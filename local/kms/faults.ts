@@ -53,7 +53,10 @@ export class FaultInjector {
   }
 
   list(): KmsFault[] {
-    return this.faults.map(({ fault, remaining }) => ({ ...fault, ...(Number.isFinite(remaining) ? { times: remaining } : {}) }));
+    return this.faults.map(({ fault, remaining }) => ({
+      ...fault,
+      ...(Number.isFinite(remaining) ? { times: remaining } : {}),
+    }));
   }
 
   /**

@@ -2,19 +2,19 @@
  * Keys, aliases and tags: their in-memory records, their persistence to the state file (when a
  * state directory is given), and key lookup by key ID, key ARN, alias name or alias ARN.
  */
-import { createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KmsError, notFound } from './errors';
 import type { Tag } from './params';
 import {
   ARN_PATTERN,
+  isImplementedKeySpec,
   KEY_ID_PATTERN,
   KEY_SPECS,
-  isImplementedKeySpec,
-  partitionOf,
   type KeySpec,
   type KeyState,
+  partitionOf,
 } from './vocabulary';
 
 export interface KeyRecord {
@@ -100,9 +100,13 @@ export class KeyStore {
     if (arn) {
       const [, partition, region, accountId, resourceType, resource = ''] = arn;
       if (partition !== this.partition || region !== this.region || accountId !== this.accountId) {
-        throw notFound(resourceType === 'key' ? `Key '${identifier}' does not exist` : `Alias ${identifier} is not found.`);
+        throw notFound(
+          resourceType === 'key' ? `Key '${identifier}' does not exist` : `Alias ${identifier} is not found.`,
+        );
       }
-      return resourceType === 'key' ? this.keyById(resource) : this.keyByAlias(`alias/${resource}`, allowAlias, identifier);
+      return resourceType === 'key'
+        ? this.keyById(resource)
+        : this.keyByAlias(`alias/${resource}`, allowAlias, identifier);
     }
     if (identifier.startsWith('alias/')) return this.keyByAlias(identifier, allowAlias, identifier);
     return this.keyById(identifier);
@@ -136,7 +140,8 @@ export class KeyStore {
   }
 
   private keyByAlias(aliasName: string, allowAlias: boolean, identifier: string): KeyRecord {
-    if (!allowAlias) throw notFound(`Invalid keyId '${identifier}': this operation takes a key ID or key ARN, not an alias`);
+    if (!allowAlias)
+      throw notFound(`Invalid keyId '${identifier}': this operation takes a key ID or key ARN, not an alias`);
     return this.keyById(this.alias(aliasName).targetKeyId);
   }
 

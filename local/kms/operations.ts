@@ -4,10 +4,10 @@ import { KmsError, unsupported } from './errors';
 import {
   assertEnabled,
   assertNotPendingDeletion,
-  keySpecOf,
-  tagList,
   type KeyRecord,
   type KeyStore,
+  keySpecOf,
+  tagList,
 } from './key-store';
 import type { Params } from './params';
 import { signDigest, verifyDigest } from './signing';
@@ -17,12 +17,12 @@ import {
   ALL_KEY_USAGES,
   ALL_ORIGINS,
   ALL_SIGNING_ALGORITHMS,
+  isImplementedKeySpec,
   KEY_ID_LENGTH,
   KEY_SPECS,
   MAX_MESSAGE_BYTES,
   MAX_TAGS_PER_KEY,
   MESSAGE_TYPES,
-  isImplementedKeySpec,
   nowInSeconds,
   type SigningAlgorithm,
 } from './vocabulary';
@@ -59,12 +59,17 @@ async function createKey(store: KeyStore, params: Params): Promise<object> {
   const tags = params.optionalTags('Tags') ?? [];
   params.optionalString('Policy', { max: 131072 }); // accepted and ignored: the emulator has no IAM
   if (keySpecParam && legacySpecParam) {
-    throw new KmsError('ValidationException', 'You cannot specify KeySpec and CustomerMasterKeySpec in the same request.');
+    throw new KmsError(
+      'ValidationException',
+      'You cannot specify KeySpec and CustomerMasterKeySpec in the same request.',
+    );
   }
   const keySpec = keySpecParam ?? legacySpecParam ?? 'SYMMETRIC_DEFAULT';
   if (origin !== 'AWS_KMS') throw unsupported(`Origin ${origin} is not supported by the KMS emulator.`);
-  if (params.optionalBoolean('MultiRegion')) throw unsupported('Multi-Region keys are not supported by the KMS emulator.');
-  if (params.optionalString('CustomKeyStoreId')) throw unsupported('Custom key stores are not supported by the KMS emulator.');
+  if (params.optionalBoolean('MultiRegion'))
+    throw unsupported('Multi-Region keys are not supported by the KMS emulator.');
+  if (params.optionalString('CustomKeyStoreId'))
+    throw unsupported('Custom key stores are not supported by the KMS emulator.');
   if (!isImplementedKeySpec(keySpec)) {
     throw unsupported(`KeySpec ${keySpec} is not supported by the KMS emulator (RSA_2048 and ECC_NIST_P256 only).`);
   }
@@ -72,7 +77,8 @@ async function createKey(store: KeyStore, params: Params): Promise<object> {
   if (!(spec.validUsages as readonly string[]).includes(keyUsage)) {
     throw new KmsError('ValidationException', `KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}.`);
   }
-  if (keyUsage !== 'SIGN_VERIFY') throw unsupported(`KeyUsage ${keyUsage} is not supported by the KMS emulator (SIGN_VERIFY only).`);
+  if (keyUsage !== 'SIGN_VERIFY')
+    throw unsupported(`KeyUsage ${keyUsage} is not supported by the KMS emulator (SIGN_VERIFY only).`);
   if (new Set(tags.map((tag) => tag.TagKey)).size > MAX_TAGS_PER_KEY) {
     throw new KmsError('LimitExceededException', `A key can have at most ${MAX_TAGS_PER_KEY} tags.`);
   }
@@ -129,7 +135,10 @@ function signatureRequest(store: KeyStore, params: Params): SignatureRequest {
   assertEnabled(store, key);
   const algorithm = keySpecOf(key).signingAlgorithms.find((candidate) => candidate.name === algorithmName);
   if (!algorithm) {
-    throw new KmsError('InvalidKeyUsageException', `Algorithm ${algorithmName} is incompatible with key spec ${key.keySpec}.`);
+    throw new KmsError(
+      'InvalidKeyUsageException',
+      `Algorithm ${algorithmName} is incompatible with key spec ${key.keySpec}.`,
+    );
   }
   if (messageType === 'EXTERNAL_MU') {
     throw new KmsError('ValidationException', 'MessageType EXTERNAL_MU is only valid with ML-DSA keys.');
@@ -138,7 +147,11 @@ function signatureRequest(store: KeyStore, params: Params): SignatureRequest {
     throw new KmsError('ValidationException', `Digest is invalid length for algorithm ${algorithmName}.`);
   }
   if (dryRun) {
-    throw new KmsError('DryRunOperationException', 'The request would have succeeded, but the DryRun option is set.', 412);
+    throw new KmsError(
+      'DryRunOperationException',
+      'The request would have succeeded, but the DryRun option is set.',
+      412,
+    );
   }
   const digest = messageType === 'DIGEST' ? message : createHash(algorithm.hash).update(message).digest();
   return { key, algorithm, digest };
@@ -166,10 +179,16 @@ function verify(store: KeyStore, params: Params): object {
 function aliasNameParam(params: Params): string {
   const aliasName = params.string('AliasName', ALIAS_NAME_LENGTH);
   if (!aliasName.startsWith('alias/') || aliasName.length === 'alias/'.length) {
-    throw new KmsError('InvalidAliasNameException', `Alias name '${aliasName}' must begin with 'alias/' followed by a name.`);
+    throw new KmsError(
+      'InvalidAliasNameException',
+      `Alias name '${aliasName}' must begin with 'alias/' followed by a name.`,
+    );
   }
   if (aliasName.startsWith('alias/aws/')) {
-    throw new KmsError('InvalidAliasNameException', `Alias name '${aliasName}' must not begin with 'alias/aws/': that prefix is reserved for AWS managed keys.`);
+    throw new KmsError(
+      'InvalidAliasNameException',
+      `Alias name '${aliasName}' must not begin with 'alias/aws/': that prefix is reserved for AWS managed keys.`,
+    );
   }
   return aliasName;
 }
@@ -214,11 +233,16 @@ async function deleteAlias(store: KeyStore, params: Params): Promise<object> {
 }
 
 /** Marker-based paging like KMS: the marker is opaque to callers. */
-function paginate<T>(items: T[], params: Params, maxLimit: number): { page: T[]; NextMarker?: string; Truncated: boolean } {
+function paginate<T>(
+  items: T[],
+  params: Params,
+  maxLimit: number,
+): { page: T[]; NextMarker?: string; Truncated: boolean } {
   const limit = params.optionalInteger('Limit', { min: 1, max: maxLimit }) ?? maxLimit;
   const marker = params.optionalString('Marker', { min: 1, max: 1024 });
   const start = marker === undefined ? 0 : decodeMarker(marker);
-  if (start === undefined || start > items.length) throw new KmsError('InvalidMarkerException', 'The marker is not valid.');
+  if (start === undefined || start > items.length)
+    throw new KmsError('InvalidMarkerException', 'The marker is not valid.');
   const end = start + limit;
   const truncated = end < items.length;
   return {
@@ -283,7 +307,12 @@ async function scheduleKeyDeletion(store: KeyStore, params: Params): Promise<obj
   key.pendingWindowInDays = pendingWindowInDays;
   key.deletionDate = nowInSeconds() + pendingWindowInDays * 24 * 60 * 60;
   await store.save();
-  return { KeyId: store.keyArn(key.keyId), DeletionDate: key.deletionDate, KeyState: key.keyState, PendingWindowInDays: pendingWindowInDays };
+  return {
+    KeyId: store.keyArn(key.keyId),
+    DeletionDate: key.deletionDate,
+    KeyState: key.keyState,
+    PendingWindowInDays: pendingWindowInDays,
+  };
 }
 
 async function tagResource(store: KeyStore, params: Params): Promise<object> {
@@ -291,7 +320,8 @@ async function tagResource(store: KeyStore, params: Params): Promise<object> {
   const tags = params.optionalTags('Tags') ?? [];
   assertNotPendingDeletion(store, key);
   const keys = new Set([...key.tags.keys(), ...tags.map((tag) => tag.TagKey)]);
-  if (keys.size > MAX_TAGS_PER_KEY) throw new KmsError('LimitExceededException', `A key can have at most ${MAX_TAGS_PER_KEY} tags.`);
+  if (keys.size > MAX_TAGS_PER_KEY)
+    throw new KmsError('LimitExceededException', `A key can have at most ${MAX_TAGS_PER_KEY} tags.`);
   for (const tag of tags) key.tags.set(tag.TagKey, tag.TagValue);
   await store.save();
   return {};

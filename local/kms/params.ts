@@ -33,9 +33,11 @@ export class Params {
     const value = this.value(field);
     if (value === undefined) return undefined;
     if (typeof value !== 'string') throw serializationError(`'${field}' must be a string.`);
-    if (value.length < min) throw validationError(field, `Member must have length greater than or equal to ${min}`, value);
+    if (value.length < min)
+      throw validationError(field, `Member must have length greater than or equal to ${min}`, value);
     if (value.length > max) throw validationError(field, `Member must have length less than or equal to ${max}`, value);
-    if (pattern && !pattern.test(value)) throw validationError(field, `Member must satisfy regular expression pattern: ${pattern.source}`, value);
+    if (pattern && !pattern.test(value))
+      throw validationError(field, `Member must satisfy regular expression pattern: ${pattern.source}`, value);
     return value;
   }
 
@@ -72,8 +74,10 @@ export class Params {
   optionalInteger(field: string, { min, max }: { min: number; max: number }): number | undefined {
     const value = this.value(field);
     if (value === undefined) return undefined;
-    if (typeof value !== 'number' || !Number.isInteger(value)) throw serializationError(`'${field}' must be an integer.`);
-    if (value < min) throw validationError(field, `Member must have value greater than or equal to ${min}`, String(value));
+    if (typeof value !== 'number' || !Number.isInteger(value))
+      throw serializationError(`'${field}' must be an integer.`);
+    if (value < min)
+      throw validationError(field, `Member must have value greater than or equal to ${min}`, String(value));
     if (value > max) throw validationError(field, `Member must have value less than or equal to ${max}`, String(value));
     return value;
   }

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KmsError, unsupported } from './errors';
-import { normalizeFault, type FaultInjector, type KmsFault } from './faults';
+import { type FaultInjector, type KmsFault, normalizeFault } from './faults';
 import type { KeyStore } from './key-store';
 import { OPERATIONS } from './operations';
 import { Params } from './params';
@@ -39,7 +39,8 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
     size += chunk.length;
     if (size <= MAX_BODY_BYTES) chunks.push(chunk);
   }
-  if (size > MAX_BODY_BYTES) throw new KmsError('ValidationException', `The request body exceeds ${MAX_BODY_BYTES} bytes.`);
+  if (size > MAX_BODY_BYTES)
+    throw new KmsError('ValidationException', `The request body exceeds ${MAX_BODY_BYTES} bytes.`);
   return Buffer.concat(chunks);
 }
 
@@ -71,7 +72,11 @@ export class KmsHttpServer {
   private async handleKms(req: IncomingMessage, res: ServerResponse, path: string | undefined): Promise<void> {
     if (req.method !== 'POST' || path !== '/') {
       req.resume();
-      throw new KmsError('UnknownOperationException', `${req.method} ${path} is not a KMS operation; send POST / with X-Amz-Target.`, 404);
+      throw new KmsError(
+        'UnknownOperationException',
+        `${req.method} ${path} is not a KMS operation; send POST / with X-Amz-Target.`,
+        404,
+      );
     }
     const body = await readBody(req);
     const operation = operationName(req.headers['x-amz-target']);
@@ -91,9 +96,18 @@ export class KmsHttpServer {
   private answerFault(res: ServerResponse, kind: Exclude<KmsFault['kind'], 'latency'>): void {
     switch (kind) {
       case 'throttle':
-        return sendError(res, new KmsError('ThrottlingException', 'Rate exceeded'));
+        sendError(res, new KmsError('ThrottlingException', 'Rate exceeded'));
+        return;
       case 'internal':
-        return sendError(res, new KmsError('KMSInternalException', 'The request was rejected because an internal exception occurred. The request can be retried.', 500));
+        sendError(
+          res,
+          new KmsError(
+            'KMSInternalException',
+            'The request was rejected because an internal exception occurred. The request can be retried.',
+            500,
+          ),
+        );
+        return;
       case 'unavailable':
         // What a failing front end gives: a bare 503, no KMS error body.
         res.writeHead(503, { 'content-length': 0, connection: 'close' });
@@ -120,7 +134,10 @@ export class KmsHttpServer {
   }
 
   private handleUnexpected(res: ServerResponse, err: unknown): void {
-    if (err instanceof KmsError) return sendError(res, err);
+    if (err instanceof KmsError) {
+      sendError(res, err);
+      return;
+    }
     if (this.shutdown.signal.aborted) {
       res.destroy();
       return;

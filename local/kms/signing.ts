@@ -3,15 +3,15 @@
  * RSASSA-PKCS1-v1_5 and RSASSA-PSS here, ECDSA on P-256 in ./p256.
  */
 import {
-  constants as cryptoConstants,
   createHash,
+  constants as cryptoConstants,
   privateEncrypt,
   publicDecrypt,
   randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
 import type { KeyRecord } from './key-store';
-import { ecPrivateScalar, ecPublicPoint, ecdsaSign, ecdsaVerify } from './p256';
+import { ecdsaSign, ecdsaVerify, ecPrivateScalar, ecPublicPoint } from './p256';
 import type { HashName, SigningAlgorithm } from './vocabulary';
 
 /** DER prefix of the PKCS#1 v1.5 DigestInfo for each hash (RFC 8017, section 9.2, note 1). */

@@ -52,9 +52,19 @@ const REGISTERED: [string, (clientId: string) => Client][] = [
   ],
   [
     'a public client with its own audience',
-    (clientId) => ({ clientId, isPublic: true, scopes: ['read'], audience: 'https://mobile.example.test', grantTypes: ['password'], disabled: false }),
+    (clientId) => ({
+      clientId,
+      isPublic: true,
+      scopes: ['read'],
+      audience: 'https://mobile.example.test',
+      grantTypes: ['password'],
+      disabled: false,
+    }),
   ],
-  ['a disabled client', (clientId) => ({ clientId, isPublic: true, scopes: [], grantTypes: ['refresh_token'], disabled: true })],
+  [
+    'a disabled client',
+    (clientId) => ({ clientId, isPublic: true, scopes: [], grantTypes: ['refresh_token'], disabled: true }),
+  ],
   [
     'a back end trusted with the end user IP',
     (clientId) => ({
@@ -101,7 +111,7 @@ describe.each([
     await harness.register({ clientId, isPublic: true, scopes: ['read'], grantTypes: ['password'], disabled: false });
     expect(await harness.store.getClient(lookup(clientId))).toBeUndefined();
   });
-  describe('the operator\'s changes', () => {
+  describe("the operator's changes", () => {
     const registered = (clientId: string): RegisteredClient => ({
       clientId,
       secretHash: hashClientSecret('secret'),
@@ -122,7 +132,9 @@ describe.each([
     it('refuses to register a taken id, with ClientExistsError, and keeps the registered client', async () => {
       const client = registered(id('taken'));
       await harness.store.createClient(client);
-      const error = await harness.store.createClient({ ...client, isPublic: true, secretHash: undefined }).catch((reason: unknown) => reason);
+      const error = await harness.store
+        .createClient({ ...client, isPublic: true, secretHash: undefined })
+        .catch((reason: unknown) => reason);
       expect(error).toBeInstanceOf(ClientExistsError);
       expect(await harness.store.getClient(client.clientId)).toMatchObject(client);
     });

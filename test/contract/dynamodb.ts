@@ -16,7 +16,10 @@ export function dynamoDbLocal(): { get(): Promise<DynamoDbLocal>; close(): Promi
   let ready: Promise<DynamoDbLocal> | undefined;
   return {
     get: () =>
-      (ready ??= freshTables({ enableTtl: false }).then(({ endpoint, tables }) => ({ db: documentClient(endpoint), tables }))),
+      (ready ??= freshTables({ enableTtl: false }).then(({ endpoint, tables }) => ({
+        db: documentClient(endpoint),
+        tables,
+      }))),
     async close() {
       (await ready)?.db.destroy();
     },

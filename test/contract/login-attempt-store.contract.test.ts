@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { DynamoLoginAttemptStore } from '../../lambda/adapters/login-attempt-store';
-import { attemptSubject, DAY, HOUR, NO_FAILURES, type AttemptSubject } from '../../lambda/oauth/lockout';
 import type { LoginAttemptReset } from '../../lambda/accounts/ports';
+import { DynamoLoginAttemptStore } from '../../lambda/adapters/login-attempt-store';
+import { type AttemptSubject, attemptSubject, DAY, HOUR, NO_FAILURES } from '../../lambda/oauth/lockout';
 import type { LoginAttemptStore } from '../../lambda/oauth/ports';
 import { MemoryLoginAttemptStore } from '../support/memory';
 import { dynamoDbLocal } from './dynamodb';
@@ -49,15 +49,38 @@ describe.each([
 
   it('counts each failure in the pair, hour and day counters, and returns the counters after it', async () => {
     const subject = freshSubject();
-    expect(await store.recordFailure(subject, NOW)).toEqual({ pairFailures: 1, pairLastFailureAt: NOW, userFailuresThisHour: 1, ipFailuresToday: 1 });
-    expect(await store.recordFailure(subject, NOW + 5)).toEqual({ pairFailures: 2, pairLastFailureAt: NOW + 5, userFailuresThisHour: 2, ipFailuresToday: 2 });
-    expect(await store.read(subject, NOW + 6)).toEqual({ pairFailures: 2, pairLastFailureAt: NOW + 5, userFailuresThisHour: 2, ipFailuresToday: 2 });
+    expect(await store.recordFailure(subject, NOW)).toEqual({
+      pairFailures: 1,
+      pairLastFailureAt: NOW,
+      userFailuresThisHour: 1,
+      ipFailuresToday: 1,
+    });
+    expect(await store.recordFailure(subject, NOW + 5)).toEqual({
+      pairFailures: 2,
+      pairLastFailureAt: NOW + 5,
+      userFailuresThisHour: 2,
+      ipFailuresToday: 2,
+    });
+    expect(await store.read(subject, NOW + 6)).toEqual({
+      pairFailures: 2,
+      pairLastFailureAt: NOW + 5,
+      userFailuresThisHour: 2,
+      ipFailuresToday: 2,
+    });
   });
 
   // The pair is per (username, IP); the hour counter per username from any IP; the day counter per IP for any username.
   it.each([
-    ['the same username from another IP', (s: AttemptSubject) => ({ ...s, ip: freshIp() }), { userFailuresThisHour: 2 }],
-    ['another username from the same IP', (s: AttemptSubject) => ({ ...s, userKey: freshSubject().userKey }), { ipFailuresToday: 2 }],
+    [
+      'the same username from another IP',
+      (s: AttemptSubject) => ({ ...s, ip: freshIp() }),
+      { userFailuresThisHour: 2 },
+    ],
+    [
+      'another username from the same IP',
+      (s: AttemptSubject) => ({ ...s, userKey: freshSubject().userKey }),
+      { ipFailuresToday: 2 },
+    ],
     ['another username from another IP', () => freshSubject(), {}],
   ])('shows %s only the counters they share', async (_case, neighbour, shared) => {
     const subject = freshSubject();
@@ -67,10 +90,22 @@ describe.each([
 
   // Expired counters read as zero although their items are still there (TTL is off, as DynamoDB before its sweep).
   it.each([
-    ['a second before the next hour', HOUR - 1, { pairFailures: 2, pairLastFailureAt: NOW + 1, userFailuresThisHour: 2, ipFailuresToday: 2 }],
-    ['in the next hour', HOUR, { pairFailures: 2, pairLastFailureAt: NOW + 1, userFailuresThisHour: 0, ipFailuresToday: 2 }],
+    [
+      'a second before the next hour',
+      HOUR - 1,
+      { pairFailures: 2, pairLastFailureAt: NOW + 1, userFailuresThisHour: 2, ipFailuresToday: 2 },
+    ],
+    [
+      'in the next hour',
+      HOUR,
+      { pairFailures: 2, pairLastFailureAt: NOW + 1, userFailuresThisHour: 0, ipFailuresToday: 2 },
+    ],
     // The streak is remembered for a day after its last failure, not until midnight.
-    ['on the next day, within a day of the last failure', DAY, { pairFailures: 2, pairLastFailureAt: NOW + 1, userFailuresThisHour: 0, ipFailuresToday: 0 }],
+    [
+      'on the next day, within a day of the last failure',
+      DAY,
+      { pairFailures: 2, pairLastFailureAt: NOW + 1, userFailuresThisHour: 0, ipFailuresToday: 0 },
+    ],
     ['a day after the last failure', DAY + 1, NO_FAILURES],
   ])('reads, %s, only the live counters', async (_case, later, expected) => {
     const subject = freshSubject();
@@ -105,8 +140,18 @@ describe.each([
     const subject = freshSubject();
     await fail(subject, NOW, NOW + 1, NOW + 2);
     await store.recordSuccess(subject);
-    expect(await store.read(subject, NOW + 3)).toEqual({ pairFailures: 0, pairLastFailureAt: 0, userFailuresThisHour: 3, ipFailuresToday: 3 });
-    expect(await store.recordFailure(subject, NOW + 4)).toEqual({ pairFailures: 1, pairLastFailureAt: NOW + 4, userFailuresThisHour: 4, ipFailuresToday: 4 });
+    expect(await store.read(subject, NOW + 3)).toEqual({
+      pairFailures: 0,
+      pairLastFailureAt: 0,
+      userFailuresThisHour: 3,
+      ipFailuresToday: 3,
+    });
+    expect(await store.recordFailure(subject, NOW + 4)).toEqual({
+      pairFailures: 1,
+      pairLastFailureAt: NOW + 4,
+      userFailuresThisHour: 4,
+      ipFailuresToday: 4,
+    });
   });
 
   it('recordSuccess leaves the same username’s streak from another IP', async () => {
@@ -129,10 +174,15 @@ describe.each([
     const subject = freshSubject();
     const after = await Promise.all(Array.from({ length: 8 }, () => store.recordFailure(subject, NOW)));
     expect(after.map((counters) => counters.pairFailures).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(await store.read(subject, NOW)).toEqual({ pairFailures: 8, pairLastFailureAt: NOW, userFailuresThisHour: 8, ipFailuresToday: 8 });
+    expect(await store.read(subject, NOW)).toEqual({
+      pairFailures: 8,
+      pairLastFailureAt: NOW,
+      userFailuresThisHour: 8,
+      ipFailuresToday: 8,
+    });
   });
   describe('clearUser', () => {
-    it('removes the username\'s streaks from every IP and its hour counters, and returns how many', async () => {
+    it("removes the username's streaks from every IP and its hour counters, and returns how many", async () => {
       const subject = freshSubject();
       const elsewhere = { ...subject, ip: freshIp() };
       // Two hours' counters: the earlier one is past its window but still stored (TTL is late), and goes too.
@@ -144,13 +194,18 @@ describe.each([
       expect(await store.clearUser(subject.userKey)).toBe(0);
     });
 
-    it('leaves other usernames\' counters, also from the same IP', async () => {
+    it("leaves other usernames' counters, also from the same IP", async () => {
       const subject = freshSubject();
       const neighbour = { ...freshSubject(), ip: subject.ip };
       await fail(subject, NOW);
       await fail(neighbour, NOW, NOW);
       await store.clearUser(subject.userKey);
-      expect(await store.read(neighbour, NOW)).toEqual({ pairFailures: 2, pairLastFailureAt: NOW, userFailuresThisHour: 2, ipFailuresToday: 3 });
+      expect(await store.read(neighbour, NOW)).toEqual({
+        pairFailures: 2,
+        pairLastFailureAt: NOW,
+        userFailuresThisHour: 2,
+        ipFailuresToday: 3,
+      });
     });
 
     it('returns 0 for a username without counters', async () => {

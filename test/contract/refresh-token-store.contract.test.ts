@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoRefreshTokenStore } from '../../lambda/adapters/refresh-token-store';
 import { DependencyUnavailableError } from '../../lambda/oauth/errors';
-import { RefreshTokenConflictError, type RefreshToken, type RefreshTokenStore } from '../../lambda/oauth/ports';
+import { type RefreshToken, RefreshTokenConflictError, type RefreshTokenStore } from '../../lambda/oauth/ports';
 import { hashRefreshToken } from '../../lambda/tokens/refresh-token';
 import { MemoryRefreshTokenStore } from '../support/memory';
 import { dynamoDbLocal } from './dynamodb';
@@ -84,7 +84,10 @@ describe.each([
       ['the first token of a family', () => token()],
       ['a token without scope', () => token({ scope: [] })],
       // DynamoDB deletes expired items late: the store returns them, the grant checks the expiry itself.
-      ['a token expired long ago', () => token({ issuedAt: T0 - 7200, idleExpiresAt: T0 - 3600, familyExpiresAt: T0 - 1 })],
+      [
+        'a token expired long ago',
+        () => token({ issuedAt: T0 - 7200, idleExpiresAt: T0 - 3600, familyExpiresAt: T0 - 1 }),
+      ],
     ])('reads back %s as created', async (_case, build) => {
       const created = build();
       await store.create(created);
@@ -105,7 +108,11 @@ describe.each([
       const next = successor(current);
       await store.create(current);
       await store.rotate(current, next, T0 + 60);
-      expect(await store.get(current.tokenHash)).toEqual({ ...current, state: 'rotated', successorHash: next.tokenHash });
+      expect(await store.get(current.tokenHash)).toEqual({
+        ...current,
+        state: 'rotated',
+        successorHash: next.tokenHash,
+      });
       expect(await store.get(next.tokenHash)).toEqual(next);
     });
 
@@ -178,7 +185,9 @@ describe.each([
       for (const [index, result] of results.entries()) {
         if (result.status === 'fulfilled') continue;
         // DynamoDB may report a transaction that overlapped the winner's as unavailable (the client retries).
-        expect(result.reason instanceof RefreshTokenConflictError || result.reason instanceof DependencyUnavailableError).toBe(true);
+        expect(
+          result.reason instanceof RefreshTokenConflictError || result.reason instanceof DependencyUnavailableError,
+        ).toBe(true);
         expect(await store.get(nexts[index]!.tokenHash)).toBeUndefined();
       }
     });

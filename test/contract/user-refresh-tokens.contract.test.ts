@@ -3,7 +3,7 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { UserRefreshTokens } from '../../lambda/accounts/ports';
 import { DynamoRefreshTokenStore } from '../../lambda/adapters/refresh-token-store';
 import { DynamoUserRefreshTokens } from '../../lambda/adapters/user-refresh-tokens';
-import { RefreshTokenConflictError, type RefreshToken, type RefreshTokenStore } from '../../lambda/oauth/ports';
+import { type RefreshToken, RefreshTokenConflictError, type RefreshTokenStore } from '../../lambda/oauth/ports';
 import { hashRefreshToken } from '../../lambda/tokens/refresh-token';
 import { MemoryRefreshTokenStore } from '../support/memory';
 import { dynamoDbLocal } from './dynamodb';
@@ -25,7 +25,10 @@ afterAll(() => dynamo.close());
 async function makeDynamo(): Promise<Harness> {
   const { db, tables } = await dynamo.get();
   // Pages of two: the revocation follows the byUser index across pages.
-  return { store: new DynamoRefreshTokenStore(db, tables.refreshTokens), byUser: new DynamoUserRefreshTokens(db, tables.refreshTokens, 2) };
+  return {
+    store: new DynamoRefreshTokenStore(db, tables.refreshTokens),
+    byUser: new DynamoUserRefreshTokens(db, tables.refreshTokens, 2),
+  };
 }
 
 /** Long past by the wall clock; every `now` is explicit. */
@@ -49,7 +52,11 @@ function token(userId: string, overrides: Partial<RefreshToken> = {}): RefreshTo
 }
 
 function successor(previous: RefreshToken): RefreshToken {
-  return token(previous.userId, { familyId: previous.familyId, generation: previous.generation + 1, familyExpiresAt: previous.familyExpiresAt });
+  return token(previous.userId, {
+    familyId: previous.familyId,
+    generation: previous.generation + 1,
+    familyExpiresAt: previous.familyExpiresAt,
+  });
 }
 
 /** Whether the token can still rotate at T0 (the rotation is undone by nothing: use it last). */
@@ -126,7 +133,7 @@ describe.each([
     expect(await harness.byUser.revokeAllForUser(randomUUID(), T0)).toBe(0);
   });
 
-  it('follows every page of the user\'s tokens', async () => {
+  it("follows every page of the user's tokens", async () => {
     const userId = randomUUID();
     const tokens = Array.from({ length: 5 }, () => token(userId));
     for (const created of tokens) await harness.store.create(created);

@@ -20,7 +20,10 @@ interface Harness {
 const CREATED_AT = '2026-11-28T12:00:00.000Z';
 
 function harness(store: UserDirectory): Harness {
-  return { store, register: (user) => store.createUser({ ...user, createdAt: CREATED_AT, passwordChangedAt: CREATED_AT }) };
+  return {
+    store,
+    register: (user) => store.createUser({ ...user, createdAt: CREATED_AT, passwordChangedAt: CREATED_AT }),
+  };
 }
 
 async function makeMemory(): Promise<Harness> {
@@ -99,7 +102,7 @@ describe.each([
     await harness.store.replacePasswordHash(username, '$scrypt$old', '$scrypt$new');
     expect(await harness.store.getUser(username)).toBeUndefined();
   });
-  describe('the operator\'s changes', () => {
+  describe("the operator's changes", () => {
     const registered = (overrides: Partial<RegisteredUser> = {}): RegisteredUser => ({
       ...user(),
       createdAt: CREATED_AT,
@@ -117,7 +120,9 @@ describe.each([
     it('refuses to register a taken username, with UserExistsError, and keeps the registered user', async () => {
       const created = registered();
       await harness.store.createUser(created);
-      const error = await harness.store.createUser({ ...created, userId: randomUUID(), passwordHash: '$scrypt$other' }).catch((reason: unknown) => reason);
+      const error = await harness.store
+        .createUser({ ...created, userId: randomUUID(), passwordHash: '$scrypt$other' })
+        .catch((reason: unknown) => reason);
       expect(error).toBeInstanceOf(UserExistsError);
       expect(await harness.store.getUser(created.username)).toEqual(created);
     });
@@ -126,7 +131,11 @@ describe.each([
       const created = registered();
       await harness.store.createUser(created);
       expect(await harness.store.setPassword(created.username, '$scrypt$new', LATER)).toBe(true);
-      expect(await harness.store.getUser(created.username)).toEqual({ ...created, passwordHash: '$scrypt$new', passwordChangedAt: LATER });
+      expect(await harness.store.getUser(created.username)).toEqual({
+        ...created,
+        passwordHash: '$scrypt$new',
+        passwordChangedAt: LATER,
+      });
     });
 
     it('disables and enables a user, and changes nothing else', async () => {

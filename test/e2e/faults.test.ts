@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local';
-import { startLocalStack, type LocalStack } from '../../local/stack';
+import { type DynamoDbLocal, startDynamoDbLocal } from '../../local/dynamodb-local';
+import { type LocalStack, startLocalStack } from '../../local/stack';
 import { LogAudit } from '../support/log-audit';
 import { FAST_SCRYPT } from '../support/memory';
 import { seedStack } from '../support/seed';
@@ -20,7 +20,10 @@ let dataDir: string;
 let dynamodb: DynamoDbLocal;
 let stack: LocalStack;
 const SECRET = 'fault-secret';
-const USERS = Array.from({ length: 6 }, (_, i) => ({ username: `user-${i}`, password: `password ${i} ${randomUUID()}` }));
+const USERS = Array.from({ length: 6 }, (_, i) => ({
+  username: `user-${i}`,
+  password: `password ${i} ${randomUUID()}`,
+}));
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'ropc-faults-'));
@@ -49,7 +52,7 @@ async function post(params: Record<string, string>) {
   const response = await fetch(stack.tokenEndpoint, {
     method: 'POST',
     headers: {
-      Authorization: 'Basic ' + Buffer.from(`fault-app:${SECRET}`).toString('base64'),
+      Authorization: `Basic ${Buffer.from(`fault-app:${SECRET}`).toString('base64')}`,
       'Content-Type': 'application/x-www-form-urlencoded',
     },
     body: new URLSearchParams(params),

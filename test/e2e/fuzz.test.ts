@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Agent } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startLocalStack, type LocalStack } from '../../local/stack';
-import { mapPool, sendRaw, type RawRequest, type RawResponse } from '../support/fuzz/http';
+import { type LocalStack, startLocalStack } from '../../local/stack';
+import { mapPool, type RawRequest, type RawResponse, sendRaw } from '../support/fuzz/http';
 import { FAST_SCRYPT } from '../support/memory';
 import { seedStack } from '../support/seed';
 
@@ -22,9 +22,9 @@ const FORM = 'application/x-www-form-urlencoded';
 
 const CLIENT_ID = 'fuzz-app';
 const PUBLIC_CLIENT_ID = 'fuzz-mobile';
-const SECRET = 'fuzz-secret-' + randomUUID();
+const SECRET = `fuzz-secret-${randomUUID()}`;
 const USERNAME = 'fuzz-user';
-const PASSWORD = 'fuzz password ' + randomUUID();
+const PASSWORD = `fuzz password ${randomUUID()}`;
 
 let stack: LocalStack;
 let origin: URL;
@@ -41,11 +41,15 @@ beforeAll(async () => {
   });
   origin = new URL(stack.url);
   await seedStack(stack, {
-    clients: [
-      { clientId: CLIENT_ID, secret: SECRET, scopes: ['read', 'write'] },
-      { clientId: PUBLIC_CLIENT_ID },
+    clients: [{ clientId: CLIENT_ID, secret: SECRET, scopes: ['read', 'write'] }, { clientId: PUBLIC_CLIENT_ID }],
+    users: [
+      {
+        username: USERNAME,
+        password: PASSWORD,
+        userId: '7f1e9a52-3c4d-4b6e-8f70-1a2b3c4d5e6f',
+        scopes: ['read', 'write'],
+      },
     ],
-    users: [{ username: USERNAME, password: PASSWORD, userId: '7f1e9a52-3c4d-4b6e-8f70-1a2b3c4d5e6f', scopes: ['read', 'write'] }],
   });
 
   // Before the fuzz run exhausts 127.0.0.1's daily failure budget, which refuses every later password grant.
@@ -58,9 +62,13 @@ beforeAll(async () => {
     expect(response.status).toBe(200);
     return ((await response.json()) as { refresh_token: string }).refresh_token;
   };
-  const confidential = { Authorization: 'Basic ' + Buffer.from(`${CLIENT_ID}:${SECRET}`).toString('base64') };
+  const confidential = { Authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${SECRET}`).toString('base64')}` };
   tokens.reserved = await login({}, confidential);
-  tokens.pool.push(await login({}, confidential), await login({}, confidential), await login({ client_id: PUBLIC_CLIENT_ID }));
+  tokens.pool.push(
+    await login({}, confidential),
+    await login({}, confidential),
+    await login({ client_id: PUBLIC_CLIENT_ID }),
+  );
 });
 
 afterAll(async () => {
@@ -73,66 +81,107 @@ afterAll(async () => {
 
 const TOKEN_CHARS = "!#$%&'*+.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-";
 /** Header names Node or HTTP framing would act on, which the fuzzer must not send at random. */
-const FRAMING = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'expect', 'upgrade', 'keep-alive', 'te', 'trailer']);
+const FRAMING = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'expect',
+  'upgrade',
+  'keep-alive',
+  'te',
+  'trailer',
+]);
 
 const PROTOTYPE_NAMES = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'] as const;
 
-const headerName = fc.oneof(
-  { weight: 24, arbitrary: fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,24}$/) },
-  { weight: 6, arbitrary: fc.string({ unit: fc.constantFrom(...TOKEN_CHARS), minLength: 1, maxLength: 30 }) },
-  {
-    weight: 9,
-    arbitrary: fc.constantFrom(
-      'X-End-User-IP',
-      'X-Forwarded-For',
-      'Authorization',
-      'Content-Type',
-      'Accept',
-      'Accept-Charset',
-      'Content-Encoding',
-      'Cookie',
-      'User-Agent',
-      'Origin',
-      'If-None-Match',
-      'X-Amzn-Trace-Id',
-    ),
-  },
-  // Names of Object.prototype members: header maps built on plain objects trip over them.
-  { weight: 1, arbitrary: fc.constantFrom(...PROTOTYPE_NAMES) },
-).filter((name) => !FRAMING.has(name.toLowerCase()));
+const headerName = fc
+  .oneof(
+    { weight: 24, arbitrary: fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,24}$/) },
+    { weight: 6, arbitrary: fc.string({ unit: fc.constantFrom(...TOKEN_CHARS), minLength: 1, maxLength: 30 }) },
+    {
+      weight: 9,
+      arbitrary: fc.constantFrom(
+        'X-End-User-IP',
+        'X-Forwarded-For',
+        'Authorization',
+        'Content-Type',
+        'Accept',
+        'Accept-Charset',
+        'Content-Encoding',
+        'Cookie',
+        'User-Agent',
+        'Origin',
+        'If-None-Match',
+        'X-Amzn-Trace-Id',
+      ),
+    },
+    // Names of Object.prototype members: header maps built on plain objects trip over them.
+    { weight: 1, arbitrary: fc.constantFrom(...PROTOTYPE_NAMES) },
+  )
+  .filter((name) => !FRAMING.has(name.toLowerCase()));
 
 /** What Node will send in a header value: tab, printable ASCII and obs-text, no leading/trailing space. */
-const headerValue = fc.oneof(
-  { weight: 6, arbitrary: fc.string({ unit: 'grapheme-ascii', maxLength: 80 }) },
-  { weight: 1, arbitrary: fc.string({ unit: fc.integer({ min: 0x80, max: 0xff }).map((c) => String.fromCharCode(c)), maxLength: 20 }) },
-  { weight: 1, arbitrary: fc.constantFrom('', '\t', 'null', 'undefined', '{}', '[]', '%00', '%', '""', '127.0.0.1', '::1', '10.0.0.1, 10.0.0.2') },
-  { weight: 1, arbitrary: fc.integer({ min: 1000, max: 8000 }).map((n) => 'h'.repeat(n)) },
-).map((value) => value.trim());
+const headerValue = fc
+  .oneof(
+    { weight: 6, arbitrary: fc.string({ unit: 'grapheme-ascii', maxLength: 80 }) },
+    {
+      weight: 1,
+      arbitrary: fc.string({
+        unit: fc.integer({ min: 0x80, max: 0xff }).map((c) => String.fromCharCode(c)),
+        maxLength: 20,
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '',
+        '\t',
+        'null',
+        'undefined',
+        '{}',
+        '[]',
+        '%00',
+        '%',
+        '""',
+        '127.0.0.1',
+        '::1',
+        '10.0.0.1, 10.0.0.2',
+      ),
+    },
+    { weight: 1, arbitrary: fc.integer({ min: 1000, max: 8000 }).map((n) => 'h'.repeat(n)) },
+  )
+  .map((value) => value.trim());
 
 const base64 = (value: string | Uint8Array) => Buffer.from(value).toString('base64');
 
 function authorizationValue(): fc.Arbitrary<string> {
   return fc.oneof(
-    { weight: 4, arbitrary: fc.constant('Basic ' + base64(`${CLIENT_ID}:${SECRET}`)) },
-    { weight: 2, arbitrary: fc.string({ maxLength: 20 }).map((secret) => 'Basic ' + base64(`${CLIENT_ID}:${encodeURIComponent(secret)}`)) },
-    { weight: 1, arbitrary: fc.constant('Basic ' + base64(`${PUBLIC_CLIENT_ID}:x`)) },
-    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 96 }).map((bytes) => 'Basic ' + base64(bytes)) },
+    { weight: 4, arbitrary: fc.constant(`Basic ${base64(`${CLIENT_ID}:${SECRET}`)}`) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .string({ maxLength: 20 })
+        .map((secret) => `Basic ${base64(`${CLIENT_ID}:${encodeURIComponent(secret)}`)}`),
+    },
+    { weight: 1, arbitrary: fc.constant(`Basic ${base64(`${PUBLIC_CLIENT_ID}:x`)}`) },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 96 }).map((bytes) => `Basic ${base64(bytes)}`) },
     {
       weight: 1,
       arbitrary: fc.constantFrom(
         'Basic',
         'Basic ',
         'Basic ===',
-        'Basic ' + base64(CLIENT_ID),
-        'Basic ' + base64(':'),
-        'Basic ' + base64('%zz:%zz'),
-        'Basic ' + base64('a:%C3'),
-        'basic ' + base64(`${CLIENT_ID}:${SECRET}`),
-        'BASIC    ' + base64(`${CLIENT_ID}:${SECRET}`) + '   ',
-        'Bearer ' + base64('x'),
+        `Basic ${base64(CLIENT_ID)}`,
+        `Basic ${base64(':')}`,
+        `Basic ${base64('%zz:%zz')}`,
+        `Basic ${base64('a:%C3')}`,
+        `basic ${base64(`${CLIENT_ID}:${SECRET}`)}`,
+        `BASIC    ${base64(`${CLIENT_ID}:${SECRET}`)}   `,
+        `Bearer ${base64('x')}`,
         'Digest username="x"',
-        'Basic ' + base64(`${CLIENT_ID}:${SECRET}`) + ', Basic ' + base64('a:b'),
-        'Basic ' + 'QUFB'.repeat(2000),
+        `Basic ${base64(`${CLIENT_ID}:${SECRET}`)}, Basic ${base64('a:b')}`,
+        `Basic ${'QUFB'.repeat(2000)}`,
       ),
     },
     { weight: 1, arbitrary: fc.string({ unit: 'grapheme-ascii', maxLength: 60 }).map((v) => v.trim()) },
@@ -171,13 +220,38 @@ function paramValues(pools: Pools): Record<string, fc.Arbitrary<string>> {
   const junk = fc.oneof(
     fc.string({ maxLength: 24 }),
     fc.string({ unit: 'binary', maxLength: 12 }),
-    fc.constantFrom('\uFEFF', '\u0000', '"', '\\', '%', '&', '=', '+', 'null', '__proto__', 'constructor', 'x'.repeat(1500), '€'.repeat(400)),
+    fc.constantFrom(
+      '\uFEFF',
+      '\u0000',
+      '"',
+      '\\',
+      '%',
+      '&',
+      '=',
+      '+',
+      'null',
+      '__proto__',
+      'constructor',
+      'x'.repeat(1500),
+      '€'.repeat(400),
+    ),
   );
-  const oneOfWeighted = (real: fc.Arbitrary<string>) => fc.oneof({ weight: 3, arbitrary: real }, { weight: 1, arbitrary: junk });
+  const oneOfWeighted = (real: fc.Arbitrary<string>) =>
+    fc.oneof({ weight: 3, arbitrary: real }, { weight: 1, arbitrary: junk });
   return {
-    grant_type: oneOfWeighted(fc.constantFrom('password', 'password', 'refresh_token', 'refresh_token', 'client_credentials', 'authorization_code', 'PASSWORD')),
+    grant_type: oneOfWeighted(
+      fc.constantFrom(
+        'password',
+        'password',
+        'refresh_token',
+        'refresh_token',
+        'client_credentials',
+        'authorization_code',
+        'PASSWORD',
+      ),
+    ),
     username: oneOfWeighted(fc.constantFrom(USERNAME, USERNAME, 'nobody', USERNAME.toUpperCase(), ` ${USERNAME}`)),
-    password: oneOfWeighted(fc.constantFrom(PASSWORD, PASSWORD, 'wrong password', PASSWORD + ' ')),
+    password: oneOfWeighted(fc.constantFrom(PASSWORD, PASSWORD, 'wrong password', `${PASSWORD} `)),
     client_id: oneOfWeighted(fc.constantFrom(CLIENT_ID, CLIENT_ID, PUBLIC_CLIENT_ID, 'nobody', 'x'.repeat(1100))),
     client_secret: oneOfWeighted(fc.constantFrom(SECRET, SECRET, 'wrong')),
     scope: oneOfWeighted(fc.constantFrom('read', 'write', 'read write', 'admin', 'read "x"', 'read\\x', ' ')),
@@ -200,19 +274,40 @@ function bodyArbitrary(path: '/token' | '/revoke', pools: Pools): fc.Arbitrary<B
   const v = (name: string) => values[name]!;
   const clientPart: fc.Arbitrary<Params> = fc.oneof(
     fc.constant<Params>([]),
-    fc.tuple(v('client_id'), v('client_secret')).map(([id, secret]): Params => [['client_id', id], ['client_secret', secret]]),
+    fc.tuple(v('client_id'), v('client_secret')).map(
+      ([id, secret]): Params => [
+        ['client_id', id],
+        ['client_secret', secret],
+      ],
+    ),
     v('client_id').map((id): Params => [['client_id', id]]),
   );
-  const opt = (name: string) => fc.option(v(name), { freq: 2 }).map((value): Params => (value === null ? [] : [[name, value]]));
+  const opt = (name: string) =>
+    fc.option(v(name), { freq: 2 }).map((value): Params => (value === null ? [] : [[name, value]]));
   const deep: fc.Arbitrary<Params> =
     path === '/token'
       ? fc.oneof(
           fc
             .tuple(v('username'), v('password'), opt('scope'), clientPart)
-            .map(([username, password, scope, client]): Params => [['grant_type', 'password'], ['username', username], ['password', password], ...scope, ...client]),
+            .map(
+              ([username, password, scope, client]): Params => [
+                ['grant_type', 'password'],
+                ['username', username],
+                ['password', password],
+                ...scope,
+                ...client,
+              ],
+            ),
           fc
             .tuple(v('refresh_token'), opt('scope'), clientPart)
-            .map(([token, scope, client]): Params => [['grant_type', 'refresh_token'], ['refresh_token', token], ...scope, ...client]),
+            .map(
+              ([token, scope, client]): Params => [
+                ['grant_type', 'refresh_token'],
+                ['refresh_token', token],
+                ...scope,
+                ...client,
+              ],
+            ),
           fc
             .tuple(v('grant_type'), opt('username'), opt('password'), opt('refresh_token'), opt('scope'), clientPart)
             .map(([grant, ...rest]): Params => [['grant_type', grant], ...rest.flat()]),
@@ -222,27 +317,67 @@ function bodyArbitrary(path: '/token' | '/revoke', pools: Pools): fc.Arbitrary<B
           .map(([token, hint, client]): Params => [['token', token], ...hint, ...client]);
   const paramName = fc.oneof(
     { weight: 4, arbitrary: fc.constantFrom(...Object.keys(values)) },
-    { weight: 1, arbitrary: fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('__proto__', 'constructor', 'Grant_Type', 'code')) },
+    {
+      weight: 1,
+      arbitrary: fc.oneof(
+        fc.string({ maxLength: 12 }),
+        fc.constantFrom('__proto__', 'constructor', 'Grant_Type', 'code'),
+      ),
+    },
   );
   const soup: fc.Arbitrary<Params> = fc.array(
-    paramName.chain((name) => fc.tuple(fc.constant(name), Object.hasOwn(values, name) ? values[name]! : fc.string({ maxLength: 16 }))),
+    paramName.chain((name) =>
+      fc.tuple(fc.constant(name), Object.hasOwn(values, name) ? values[name]! : fc.string({ maxLength: 16 })),
+    ),
     { maxLength: 10 },
   );
-  const encoding = fc.constantFrom<'urlsearchparams' | 'component' | 'raw'>('urlsearchparams', 'urlsearchparams', 'component', 'raw');
+  const encoding = fc.constantFrom<'urlsearchparams' | 'component' | 'raw'>(
+    'urlsearchparams',
+    'urlsearchparams',
+    'component',
+    'raw',
+  );
   const oversized = (min: number, max: number) =>
-    fc.tuple(deep, fc.integer({ min, max }), fc.constantFrom(0x61, 0x26, 0x25, 0x3d, 0x00, 0xff)).map(([params, size, fill]) => {
-      const start = formBody(params, 'urlsearchparams');
-      return Buffer.concat([start, Buffer.alloc(Math.max(0, size - start.length), fill)]);
-    });
+    fc
+      .tuple(deep, fc.integer({ min, max }), fc.constantFrom(0x61, 0x26, 0x25, 0x3d, 0x00, 0xff))
+      .map(([params, size, fill]) => {
+        const start = formBody(params, 'urlsearchparams');
+        return Buffer.concat([start, Buffer.alloc(Math.max(0, size - start.length), fill)]);
+      });
   return fc.oneof(
-    { weight: 40, arbitrary: fc.tuple(deep, fc.array(fc.tuple(paramName, fc.string({ maxLength: 8 })), { maxLength: 2 }), encoding).map(([params, extra, enc]) => formBody([...params, ...extra], enc)) },
+    {
+      weight: 40,
+      arbitrary: fc
+        .tuple(deep, fc.array(fc.tuple(paramName, fc.string({ maxLength: 8 })), { maxLength: 2 }), encoding)
+        .map(([params, extra, enc]) => formBody([...params, ...extra], enc)),
+    },
     { weight: 15, arbitrary: fc.tuple(soup, encoding).map(([params, enc]) => formBody(params, enc)) },
     { weight: 8, arbitrary: fc.uint8Array({ maxLength: 512 }).map((bytes) => Buffer.from(bytes)) },
     { weight: 4, arbitrary: fc.string({ unit: 'grapheme-ascii', maxLength: 300 }).map((text) => Buffer.from(text)) },
     {
       weight: 4,
       arbitrary: fc
-        .array(fc.constantFrom('grant_type', 'password', 'refresh_token', 'token', USERNAME, '=', '&', '%', '%2', '%zz', '+', '%EF%BB%BF', '%C3', '%00', '&&', '=='), { maxLength: 40 })
+        .array(
+          fc.constantFrom(
+            'grant_type',
+            'password',
+            'refresh_token',
+            'token',
+            USERNAME,
+            '=',
+            '&',
+            '%',
+            '%2',
+            '%zz',
+            '+',
+            '%EF%BB%BF',
+            '%C3',
+            '%00',
+            '&&',
+            '==',
+          ),
+          { maxLength: 40 },
+        )
         .map((parts) => Buffer.from(parts.join(''))),
     },
     { weight: 1, arbitrary: fc.constant(Buffer.alloc(0)) },
@@ -260,29 +395,63 @@ function bodyArbitrary(path: '/token' | '/revoke', pools: Pools): fc.Arbitrary<B
 function wellFormedArbitrary(path: '/token' | '/revoke', pools: Pools): fc.Arbitrary<RawRequest> {
   const values = paramValues(pools);
   const v = (name: string) => values[name]!;
-  const opt = (name: string) => fc.option(v(name), { freq: 2 }).map((value): Params => (value === null ? [] : [[name, value]]));
+  const opt = (name: string) =>
+    fc.option(v(name), { freq: 2 }).map((value): Params => (value === null ? [] : [[name, value]]));
   const client = fc.constantFrom(
-    { header: 'Basic ' + base64(`${CLIENT_ID}:${SECRET}`), params: [] as Params },
-    { header: undefined, params: [['client_id', CLIENT_ID], ['client_secret', SECRET]] as Params },
+    { header: `Basic ${base64(`${CLIENT_ID}:${SECRET}`)}`, params: [] as Params },
+    {
+      header: undefined,
+      params: [
+        ['client_id', CLIENT_ID],
+        ['client_secret', SECRET],
+      ] as Params,
+    },
     { header: undefined, params: [['client_id', PUBLIC_CLIENT_ID]] as Params },
-    { header: 'Basic ' + base64(`${CLIENT_ID}:wrong`), params: [] as Params },
+    { header: `Basic ${base64(`${CLIENT_ID}:wrong`)}`, params: [] as Params },
     { header: undefined, params: [['client_id', 'nobody']] as Params },
   );
   const grant: fc.Arbitrary<Params> =
     path === '/revoke'
       ? fc.tuple(v('token'), opt('token_type_hint')).map(([token, hint]): Params => [['token', token], ...hint])
       : fc.oneof(
-          fc.tuple(v('username'), v('password'), opt('scope')).map(([username, password, scope]): Params => [['grant_type', 'password'], ['username', username], ['password', password], ...scope]),
-          fc.tuple(v('refresh_token'), opt('scope')).map(([token, scope]): Params => [['grant_type', 'refresh_token'], ['refresh_token', token], ...scope]),
-          fc.tuple(v('grant_type'), opt('username'), opt('password'), opt('refresh_token')).map(([type, ...rest]): Params => [['grant_type', type], ...rest.flat()]),
+          fc
+            .tuple(v('username'), v('password'), opt('scope'))
+            .map(
+              ([username, password, scope]): Params => [
+                ['grant_type', 'password'],
+                ['username', username],
+                ['password', password],
+                ...scope,
+              ],
+            ),
+          fc
+            .tuple(v('refresh_token'), opt('scope'))
+            .map(([token, scope]): Params => [['grant_type', 'refresh_token'], ['refresh_token', token], ...scope]),
+          fc
+            .tuple(v('grant_type'), opt('username'), opt('password'), opt('refresh_token'))
+            .map(([type, ...rest]): Params => [['grant_type', type], ...rest.flat()]),
         );
   return fc
-    .record({ client, grant, extra: fc.array(fc.tuple(headerName, headerValue), { maxLength: 3 }), encoding: fc.constantFrom<'urlsearchparams' | 'component'>('urlsearchparams', 'component') })
+    .record({
+      client,
+      grant,
+      extra: fc.array(fc.tuple(headerName, headerValue), { maxLength: 3 }),
+      encoding: fc.constantFrom<'urlsearchparams' | 'component'>('urlsearchparams', 'component'),
+    })
     .map(({ client, grant, extra, encoding }) => {
-      const headers: [string, string][] = [['Content-Type', FORM], ...(client.header === undefined ? [] : [['Authorization', client.header] as [string, string]])];
+      const headers: [string, string][] = [
+        ['Content-Type', FORM],
+        ...(client.header === undefined ? [] : [['Authorization', client.header] as [string, string]]),
+      ];
       // Junk headers, but none that replaces the request's own content type or credentials.
-      for (const [name, value] of extra) if (!['content-type', 'authorization'].includes(name.toLowerCase())) headers.push([name, value]);
-      return { method: 'POST', path, headers: capHeaders(headers), body: formBody([...grant, ...client.params], encoding) };
+      for (const [name, value] of extra)
+        if (!['content-type', 'authorization'].includes(name.toLowerCase())) headers.push([name, value]);
+      return {
+        method: 'POST',
+        path,
+        headers: capHeaders(headers),
+        body: formBody([...grant, ...client.params], encoding),
+      };
     });
 }
 
@@ -294,7 +463,18 @@ function requestArbitrary(pools: Pools): fc.Arbitrary<RawRequest> {
   );
   const query = fc.oneof(
     { weight: 12, arbitrary: fc.constant('') },
-    { weight: 1, arbitrary: fc.constantFrom('?', '?grant_type=password', '?a=1&a=2', '?%zz', '?constructor=1', '?__proto__=x', '?toString') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '?',
+        '?grant_type=password',
+        '?a=1&a=2',
+        '?%zz',
+        '?constructor=1',
+        '?__proto__=x',
+        '?toString',
+      ),
+    },
     { weight: 1, arbitrary: fc.stringMatching(/^[A-Za-z0-9_=&%.-]{1,40}$/).map((q) => `?${q}`) },
   );
   const chaotic = (path: '/token' | '/revoke') =>
@@ -325,7 +505,9 @@ function requestArbitrary(pools: Pools): fc.Arbitrary<RawRequest> {
       });
   return fc
     .constantFrom<'/token' | '/revoke'>('/token', '/token', '/revoke')
-    .chain((path) => fc.oneof({ weight: 2, arbitrary: wellFormedArbitrary(path, pools) }, { weight: 3, arbitrary: chaotic(path) }));
+    .chain((path) =>
+      fc.oneof({ weight: 2, arbitrary: wellFormedArbitrary(path, pools) }, { weight: 3, arbitrary: chaotic(path) }),
+    );
 }
 
 /** Node's HTTP server refuses more than 16 KiB of headers (431, not the service's answer): stay well below. */
@@ -352,7 +534,8 @@ function problemWith(request: RawRequest, response: RawResponse): string | undef
   if (![200, 400, 401, 405].includes(response.status)) return `unexpected status ${response.status}`;
   const contentType = String(response.headers['content-type'] ?? '');
   if (!contentType.startsWith('application/json')) return `content type ${JSON.stringify(contentType)}`;
-  if (response.headers['cache-control'] !== 'no-store') return `cache-control ${JSON.stringify(response.headers['cache-control'])}`;
+  if (response.headers['cache-control'] !== 'no-store')
+    return `cache-control ${JSON.stringify(response.headers['cache-control'])}`;
   if (request.method === 'HEAD') return response.status === 405 ? undefined : `HEAD answered ${response.status}`;
   let json: unknown;
   try {
@@ -363,8 +546,10 @@ function problemWith(request: RawRequest, response: RawResponse): string | undef
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return 'body is not a JSON object';
   const fields = json as Record<string, unknown>;
   if (response.status >= 400 && typeof fields.error !== 'string') return '4xx without an error string';
-  if (response.status === 200 && request.path.startsWith('/revoke') && response.body.toString() !== '{}') return 'revocation 200 body is not {}';
-  if (response.status === 200 && request.path.startsWith('/token') && typeof fields.access_token !== 'string') return 'token 200 without access_token';
+  if (response.status === 200 && request.path.startsWith('/revoke') && response.body.toString() !== '{}')
+    return 'revocation 200 body is not {}';
+  if (response.status === 200 && request.path.startsWith('/token') && typeof fields.access_token !== 'string')
+    return 'token 200 without access_token';
   const text = response.body.toString('utf8');
   if (text.includes(PASSWORD) || text.includes(SECRET)) return 'response contains the password or the client secret';
   return undefined;
@@ -377,7 +562,10 @@ function describeRequest(index: number, request: RawRequest, outcome: string, re
     outcome,
     method: request.method,
     path: request.path,
-    headers: request.headers.map(([name, value]) => [name, value.length > 120 ? `${value.slice(0, 120)}…(${value.length} chars)` : value]),
+    headers: request.headers.map(([name, value]) => [
+      name,
+      value.length > 120 ? `${value.slice(0, 120)}…(${value.length} chars)` : value,
+    ]),
     bodyLength: request.body.length,
     bodyStart: request.body.subarray(0, 200).toString('latin1'),
     status: response?.status,
@@ -386,7 +574,9 @@ function describeRequest(index: number, request: RawRequest, outcome: string, re
 }
 
 describe('HTTP fuzz run against the local stack', () => {
-  it(`answers ${REQUESTS} random, malformed and oversized requests to /token and /revoke with JSON 2xx/4xx only`, { timeout: 180_000 }, async () => {
+  it(`answers ${REQUESTS} random, malformed and oversized requests to /token and /revoke with JSON 2xx/4xx only`, {
+    timeout: 180_000,
+  }, async () => {
     const requests = fc.sample(requestArbitrary({ refreshTokens: tokens.pool }), { seed: SEED, numRuns: REQUESTS });
     const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
     const statuses = new Map<number, number>();
@@ -428,7 +618,8 @@ describe('HTTP fuzz run against the local stack', () => {
     }
     const seconds = (performance.now() - started) / 1000;
     const sent = [...statuses.values()].reduce((a, b) => a + b, 0) + (outcomes.get('transport error') ?? 0);
-    const sorted = (map: Map<string | number, number>) => Object.fromEntries([...map].sort(([a], [b]) => String(a).localeCompare(String(b))));
+    const sorted = (map: Map<string | number, number>) =>
+      Object.fromEntries([...map].sort(([a], [b]) => String(a).localeCompare(String(b))));
     console.log(
       `[fuzz] seed=${SEED} requests=${sent} concurrency=${CONCURRENCY} duration=${seconds.toFixed(1)}s (${(sent / seconds).toFixed(0)} req/s)\n` +
         `[fuzz] statuses ${JSON.stringify(sorted(statuses))}\n` +
@@ -443,33 +634,58 @@ describe('HTTP fuzz run against the local stack', () => {
       `${failureCount} fuzz failures (seed ${SEED}; replay with FUZZ_SEED=${SEED} FUZZ_REQUESTS=${REQUESTS}):\n${JSON.stringify(Object.fromEntries(failures), null, 1)}`,
     ).toEqual({});
     // The run reached past parsing and client authentication, into the grants.
-    for (const outcome of ['200 ok', '400 invalid_request', '400 invalid_grant', '401 invalid_client', '405 method_not_allowed']) {
+    for (const outcome of [
+      '200 ok',
+      '400 invalid_request',
+      '400 invalid_grant',
+      '401 invalid_client',
+      '405 method_not_allowed',
+    ]) {
       expect(outcomes.get(outcome) ?? 0, `${outcome} in ${JSON.stringify(sorted(outcomes))}`).toBeGreaterThan(0);
     }
   });
 
-  it.each(PROTOTYPE_NAMES)('answers a request with a header or a query parameter named %s like any other', async (name) => {
-    const agent = new Agent({ keepAlive: false });
-    try {
-      for (const request of [
-        { method: 'POST', path: '/token', headers: [['Content-Type', FORM], [name, 'x']] as [string, string][], body: Buffer.from('grant_type=password') },
-        { method: 'POST', path: `/revoke?${name}=x`, headers: [['Content-Type', FORM]] as [string, string][], body: Buffer.from('token=x') },
-      ]) {
-        const response = await sendRaw(origin, request, agent);
-        expect({ status: response.status, body: JSON.parse(response.body.toString()) }, `${request.method} ${request.path} ${JSON.stringify(request.headers)}`).toEqual({
-          status: 401,
-          body: { error: 'invalid_client', error_description: 'client authentication is required' },
-        });
+  it.each(PROTOTYPE_NAMES)(
+    'answers a request with a header or a query parameter named %s like any other',
+    async (name) => {
+      const agent = new Agent({ keepAlive: false });
+      try {
+        for (const request of [
+          {
+            method: 'POST',
+            path: '/token',
+            headers: [
+              ['Content-Type', FORM],
+              [name, 'x'],
+            ] as [string, string][],
+            body: Buffer.from('grant_type=password'),
+          },
+          {
+            method: 'POST',
+            path: `/revoke?${name}=x`,
+            headers: [['Content-Type', FORM]] as [string, string][],
+            body: Buffer.from('token=x'),
+          },
+        ]) {
+          const response = await sendRaw(origin, request, agent);
+          expect(
+            { status: response.status, body: JSON.parse(response.body.toString()) },
+            `${request.method} ${request.path} ${JSON.stringify(request.headers)}`,
+          ).toEqual({
+            status: 401,
+            body: { error: 'invalid_client', error_description: 'client authentication is required' },
+          });
+        }
+      } finally {
+        agent.destroy();
       }
-    } finally {
-      agent.destroy();
-    }
-  });
+    },
+  );
 
   it('survives the run: a refresh token obtained before it still works, and JWKS and metadata still serve', async () => {
     const refreshed = await fetch(stack.tokenEndpoint, {
       method: 'POST',
-      headers: { 'Content-Type': FORM, Authorization: 'Basic ' + base64(`${CLIENT_ID}:${SECRET}`) },
+      headers: { 'Content-Type': FORM, Authorization: `Basic ${base64(`${CLIENT_ID}:${SECRET}`)}` },
       body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.reserved }),
     });
     expect(refreshed.status).toBe(200);

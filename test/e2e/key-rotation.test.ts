@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCli } from '../../bin/admin/cli';
-import { localStackState, startLocalStack, type LocalStack } from '../../local/stack';
+import { type LocalStack, localStackState, startLocalStack } from '../../local/stack';
 import { writeStackState } from '../../local/state';
 import { LogAudit } from '../support/log-audit';
 import { FAST_SCRYPT } from '../support/memory';
@@ -20,7 +20,7 @@ let stack: LocalStack;
 let stateDir: string;
 const audit = new LogAudit();
 const SECRET = 'rotation-secret';
-const PASSWORD = 'rotation password ' + randomUUID();
+const PASSWORD = `rotation password ${randomUUID()}`;
 
 beforeAll(async () => {
   stack = await startLocalStack({
@@ -61,7 +61,10 @@ async function admin(...argv: string[]): Promise<Record<string, unknown>> {
 async function issue(): Promise<string> {
   const response = await fetch(stack.tokenEndpoint, {
     method: 'POST',
-    headers: { Authorization: 'Basic ' + Buffer.from(`rs-app:${SECRET}`).toString('base64'), 'Content-Type': 'application/x-www-form-urlencoded' },
+    headers: {
+      Authorization: `Basic ${Buffer.from(`rs-app:${SECRET}`).toString('base64')}`,
+      'Content-Type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ grant_type: 'password', username: 'rita', password: PASSWORD }),
   });
   expect(response.status).toBe(200);
@@ -119,7 +122,9 @@ describe('signing-key rotation', () => {
     const oldKid = before[0]!;
     expect(new Set(before)).toEqual(new Set([oldKid]));
 
-    const rotated = (await admin('keys', 'rotate', '--propagation', '4s')) as { created: { kid: string; phase: string } };
+    const rotated = (await admin('keys', 'rotate', '--propagation', '4s')) as {
+      created: { kid: string; phase: string };
+    };
     const newKid = rotated.created.kid;
     expect(rotated.created.phase).toBe('pending');
     const listed = (await admin('keys', 'list')) as { keys: { kid: string; phase: string }[] };
@@ -134,7 +139,9 @@ describe('signing-key rotation', () => {
     expect(server.failures).toEqual([]);
     expect(server.tokens.length).toBeGreaterThan(15);
 
-    const after = (await admin('keys', 'list')) as { keys: { kid: string; phase: string; unpublish_after: string | null }[] };
+    const after = (await admin('keys', 'list')) as {
+      keys: { kid: string; phase: string; unpublish_after: string | null }[];
+    };
     expect(after.keys.map((k) => [k.kid, k.phase])).toEqual([
       [newKid, 'signing'],
       [oldKid, 'retired'],
@@ -173,14 +180,21 @@ describe('signing-key rotation', () => {
     await jwtVerify(replacement, fresh, { issuer: stack.issuer });
     const { keys } = (await (await fetch(jwksUrl())).json()) as { keys: { kid: string }[] };
     expect(keys.map((k) => k.kid)).not.toContain(doomedKid);
-    const listed = (await admin('keys', 'list')) as { keys: { kid: string; phase: string; deletion_scheduled_at: string | null }[] };
-    expect(listed.keys.find((k) => k.kid === doomedKid)).toMatchObject({ phase: 'revoked', deletion_scheduled_at: expect.any(String) });
+    const listed = (await admin('keys', 'list')) as {
+      keys: { kid: string; phase: string; deletion_scheduled_at: string | null }[];
+    };
+    expect(listed.keys.find((k) => k.kid === doomedKid)).toMatchObject({
+      phase: 'revoked',
+      deletion_scheduled_at: expect.any(String),
+    });
   });
 
   it('creates a new key when the last one is revoked', async () => {
-    let listed = (await admin('keys', 'list')) as { keys: { kid: string; phase: string }[] };
+    const listed = (await admin('keys', 'list')) as { keys: { kid: string; phase: string }[] };
     for (const key of listed.keys.filter((k) => k.phase !== 'revoked')) await admin('keys', 'revoke', key.kid);
-    const after = (await admin('keys', 'list')) as { keys: { kid: string; phase: string; key_arn: string; deletion_scheduled_at: string | null }[] };
+    const after = (await admin('keys', 'list')) as {
+      keys: { kid: string; phase: string; key_arn: string; deletion_scheduled_at: string | null }[];
+    };
     const live = after.keys.filter((k) => k.phase !== 'revoked');
     expect(live.map((k) => k.phase)).toEqual(['signing']);
     // Revoked keys are scheduled for deletion, except the first: it belongs to the deployment.

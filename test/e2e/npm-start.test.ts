@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,9 +39,16 @@ async function start(port: number): Promise<Started> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const banner = Object.fromEntries([...output.matchAll(/^ {2}([A-Za-z ]+?):\s+(\S+)/gm)].map((m) => [m[1]!, m[2]!]));
-  const curl = /curl -s -u '([^:]+):([^']+)' -d grant_type=password -d username='([^']+)' -d password='([^']+)'/.exec(output);
+  const curl = /curl -s -u '([^:]+):([^']+)' -d grant_type=password -d username='([^']+)' -d password='([^']+)'/.exec(
+    output,
+  );
   if (curl === null) throw new Error(`no curl line in:\n${output}`);
-  return { child, output: () => output, banner, curl: { clientId: curl[1]!, secret: curl[2]!, username: curl[3]!, password: curl[4]! } };
+  return {
+    child,
+    output: () => output,
+    banner,
+    curl: { clientId: curl[1]!, secret: curl[2]!, username: curl[3]!, password: curl[4]! },
+  };
 }
 
 async function stop(started: Started): Promise<number | null> {
@@ -53,7 +60,7 @@ function token(endpoint: string, curl: Started['curl'], params: Record<string, s
   return fetch(endpoint, {
     method: 'POST',
     headers: {
-      Authorization: 'Basic ' + Buffer.from(`${curl.clientId}:${curl.secret}`).toString('base64'),
+      Authorization: `Basic ${Buffer.from(`${curl.clientId}:${curl.secret}`).toString('base64')}`,
       'Content-Type': 'application/x-www-form-urlencoded',
     },
     body: new URLSearchParams(params),
@@ -93,9 +100,16 @@ describe('npm start', () => {
     const second = await start(port);
     expect(second.curl).toEqual(first.curl);
     // The refresh token issued before the restart is still valid: tables and keys persisted.
-    const refreshed = await token(`${issuer}/token`, second.curl, { grant_type: 'refresh_token', refresh_token: body.refresh_token });
+    const refreshed = await token(`${issuer}/token`, second.curl, {
+      grant_type: 'refresh_token',
+      refresh_token: body.refresh_token,
+    });
     expect(refreshed.status).toBe(200);
-    const { payload: again } = await jwtVerify(((await refreshed.json()) as { access_token: string }).access_token, createRemoteJWKSet(new URL(`${issuer}/.well-known/jwks.json`)), { issuer });
+    const { payload: again } = await jwtVerify(
+      ((await refreshed.json()) as { access_token: string }).access_token,
+      createRemoteJWKSet(new URL(`${issuer}/.well-known/jwks.json`)),
+      { issuer },
+    );
     expect(again.sub).toBe(payload.sub);
     expect(await stop(second)).toBe(0);
 

@@ -3,15 +3,15 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as openid from 'openid-client';
 import { ResourceOwnerPassword } from 'simple-oauth2';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startLocalStack, type LocalStack } from '../../local/stack';
+import { type LocalStack, startLocalStack } from '../../local/stack';
 import { LogAudit } from '../support/log-audit';
 import { FAST_SCRYPT } from '../support/memory';
 import { seedStack } from '../support/seed';
 
 let stack: LocalStack;
 const audit = new LogAudit();
-const SECRET = 'e2e-secret-' + randomUUID();
-const PASSWORD = 'e2e password ' + randomUUID();
+const SECRET = `e2e-secret-${randomUUID()}`;
+const PASSWORD = `e2e password ${randomUUID()}`;
 
 beforeAll(async () => {
   stack = await startLocalStack({
@@ -22,7 +22,14 @@ beforeAll(async () => {
   });
   await seedStack(stack, {
     clients: [{ clientId: 'e2e-app', secret: SECRET, scopes: ['read', 'write'], audience: 'https://api.example.test' }],
-    users: [{ username: 'erin', password: PASSWORD, userId: '0b7c51d2-6a3e-4f7e-9d1c-2f3a4b5c6d7e', scopes: ['read', 'write'] }],
+    users: [
+      {
+        username: 'erin',
+        password: PASSWORD,
+        userId: '0b7c51d2-6a3e-4f7e-9d1c-2f3a4b5c6d7e',
+        scopes: ['read', 'write'],
+      },
+    ],
   });
 });
 
@@ -58,7 +65,11 @@ describe('the local stack over HTTP with real OAuth clients', () => {
 
     const { payload, protectedHeader } = await verify(String(token.token.access_token));
     expect(protectedHeader).toMatchObject({ alg: 'RS256', typ: 'at+jwt' });
-    expect(payload).toMatchObject({ sub: '0b7c51d2-6a3e-4f7e-9d1c-2f3a4b5c6d7e', client_id: 'e2e-app', scope: 'read write' });
+    expect(payload).toMatchObject({
+      sub: '0b7c51d2-6a3e-4f7e-9d1c-2f3a4b5c6d7e',
+      client_id: 'e2e-app',
+      scope: 'read write',
+    });
     expect(payload.exp! - payload.iat!).toBe(900);
 
     const refreshed = await token.refresh({ scope: 'read' });
@@ -103,9 +114,13 @@ describe('the local stack over HTTP with real OAuth clients', () => {
     await verify(refreshed.access_token);
 
     await openid.tokenRevocation(config, refreshed.refresh_token!);
-    await expect(openid.refreshTokenGrant(config, refreshed.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(openid.refreshTokenGrant(config, refreshed.refresh_token!)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
 
-    const wrong = await openid.genericGrantRequest(config, 'password', { username: 'erin', password: 'nope' }).catch((e: unknown) => e);
+    const wrong = await openid
+      .genericGrantRequest(config, 'password', { username: 'erin', password: 'nope' })
+      .catch((e: unknown) => e);
     expect(wrong).toMatchObject({ error: 'invalid_grant', status: 400 });
   });
 
@@ -132,14 +147,24 @@ describe('the local stack over HTTP with real OAuth clients', () => {
 
     const unauthenticated = await fetch(stack.tokenEndpoint, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: 'Basic ' + Buffer.from('e2e-app:wrong').toString('base64') },
+      headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        Authorization: `Basic ${Buffer.from('e2e-app:wrong').toString('base64')}`,
+      },
       body: 'grant_type=password&username=erin&password=x',
     });
     expect(unauthenticated.status).toBe(401);
     expect(unauthenticated.headers.get('www-authenticate')).toMatch(/^Basic /);
-    expect(await unauthenticated.json()).toEqual({ error: 'invalid_client', error_description: 'client authentication failed' });
+    expect(await unauthenticated.json()).toEqual({
+      error: 'invalid_client',
+      error_description: 'client authentication failed',
+    });
 
-    const json = await fetch(stack.tokenEndpoint, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    const json = await fetch(stack.tokenEndpoint, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{}',
+    });
     expect(json.status).toBe(400);
     expect(json.headers.get('cache-control')).toBe('no-store');
     expect(json.headers.get('pragma')).toBe('no-cache');
@@ -150,7 +175,10 @@ describe('the local stack over HTTP with real OAuth clients', () => {
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: Buffer.from([0x61, 0x3d, 0xff, 0xfe]),
     });
-    expect(await invalidUtf8.json()).toEqual({ error: 'invalid_request', error_description: 'parameters must be UTF-8' });
+    expect(await invalidUtf8.json()).toEqual({
+      error: 'invalid_request',
+      error_description: 'parameters must be UTF-8',
+    });
 
     const unknown = await fetch(`${stack.url}/nowhere`);
     expect(unknown.status).toBe(403);
@@ -162,7 +190,7 @@ async function postToken(params: Record<string, string>) {
     method: 'POST',
     headers: {
       'Content-Type': 'application/x-www-form-urlencoded',
-      Authorization: 'Basic ' + Buffer.from(`e2e-app:${SECRET}`).toString('base64'),
+      Authorization: `Basic ${Buffer.from(`e2e-app:${SECRET}`).toString('base64')}`,
     },
     body: new URLSearchParams(params),
   });

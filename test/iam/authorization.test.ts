@@ -1,12 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../lib/functions';
 import type { SdkCallRecord, SdkPrincipal } from '../../lambda/adapters/sdk-call-log';
+import { PROJECT_ROOT } from '../../lib/functions';
 import { sdkCallLogDir } from '../support/sdk-call-log';
-import { expandToChecks, readRecording, type Check } from './checks';
-import { deployedStack, type DeployedStack, type PolicyDocument } from './deployed-stack';
-import { allowStatements, evaluate, KEY_POLICY, namesPrincipal, type Caller, type Verdict } from './evaluate';
+import { type Check, expandToChecks, readRecording } from './checks';
+import { type DeployedStack, deployedStack, type PolicyDocument } from './deployed-stack';
+import { allowStatements, type Caller, evaluate, KEY_POLICY, namesPrincipal, type Verdict } from './evaluate';
 import { operatorPolicy, renderForReadme } from './operator-policy';
 
 type FunctionPrincipal = Exclude<SdkPrincipal, 'operator'>;
@@ -19,8 +19,16 @@ const README = join(PROJECT_ROOT, 'README.md');
  */
 const GRANTS_WITHOUT_SDK_CALLS: readonly { principal: FunctionPrincipal; action: string; reason: string }[] = [
   ...(['token', 'jwks', 'metadata', 'rotateKeys'] as const).flatMap((principal) => [
-    { principal, action: 'logs:CreateLogStream', reason: 'Lambda creates the log stream of each instance with the function role' },
-    { principal, action: 'logs:PutLogEvents', reason: 'Lambda writes what the function prints to its log group with the function role' },
+    {
+      principal,
+      action: 'logs:CreateLogStream',
+      reason: 'Lambda creates the log stream of each instance with the function role',
+    },
+    {
+      principal,
+      action: 'logs:PutLogEvents',
+      reason: 'Lambda writes what the function prints to its log group with the function role',
+    },
   ]),
 ];
 
@@ -71,7 +79,8 @@ describe('IAM authorization of every recorded SDK call', () => {
   it('allows every call each function makes, by its role and the key policy', () => {
     const denied = verdicts.filter((verdict) => !verdict.allowed);
     expect(denied.map(describeDenial), 'calls the deployed stack would refuse').toEqual([]);
-    const proven = (list: Verdict[]) => new Set(list.map(({ check }) => `${check.principal} ${check.action} ${check.label}`)).size;
+    const proven = (list: Verdict[]) =>
+      new Set(list.map(({ check }) => `${check.principal} ${check.action} ${check.label}`)).size;
     console.info(
       `IAM proof: ${records.length} recorded calls; distinct (role, action, resource) allowed: ${proven(verdicts)} for the functions, ` +
         `${proven(operatorVerdicts)} for the operator`,
@@ -84,18 +93,28 @@ describe('IAM authorization of every recorded SDK call', () => {
       const role = stack.roles[principal];
       const granted = [
         ...allowStatements(role.policies),
-        ...allowStatements([{ name: KEY_POLICY, document: stack.signingKey.policy }]).filter(({ statement }) => namesPrincipal(statement, role.arn)),
+        ...allowStatements([{ name: KEY_POLICY, document: stack.signingKey.policy }]).filter(({ statement }) =>
+          namesPrincipal(statement, role.arn),
+        ),
       ];
       const used = verdicts.filter((verdict) => verdict.check.principal === principal && verdict.allowed);
       for (const { ref, actions } of granted) {
         for (const action of actions) {
-          const exercised = used.some((verdict) => sameAction(verdict.check.action, action) && verdict.grantedBy.includes(ref));
-          const listed = GRANTS_WITHOUT_SDK_CALLS.some((grant) => grant.principal === principal && sameAction(grant.action, action));
-          if (!exercised && !listed) unused.push(`${principal}: ${action} granted by ${ref} is used by no recorded call`);
+          const exercised = used.some(
+            (verdict) => sameAction(verdict.check.action, action) && verdict.grantedBy.includes(ref),
+          );
+          const listed = GRANTS_WITHOUT_SDK_CALLS.some(
+            (grant) => grant.principal === principal && sameAction(grant.action, action),
+          );
+          if (!exercised && !listed)
+            unused.push(`${principal}: ${action} granted by ${ref} is used by no recorded call`);
         }
       }
     }
-    expect(unused, 'grants that no call needs (remove them, or list them in GRANTS_WITHOUT_SDK_CALLS with the reason)').toEqual([]);
+    expect(
+      unused,
+      'grants that no call needs (remove them, or list them in GRANTS_WITHOUT_SDK_CALLS with the reason)',
+    ).toEqual([]);
   });
 });
 
@@ -113,13 +132,21 @@ describe('operator permissions', () => {
       writeFileSync(README, readme.replace(/(<!-- operator-policy -->\n```json\n)[\s\S]*?(\n```)/, `$1${expected}$2`));
       return;
     }
-    expect(shown, 'README.md "Operator permissions" is out of date (UPDATE_README=1 npx vitest run --project iam rewrites it)').toBe(expected);
+    expect(
+      shown,
+      'README.md "Operator permissions" is out of date (UPDATE_README=1 npx vitest run --project iam rewrites it)',
+    ).toBe(expected);
   });
 });
 
 function functionCaller(stack: DeployedStack, principal: FunctionPrincipal): Caller {
   const role = stack.roles[principal];
-  return { name: `${principal} function (role ${role.logicalId})`, arn: role.arn, sessionArn: role.sessionArn, policies: role.policies };
+  return {
+    name: `${principal} function (role ${role.logicalId})`,
+    arn: role.arn,
+    sessionArn: role.sessionArn,
+    policies: role.policies,
+  };
 }
 
 function describeDenial(verdict: Verdict): string {
@@ -137,7 +164,13 @@ function distinct(checks: readonly Check[]): Check[] {
   const seen = new Map<string, Check>();
   for (const check of checks) {
     const resource = check.label === 'a rotated signing key' ? check.label : check.resource;
-    const key = JSON.stringify([check.principal, check.action, resource, sorted(check.context), check.keyPolicy ?? null]);
+    const key = JSON.stringify([
+      check.principal,
+      check.action,
+      resource,
+      sorted(check.context),
+      check.keyPolicy ?? null,
+    ]);
     if (!seen.has(key)) seen.set(key, check);
   }
   return [...seen.values()];

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SIGNING_KEY_TAG_KEY } from '../../contract/signing-keys';
-import type { SdkCallRecord, SdkPrincipal } from '../../lambda/adapters/sdk-call-log';
 import type { TableDefinition } from '../../contract/tables';
+import type { SdkCallRecord, SdkPrincipal } from '../../lambda/adapters/sdk-call-log';
 import { localTableNames } from '../../local/bootstrap';
 import type { DeployedStack, PolicyDocument } from './deployed-stack';
 
@@ -91,7 +91,14 @@ export function expandToChecks(records: readonly SdkCallRecord[], stack: Deploye
   const checks: Check[] = [];
   for (const record of records) {
     if (isMissingTableProbe(record)) continue;
-    const add = (action: string, resource: string, label: string, context: Check['context'] = {}, extra: Partial<Check> = {}, part?: string) =>
+    const add = (
+      action: string,
+      resource: string,
+      label: string,
+      context: Check['context'] = {},
+      extra: Partial<Check> = {},
+      part?: string,
+    ) =>
       checks.push({
         principal: record.principal,
         action,
@@ -107,9 +114,21 @@ export function expandToChecks(records: readonly SdkCallRecord[], stack: Deploye
       switch (record.command) {
         case 'TransactWriteItems':
           for (const item of input.TransactItems as { kind: string; TableName: string }[]) {
-            const action = { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem' }[item.kind];
+            const action = {
+              Put: 'PutItem',
+              Update: 'UpdateItem',
+              Delete: 'DeleteItem',
+              ConditionCheck: 'ConditionCheckItem',
+            }[item.kind];
             if (action === undefined) throw new Error(`unknown transaction item ${item.kind}`);
-            add(`dynamodb:${action}`, table(item.TableName).arn, `table ${logicalTable(item.TableName)}`, {}, {}, item.kind);
+            add(
+              `dynamodb:${action}`,
+              table(item.TableName).arn,
+              `table ${logicalTable(item.TableName)}`,
+              {},
+              {},
+              item.kind,
+            );
           }
           break;
         case 'TransactGetItems':
@@ -127,7 +146,11 @@ export function expandToChecks(records: readonly SdkCallRecord[], stack: Deploye
           const name = String(input.TableName);
           const index = input.IndexName as string | undefined;
           const arn = index === undefined ? table(name).arn : `${table(name).arn}/index/${index}`;
-          add(`dynamodb:${record.command}`, arn, index === undefined ? `table ${logicalTable(name)}` : `index ${logicalTable(name)}/${index}`);
+          add(
+            `dynamodb:${record.command}`,
+            arn,
+            index === undefined ? `table ${logicalTable(name)}` : `index ${logicalTable(name)}/${index}`,
+          );
         }
       }
     } else if (record.service === 'kms') {
@@ -153,29 +176,50 @@ export function expandToChecks(records: readonly SdkCallRecord[], stack: Deploye
         }
         case 'CreateAlias': {
           const alias = deployedAlias(String(input.AliasName), stack);
-          add('kms:CreateAlias', `arn:${stack.partition}:kms:${stack.region}:${stack.account}:${alias}`, `alias ${alias}`, {}, {}, 'alias');
+          add(
+            'kms:CreateAlias',
+            `arn:${stack.partition}:kms:${stack.region}:${stack.account}:${alias}`,
+            `alias ${alias}`,
+            {},
+            {},
+            'alias',
+          );
           onKey('kms:CreateAlias', keys.resolve(String(input.TargetKeyId), undefined), {}, 'key');
           break;
         }
         case 'Sign':
         case 'Verify':
-          onKey(`kms:${record.command}`, keys.resolve(String(input.KeyId), record.output?.KeyId as string | undefined), {
-            ...(input.SigningAlgorithm === undefined ? {} : { 'kms:SigningAlgorithm': input.SigningAlgorithm }),
-            ...(input.MessageType === undefined ? {} : { 'kms:MessageType': input.MessageType }),
-          });
+          onKey(
+            `kms:${record.command}`,
+            keys.resolve(String(input.KeyId), record.output?.KeyId as string | undefined),
+            {
+              ...(input.SigningAlgorithm === undefined ? {} : { 'kms:SigningAlgorithm': input.SigningAlgorithm }),
+              ...(input.MessageType === undefined ? {} : { 'kms:MessageType': input.MessageType }),
+            },
+          );
           break;
         case 'ScheduleKeyDeletion':
-          onKey('kms:ScheduleKeyDeletion', keys.resolve(String(input.KeyId), record.output?.KeyId as string | undefined), {
-            ...(input.PendingWindowInDays === undefined ? {} : { 'kms:ScheduleKeyDeletionPendingWindowInDays': String(input.PendingWindowInDays) }),
-          });
+          onKey(
+            'kms:ScheduleKeyDeletion',
+            keys.resolve(String(input.KeyId), record.output?.KeyId as string | undefined),
+            {
+              ...(input.PendingWindowInDays === undefined
+                ? {}
+                : { 'kms:ScheduleKeyDeletionPendingWindowInDays': String(input.PendingWindowInDays) }),
+            },
+          );
           break;
         case 'ListAliases':
         case 'ListKeys':
           add(`kms:${record.command}`, '*', 'the account');
           break;
         default:
-          if (input.KeyId === undefined) throw new Error(`the proof does not know which resource KMS ${record.command} is on`);
-          onKey(`kms:${record.command}`, keys.resolve(String(input.KeyId), (record.output?.KeyId ?? record.output?.KeyArn) as string | undefined));
+          if (input.KeyId === undefined)
+            throw new Error(`the proof does not know which resource KMS ${record.command} is on`);
+          onKey(
+            `kms:${record.command}`,
+            keys.resolve(String(input.KeyId), (record.output?.KeyId ?? record.output?.KeyArn) as string | undefined),
+          );
       }
     } else if (record.service === 'cloudformation') {
       add(
@@ -230,7 +274,12 @@ function keyDirectory(records: readonly SdkCallRecord[], stack: DeployedStack) {
     const resolved = record.output?.KeyId ?? record.output?.KeyArn;
     if (keyId?.startsWith('alias/') && typeof resolved === 'string') aliasTargets.set(keyId, resolved);
   }
-  const first: KeyFacts = { arn: stack.signingKey.arn, label: 'the first signing key', tags: stack.signingKey.tags, policy: stack.signingKey.policy };
+  const first: KeyFacts = {
+    arn: stack.signingKey.arn,
+    label: 'the first signing key',
+    tags: stack.signingKey.tags,
+    policy: stack.signingKey.policy,
+  };
   const byLocalArn = (localArn: string): KeyFacts => {
     const keyId = keyIdOf(localArn);
     const rotated = created.get(keyId);
@@ -259,13 +308,17 @@ function keyDirectory(records: readonly SdkCallRecord[], stack: DeployedStack) {
 
 /** A key policy given at CreateKey: the proof does not map local principals into the deployment yet. */
 function deployedKeyPolicy(policy: string): PolicyDocument {
-  throw new Error(`a key was created with a key policy (${policy.slice(0, 60)}…): map its principals into the deployment`);
+  throw new Error(
+    `a key was created with a key policy (${policy.slice(0, 60)}…): map its principals into the deployment`,
+  );
 }
 
 /** Tags in a request, with the signing-key tag's value (the local deployment's name) as the stack's name. */
 function deployedTags(tags: unknown, stack: DeployedStack): Record<string, string> {
   const list = (Array.isArray(tags) ? tags : []) as { TagKey: string; TagValue: string }[];
-  return Object.fromEntries(list.map(({ TagKey, TagValue }) => [TagKey, TagKey === SIGNING_KEY_TAG_KEY ? stack.stackName : TagValue]));
+  return Object.fromEntries(
+    list.map(({ TagKey, TagValue }) => [TagKey, TagKey === SIGNING_KEY_TAG_KEY ? stack.stackName : TagValue]),
+  );
 }
 
 function requestTagContext(tags: Record<string, string>): Record<string, string | string[]> {

@@ -41,7 +41,9 @@ export interface DeployedStack {
   readonly region: string;
   readonly account: string;
   readonly roles: Readonly<Record<Exclude<SdkPrincipal, 'operator'>, DeployedRole>>;
-  readonly tables: Readonly<Record<TableName, { readonly logicalId: string; readonly name: string; readonly arn: string }>>;
+  readonly tables: Readonly<
+    Record<TableName, { readonly logicalId: string; readonly name: string; readonly arn: string }>
+  >;
   readonly signingKey: {
     readonly arn: string;
     readonly policy: PolicyDocument;
@@ -73,7 +75,8 @@ export function deployedStack(context: Record<string, unknown> = {}): DeployedSt
     };
   };
   const { token, jwks, metadata } = stack.functions.roles;
-  if (stack.keyRotation === undefined) throw new Error('the proof needs the scheduled key rotation (keyRotationDays > 0)');
+  if (stack.keyRotation === undefined)
+    throw new Error('the proof needs the scheduled key rotation (keyRotationDays > 0)');
   const roles = {
     token: role(token, 'token'),
     jwks: role(jwks, 'jwks'),
@@ -89,7 +92,10 @@ export function deployedStack(context: Record<string, unknown> = {}): DeployedSt
   const keyId = logicalId(stack.signingKey.key);
   const keyProperties = resources[keyId]!.Properties!;
   const tags = Object.fromEntries(
-    ((keyProperties.Tags ?? []) as { Key: string; Value: unknown }[]).map((tag) => [tag.Key, String(resolver.resolve(tag.Value))]),
+    ((keyProperties.Tags ?? []) as { Key: string; Value: unknown }[]).map((tag) => [
+      tag.Key,
+      String(resolver.resolve(tag.Value)),
+    ]),
   );
   return {
     stackName: stack.stackName,
@@ -125,11 +131,21 @@ class TemplateResolver {
     switch (resource.Type) {
       case 'AWS::KMS::Key':
         // Key ids are UUIDs.
-        return [suffix.slice(0, 8), suffix.slice(8, 12), '4000', '8000', createHash('sha256').update(`${id}/key`).digest('hex').slice(0, 12)]
+        return [
+          suffix.slice(0, 8),
+          suffix.slice(8, 12),
+          '4000',
+          '8000',
+          createHash('sha256').update(`${id}/key`).digest('hex').slice(0, 12),
+        ]
           .join('-')
           .toLowerCase();
       case 'AWS::DynamoDB::Table':
-        return String(resource.Properties?.TableName === undefined ? `${this.stackName}-${id}-${suffix}` : this.resolve(resource.Properties.TableName));
+        return String(
+          resource.Properties?.TableName === undefined
+            ? `${this.stackName}-${id}-${suffix}`
+            : this.resolve(resource.Properties.TableName),
+        );
       case 'AWS::IAM::Role':
         return `${this.stackName}-${id}-${suffix}`.slice(0, 64);
       case 'AWS::Logs::LogGroup':
@@ -163,15 +179,23 @@ class TemplateResolver {
   /** The policies attached to a role: AWS::IAM::Policy resources naming it, and its inline policies. */
   policiesOf(roleId: string): { name: string; document: PolicyDocument }[] {
     const role = this.resource(roleId);
-    if (role.Properties?.ManagedPolicyArns !== undefined) throw new Error(`${roleId} has managed policies, which the proof cannot read`);
-    const inline = ((role.Properties?.Policies ?? []) as { PolicyName: string; PolicyDocument: unknown }[]).map((policy) => ({
-      name: `${roleId}/${policy.PolicyName}`,
-      document: this.resolve(policy.PolicyDocument) as PolicyDocument,
-    }));
+    if (role.Properties?.ManagedPolicyArns !== undefined)
+      throw new Error(`${roleId} has managed policies, which the proof cannot read`);
+    const inline = ((role.Properties?.Policies ?? []) as { PolicyName: string; PolicyDocument: unknown }[]).map(
+      (policy) => ({
+        name: `${roleId}/${policy.PolicyName}`,
+        document: this.resolve(policy.PolicyDocument) as PolicyDocument,
+      }),
+    );
     const attached = Object.entries(this.resources)
       .filter(([, resource]) => resource.Type === 'AWS::IAM::Policy')
-      .filter(([, resource]) => ((resource.Properties?.Roles ?? []) as unknown[]).some((ref) => (ref as { Ref?: string }).Ref === roleId))
-      .map(([id, resource]) => ({ name: id, document: this.resolve(resource.Properties!.PolicyDocument) as PolicyDocument }));
+      .filter(([, resource]) =>
+        ((resource.Properties?.Roles ?? []) as unknown[]).some((ref) => (ref as { Ref?: string }).Ref === roleId),
+      )
+      .map(([id, resource]) => ({
+        name: id,
+        document: this.resolve(resource.Properties!.PolicyDocument) as PolicyDocument,
+      }));
     return [...inline, ...attached];
   }
 
@@ -180,7 +204,8 @@ class TemplateResolver {
     if (typeof value !== 'object' || value === null) return value;
     const entries = Object.entries(value as Record<string, unknown>);
     const [key, argument] = entries[0] ?? [];
-    if (entries.length === 1 && key !== undefined && (key === 'Ref' || key.startsWith('Fn::'))) return this.intrinsic(key, argument);
+    if (entries.length === 1 && key !== undefined && (key === 'Ref' || key.startsWith('Fn::')))
+      return this.intrinsic(key, argument);
     return Object.fromEntries(entries.map(([name, item]) => [name, this.resolve(item)]));
   }
 
@@ -206,7 +231,10 @@ class TemplateResolver {
         return String(this.resolve(text)).split(separator);
       }
       case 'Fn::Sub': {
-        const [text, variables] = (typeof argument === 'string' ? [argument, {}] : argument) as [string, Record<string, unknown>];
+        const [text, variables] = (typeof argument === 'string' ? [argument, {}] : argument) as [
+          string,
+          Record<string, unknown>,
+        ];
         return text.replace(/\$\{([^}]+)\}/g, (_, variable: string) =>
           variable in variables ? String(this.resolve(variables[variable])) : String(this.ref(variable)),
         );

@@ -57,8 +57,12 @@ export async function evaluate(check: Check, caller: Caller, account: string): P
     identityAnalysis?: { result: string; allowStatements: { policyId?: string; explain: { identifier: string } }[] };
     resourceAnalysis?: { result: string; allowStatements: { explain: { identifier: string } }[] };
   };
-  const identityAllows = (analysis.identityAnalysis?.allowStatements ?? []).map((s) => `${s.policyId}#${s.explain.identifier}`);
-  const resourceAllows = (analysis.resourceAnalysis?.allowStatements ?? []).map((s) => `${KEY_POLICY}#${s.explain.identifier}`);
+  const identityAllows = (analysis.identityAnalysis?.allowStatements ?? []).map(
+    (s) => `${s.policyId}#${s.explain.identifier}`,
+  );
+  const resourceAllows = (analysis.resourceAnalysis?.allowStatements ?? []).map(
+    (s) => `${KEY_POLICY}#${s.explain.identifier}`,
+  );
   const allowed = result.overallResult === 'Allowed';
   return {
     check,

@@ -12,8 +12,12 @@ import type { DeployedStack, PolicyDocument, PolicyStatement } from './deployed-
  * rendered for the README with placeholders for the account, the region and the stack name.
  */
 export function operatorPolicy(checks: readonly Check[], stack: DeployedStack): PolicyDocument {
-  const arn = (service: string, resource: string) => `arn:${stack.partition}:${service}:${stack.region}:${stack.account}:${resource}`;
-  const groups = new Map<string, { sid: string; resource: string; actions: Set<string>; condition?: PolicyStatement['Condition'] }>();
+  const arn = (service: string, resource: string) =>
+    `arn:${stack.partition}:${service}:${stack.region}:${stack.account}:${resource}`;
+  const groups = new Map<
+    string,
+    { sid: string; resource: string; actions: Set<string>; condition?: PolicyStatement['Condition'] }
+  >();
   const group = (sid: string, resource: string, action: string, condition?: PolicyStatement['Condition']) => {
     const entry = groups.get(sid) ?? { sid, resource, actions: new Set<string>(), condition };
     entry.actions.add(action);
@@ -23,7 +27,9 @@ export function operatorPolicy(checks: readonly Check[], stack: DeployedStack): 
 
   for (const check of checks) {
     if (check.principal !== 'operator') continue;
-    const table = Object.entries(stack.tables).find(([, table]) => check.resource === table.arn || check.resource.startsWith(`${table.arn}/index/`));
+    const table = Object.entries(stack.tables).find(
+      ([, table]) => check.resource === table.arn || check.resource.startsWith(`${table.arn}/index/`),
+    );
     if (table !== undefined) {
       const [name, { logicalId }] = table;
       // CloudFormation names the table `<stack>-<logical id>-<suffix>`; the logical id ends in CDK's 8-character hash.
@@ -63,7 +69,8 @@ export function operatorPolicy(checks: readonly Check[], stack: DeployedStack): 
         Effect: 'Allow',
         Action: ['sts:AssumeRole'],
         Resource: ['deploy', 'file-publishing', 'lookup'].map(
-          (role) => `arn:${stack.partition}:iam::${stack.account}:role/cdk-hnb659fds-${role}-role-${stack.account}-${stack.region}`,
+          (role) =>
+            `arn:${stack.partition}:iam::${stack.account}:role/cdk-hnb659fds-${role}-role-${stack.account}-${stack.region}`,
         ),
       },
     ],

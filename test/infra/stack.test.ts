@@ -3,14 +3,7 @@ import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { jsonLogger } from '../../lambda/adapters/logger';
-import { TABLE_DEFINITIONS } from '../../contract/tables';
-import { ENV } from '../../lambda/config';
-import { ROUTES, type HandlerName } from '../../contract/routes';
-import { ACCESS_LOG_FIELDS } from '../../lib/api';
-import { settingsFromContext } from '../../lib/context';
-import { ARCHITECTURE, RUNTIME } from '../../lib/functions';
-import { REUSE_EVENT } from '../../lib/monitoring';
+import { type HandlerName, ROUTES } from '../../contract/routes';
 import {
   ACCESS_TOKEN_TTL_OUTPUT,
   JWKS_URI_OUTPUT,
@@ -18,7 +11,18 @@ import {
   REQUIRED_STACK_OUTPUTS,
   SCRYPT_PARAMS_OUTPUT,
 } from '../../contract/stack-outputs';
-import { minimumTokenFunctionMemoryMiB, TokenServiceSettingsError, type TokenServiceSettings } from '../../lib/settings';
+import { TABLE_DEFINITIONS } from '../../contract/tables';
+import { jsonLogger } from '../../lambda/adapters/logger';
+import { ENV } from '../../lambda/config';
+import { ACCESS_LOG_FIELDS } from '../../lib/api';
+import { settingsFromContext } from '../../lib/context';
+import { ARCHITECTURE, RUNTIME } from '../../lib/functions';
+import { REUSE_EVENT } from '../../lib/monitoring';
+import {
+  minimumTokenFunctionMemoryMiB,
+  type TokenServiceSettings,
+  TokenServiceSettingsError,
+} from '../../lib/settings';
 import { KEY_ADMINISTRATION_ACTIONS } from '../../lib/signing-key';
 import { ROTATION_TABLE_ACTIONS, TABLE_ACTIONS, TokenServiceStack } from '../../lib/token-service-stack';
 import { COUNT_ONLY_RULES } from '../../lib/waf';
@@ -26,12 +30,12 @@ import {
   acknowledgments,
   dropAcknowledgments,
   logicalId,
-  resourcesOfType,
-  statements,
-  synthService,
   type Resources,
+  resourcesOfType,
   type Statement,
   type SynthesizedService,
+  statements,
+  synthService,
 } from './support';
 
 const HANDLERS: readonly HandlerName[] = ['token', 'jwks', 'metadata'];
@@ -86,7 +90,8 @@ function keyPolicy(): Statement[] {
   return statements(key!.Properties!.KeyPolicy);
 }
 
-const tableIdFor = (name: string) => logicalId(service.stack.tables.tables[name as keyof typeof service.stack.tables.tables]);
+const tableIdFor = (name: string) =>
+  logicalId(service.stack.tables.tables[name as keyof typeof service.stack.tables.tables]);
 
 describe('REST API', () => {
   it('serves every route of the shared route table, ANY method, proxied to the route’s function', () => {
@@ -105,7 +110,13 @@ describe('REST API', () => {
     });
     expect(served).toHaveLength(ROUTES.length);
     for (const route of ROUTES) {
-      expect(served).toContainEqual({ path: route.path, method: 'ANY', handler: route.handler, type: 'AWS_PROXY', auth: 'NONE' });
+      expect(served).toContainEqual({
+        path: route.path,
+        method: 'ANY',
+        handler: route.handler,
+        type: 'AWS_PROXY',
+        auth: 'NONE',
+      });
     }
   });
 
@@ -117,7 +128,10 @@ describe('REST API', () => {
     const permissions = Object.values(resourcesOfType(service.template, 'AWS::Lambda::Permission'));
     expect(permissions).toHaveLength(ROUTES.length);
     for (const permission of permissions) {
-      expect(permission.Properties).toMatchObject({ Action: 'lambda:InvokeFunction', Principal: 'apigateway.amazonaws.com' });
+      expect(permission.Properties).toMatchObject({
+        Action: 'lambda:InvokeFunction',
+        Principal: 'apigateway.amazonaws.com',
+      });
       expect(JSON.stringify(permission.Properties!.SourceArn)).toMatch(/\/\*\/[^"]+/);
     }
   });
@@ -127,11 +141,20 @@ describe('REST API', () => {
     const props = stage!.Properties!;
     expect(props.StageName).toBe('prod');
     expect(props.MethodSettings).toEqual([
-      expect.objectContaining({ HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200, DataTraceEnabled: false, LoggingLevel: 'ERROR' }),
+      expect.objectContaining({
+        HttpMethod: '*',
+        ResourcePath: '/*',
+        ThrottlingRateLimit: 100,
+        ThrottlingBurstLimit: 200,
+        DataTraceEnabled: false,
+        LoggingLevel: 'ERROR',
+      }),
     ]);
     const format = JSON.parse(props.AccessLogSetting.Format as string) as Record<string, string>;
     expect(format).toEqual(ACCESS_LOG_FIELDS);
-    expect(Object.keys(format)).toEqual(expect.arrayContaining(['requestId', 'sourceIp', 'status', 'resourcePath', 'integrationError', 'wafResponse']));
+    expect(Object.keys(format)).toEqual(
+      expect.arrayContaining(['requestId', 'sourceIp', 'status', 'resourcePath', 'integrationError', 'wafResponse']),
+    );
     for (const value of Object.values(format)) {
       expect(value).toMatch(/^\$context\./);
       expect(value).not.toMatch(/header|body|input|authorizer|apiKey|requestOverride|responseOverride/i);
@@ -142,10 +165,16 @@ describe('REST API', () => {
     service.template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
       ResponseType: 'DEFAULT_5XX',
       StatusCode: '503',
-      ResponseParameters: Match.objectLike({ 'gatewayresponse.header.Retry-After': "'5'", 'gatewayresponse.header.Cache-Control': "'no-store'" }),
+      ResponseParameters: Match.objectLike({
+        'gatewayresponse.header.Retry-After': "'5'",
+        'gatewayresponse.header.Cache-Control': "'no-store'",
+      }),
       ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"error":"temporarily_unavailable"') },
     });
-    service.template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: 'THROTTLED', StatusCode: '429' });
+    service.template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'THROTTLED',
+      StatusCode: '429',
+    });
     service.template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
       ResponseType: 'MISSING_AUTHENTICATION_TOKEN',
       StatusCode: '404',
@@ -155,7 +184,9 @@ describe('REST API', () => {
 
   it('keeps execution logs (errors only) in a log group with the configured retention', () => {
     service.template.hasResourceProperties('AWS::Logs::LogGroup', {
-      LogGroupName: { 'Fn::Join': ['', ['API-Gateway-Execution-Logs_', { Ref: logicalId(service.stack.api.restApi) }, '/prod']] },
+      LogGroupName: {
+        'Fn::Join': ['', ['API-Gateway-Execution-Logs_', { Ref: logicalId(service.stack.api.restApi) }, '/prod']],
+      },
       RetentionInDays: 365,
     });
     service.template.resourceCountIs('AWS::ApiGateway::Account', 1);
@@ -167,12 +198,18 @@ describe('Lambda functions', () => {
     const functions = resourcesOfType(service.template, 'AWS::Lambda::Function');
     expect(Object.keys(functions).sort()).toEqual(FUNCTIONS.map((name) => functionIds[name]).sort());
     for (const fn of Object.values(functions)) {
-      expect(fn.Properties).toMatchObject({ Runtime: RUNTIME.name, Architectures: [ARCHITECTURE.name], Handler: 'index.handler' });
+      expect(fn.Properties).toMatchObject({
+        Runtime: RUNTIME.name,
+        Architectures: [ARCHITECTURE.name],
+        Handler: 'index.handler',
+      });
       expect(fn.Properties!.Runtime).toBe('nodejs22.x');
       expect(fn.Properties!.Architectures).toEqual(['arm64']);
     }
     expect(functions[functionIds.token]!.Properties).toMatchObject({ MemorySize: 1769, Timeout: 10 });
-    expect(functions[functionIds.token]!.Properties!.MemorySize).toBeGreaterThanOrEqual(minimumTokenFunctionMemoryMiB({ N: 2 ** 17, r: 8, p: 1 }));
+    expect(functions[functionIds.token]!.Properties!.MemorySize).toBeGreaterThanOrEqual(
+      minimumTokenFunctionMemoryMiB({ N: 2 ** 17, r: 8, p: 1 }),
+    );
   });
 
   it('carry the whole configuration schema in their environment, with an issuer built from the API id (no cycle)', () => {
@@ -189,10 +226,23 @@ describe('Lambda functions', () => {
       expect(variables[ENV.scrypt]).toBe('N=131072,r=8,p=1');
       expect(variables[ENV.signingKeyId]).toBe('alias/ropc-token-service/RopcTokenService/signing');
       expect(variables[ENV.issuer]).toEqual({
-        'Fn::Join': ['', ['https://', { Ref: restApiId }, '.execute-api.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }, '/prod']],
+        'Fn::Join': [
+          '',
+          [
+            'https://',
+            { Ref: restApiId },
+            '.execute-api.',
+            { Ref: 'AWS::Region' },
+            '.',
+            { Ref: 'AWS::URLSuffix' },
+            '/prod',
+          ],
+        ],
       });
       for (const table of TABLE_DEFINITIONS) {
-        const envName = Object.entries(variables).find(([, value]) => JSON.stringify(value) === JSON.stringify({ Ref: tableIdFor(table.name) }));
+        const envName = Object.entries(variables).find(
+          ([, value]) => JSON.stringify(value) === JSON.stringify({ Ref: tableIdFor(table.name) }),
+        );
         expect(envName, table.name).toBeDefined();
       }
     }
@@ -225,16 +275,28 @@ describe('DynamoDB tables', () => {
         { AttributeName: definition.partitionKey, KeyType: 'HASH' },
         ...(definition.sortKey === undefined ? [] : [{ AttributeName: definition.sortKey, KeyType: 'RANGE' }]),
       ]);
-      for (const attribute of props.AttributeDefinitions as { AttributeType: string }[]) expect(attribute.AttributeType).toBe('S');
+      for (const attribute of props.AttributeDefinitions as { AttributeType: string }[])
+        expect(attribute.AttributeType).toBe('S');
       if (definition.ttlAttribute === undefined) {
         expect(props.TimeToLiveSpecification, definition.name).toBeUndefined();
       } else {
-        expect(props.TimeToLiveSpecification, definition.name).toEqual({ AttributeName: definition.ttlAttribute, Enabled: true });
+        expect(props.TimeToLiveSpecification, definition.name).toEqual({
+          AttributeName: definition.ttlAttribute,
+          Enabled: true,
+        });
       }
       expect(props.DeletionProtectionEnabled ?? false, definition.name).toBe(definition.retain);
       expect(table.DeletionPolicy, definition.name).toBe(definition.retain ? 'Retain' : 'Delete');
-      expect((props.GlobalSecondaryIndexes ?? []).map((index: { IndexName: string; KeySchema: unknown }) => [index.IndexName, index.KeySchema])).toEqual(
-        (definition.globalSecondaryIndexes ?? []).map((index) => [index.indexName, [{ AttributeName: index.partitionKey, KeyType: 'HASH' }]]),
+      expect(
+        (props.GlobalSecondaryIndexes ?? []).map((index: { IndexName: string; KeySchema: unknown }) => [
+          index.IndexName,
+          index.KeySchema,
+        ]),
+      ).toEqual(
+        (definition.globalSecondaryIndexes ?? []).map((index) => [
+          index.indexName,
+          [{ AttributeName: index.partitionKey, KeyType: 'HASH' }],
+        ]),
       );
     }
   });
@@ -260,14 +322,25 @@ describe('signing key', () => {
       expect(statement.Effect).toBe('Allow');
     }
     const byPrincipal = (roleId: string) =>
-      policy.filter((statement) => JSON.stringify(statement.Principal) === JSON.stringify({ AWS: { 'Fn::GetAtt': [roleId, 'Arn'] } }));
-    expect(byPrincipal(roleIds.token).flatMap((statement) => statement.Action).sort()).toEqual(['kms:GetPublicKey', 'kms:Sign']);
+      policy.filter(
+        (statement) =>
+          JSON.stringify(statement.Principal) === JSON.stringify({ AWS: { 'Fn::GetAtt': [roleId, 'Arn'] } }),
+      );
+    expect(
+      byPrincipal(roleIds.token)
+        .flatMap((statement) => statement.Action)
+        .sort(),
+    ).toEqual(['kms:GetPublicKey', 'kms:Sign']);
     expect(byPrincipal(roleIds.token).find((statement) => statement.Action.includes('kms:Sign'))!.Condition).toEqual({
       StringEquals: { 'kms:SigningAlgorithm': 'RSASSA_PKCS1_V1_5_SHA_256', 'kms:MessageType': 'DIGEST' },
     });
     expect(byPrincipal(roleIds.jwks).flatMap((statement) => statement.Action)).toEqual(['kms:GetPublicKey']);
     expect(byPrincipal(roleIds.metadata)).toEqual([]);
-    expect(byPrincipal(roleIds.rotateKeys).flatMap((statement) => statement.Action).sort()).toEqual(['kms:DescribeKey', 'kms:GetPublicKey']);
+    expect(
+      byPrincipal(roleIds.rotateKeys)
+        .flatMap((statement) => statement.Action)
+        .sort(),
+    ).toEqual(['kms:DescribeKey', 'kms:GetPublicKey']);
     const account = policy.filter((statement) => JSON.stringify(statement.Principal).includes(':root'));
     expect(account.flatMap((statement) => statement.Action).sort()).toEqual([...KEY_ADMINISTRATION_ACTIONS].sort());
     expect(policy.filter((statement) => statement.Action.includes('kms:Sign'))).toHaveLength(1);
@@ -281,7 +354,9 @@ describe('IAM', () => {
         for (const action of statement.Action) expect(action).not.toContain('*');
         if (statement.Resource.includes('*')) {
           expect(statement.Action).toEqual(['kms:CreateKey']);
-          expect(statement.Condition?.StringEquals).toMatchObject({ 'aws:RequestTag/ropc-token-service:signing-key': 'RopcTokenService' });
+          expect(statement.Condition?.StringEquals).toMatchObject({
+            'aws:RequestTag/ropc-token-service:signing-key': 'RopcTokenService',
+          });
         }
       }
     }
@@ -308,15 +383,22 @@ describe('IAM', () => {
     });
     expect(TABLE_ACTIONS.jwks).toEqual({ signingKeys: ['dynamodb:Scan'] });
     expect(TABLE_ACTIONS.metadata).toEqual({});
-    const rotation = roleStatements(roleIds.rotateKeys).filter((statement) => statement.Action.some((action) => action.startsWith('dynamodb:')));
+    const rotation = roleStatements(roleIds.rotateKeys).filter((statement) =>
+      statement.Action.some((action) => action.startsWith('dynamodb:')),
+    );
     expect(rotation).toEqual([
-      expect.objectContaining({ Action: [...ROTATION_TABLE_ACTIONS.signingKeys!].sort(), Resource: [{ 'Fn::GetAtt': [tableIdFor('signingKeys'), 'Arn'] }] }),
+      expect.objectContaining({
+        Action: [...ROTATION_TABLE_ACTIONS.signingKeys!].sort(),
+        Resource: [{ 'Fn::GetAtt': [tableIdFor('signingKeys'), 'Arn'] }],
+      }),
     ]);
   });
 
   it('lets each function write only to its own log group', () => {
     for (const name of FUNCTIONS) {
-      const logs = roleStatements(roleIds[name]).filter((statement) => statement.Action.some((action) => action.startsWith('logs:')));
+      const logs = roleStatements(roleIds[name]).filter((statement) =>
+        statement.Action.some((action) => action.startsWith('logs:')),
+      );
       expect(logs).toEqual([
         expect.objectContaining({
           Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
@@ -327,14 +409,17 @@ describe('IAM', () => {
   });
 
   it('lets the token function use rotated keys, only those carrying the service tag, Sign only RS256 over a digest', () => {
-    const kms = (name: HandlerName) => roleStatements(roleIds[name]).filter((statement) => statement.Action.some((action) => action.startsWith('kms:')));
+    const kms = (name: HandlerName) =>
+      roleStatements(roleIds[name]).filter((statement) => statement.Action.some((action) => action.startsWith('kms:')));
     expect(kms('jwks')).toEqual([]);
     expect(kms('metadata')).toEqual([]);
     const token = kms('token');
     expect(token.flatMap((statement) => statement.Action).sort()).toEqual(['kms:Sign']);
     for (const statement of token) {
       expect(JSON.stringify(statement.Resource)).toMatch(/:kms:.*:key\/\*"\]\]\}\]$/);
-      expect(statement.Condition?.StringEquals).toMatchObject({ 'aws:ResourceTag/ropc-token-service:signing-key': 'RopcTokenService' });
+      expect(statement.Condition?.StringEquals).toMatchObject({
+        'aws:ResourceTag/ropc-token-service:signing-key': 'RopcTokenService',
+      });
     }
     expect(token.find((statement) => statement.Action.includes('kms:Sign'))!.Condition!.StringEquals).toMatchObject({
       'kms:SigningAlgorithm': 'RSASSA_PKCS1_V1_5_SHA_256',
@@ -343,14 +428,26 @@ describe('IAM', () => {
   });
 
   it('lets the rotation create, name, read and delete only keys with the service tag (CreateKey: RSA_2048 SIGN_VERIFY only)', () => {
-    const kms = roleStatements(roleIds.rotateKeys).filter((statement) => statement.Action.some((action) => action.startsWith('kms:')));
+    const kms = roleStatements(roleIds.rotateKeys).filter((statement) =>
+      statement.Action.some((action) => action.startsWith('kms:')),
+    );
     const bySid = Object.fromEntries(kms.map((statement) => [statement.Sid, statement]));
-    expect(Object.keys(bySid).sort()).toEqual(['CreateServiceSigningKeys', 'ManageServiceSigningKeys', 'NameServiceSigningKeys', 'TagNewServiceSigningKeys']);
+    expect(Object.keys(bySid).sort()).toEqual([
+      'CreateServiceSigningKeys',
+      'ManageServiceSigningKeys',
+      'NameServiceSigningKeys',
+      'TagNewServiceSigningKeys',
+    ]);
     expect(bySid.CreateServiceSigningKeys).toMatchObject({
       Action: ['kms:CreateKey'],
       Resource: ['*'],
       Condition: {
-        StringEquals: { 'aws:RequestTag/ropc-token-service:signing-key': 'RopcTokenService', 'kms:KeySpec': 'RSA_2048', 'kms:KeyUsage': 'SIGN_VERIFY', 'kms:KeyOrigin': 'AWS_KMS' },
+        StringEquals: {
+          'aws:RequestTag/ropc-token-service:signing-key': 'RopcTokenService',
+          'kms:KeySpec': 'RSA_2048',
+          'kms:KeyUsage': 'SIGN_VERIFY',
+          'kms:KeyOrigin': 'AWS_KMS',
+        },
         'ForAllValues:StringEquals': { 'aws:TagKeys': ['ropc-token-service:signing-key'] },
       },
     });
@@ -358,7 +455,9 @@ describe('IAM', () => {
       StringEquals: { 'aws:RequestTag/ropc-token-service:signing-key': 'RopcTokenService' },
       'ForAllValues:StringEquals': { 'aws:TagKeys': ['ropc-token-service:signing-key'] },
     });
-    expect(JSON.stringify(bySid.NameServiceSigningKeys!.Resource)).toContain(':alias/ropc-token-service/RopcTokenService/signing-*');
+    expect(JSON.stringify(bySid.NameServiceSigningKeys!.Resource)).toContain(
+      ':alias/ropc-token-service/RopcTokenService/signing-*',
+    );
     expect(bySid.ManageServiceSigningKeys).toMatchObject({
       Action: ['kms:CreateAlias', 'kms:GetPublicKey', 'kms:ScheduleKeyDeletion'],
       Condition: { StringEquals: { 'aws:ResourceTag/ropc-token-service:signing-key': 'RopcTokenService' } },
@@ -387,10 +486,16 @@ describe('AWS WAF', () => {
     expect(props.DefaultAction).toEqual({ Allow: {} });
     const rate = (props.Rules as any[]).find((rule) => rule.Statement.RateBasedStatement !== undefined);
     expect(rate.Priority).toBe(0);
-    expect(rate.Statement.RateBasedStatement).toMatchObject({ AggregateKeyType: 'IP', Limit: 500, EvaluationWindowSec: 300 });
-    const scoped = rate.Statement.RateBasedStatement.ScopeDownStatement.OrStatement.Statements.map(
-      (statement: any) => [statement.ByteMatchStatement.PositionalConstraint, statement.ByteMatchStatement.SearchString, Object.keys(statement.ByteMatchStatement.FieldToMatch)],
-    );
+    expect(rate.Statement.RateBasedStatement).toMatchObject({
+      AggregateKeyType: 'IP',
+      Limit: 500,
+      EvaluationWindowSec: 300,
+    });
+    const scoped = rate.Statement.RateBasedStatement.ScopeDownStatement.OrStatement.Statements.map((statement: any) => [
+      statement.ByteMatchStatement.PositionalConstraint,
+      statement.ByteMatchStatement.SearchString,
+      Object.keys(statement.ByteMatchStatement.FieldToMatch),
+    ]);
     expect(scoped).toEqual([
       ['ENDS_WITH', '/token', ['UriPath']],
       ['ENDS_WITH', '/revoke', ['UriPath']],
@@ -403,7 +508,9 @@ describe('AWS WAF', () => {
 
   it('applies AWS managed rule groups with the body-inspecting rules counting instead of blocking, and keeps no samples', () => {
     const [acl] = Object.values(resourcesOfType(service.template, 'AWS::WAFv2::WebACL'));
-    const managed = (acl!.Properties!.Rules as any[]).filter((rule) => rule.Statement.ManagedRuleGroupStatement !== undefined);
+    const managed = (acl!.Properties!.Rules as any[]).filter(
+      (rule) => rule.Statement.ManagedRuleGroupStatement !== undefined,
+    );
     expect(managed.map((rule) => rule.Statement.ManagedRuleGroupStatement.Name)).toEqual([
       'AWSManagedRulesAmazonIpReputationList',
       'AWSManagedRulesCommonRuleSet',
@@ -411,13 +518,23 @@ describe('AWS WAF', () => {
     ]);
     for (const rule of managed) {
       expect(rule.OverrideAction).toEqual({ None: {} });
-      const overrides = (rule.Statement.ManagedRuleGroupStatement.RuleActionOverrides ?? []) as { Name: string; ActionToUse: unknown }[];
-      expect(overrides.map((override) => override.Name)).toEqual(COUNT_ONLY_RULES[rule.Statement.ManagedRuleGroupStatement.Name] ?? []);
+      const overrides = (rule.Statement.ManagedRuleGroupStatement.RuleActionOverrides ?? []) as {
+        Name: string;
+        ActionToUse: unknown;
+      }[];
+      expect(overrides.map((override) => override.Name)).toEqual(
+        COUNT_ONLY_RULES[rule.Statement.ManagedRuleGroupStatement.Name] ?? [],
+      );
       for (const override of overrides) expect(override.ActionToUse).toEqual({ Count: {} });
     }
-    expect(COUNT_ONLY_RULES.AWSManagedRulesCommonRuleSet).toEqual(expect.arrayContaining(['CrossSiteScripting_BODY', 'GenericLFI_BODY']));
+    expect(COUNT_ONLY_RULES.AWSManagedRulesCommonRuleSet).toEqual(
+      expect.arrayContaining(['CrossSiteScripting_BODY', 'GenericLFI_BODY']),
+    );
     expect(COUNT_ONLY_RULES.AWSManagedRulesCommonRuleSet).not.toContain('SizeRestrictions_BODY');
-    for (const config of [acl!.Properties!.VisibilityConfig, ...(acl!.Properties!.Rules as any[]).map((rule) => rule.VisibilityConfig)]) {
+    for (const config of [
+      acl!.Properties!.VisibilityConfig,
+      ...(acl!.Properties!.Rules as any[]).map((rule) => rule.VisibilityConfig),
+    ]) {
       expect(config).toMatchObject({ CloudWatchMetricsEnabled: true, SampledRequestsEnabled: false });
     }
   });
@@ -429,16 +546,23 @@ describe('scheduled key rotation', () => {
     const props = schedule!.Properties!;
     expect(props.ScheduleExpression).toBe('rate(90 days)');
     expect(props.FlexibleTimeWindow).toEqual({ Mode: 'OFF' });
-    expect(props.Target).toMatchObject({ Arn: { 'Fn::GetAtt': [functionIds.rotateKeys, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0 } });
+    expect(props.Target).toMatchObject({
+      Arn: { 'Fn::GetAtt': [functionIds.rotateKeys, 'Arn'] },
+      RetryPolicy: { MaximumRetryAttempts: 0 },
+    });
     const schedulerRole = props.Target.RoleArn['Fn::GetAtt'][0] as string;
     expect(roleStatements(schedulerRole)).toEqual([
-      expect.objectContaining({ Action: ['lambda:InvokeFunction'], Resource: [{ 'Fn::GetAtt': [functionIds.rotateKeys, 'Arn'] }] }),
+      expect.objectContaining({
+        Action: ['lambda:InvokeFunction'],
+        Resource: [{ 'Fn::GetAtt': [functionIds.rotateKeys, 'Arn'] }],
+      }),
     ]);
     service.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: functionIds.rotateKeys },
       MaximumRetryAttempts: 0,
     });
-    const variables = resourcesOfType(service.template, 'AWS::Lambda::Function')[functionIds.rotateKeys]!.Properties!.Environment.Variables;
+    const variables = resourcesOfType(service.template, 'AWS::Lambda::Function')[functionIds.rotateKeys]!.Properties!
+      .Environment.Variables;
     expect(variables.ROTATION_PROPAGATION_SECONDS).toBe('10800');
   });
 
@@ -464,7 +588,8 @@ describe('monitoring', () => {
           alarms.some(
             (alarm) =>
               alarm.Properties!.MetricName === metric &&
-              JSON.stringify(alarm.Properties!.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: { Ref: functionIds[name] } }]),
+              JSON.stringify(alarm.Properties!.Dimensions) ===
+                JSON.stringify([{ Name: 'FunctionName', Value: { Ref: functionIds[name] } }]),
           ),
           `${name} ${metric}`,
         ).toBe(true);
@@ -481,7 +606,13 @@ describe('monitoring', () => {
     service.template.hasResourceProperties('AWS::Logs::MetricFilter', {
       FilterPattern: `{ $.event = "${REUSE_EVENT}" }`,
       LogGroupName: { Ref: logicalId(service.stack.functions.logGroups.token) },
-      MetricTransformations: [{ MetricName: 'RefreshTokenReuseDetected', MetricNamespace: 'RopcTokenService/RopcTokenService', MetricValue: '1' }],
+      MetricTransformations: [
+        {
+          MetricName: 'RefreshTokenReuseDetected',
+          MetricNamespace: 'RopcTokenService/RopcTokenService',
+          MetricValue: '1',
+        },
+      ],
     });
   });
 });
@@ -489,11 +620,19 @@ describe('monitoring', () => {
 describe('outputs', () => {
   it('give ropc-admin --stack every key it reads, plus the JWKS and metadata URLs', () => {
     const outputs = service.template.findOutputs('*');
-    for (const key of [...REQUIRED_STACK_OUTPUTS, SCRYPT_PARAMS_OUTPUT, ACCESS_TOKEN_TTL_OUTPUT, JWKS_URI_OUTPUT, METADATA_URL_OUTPUT]) {
+    for (const key of [
+      ...REQUIRED_STACK_OUTPUTS,
+      SCRYPT_PARAMS_OUTPUT,
+      ACCESS_TOKEN_TTL_OUTPUT,
+      JWKS_URI_OUTPUT,
+      METADATA_URL_OUTPUT,
+    ]) {
       expect(outputs, key).toHaveProperty(key);
     }
     const issuer = outputs.Issuer!.Value;
-    const withPath = (path: string) => ({ 'Fn::Join': ['', [...(issuer['Fn::Join'][1] as unknown[]).slice(0, -1), `/prod${path}`]] });
+    const withPath = (path: string) => ({
+      'Fn::Join': ['', [...(issuer['Fn::Join'][1] as unknown[]).slice(0, -1), `/prod${path}`]],
+    });
     expect(outputs.TokenEndpoint!.Value).toEqual(withPath('/token'));
     expect(outputs.JwksUri!.Value).toEqual(withPath('/.well-known/jwks.json'));
     expect(outputs.MetadataUrl!.Value).toEqual(withPath('/.well-known/oauth-authorization-server'));
@@ -536,10 +675,14 @@ describe('cdk-nag AwsSolutions', () => {
   it('would report exactly those findings without the acknowledgments (the checks really run)', () => {
     const bare = synthService();
     dropAcknowledgments(bare.app);
-    const findings = new AwsSolutionsChecks(bare.app).validateScope(bare.app).violations.map((violation) => violation.ruleName);
+    const findings = new AwsSolutionsChecks(bare.app)
+      .validateScope(bare.app)
+      .violations.map((violation) => violation.ruleName);
     expect(findings.sort()).toEqual([...new Set(acknowledgments(service.app).map((entry) => entry.id))].sort());
     // addTokenService (what bin/app.ts runs) registered the plugin: an unacknowledged finding fails the synthesis.
-    expect(() => bare.app.synth({ force: true })).toThrow(/ERROR The REST API does not have request validation enabled. \(AwsSolutions\)/);
+    expect(() => bare.app.synth({ force: true })).toThrow(
+      /ERROR The REST API does not have request validation enabled. \(AwsSolutions\)/,
+    );
   });
 });
 
@@ -549,28 +692,78 @@ describe('settings', () => {
   it.each<[string, TokenServiceSettings, RegExp]>([
     ['an http issuer', { issuer: 'http://auth.example.com' }, /issuer must be an https URL/],
     ['an issuer with a query', { issuer: 'https://auth.example.com/?x=1' }, /no query or fragment/],
-    ['issuer and custom domain', { issuer: 'https://a.example.com', customDomain: { domainName: 'a.example.com', certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc' } }, /either issuer or customDomain/],
-    ['a bad certificate ARN', { customDomain: { domainName: 'auth.example.com', certificateArn: 'nope' } }, /certificateArn must be an ACM certificate ARN/],
-    ['too little memory for scrypt', { tokenFunctionMemoryMiB: 256 }, /tokenFunctionMemoryMiB 256 is too small for scrypt N=131072,r=8,p=1: .* at least 257 MiB/],
-    ['memory for a bigger scrypt', { scrypt: { N: 2 ** 19, r: 8, p: 1 }, tokenFunctionMemoryMiB: 512 }, /at least 641 MiB/],
+    [
+      'issuer and custom domain',
+      {
+        issuer: 'https://a.example.com',
+        customDomain: {
+          domainName: 'a.example.com',
+          certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc',
+        },
+      },
+      /either issuer or customDomain/,
+    ],
+    [
+      'a bad certificate ARN',
+      { customDomain: { domainName: 'auth.example.com', certificateArn: 'nope' } },
+      /certificateArn must be an ACM certificate ARN/,
+    ],
+    [
+      'too little memory for scrypt',
+      { tokenFunctionMemoryMiB: 256 },
+      /tokenFunctionMemoryMiB 256 is too small for scrypt N=131072,r=8,p=1: .* at least 257 MiB/,
+    ],
+    [
+      'memory for a bigger scrypt',
+      { scrypt: { N: 2 ** 19, r: 8, p: 1 }, tokenFunctionMemoryMiB: 512 },
+      /at least 641 MiB/,
+    ],
     ['an invalid scrypt N', { scrypt: { N: 1000, r: 8, p: 1 } }, /scrypt: scrypt N must be a power of two/],
-    ['a timeout past API Gateway’s', { tokenFunctionTimeoutSeconds: 29 }, /tokenFunctionTimeoutSeconds must be a whole number from 1 to 28/],
+    [
+      'a timeout past API Gateway’s',
+      { tokenFunctionTimeoutSeconds: 29 },
+      /tokenFunctionTimeoutSeconds must be a whole number from 1 to 28/,
+    ],
     ['a WAF limit below the minimum', { wafRateLimit: 5 }, /wafRateLimit must be a whole number from 10/],
-    ['a WAF window WAF does not offer', { wafRateWindowSeconds: 30 }, /wafRateWindowSeconds must be one of 60, 120, 300, 600/],
+    [
+      'a WAF window WAF does not offer',
+      { wafRateWindowSeconds: 30 },
+      /wafRateWindowSeconds must be one of 60, 120, 300, 600/,
+    ],
     ['a retention CloudWatch does not offer', { logRetentionDays: 42 }, /logRetentionDays must be one of 1, 3, 5/],
-    ['idle above absolute lifetime', { refreshTokenIdleTtlSeconds: 100 * 86_400 }, /idle lifetime must not exceed its absolute lifetime/],
-    ['refresh tokens shorter-lived than access tokens', { accessTokenTtlSeconds: 3600, refreshTokenIdleTtlSeconds: 600 }, /must exceed accessTokenTtlSeconds/],
-    ['a day-long access token', { accessTokenTtlSeconds: 2 * 86_400 }, /accessTokenTtlSeconds must be a whole number from 60 to 86400/],
+    [
+      'idle above absolute lifetime',
+      { refreshTokenIdleTtlSeconds: 100 * 86_400 },
+      /idle lifetime must not exceed its absolute lifetime/,
+    ],
+    [
+      'refresh tokens shorter-lived than access tokens',
+      { accessTokenTtlSeconds: 3600, refreshTokenIdleTtlSeconds: 600 },
+      /must exceed accessTokenTtlSeconds/,
+    ],
+    [
+      'a day-long access token',
+      { accessTokenTtlSeconds: 2 * 86_400 },
+      /accessTokenTtlSeconds must be a whole number from 60 to 86400/,
+    ],
     ['a bad scope', { scopesSupported: ['read', 'a"b'] }, /"a"b" is not a valid scope token/],
     ['a bad stage name', { stageName: 'prod/1' }, /stageName may hold only/],
     ['an AWS-reserved alias', { signingKeyAlias: 'alias/aws/mine' }, /must not start with "alias\/aws\/"/],
-    ['a bad alarm topic', { alarmTopicArn: 'arn:aws:sqs:eu-west-1:123456789012:q' }, /alarmTopicArn must be an SNS topic ARN/],
+    [
+      'a bad alarm topic',
+      { alarmTopicArn: 'arn:aws:sqs:eu-west-1:123456789012:q' },
+      /alarmTopicArn must be an SNS topic ARN/,
+    ],
     [
       'a key propagation shorter than the JWKS cache',
       { keyRotationPropagationSeconds: 120 },
       /keyRotationPropagationSeconds 120 is shorter than a JWKS cache: .* at least 360 s before it signs/,
     ],
-    ['rotations closer than one rotation lasts', { keyRotationDays: 1, keyRotationPropagationSeconds: 86_400 }, /keyRotationDays 1 is shorter than one rotation/],
+    [
+      'rotations closer than one rotation lasts',
+      { keyRotationDays: 1, keyRotationPropagationSeconds: 86_400 },
+      /keyRotationDays 1 is shorter than one rotation/,
+    ],
   ])('refuses %s with a clear message', (_, settings, message) => {
     expect(build(settings)).toThrow(TokenServiceSettingsError);
     expect(build(settings)).toThrow(message);
@@ -584,13 +777,16 @@ describe('settings', () => {
       error = caught;
     }
     expect(error).toBeInstanceOf(TokenServiceSettingsError);
-    expect((error as TokenServiceSettingsError).problems).toEqual(['issuer must be an https URL (RFC 8414 §2), got "http://auth.example.com"']);
+    expect((error as TokenServiceSettingsError).problems).toEqual([
+      'issuer must be an https URL (RFC 8414 §2), got "http://auth.example.com"',
+    ]);
   });
 
   it('reports every problem at once', () => {
     const attempt = build({ wafRateLimit: 1, stageName: '', logRetentionDays: 2 });
     expect(attempt).toThrow(/^invalid ropc-token-service settings:\n {2}- /);
-    for (const name of ['wafRateLimit', 'stageName', 'logRetentionDays']) expect(attempt).toThrow(new RegExp(`\\n {2}- ${name} `));
+    for (const name of ['wafRateLimit', 'stageName', 'logRetentionDays'])
+      expect(attempt).toThrow(new RegExp(`\\n {2}- ${name} `));
   });
 
   it('reads -c key=value context, with the same names as the props', () => {
@@ -614,7 +810,10 @@ describe('settings', () => {
         scrypt: { N: 65536, r: 8, p: 1 },
         scopesSupported: ['read', 'write'],
         tokenFunctionMemoryMiB: 2048,
-        customDomain: { domainName: 'auth.example.com', certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc' },
+        customDomain: {
+          domainName: 'auth.example.com',
+          certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc',
+        },
       },
     });
   });
@@ -631,7 +830,10 @@ describe('settings', () => {
 
   it('warns about context keys it does not know (a misspelt setting would otherwise be ignored)', () => {
     const { stack } = synthService({ acessTokenTtlSeconds: '60' });
-    Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('context key "acessTokenTtlSeconds" is not a setting'));
+    Annotations.fromStack(stack).hasWarning(
+      '*',
+      Match.stringLikeRegexp('context key "acessTokenTtlSeconds" is not a setting'),
+    );
   });
 });
 
@@ -645,7 +847,10 @@ describe('variants', () => {
       expect(variant.stack.region).toBe('eu-west-1');
       expect(new AwsSolutionsChecks(variant.app).validateScope(variant.app).violations).toEqual([]);
     } finally {
-      for (const [name, value] of [['CDK_DEFAULT_ACCOUNT', saved.account], ['CDK_DEFAULT_REGION', saved.region]] as const) {
+      for (const [name, value] of [
+        ['CDK_DEFAULT_ACCOUNT', saved.account],
+        ['CDK_DEFAULT_REGION', saved.region],
+      ] as const) {
         if (value === undefined) delete process.env[name];
         else process.env[name] = value;
       }
@@ -680,7 +885,8 @@ describe('variants', () => {
     expect(outputs.TokenEndpoint!.Value).toBe('https://auth.example.com/token');
     expect(outputs).toHaveProperty('CustomDomainTarget');
     const functions = Object.values(resourcesOfType(variant.template, 'AWS::Lambda::Function'));
-    for (const fn of functions) expect(fn.Properties!.Environment.Variables[ENV.issuer]).toBe('https://auth.example.com');
+    for (const fn of functions)
+      expect(fn.Properties!.Environment.Variables[ENV.issuer]).toBe('https://auth.example.com');
     expect(functions.map((fn) => fn.Properties!.MemorySize)).toContain(3008);
     for (const alarm of Object.values(resourcesOfType(variant.template, 'AWS::CloudWatch::Alarm'))) {
       expect(alarm.Properties!.AlarmActions).toEqual(['arn:aws:sns:eu-west-1:123456789012:ops']);

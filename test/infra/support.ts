@@ -1,15 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CfnElement } from 'aws-cdk-lib';
 import { App, CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import type { CfnElement } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { addTokenService } from '../../lib/app';
 import { PROJECT_ROOT } from '../../lib/functions';
 import type { TokenServiceStack } from '../../lib/token-service-stack';
 
 /** The feature flags and settings of cdk.json, as `cdk synth` sees them. */
-export const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')).context;
+export const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(
+  readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8'),
+).context;
 
 export interface SynthesizedService {
   readonly app: App;
@@ -59,7 +61,10 @@ export function dropAcknowledgments(root: IConstruct): void {
   }
 }
 
-export type Resources = Record<string, { Type: string; Properties?: Record<string, any>; DeletionPolicy?: string; DependsOn?: string[] }>;
+export type Resources = Record<
+  string,
+  { Type: string; Properties?: Record<string, any>; DeletionPolicy?: string; DependsOn?: string[] }
+>;
 
 export function resourcesOfType(template: Template, type: string): Resources {
   return template.findResources(type) as Resources;

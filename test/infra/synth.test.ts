@@ -1,19 +1,19 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { configToEnv } from '../../lambda/config';
+import { DEFAULT_STACK_NAME } from '../../lib/context';
+import { PROJECT_ROOT } from '../../lib/functions';
 import { callerIdentity } from '../../local/api-gateway';
-import { startLocalStack, type LocalStack } from '../../local/stack';
+import { type LocalStack, startLocalStack } from '../../local/stack';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/state';
 import { FAST_SCRYPT } from '../support/memory';
-import { PROJECT_ROOT } from '../../lib/functions';
-import { DEFAULT_STACK_NAME } from '../../lib/context';
 import { seedStack } from '../support/seed';
 
 /**
@@ -24,7 +24,9 @@ import { seedStack } from '../support/seed';
 describe('cdk synth', () => {
   const outdir = mkdtempSync(join(tmpdir(), 'ropc-cdk-synth-'));
   let result: ReturnType<typeof spawnSync>;
-  let template: { Resources: Record<string, { Type: string; Properties?: Record<string, any>; Metadata?: Record<string, string> }> };
+  let template: {
+    Resources: Record<string, { Type: string; Properties?: Record<string, any>; Metadata?: Record<string, string> }>;
+  };
 
   beforeAll(() => {
     result = spawnSync('npx', ['cdk', 'synth', '--no-notices', '-q', '-o', outdir], {
@@ -39,7 +41,8 @@ describe('cdk synth', () => {
         AWS_EC2_METADATA_DISABLED: 'true',
       },
     });
-    if (result.status === 0) template = JSON.parse(readFileSync(join(outdir, `${DEFAULT_STACK_NAME}.template.json`), 'utf8'));
+    if (result.status === 0)
+      template = JSON.parse(readFileSync(join(outdir, `${DEFAULT_STACK_NAME}.template.json`), 'utf8'));
   }, 120_000);
 
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));
@@ -49,7 +52,9 @@ describe('cdk synth', () => {
     expect(result.status, `${String(result.stdout)}\n${String(result.stderr)}`).toBe(0);
     const report = join(outdir, 'validation-report.json');
     if (existsSync(report)) {
-      const { pluginReports } = JSON.parse(readFileSync(report, 'utf8')) as { pluginReports: { summary?: { status: string } }[] };
+      const { pluginReports } = JSON.parse(readFileSync(report, 'utf8')) as {
+        pluginReports: { summary?: { status: string } }[];
+      };
       for (const plugin of pluginReports) expect(plugin.summary?.status).not.toBe('failure');
     }
   });
@@ -87,7 +92,10 @@ describe('cdk synth', () => {
         config: { scrypt: FAST_SCRYPT },
         logSink: () => undefined,
       });
-      await seedStack(stack, { clients: [{ clientId: 'bundle-app' }], users: [{ username: 'bundle-user', password: 'bundle password' }] });
+      await seedStack(stack, {
+        clients: [{ clientId: 'bundle-app' }],
+        users: [{ username: 'bundle-user', password: 'bundle password' }],
+      });
     });
 
     afterAll(async () => {
@@ -98,9 +106,13 @@ describe('cdk synth', () => {
     function bundledFunction(part: string): BundledFunction {
       expect(template, 'cdk synth produced a template').toBeDefined();
       const matches = Object.entries(template.Resources).filter(
-        ([, resource]) => resource.Type === 'AWS::Lambda::Function' && String(resource.Properties?.Description ?? '').includes(part),
+        ([, resource]) =>
+          resource.Type === 'AWS::Lambda::Function' && String(resource.Properties?.Description ?? '').includes(part),
       );
-      expect(matches.map(([id]) => id), `functions described "… ${part}"`).toHaveLength(1);
+      expect(
+        matches.map(([id]) => id),
+        `functions described "… ${part}"`,
+      ).toHaveLength(1);
       const [id, resource] = matches[0]!;
       const properties = resource.Properties!;
       // Lambda's Node.js runtime splits the handler at its last dot: module file, then export name.
@@ -127,9 +139,13 @@ describe('cdk synth', () => {
      */
     function lambdaEnvironment(fn: BundledFunction): Record<string, string> {
       const config = configToEnv(stack.config);
-      const literal = Object.entries(fn.variables).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
+      const literal = Object.entries(fn.variables).filter(
+        (entry): entry is [string, string] => typeof entry[1] === 'string',
+      );
       // A deploy-time value the local stack does not stand in for would be missing here, and on no machine but AWS.
-      const unresolved = Object.keys(fn.variables).filter((name) => typeof fn.variables[name] !== 'string' && !(name in config));
+      const unresolved = Object.keys(fn.variables).filter(
+        (name) => typeof fn.variables[name] !== 'string' && !(name in config),
+      );
       expect(unresolved, `${fn.id}: environment variables only CloudFormation resolves`).toEqual([]);
       return {
         PATH: process.env.PATH ?? '',
@@ -174,18 +190,38 @@ describe('cdk synth', () => {
         // As the deployed API sends every body (binaryMediaTypes */*, lib/api.ts): base64-encoded.
         const login = response(
           await invoke(
-            post('/token', { grant_type: 'password', client_id: 'bundle-app', username: 'bundle-user', password: 'bundle password' }, { base64: true }),
+            post(
+              '/token',
+              { grant_type: 'password', client_id: 'bundle-app', username: 'bundle-user', password: 'bundle password' },
+              { base64: true },
+            ),
           ),
         );
         // As an API without binary media types sends it: the text itself.
         const refresh = response(
-          await invoke(post('/token', { grant_type: 'refresh_token', client_id: 'bundle-app', refresh_token: String(login.body.refresh_token) })),
+          await invoke(
+            post('/token', {
+              grant_type: 'refresh_token',
+              client_id: 'bundle-app',
+              refresh_token: String(login.body.refresh_token),
+            }),
+          ),
         );
         const current = String(refresh.body.refresh_token);
         const revoke = response(
-          await invoke(post('/revoke', { token: current, token_type_hint: 'refresh_token', client_id: 'bundle-app' }, { base64: true })),
+          await invoke(
+            post(
+              '/revoke',
+              { token: current, token_type_hint: 'refresh_token', client_id: 'bundle-app' },
+              { base64: true },
+            ),
+          ),
         );
-        const after = response(await invoke(post('/token', { grant_type: 'refresh_token', client_id: 'bundle-app', refresh_token: current })));
+        const after = response(
+          await invoke(
+            post('/token', { grant_type: 'refresh_token', client_id: 'bundle-app', refresh_token: current }),
+          ),
+        );
         return { login, refresh, revoke, after };
       });
       const { login, refresh, revoke, after } = run.value;
@@ -198,35 +234,51 @@ describe('cdk synth', () => {
 
       // stdout carries the function's JSON log lines, as on Lambda: named after the stack, never a secret.
       expect(run.logs.map((entry) => entry.event)).toEqual(
-        expect.arrayContaining(['password_grant_succeeded', 'refresh_grant_succeeded', 'token_revoked', 'refresh_grant_failed']),
+        expect.arrayContaining([
+          'password_grant_succeeded',
+          'refresh_grant_succeeded',
+          'token_revoked',
+          'refresh_grant_failed',
+        ]),
       );
       for (const entry of run.logs) expect(entry.service).toBe(fn.variables.SERVICE_NAME);
-      for (const secret of ['bundle password', login.body.refresh_token, login.body.access_token, refresh.body.refresh_token, accessToken]) {
+      for (const secret of [
+        'bundle password',
+        login.body.refresh_token,
+        login.body.access_token,
+        refresh.body.refresh_token,
+        accessToken,
+      ]) {
         expect(run.stdout).not.toContain(String(secret));
       }
     }, 60_000);
 
-    it('jwks: GET /.well-known/jwks.json is a key set that verifies the token bundle\'s access token, and revalidates with 304', async () => {
+    it("jwks: GET /.well-known/jwks.json is a key set that verifies the token bundle's access token, and revalidates with 304", async () => {
       expect(accessToken, 'the token test ran first and issued an access token').toBeDefined();
       const fn = bundledFunction('GET /.well-known/jwks.json');
       const { value } = await runFunction(fn, async (invoke) => {
         const first = await invoke(proxyEvent({ method: 'GET', path: '/.well-known/jwks.json' }));
         const etag = String(first.headers?.ETag);
-        const second = await invoke(proxyEvent({ method: 'GET', path: '/.well-known/jwks.json', headers: { 'If-None-Match': etag } }));
+        const second = await invoke(
+          proxyEvent({ method: 'GET', path: '/.well-known/jwks.json', headers: { 'If-None-Match': etag } }),
+        );
         return { first: response(first), second, etag };
       });
       expect(value.first.status).toBe(200);
       expect(value.first.headers).toMatchObject({ 'Content-Type': 'application/jwk-set+json' });
       const keys = value.first.body as unknown as JSONWebKeySet;
       expect(keys.keys.length).toBeGreaterThan(0);
-      const { protectedHeader } = await jwtVerify(accessToken!, createLocalJWKSet(keys), { issuer: stack.issuer, typ: 'at+jwt' });
+      const { protectedHeader } = await jwtVerify(accessToken!, createLocalJWKSet(keys), {
+        issuer: stack.issuer,
+        typ: 'at+jwt',
+      });
       expect(keys.keys.map((key) => key.kid)).toContain(protectedHeader.kid);
       expect(value.etag).toMatch(/^".+"$/);
       expect(value.second.statusCode).toBe(304);
       expect(value.second.body).toBe('');
     }, 60_000);
 
-    it('metadata: GET /.well-known/oauth-authorization-server is the RFC 8414 document for the stack\'s issuer', async () => {
+    it("metadata: GET /.well-known/oauth-authorization-server is the RFC 8414 document for the stack's issuer", async () => {
       const fn = bundledFunction('GET /.well-known/oauth-authorization-server');
       const { value } = await runFunction(fn, async (invoke) =>
         response(await invoke(proxyEvent({ method: 'GET', path: '/.well-known/oauth-authorization-server' }))),
@@ -249,7 +301,9 @@ describe('cdk synth', () => {
       expect(Number.isSafeInteger(propagation), 'the template sets ROTATION_PROPAGATION_SECONDS').toBe(true);
       const before = Date.now();
       // EventBridge Scheduler's default input for a Lambda target is an empty object.
-      const { value, logs } = await runFunction(fn, (invoke) => invoke<{ created: string; signsFrom: string; scheduledForDeletion: string[] }>({}));
+      const { value, logs } = await runFunction(fn, (invoke) =>
+        invoke<{ created: string; signsFrom: string; scheduledForDeletion: string[] }>({}),
+      );
       const after = Date.now();
       // An RFC 7638 thumbprint: base64url SHA-256.
       expect(value.created).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -258,7 +312,11 @@ describe('cdk synth', () => {
       const signsFrom = Date.parse(value.signsFrom);
       expect(signsFrom).toBeGreaterThanOrEqual(before + propagation * 1000);
       expect(signsFrom).toBeLessThanOrEqual(after + (propagation + 3) * 1000);
-      expect(logs).toEqual(expect.arrayContaining([expect.objectContaining({ event: 'signing_key_rotated', service: fn.variables.SERVICE_NAME })]));
+      expect(logs).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ event: 'signing_key_rotated', service: fn.variables.SERVICE_NAME }),
+        ]),
+      );
 
       const jwks = (await (await fetch(`${stack.url}/.well-known/jwks.json`)).json()) as JSONWebKeySet;
       expect(jwks.keys).toHaveLength(2);
@@ -305,10 +363,16 @@ function proxyEvent(request: {
     headers,
     multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [value]])),
     queryStringParameters: query,
-    multiValueQueryStringParameters: query === null ? null : Object.fromEntries(Object.entries(query).map(([name, value]) => [name, [value]])),
+    multiValueQueryStringParameters:
+      query === null ? null : Object.fromEntries(Object.entries(query).map(([name, value]) => [name, [value]])),
     pathParameters: null,
     stageVariables: null,
-    body: request.body === undefined ? null : request.base64 ? Buffer.from(request.body, 'utf8').toString('base64') : request.body,
+    body:
+      request.body === undefined
+        ? null
+        : request.base64
+          ? Buffer.from(request.body, 'utf8').toString('base64')
+          : request.body,
     isBase64Encoded: request.body !== undefined && request.base64 === true,
     requestContext: {
       accountId: '123456789012',
@@ -393,10 +457,23 @@ const LAMBDA_RUNTIME = `
  * Runs the function's bundle in a child process for `session`, then disconnects and waits for it to exit
  * by itself. Asynchronous throughout: the KMS emulator answers from this process's event loop.
  */
-async function runBundle<T>(fn: BundledFunction, env: Record<string, string>, session: (invoke: Invoke) => Promise<T>): Promise<BundleRun<T>> {
+async function runBundle<T>(
+  fn: BundledFunction,
+  env: Record<string, string>,
+  session: (invoke: Invoke) => Promise<T>,
+): Promise<BundleRun<T>> {
   const child = spawn(
     process.execPath,
-    ['-e', LAMBDA_RUNTIME, fn.assetDir, fn.module, fn.exportName, fn.id, String(fn.memoryMiB), String(fn.timeoutSeconds)],
+    [
+      '-e',
+      LAMBDA_RUNTIME,
+      fn.assetDir,
+      fn.module,
+      fn.exportName,
+      fn.id,
+      String(fn.memoryMiB),
+      String(fn.timeoutSeconds),
+    ],
     { cwd: fn.assetDir, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
   );
   let stdout = '';
@@ -407,7 +484,9 @@ async function runBundle<T>(fn: BundledFunction, env: Record<string, string>, se
   child.on('error', (error) => (stderr += `\n${String(error)}`));
   // The exit and the end of its output: 'close' never comes once the parent has disconnected the IPC channel.
   const exited = Promise.all([
-    new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))),
+    new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    ),
     new Promise((resolve) => child.stdout!.once('close', resolve)),
     new Promise((resolve) => child.stderr!.once('close', resolve)),
   ]).then(([status]) => status);
@@ -418,7 +497,9 @@ async function runBundle<T>(fn: BundledFunction, env: Record<string, string>, se
     new Promise<R>((resolve, reject) => {
       const id = randomUUID();
       pending.set(id, (result) => resolve(result as R));
-      void exited.then(({ code, signal }) => reject(new Error(`${fn.id} exited with ${code ?? signal} during an invocation:\n${stderr}`)));
+      void exited.then(({ code, signal }) =>
+        reject(new Error(`${fn.id} exited with ${code ?? signal} during an invocation:\n${stderr}`)),
+      );
       child.send({ id, event });
     });
   try {

@@ -6,7 +6,7 @@ import type { ServiceConfig } from '../../lambda/config';
 import { createTokenEndpointDeps } from '../../lambda/handlers/runtime';
 import { DependencyUnavailableError } from '../../lambda/oauth/errors';
 import type { TokenEndpointDeps } from '../../lambda/oauth/grants/grant';
-import { RefreshTokenConflictError, type RefreshToken } from '../../lambda/oauth/ports';
+import { type RefreshToken, RefreshTokenConflictError } from '../../lambda/oauth/ports';
 import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
 import { decodePhc } from '../../lambda/passwords/phc';
 import { hashRefreshToken } from '../../lambda/tokens/refresh-token';
@@ -41,11 +41,15 @@ afterAll(async () => {
 
 const auth = { authorization: basic('app', 'app-secret') };
 async function login(): Promise<string> {
-  const response = await handleTokenRequest(tokenRequest({ grant_type: 'password', username: 'alice', password: 'pw-alice' }, auth), deps);
+  const response = await handleTokenRequest(
+    tokenRequest({ grant_type: 'password', username: 'alice', password: 'pw-alice' }, auth),
+    deps,
+  );
   expect(response.status).toBe(200);
   return JSON.parse(response.body).refresh_token;
 }
-const refresh = (token: string) => handleTokenRequest(tokenRequest({ grant_type: 'refresh_token', refresh_token: token }, auth), deps);
+const refresh = (token: string) =>
+  handleTokenRequest(tokenRequest({ grant_type: 'refresh_token', refresh_token: token }, auth), deps);
 
 function record(overrides: Partial<RefreshToken> = {}): RefreshToken {
   const now = Math.floor(Date.now() / 1000);
@@ -72,7 +76,9 @@ describe('DynamoRefreshTokenStore against DynamoDB Local', () => {
     await store.create(token);
     expect(await store.get(token.tokenHash)).toEqual({ ...token, successorHash: undefined });
     const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
-    const { Item } = await db.send(new GetCommand({ TableName: config.tables.refreshTokens, Key: { tokenHash: token.tokenHash } }));
+    const { Item } = await db.send(
+      new GetCommand({ TableName: config.tables.refreshTokens, Key: { tokenHash: token.tokenHash } }),
+    );
     expect(Item?.expiresAt).toBe(token.idleExpiresAt);
   });
 
@@ -84,7 +90,10 @@ describe('DynamoRefreshTokenStore against DynamoDB Local', () => {
     await store.rotate(current, next, current.issuedAt);
     const error = await store.rotate(current, record(), current.issuedAt).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RefreshTokenConflictError);
-    expect((error as RefreshTokenConflictError).current).toMatchObject({ state: 'rotated', successorHash: next.tokenHash });
+    expect((error as RefreshTokenConflictError).current).toMatchObject({
+      state: 'rotated',
+      successorHash: next.tokenHash,
+    });
   });
 
   it('refuses to rotate an expired token even though DynamoDB has not deleted it', async () => {
@@ -111,7 +120,9 @@ describe('DynamoRefreshTokenStore against DynamoDB Local', () => {
     // The first token comes back (reuse): revoking from it reaches the family's live token, c.
     expect(await store.revokeFamily({ ...a, state: 'rotated' })).toBe(true);
     expect((await store.get(a.tokenHash))?.state).toBe('revoked');
-    const error = await store.rotate(c, record({ familyId: a.familyId, generation: 3 }), a.issuedAt).catch((e: unknown) => e);
+    const error = await store
+      .rotate(c, record({ familyId: a.familyId, generation: 3 }), a.issuedAt)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RefreshTokenConflictError);
     expect((error as RefreshTokenConflictError).current).toMatchObject({ tokenHash: c.tokenHash, state: 'revoked' });
     // The item of c is untouched; the marker is what refuses it.
@@ -125,7 +136,12 @@ describe('DynamoRefreshTokenStore against DynamoDB Local', () => {
     const { Item } = await db.send(
       new GetCommand({ TableName: config.tables.refreshTokens, Key: { tokenHash: familyMarkerKey(a.familyId) } }),
     );
-    expect(Item).toEqual({ tokenHash: familyMarkerKey(a.familyId), familyId: a.familyId, revokedAt: expect.any(Number), expiresAt: a.familyExpiresAt });
+    expect(Item).toEqual({
+      tokenHash: familyMarkerKey(a.familyId),
+      familyId: a.familyId,
+      revokedAt: expect.any(Number),
+      expiresAt: a.familyExpiresAt,
+    });
   });
 
   it('revokes a family of 200 tokens in one round trip', async () => {
@@ -158,7 +174,7 @@ describe('DynamoRefreshTokenStore against DynamoDB Local', () => {
 describe('token endpoint on DynamoDB Local and the KMS emulator', () => {
   it('rejects an expired-but-undeleted refresh token over the real store', async () => {
     const store = new DynamoRefreshTokenStore(db, config.tables.refreshTokens);
-    const token = 'expired-token-' + randomUUID();
+    const token = `expired-token-${randomUUID()}`;
     const now = Math.floor(Date.now() / 1000);
     await store.create(record({ tokenHash: hashRefreshToken(token), issuedAt: now - 7200, idleExpiresAt: now - 1 }));
     const response = await refresh(token);
@@ -191,17 +207,28 @@ describe('token endpoint on DynamoDB Local and the KMS emulator', () => {
     const [header, payload, signature] = jwt.split('.') as [string, string, string];
     const signer = new KmsJwtSigner(kmsClient(kms.endpoint), ALIAS);
     const [jwk] = await signer.publicJwks();
-    expect(JSON.parse(Buffer.from(header, 'base64url').toString())).toEqual({ alg: 'RS256', typ: 'at+jwt', kid: jwk!.kid });
+    expect(JSON.parse(Buffer.from(header, 'base64url').toString())).toEqual({
+      alg: 'RS256',
+      typ: 'at+jwt',
+      kid: jwk!.kid,
+    });
     const key = createPublicKey({ key: { kty: 'RSA', n: jwk!.n, e: jwk!.e }, format: 'jwk' });
-    expect(rsaVerify('sha256', Buffer.from(`${header}.${payload}`), key, Buffer.from(signature, 'base64url'))).toBe(true);
+    expect(rsaVerify('sha256', Buffer.from(`${header}.${payload}`), key, Buffer.from(signature, 'base64url'))).toBe(
+      true,
+    );
   });
 
   it('replaces a hash made with outdated scrypt parameters at the first login, through the user store', async () => {
     const outdated = { N: 2 ** 11, r: 8, p: 1 };
-    await seed(db, config.tables, { users: [{ username: 'olga', password: 'pw-olga', userId: 'u-olga', scrypt: outdated }] });
+    await seed(db, config.tables, {
+      users: [{ username: 'olga', password: 'pw-olga', userId: 'u-olga', scrypt: outdated }],
+    });
     const hashOf = async () => (await deps.users.getUser('olga'))?.passwordHash ?? '';
     expect(decodePhc(await hashOf()).params).toEqual(outdated);
-    const response = await handleTokenRequest(tokenRequest({ grant_type: 'password', username: 'olga', password: 'pw-olga' }, auth), deps);
+    const response = await handleTokenRequest(
+      tokenRequest({ grant_type: 'password', username: 'olga', password: 'pw-olga' }, auth),
+      deps,
+    );
     expect(response.status).toBe(200);
     expect(decodePhc(await hashOf()).params).toEqual(config.scrypt);
   });

@@ -3,23 +3,17 @@
  * local stack state in a temp dir, plus one run of the real entry as a child process.
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoRefreshTokenStore, familyMarkerKey } from '../../lambda/adapters/refresh-token-store';
-import type { TableNames } from '../../contract/tables';
-import { hashClientSecret } from '../../lambda/oauth/client-secret';
-import type { RefreshToken } from '../../lambda/oauth/ports';
-import { DEFAULT_SCRYPT_PARAMS, MAX_PASSWORD_LENGTH, needsRehash, verifyPassword } from '../../lambda/passwords';
-import { freePort } from '../../local/net';
-import { LOCAL_REGION, writeStackState, type LocalStackState } from '../../local/state';
-import { runCli, type CliDeps } from '../../bin/admin/cli';
-import { stackSettingsFromOutputs, type StackOutput } from '../../bin/admin/stack-outputs';
+import { type CliDeps, runCli } from '../../bin/admin/cli';
+import { type StackOutput, stackSettingsFromOutputs } from '../../bin/admin/stack-outputs';
+import { resolveTarget } from '../../bin/admin/target';
 import {
   ACCESS_TOKEN_TTL_OUTPUT,
   CLIENTS_TABLE_NAME_OUTPUT,
@@ -27,15 +21,21 @@ import {
   LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT,
   REFRESH_TOKENS_TABLE_NAME_OUTPUT,
   SCRYPT_PARAMS_OUTPUT,
-  SIGNING_KEYS_TABLE_NAME_OUTPUT,
   SIGNING_KEY_ALIAS_OUTPUT,
+  SIGNING_KEYS_TABLE_NAME_OUTPUT,
   TOKEN_ENDPOINT_OUTPUT,
   USERS_TABLE_NAME_OUTPUT,
 } from '../../contract/stack-outputs';
-import { resolveTarget } from '../../bin/admin/target';
+import type { TableNames } from '../../contract/tables';
 import { DynamoLoginAttemptStore } from '../../lambda/adapters/login-attempt-store';
-import { attemptSubject } from '../../lambda/oauth/lockout';
+import { DynamoRefreshTokenStore, familyMarkerKey } from '../../lambda/adapters/refresh-token-store';
 import { DynamoUserRefreshTokens } from '../../lambda/adapters/user-refresh-tokens';
+import { hashClientSecret } from '../../lambda/oauth/client-secret';
+import { attemptSubject } from '../../lambda/oauth/lockout';
+import type { RefreshToken } from '../../lambda/oauth/ports';
+import { DEFAULT_SCRYPT_PARAMS, MAX_PASSWORD_LENGTH, needsRehash, verifyPassword } from '../../lambda/passwords';
+import { freePort } from '../../local/net';
+import { LOCAL_REGION, type LocalStackState, writeStackState } from '../../local/state';
 import { documentClient, freshTables } from '../support/aws';
 
 const REPO = join(import.meta.dirname, '..', '..');
@@ -87,7 +87,10 @@ interface Run {
   err: string;
 }
 
-async function run(argv: string[], options: { stdin?: string; env?: Record<string, string | undefined>; deps?: CliDeps } = {}): Promise<Run> {
+async function run(
+  argv: string[],
+  options: { stdin?: string; env?: Record<string, string | undefined>; deps?: CliDeps } = {},
+): Promise<Run> {
   let out = '';
   let err = '';
   const code = await runCli(
@@ -181,7 +184,15 @@ async function createUser(username: string, password = 'initial password'): Prom
 describe('clients create', () => {
   it('creates a confidential client, prints its secret once and stores only the hash', async () => {
     const id = unique('web');
-    const result = await runJson(['clients', 'create', id, '--scopes', 'read write', '--audience', 'https://api.example.test']);
+    const result = await runJson([
+      'clients',
+      'create',
+      id,
+      '--scopes',
+      'read write',
+      '--audience',
+      'https://api.example.test',
+    ]);
     expect(Object.keys(result).sort()).toEqual(['client_id', 'client_secret']);
     expect(result.client_id).toBe(id);
     const secret = result.client_secret as string;
@@ -239,7 +250,10 @@ describe('clients create', () => {
   it.each([
     [['clients', 'create', 'bad id'], /invalid client ID/],
     [['clients', 'create', 'x'.repeat(129)], /invalid client ID/],
-    [['clients', 'create', 'ok', '--grant-types', 'password,client_credentials'], /unsupported grant type "client_credentials"/],
+    [
+      ['clients', 'create', 'ok', '--grant-types', 'password,client_credentials'],
+      /unsupported grant type "client_credentials"/,
+    ],
     [['clients', 'create', 'ok', '--grant-types', 'password,'], /invalid --grant-types/],
     [['clients', 'create', 'ok', '--scopes', 'read "quoted"'], /invalid --scopes/],
     [['clients', 'create', 'ok', '--audience', 'has space'], /invalid --audience/],
@@ -274,7 +288,11 @@ describe('clients list, disable, delete', () => {
       disabled: false,
       created_at: expect.any(String),
     });
-    expect(clients.find((c) => c.client_id === publicId)).toMatchObject({ public: true, grant_types: ['password'], audience: null });
+    expect(clients.find((c) => c.client_id === publicId)).toMatchObject({
+      public: true,
+      grant_types: ['password'],
+      audience: null,
+    });
     const ids = clients.map((c) => c.client_id as string);
     expect(ids).toEqual([...ids].sort((a, b) => a.localeCompare(b)));
     expect(JSON.stringify(json)).not.toMatch(/sha256:|secret/i);
@@ -314,10 +332,13 @@ describe('clients list, disable, delete', () => {
 });
 
 describe('users', () => {
-  it('creates a user with the password from stdin, hashed with the stack\'s scrypt params', async () => {
+  it("creates a user with the password from stdin, hashed with the stack's scrypt params", async () => {
     const name = unique('alice');
     const password = 'correct horse battery staple';
-    const result = await runJson(['users', 'create', name, '--password-stdin', '--scopes', 'read profile'], `${password}\n`);
+    const result = await runJson(
+      ['users', 'create', name, '--password-stdin', '--scopes', 'read profile'],
+      `${password}\n`,
+    );
     expect(result).toEqual({ username: name, user_id: expect.stringMatching(/^[0-9a-f-]{36}$/), created: true });
     expect(JSON.stringify(result)).not.toContain(password);
 
@@ -354,7 +375,9 @@ describe('users', () => {
 
   it('prints neither the password nor the hash in human output', async () => {
     const name = unique('carol');
-    const { code, out, err } = await run(['users', 'create', name, '--password-stdin'], { stdin: 'hunter2-but-longer' });
+    const { code, out, err } = await run(['users', 'create', name, '--password-stdin'], {
+      stdin: 'hunter2-but-longer',
+    });
     expect(code).toBe(0);
     expect(err).toBe('');
     const item = await userItem(name);
@@ -385,13 +408,18 @@ describe('users', () => {
   it('accepts a password of exactly the maximum length', async () => {
     const name = unique('longpw');
     await createUser(name, 'y'.repeat(MAX_PASSWORD_LENGTH));
-    expect(await verifyPassword('y'.repeat(MAX_PASSWORD_LENGTH), (await userItem(name))?.passwordHash as string)).toBe(true);
+    expect(await verifyPassword('y'.repeat(MAX_PASSWORD_LENGTH), (await userItem(name))?.passwordHash as string)).toBe(
+      true,
+    );
   });
 
-  it.each([[' alice'], ['alice '], ['al\u0000ice'], ['al\tice'], ['a'.repeat(257)]])('rejects the username %j (exit 2)', async (name) => {
-    expectFailure(await run(['users', 'create', name, '--password-stdin'], { stdin: 'pw' }), 2, /invalid user NAME/);
-    expect(await userItem(name)).toBeUndefined();
-  });
+  it.each([[' alice'], ['alice '], ['al\u0000ice'], ['al\tice'], ['a'.repeat(257)]])(
+    'rejects the username %j (exit 2)',
+    async (name) => {
+      expectFailure(await run(['users', 'create', name, '--password-stdin'], { stdin: 'pw' }), 2, /invalid user NAME/);
+      expect(await userItem(name)).toBeUndefined();
+    },
+  );
 
   it('refuses an existing username (exit 1) and keeps the old password', async () => {
     const name = unique('dupuser');
@@ -402,7 +430,7 @@ describe('users', () => {
     expect(await verifyPassword('first', item?.passwordHash as string)).toBe(true);
   });
 
-  it('sets a new password and revokes the user\'s refresh tokens', async () => {
+  it("sets a new password and revokes the user's refresh tokens", async () => {
     const name = unique('dave');
     const userId = await createUser(name, 'old password');
     const before = (await userItem(name))?.passwordChangedAt as string;
@@ -422,7 +450,11 @@ describe('users', () => {
   });
 
   it('reports set-password for a missing user before reading stdin (exit 1)', async () => {
-    expectFailure(await run(['users', 'set-password', 'nobody-here', '--password-stdin'], { stdin: 'pw' }), 1, /there is no user "nobody-here"/);
+    expectFailure(
+      await run(['users', 'set-password', 'nobody-here', '--password-stdin'], { stdin: 'pw' }),
+      1,
+      /there is no user "nobody-here"/,
+    );
   });
 
   it('disables (revoking refresh tokens) and enables a user', async () => {
@@ -430,7 +462,11 @@ describe('users', () => {
     const userId = await createUser(name);
     const hashes = await seedTokens(userId, name, ['active', 'active']);
 
-    expect(await runJson(['users', 'disable', name])).toEqual({ username: name, disabled: true, revoked_refresh_tokens: 2 });
+    expect(await runJson(['users', 'disable', name])).toEqual({
+      username: name,
+      disabled: true,
+      revoked_refresh_tokens: 2,
+    });
     expect((await userItem(name))?.disabled).toBe(true);
     expect(await tokenStates(hashes)).toEqual(['revoked', 'revoked']);
 
@@ -475,21 +511,35 @@ describe('tokens revoke', () => {
     const alreadyRevokedAt = (await rawItem(tables.refreshTokens, { tokenHash: hashes[3] ?? '' }))?.revokedAt;
 
     const before = Math.floor(Date.now() / 1000);
-    expect(await runJson(['tokens', 'revoke', '--username', name])).toEqual({ username: name, revoked_refresh_tokens: 3 });
+    expect(await runJson(['tokens', 'revoke', '--username', name])).toEqual({
+      username: name,
+      revoked_refresh_tokens: 3,
+    });
     expect(await tokenStates(hashes)).toEqual(['revoked', 'revoked', 'rotated', 'revoked']);
     expect(await familiesRevoked(hashes)).toEqual([true, true, true, false]);
     expect(await tokenStates(otherHashes)).toEqual(['active', 'rotated']);
     expect(await familiesRevoked(otherHashes)).toEqual([false, false]);
     // A later token of a revoked family that the index did not show yet cannot rotate either.
     const rotated = (await refreshTokens.get(hashes[2] ?? ''))!;
-    const unseen = { ...rotated, tokenHash: randomBytes(32).toString('base64url'), generation: 1, state: 'active' as const };
+    const unseen = {
+      ...rotated,
+      tokenHash: randomBytes(32).toString('base64url'),
+      generation: 1,
+      state: 'active' as const,
+    };
     await refreshTokens.create(unseen);
     const now = Math.floor(Date.now() / 1000);
-    await expect(refreshTokens.rotate(unseen, { ...unseen, tokenHash: randomBytes(32).toString('base64url'), generation: 2 }, now)).rejects.toMatchObject({
+    await expect(
+      refreshTokens.rotate(unseen, { ...unseen, tokenHash: randomBytes(32).toString('base64url'), generation: 2 }, now),
+    ).rejects.toMatchObject({
       current: { state: 'revoked' },
     });
     const otherToken = (await refreshTokens.get(otherHashes[0] ?? ''))!;
-    await refreshTokens.rotate(otherToken, { ...otherToken, tokenHash: randomBytes(32).toString('base64url'), generation: 1 }, now);
+    await refreshTokens.rotate(
+      otherToken,
+      { ...otherToken, tokenHash: randomBytes(32).toString('base64url'), generation: 1 },
+      now,
+    );
     const item = await rawItem(tables.refreshTokens, { tokenHash: hashes[0] ?? '' });
     expect(item?.revokedAt).toBeGreaterThanOrEqual(before);
     expect(item?.revokedAt).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
@@ -502,10 +552,26 @@ describe('tokens revoke', () => {
 
   it('follows the index across pages', async () => {
     const userId = randomUUID();
-    const hashes = await seedTokens(userId, 'paged', ['active', 'rotated', 'active', 'revoked', 'active', 'active', 'active']);
+    const hashes = await seedTokens(userId, 'paged', [
+      'active',
+      'rotated',
+      'active',
+      'revoked',
+      'active',
+      'active',
+      'active',
+    ]);
     const revoker = new DynamoUserRefreshTokens(db, tables.refreshTokens, 2);
     expect(await revoker.revokeAllForUser(userId, 1_700_000_000)).toBe(6);
-    expect(await tokenStates(hashes)).toEqual(['revoked', 'rotated', 'revoked', 'revoked', 'revoked', 'revoked', 'revoked']);
+    expect(await tokenStates(hashes)).toEqual([
+      'revoked',
+      'rotated',
+      'revoked',
+      'revoked',
+      'revoked',
+      'revoked',
+      'revoked',
+    ]);
     expect(await familiesRevoked(hashes)).toEqual([true, true, true, false, true, true, true]);
     expect((await rawItem(tables.refreshTokens, { tokenHash: hashes[6] ?? '' }))?.revokedAt).toBe(1_700_000_000);
     expect(await revoker.revokeAllForUser(userId)).toBe(0);
@@ -578,17 +644,29 @@ describe('command line and target errors', () => {
     const dir = await mkdtemp(join(tmpdir(), 'ropc-admin-bad-'));
     try {
       await writeFile(join(dir, 'stack.json'), '{ not json');
-      expectFailure(await run(['clients', 'list'], { env: { LOCAL_STATE_DIR: dir } }), 1, /cannot read the local stack state .*`npm start`/);
+      expectFailure(
+        await run(['clients', 'list'], { env: { LOCAL_STATE_DIR: dir } }),
+        1,
+        /cannot read the local stack state .*`npm start`/,
+      );
       const { users: _users, ...withoutUsers } = tables;
       await writeStackState(dir, state({ tables: withoutUsers as TableNames }));
-      expectFailure(await run(['clients', 'list'], { env: { LOCAL_STATE_DIR: dir } }), 1, /stack\.json is invalid \(tables\.users\).*`npm start`/);
+      expectFailure(
+        await run(['clients', 'list'], { env: { LOCAL_STATE_DIR: dir } }),
+        1,
+        /stack\.json is invalid \(tables\.users\).*`npm start`/,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
 
   it('reports usage errors before looking for the stack', async () => {
-    expectFailure(await run(['users', 'create', ' x', '--password-stdin'], { env: { LOCAL_STATE_DIR: emptyDir } }), 2, /invalid user NAME/);
+    expectFailure(
+      await run(['users', 'create', ' x', '--password-stdin'], { env: { LOCAL_STATE_DIR: emptyDir } }),
+      2,
+      /invalid user NAME/,
+    );
   });
 
   it('reports an unreachable DynamoDB Local clearly', async () => {
@@ -597,7 +675,13 @@ describe('command line and target errors', () => {
       const down = `http://127.0.0.1:${await freePort()}`;
       await writeStackState(dir, state({ dynamodbEndpoint: down }));
       const result = await run(['clients', 'list'], { env: { LOCAL_STATE_DIR: dir } });
-      expectFailure(result, 1, new RegExp(`cannot reach DynamoDB Local at ${down} .*is the local stack running\\? Start it with \`npm start\``));
+      expectFailure(
+        result,
+        1,
+        new RegExp(
+          `cannot reach DynamoDB Local at ${down} .*is the local stack running\\? Start it with \`npm start\``,
+        ),
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -640,7 +724,16 @@ describe('--stack NAME (CloudFormation outputs)', () => {
       ISSUER_OUTPUT,
       TOKEN_ENDPOINT_OUTPUT,
       SCRYPT_PARAMS_OUTPUT,
-    ]).toEqual(['ClientsTableName', 'UsersTableName', 'RefreshTokensTableName', 'LoginAttemptsTableName', 'SigningKeyAlias', 'Issuer', 'TokenEndpoint', 'ScryptParams']);
+    ]).toEqual([
+      'ClientsTableName',
+      'UsersTableName',
+      'RefreshTokensTableName',
+      'LoginAttemptsTableName',
+      'SigningKeyAlias',
+      'Issuer',
+      'TokenEndpoint',
+      'ScryptParams',
+    ]);
   });
 
   it('maps the outputs to the target', async () => {
@@ -695,9 +788,12 @@ describe('--stack NAME (CloudFormation outputs)', () => {
   it('defaults to DEFAULT_SCRYPT_PARAMS without a ScryptParams output and rejects a bad one', () => {
     const withoutScrypt = outputs.filter((output) => output.OutputKey !== SCRYPT_PARAMS_OUTPUT);
     expect(stackSettingsFromOutputs('prod', withoutScrypt).scrypt).toEqual(DEFAULT_SCRYPT_PARAMS);
-    expect(() => stackSettingsFromOutputs('prod', [...withoutScrypt, { OutputKey: SCRYPT_PARAMS_OUTPUT, OutputValue: 'N=1000,r=8,p=1' }])).toThrow(
-      /stack "prod" has an invalid ScryptParams output/,
-    );
+    expect(() =>
+      stackSettingsFromOutputs('prod', [
+        ...withoutScrypt,
+        { OutputKey: SCRYPT_PARAMS_OUTPUT, OutputValue: 'N=1000,r=8,p=1' },
+      ]),
+    ).toThrow(/stack "prod" has an invalid ScryptParams output/);
   });
 
   it('reports a missing stack, missing outputs and AWS failures (exit 1)', async () => {
@@ -707,14 +803,19 @@ describe('--stack NAME (CloudFormation outputs)', () => {
     expectFailure(missing, 1, /there is no CloudFormation stack "nope" in eu-west-1/);
 
     const partial = await run(['clients', 'list', '--stack', 'half'], {
-      deps: { describeStackOutputs: async () => outputs.filter((o) => o.OutputKey !== USERS_TABLE_NAME_OUTPUT && o.OutputKey !== ISSUER_OUTPUT) },
+      deps: {
+        describeStackOutputs: async () =>
+          outputs.filter((o) => o.OutputKey !== USERS_TABLE_NAME_OUTPUT && o.OutputKey !== ISSUER_OUTPUT),
+      },
     });
     expectFailure(partial, 1, /stack "half" lacks the outputs UsersTableName, Issuer/);
 
     const noCredentials = await run(['clients', 'list', '--stack', 'prod'], {
       deps: {
         describeStackOutputs: async () => {
-          throw Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' });
+          throw Object.assign(new Error('Could not load credentials from any providers'), {
+            name: 'CredentialsProviderError',
+          });
         },
       },
     });
@@ -786,8 +887,12 @@ describe('the real entry', () => {
       });
       expect(listed.err).toBe('');
       expect(listed.code).toBe(0);
-      expect((JSON.parse(listed.out) as { clients: { client_id: string }[] }).clients.map((c) => c.client_id)).toContain(id);
-      expect(requests.map((params) => [params.get('Action'), params.get('StackName')])).toEqual([['DescribeStacks', 'cfn-test']]);
+      expect(
+        (JSON.parse(listed.out) as { clients: { client_id: string }[] }).clients.map((c) => c.client_id),
+      ).toContain(id);
+      expect(requests.map((params) => [params.get('Action'), params.get('StackName')])).toEqual([
+        ['DescribeStacks', 'cfn-test'],
+      ]);
     } finally {
       await new Promise((resolve) => cloudFormation.close(resolve));
     }
@@ -805,7 +910,9 @@ describe('the real entry', () => {
     await runJson(['clients', 'create', id, '--public']);
     const listed = await spawnCli(['clients', 'list', '--json'], '');
     expect(listed.code).toBe(0);
-    expect((JSON.parse(listed.out) as { clients: { client_id: string }[] }).clients.map((c) => c.client_id)).toContain(id);
+    expect((JSON.parse(listed.out) as { clients: { client_id: string }[] }).clients.map((c) => c.client_id)).toContain(
+      id,
+    );
 
     const failed = await spawnCli(['clients', 'bogus'], '');
     expect(failed.code).toBe(2);
@@ -825,7 +932,10 @@ describe('users unlock and trusted back ends', () => {
     expect((await attempts.read(attemptSubject(name, '198.51.100.7'), now)).pairFailures).toBe(7);
 
     expect(await runJson(['users', 'unlock', name])).toEqual({ username: name, unlocked: true, cleared_counters: 2 });
-    expect(await attempts.read(attemptSubject(name, '198.51.100.7'), now)).toMatchObject({ pairFailures: 0, userFailuresThisHour: 0 });
+    expect(await attempts.read(attemptSubject(name, '198.51.100.7'), now)).toMatchObject({
+      pairFailures: 0,
+      userFailuresThisHour: 0,
+    });
     expect((await attempts.read(attemptSubject('someone-else', '198.51.100.7'), now)).pairFailures).toBe(1);
     expectFailure(await run(['users', 'unlock', unique('nobody')]), 1, /there is no user/);
   });
@@ -834,15 +944,25 @@ describe('users unlock and trusted back ends', () => {
     const id = unique('bff');
     await runJson(['clients', 'create', id, '--trust-end-user-ip']);
     expect(await clientItem(id)).toMatchObject({ trustEndUserIp: true, isPublic: false });
-    expectFailure(await run(['clients', 'create', unique('spa'), '--public', '--trust-end-user-ip']), 2, /confidential clients only/);
+    expectFailure(
+      await run(['clients', 'create', unique('spa'), '--public', '--trust-end-user-ip']),
+      2,
+      /confidential clients only/,
+    );
   });
 });
 
 describe('arguments that begin with a dash', () => {
   it('takes a kid such as "-jAbc_1" as the KID argument, and -h still as help', async () => {
     const { parseCommandLine } = await import('../../bin/admin/args');
-    expect(parseCommandLine(['keys', 'revoke', '-jAbc_1', '--json'])).toMatchObject({ args: { KID: '-jAbc_1' }, flags: { json: true } });
-    expect(parseCommandLine(['keys', 'revoke', '-Yh7abc', '--json'])).toMatchObject({ args: { KID: '-Yh7abc' }, flags: { json: true } });
+    expect(parseCommandLine(['keys', 'revoke', '-jAbc_1', '--json'])).toMatchObject({
+      args: { KID: '-jAbc_1' },
+      flags: { json: true },
+    });
+    expect(parseCommandLine(['keys', 'revoke', '-Yh7abc', '--json'])).toMatchObject({
+      args: { KID: '-Yh7abc' },
+      flags: { json: true },
+    });
     expect(parseCommandLine(['keys', 'revoke', '--', '-x'])).toMatchObject({ args: { KID: '-x' } });
     expect(parseCommandLine(['keys', '-h'])).toEqual({ kind: 'help' });
   });

@@ -169,7 +169,9 @@ describe('startDynamoDbLocal', () => {
     await second.stop();
   });
 
-  it('fails clearly, without mistaking another listener for itself, when a fixed port is taken', { timeout: 60_000 }, async () => {
+  it('fails clearly, without mistaking another listener for itself, when a fixed port is taken', {
+    timeout: 60_000,
+  }, async () => {
     // A fake DynamoDB holds the port and answers ListTables: DynamoDB Local cannot bind it (and does not exit
     // when it cannot bind), and the answer must not be taken for our instance being ready.
     let fakeAnswers = 0;
@@ -193,7 +195,9 @@ describe('startDynamoDbLocal', () => {
 });
 
 describe('ensureDynamoDbLocal', () => {
-  it('fetches once, verifies, and survives concurrent callers and a half-finished cache', { timeout: 180_000 }, async () => {
+  it('fetches once, verifies, and survives concurrent callers and a half-finished cache', {
+    timeout: 180_000,
+  }, async () => {
     const cacheDir = join(await scratchDir('ddb-cache'), 'dynamodb-local');
     // Left behind by an interrupted extraction: no completion marker.
     await mkdir(join(cacheDir, 'emulator'), { recursive: true });
@@ -246,10 +250,12 @@ describe('checkJava', () => {
     const fake = join(dir, 'java');
     await writeFile(
       fake,
-      '#!/bin/sh\necho \'java version "1.8.0_392"\' >&2\necho \'Java(TM) SE Runtime Environment (build 1.8.0_392-b08)\' >&2\n',
+      "#!/bin/sh\necho 'java version \"1.8.0_392\"' >&2\necho 'Java(TM) SE Runtime Environment (build 1.8.0_392-b08)' >&2\n",
     );
     await chmod(fake, 0o755);
-    await expect(checkJava({ javaBin: fake })).rejects.toThrow(/needs a Java 17\+ runtime, but found Java 8 \(java version "1\.8\.0_392"\)/);
+    await expect(checkJava({ javaBin: fake })).rejects.toThrow(
+      /needs a Java 17\+ runtime, but found Java 8 \(java version "1\.8\.0_392"\)/,
+    );
     await expect(checkJava({ env: { PATH: dir } })).rejects.toThrow(/found Java 8/);
 
     await writeFile(fake, '#!/bin/sh\necho \'openjdk version "21.0.2" 2024-01-16\' >&2\n');

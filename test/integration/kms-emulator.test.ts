@@ -1,3 +1,7 @@
+import { constants, createHash, createPublicKey, type KeyObject, verify as nodeVerify, randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   CreateAliasCommand,
   CreateKeyCommand,
@@ -6,23 +10,19 @@ import {
   DisableKeyCommand,
   EnableKeyCommand,
   GetPublicKeyCommand,
+  type KeyMetadata,
   KMSClient,
   ListAliasesCommand,
   ListResourceTagsCommand,
   ScheduleKeyDeletionCommand,
   SignCommand,
+  type SigningAlgorithmSpec,
   TagResourceCommand,
   UpdateAliasCommand,
   VerifyCommand,
-  type KeyMetadata,
-  type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
-import { constants, createHash, createPublicKey, randomUUID, verify as nodeVerify, type KeyObject } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startKmsEmulator, type KmsEmulator } from '../../local/kms-emulator';
+import { type KmsEmulator, startKmsEmulator } from '../../local/kms-emulator';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -74,10 +74,16 @@ function hashOf(algorithm: SigningAlgorithmSpec): 'sha256' | 'sha384' | 'sha512'
   return 'sha256';
 }
 
-const digestOf = (algorithm: SigningAlgorithmSpec, message: Uint8Array) => createHash(hashOf(algorithm)).update(message).digest();
+const digestOf = (algorithm: SigningAlgorithmSpec, message: Uint8Array) =>
+  createHash(hashOf(algorithm)).update(message).digest();
 
 /** Independent check with node:crypto over the RAW message; PSS salt length must equal the digest length. */
-function nodeVerifies(publicKey: KeyObject, algorithm: SigningAlgorithmSpec, message: Uint8Array, signature: Uint8Array | undefined): boolean {
+function nodeVerifies(
+  publicKey: KeyObject,
+  algorithm: SigningAlgorithmSpec,
+  message: Uint8Array,
+  signature: Uint8Array | undefined,
+): boolean {
   const hash = hashOf(algorithm);
   const sig = Buffer.from(signature ?? new Uint8Array());
   if (algorithm.startsWith('ECDSA')) return nodeVerify(hash, message, { key: publicKey, dsaEncoding: 'der' }, sig);
@@ -89,21 +95,47 @@ function nodeVerifies(publicKey: KeyObject, algorithm: SigningAlgorithmSpec, mes
 }
 
 /** A raw KMS request, bypassing the SDK, to check the wire format and input validation. */
-async function rawRequest(emulator: KmsEmulator, target: string | undefined, body: string, path = '/', method = 'POST') {
+async function rawRequest(
+  emulator: KmsEmulator,
+  target: string | undefined,
+  body: string,
+  path = '/',
+  method = 'POST',
+) {
   const headers: Record<string, string> = { 'content-type': 'application/x-amz-json-1.1' };
   if (target !== undefined) headers['x-amz-target'] = target;
-  const response = await fetch(`${emulator.endpoint}${path}`, { method, headers, ...(method === 'GET' ? {} : { body }) });
+  const response = await fetch(`${emulator.endpoint}${path}`, {
+    method,
+    headers,
+    ...(method === 'GET' ? {} : { body }),
+  });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+  };
 }
 
 async function controlRequest(emulator: KmsEmulator, method: 'POST' | 'DELETE' | 'GET', body?: string) {
-  const response = await fetch(`${emulator.endpoint}/_emulator/faults`, { method, ...(body === undefined ? {} : { body }) });
-  return { status: response.status, body: (await response.json()) as { Faults?: unknown[]; __type?: string; message?: string } };
+  const response = await fetch(`${emulator.endpoint}/_emulator/faults`, {
+    method,
+    ...(body === undefined ? {} : { body }),
+  });
+  return {
+    status: response.status,
+    body: (await response.json()) as { Faults?: unknown[]; __type?: string; message?: string },
+  };
 }
 
-async function createSigningKey(kms: KMSClient, keySpec: 'RSA_2048' | 'ECC_NIST_P256', extra: { Description?: string } = {}): Promise<KeyMetadata> {
-  const { KeyMetadata: metadata } = await kms.send(new CreateKeyCommand({ KeySpec: keySpec, KeyUsage: 'SIGN_VERIFY', ...extra }));
+async function createSigningKey(
+  kms: KMSClient,
+  keySpec: 'RSA_2048' | 'ECC_NIST_P256',
+  extra: { Description?: string } = {},
+): Promise<KeyMetadata> {
+  const { KeyMetadata: metadata } = await kms.send(
+    new CreateKeyCommand({ KeySpec: keySpec, KeyUsage: 'SIGN_VERIFY', ...extra }),
+  );
   if (!metadata?.KeyId) throw new Error('CreateKey returned no KeyMetadata');
   return metadata;
 }
@@ -189,7 +221,12 @@ describe('KMS emulator', () => {
     });
 
     it('creates an ECC_NIST_P256 signing key', async () => {
-      expect(ecKey).toMatchObject({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY', SigningAlgorithms: ['ECDSA_SHA_256'], Description: '' });
+      expect(ecKey).toMatchObject({
+        KeySpec: 'ECC_NIST_P256',
+        KeyUsage: 'SIGN_VERIFY',
+        SigningAlgorithms: ['ECDSA_SHA_256'],
+        Description: '',
+      });
       const { KeyMetadata: byArn } = await kms.send(new DescribeKeyCommand({ KeyId: ecKey.Arn }));
       expect(byArn?.KeyId).toBe(ecKey.KeyId);
     });
@@ -199,20 +236,34 @@ describe('KMS emulator', () => {
     });
 
     it('rejects what it cannot create, the way KMS does', async () => {
-      const err = await expectKmsError(kms.send(new CreateKeyCommand({ KeySpec: 'RSA_3072', KeyUsage: 'SIGN_VERIFY' })), 'UnsupportedOperationException');
+      const err = await expectKmsError(
+        kms.send(new CreateKeyCommand({ KeySpec: 'RSA_3072', KeyUsage: 'SIGN_VERIFY' })),
+        'UnsupportedOperationException',
+      );
       expect(err.message).toContain('RSA_3072');
       // No KeySpec means SYMMETRIC_DEFAULT, which the emulator does not implement.
       await expectKmsError(kms.send(new CreateKeyCommand({})), 'UnsupportedOperationException');
       // RSA may encrypt in KMS, but not here.
-      await expectKmsError(kms.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' })), 'UnsupportedOperationException');
+      await expectKmsError(
+        kms.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' })),
+        'UnsupportedOperationException',
+      );
       // ECC keys cannot encrypt, in KMS either: KeyUsage defaults to ENCRYPT_DECRYPT.
       await expectKmsError(kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256' })), 'ValidationException');
-      await expectKmsError(kms.send(new CreateKeyCommand({ KeySpec: 'RSA_1024' as 'RSA_2048', KeyUsage: 'SIGN_VERIFY' })), 'ValidationException');
-      await expectKmsError(kms.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY', Origin: 'EXTERNAL' })), 'UnsupportedOperationException');
+      await expectKmsError(
+        kms.send(new CreateKeyCommand({ KeySpec: 'RSA_1024' as 'RSA_2048', KeyUsage: 'SIGN_VERIFY' })),
+        'ValidationException',
+      );
+      await expectKmsError(
+        kms.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY', Origin: 'EXTERNAL' })),
+        'UnsupportedOperationException',
+      );
     });
 
     it('accepts the deprecated CustomerMasterKeySpec', async () => {
-      const { KeyMetadata: key } = await kms.send(new CreateKeyCommand({ CustomerMasterKeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }));
+      const { KeyMetadata: key } = await kms.send(
+        new CreateKeyCommand({ CustomerMasterKeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }),
+      );
       expect(key?.KeySpec).toBe('ECC_NIST_P256');
     });
   });
@@ -220,7 +271,12 @@ describe('KMS emulator', () => {
   describe('GetPublicKey', () => {
     it('returns the RSA public key as DER SubjectPublicKeyInfo', async () => {
       const response = await kms.send(new GetPublicKeyCommand({ KeyId: rsaKey.KeyId }));
-      expect(response).toMatchObject({ KeyId: rsaKey.Arn, KeySpec: 'RSA_2048', CustomerMasterKeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' });
+      expect(response).toMatchObject({
+        KeyId: rsaKey.Arn,
+        KeySpec: 'RSA_2048',
+        CustomerMasterKeySpec: 'RSA_2048',
+        KeyUsage: 'SIGN_VERIFY',
+      });
       expect([...(response.SigningAlgorithms ?? [])].sort()).toEqual([...RSA_ALGORITHMS].sort());
       const key = spki(response.PublicKey);
       expect(key.asymmetricKeyType).toBe('rsa');
@@ -231,7 +287,12 @@ describe('KMS emulator', () => {
 
     it('returns the P-256 public key as DER SubjectPublicKeyInfo', async () => {
       const response = await kms.send(new GetPublicKeyCommand({ KeyId: ecKey.Arn }));
-      expect(response).toMatchObject({ KeyId: ecKey.Arn, KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY', SigningAlgorithms: ['ECDSA_SHA_256'] });
+      expect(response).toMatchObject({
+        KeyId: ecKey.Arn,
+        KeySpec: 'ECC_NIST_P256',
+        KeyUsage: 'SIGN_VERIFY',
+        SigningAlgorithms: ['ECDSA_SHA_256'],
+      });
       expect(ecPublicKey.asymmetricKeyType).toBe('ec');
       expect(ecPublicKey.asymmetricKeyDetails).toEqual({ namedCurve: 'prime256v1' });
     });
@@ -239,9 +300,16 @@ describe('KMS emulator', () => {
 
   describe('Sign', () => {
     it.each(RSA_ALGORITHMS)('signs with %s, RAW and DIGEST, verifiable with node:crypto', async (algorithm) => {
-      const raw = await kms.send(new SignCommand({ KeyId: rsaKey.KeyId, Message: message, SigningAlgorithm: algorithm }));
+      const raw = await kms.send(
+        new SignCommand({ KeyId: rsaKey.KeyId, Message: message, SigningAlgorithm: algorithm }),
+      );
       const digest = await kms.send(
-        new SignCommand({ KeyId: rsaKey.KeyId, Message: digestOf(algorithm, message), MessageType: 'DIGEST', SigningAlgorithm: algorithm }),
+        new SignCommand({
+          KeyId: rsaKey.KeyId,
+          Message: digestOf(algorithm, message),
+          MessageType: 'DIGEST',
+          SigningAlgorithm: algorithm,
+        }),
       );
       for (const response of [raw, digest]) {
         expect(response.KeyId).toBe(rsaKey.Arn);
@@ -260,9 +328,16 @@ describe('KMS emulator', () => {
     });
 
     it('signs with ECDSA_SHA_256, RAW and DIGEST, DER-encoded', async () => {
-      const raw = await kms.send(new SignCommand({ KeyId: ecKey.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }));
+      const raw = await kms.send(
+        new SignCommand({ KeyId: ecKey.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }),
+      );
       const digest = await kms.send(
-        new SignCommand({ KeyId: ecKey.KeyId, Message: digestOf('ECDSA_SHA_256', message), MessageType: 'DIGEST', SigningAlgorithm: 'ECDSA_SHA_256' }),
+        new SignCommand({
+          KeyId: ecKey.KeyId,
+          Message: digestOf('ECDSA_SHA_256', message),
+          MessageType: 'DIGEST',
+          SigningAlgorithm: 'ECDSA_SHA_256',
+        }),
       );
       for (const response of [raw, digest]) {
         expect(response).toMatchObject({ KeyId: ecKey.Arn, SigningAlgorithm: 'ECDSA_SHA_256' });
@@ -280,7 +355,13 @@ describe('KMS emulator', () => {
     it('produces valid ECDSA signatures repeatedly (random nonces, r and s of any length)', async () => {
       const signatures = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
-          kms.send(new SignCommand({ KeyId: ecKey.KeyId, Message: Buffer.from(`message ${i}`), SigningAlgorithm: 'ECDSA_SHA_256' })),
+          kms.send(
+            new SignCommand({
+              KeyId: ecKey.KeyId,
+              Message: Buffer.from(`message ${i}`),
+              SigningAlgorithm: 'ECDSA_SHA_256',
+            }),
+          ),
         ),
       );
       signatures.forEach((response, i) => {
@@ -291,16 +372,30 @@ describe('KMS emulator', () => {
 
     it('accepts RAW messages up to 4096 bytes and rejects longer or empty ones', async () => {
       const largest = Buffer.alloc(4096, 7);
-      const ok = await kms.send(new SignCommand({ KeyId: rsaKey.KeyId, Message: largest, SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256' }));
+      const ok = await kms.send(
+        new SignCommand({ KeyId: rsaKey.KeyId, Message: largest, SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256' }),
+      );
       expect(nodeVerifies(rsaPublicKey, 'RSASSA_PKCS1_V1_5_SHA_256', largest, ok.Signature)).toBe(true);
 
       const tooLong = await expectKmsError(
-        kms.send(new SignCommand({ KeyId: rsaKey.KeyId, Message: Buffer.alloc(4097, 7), SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256' })),
+        kms.send(
+          new SignCommand({
+            KeyId: rsaKey.KeyId,
+            Message: Buffer.alloc(4097, 7),
+            SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256',
+          }),
+        ),
         'ValidationException',
       );
       expect(tooLong.message).toContain('4096');
       await expectKmsError(
-        kms.send(new SignCommand({ KeyId: rsaKey.KeyId, Message: new Uint8Array(), SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256' })),
+        kms.send(
+          new SignCommand({
+            KeyId: rsaKey.KeyId,
+            Message: new Uint8Array(),
+            SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256',
+          }),
+        ),
         'ValidationException',
       );
     });
@@ -314,7 +409,14 @@ describe('KMS emulator', () => {
       ];
       for (const [key, algorithm, length] of cases) {
         const err = await expectKmsError(
-          kms.send(new SignCommand({ KeyId: key.KeyId, Message: Buffer.alloc(length, 1), MessageType: 'DIGEST', SigningAlgorithm: algorithm })),
+          kms.send(
+            new SignCommand({
+              KeyId: key.KeyId,
+              Message: Buffer.alloc(length, 1),
+              MessageType: 'DIGEST',
+              SigningAlgorithm: algorithm,
+            }),
+          ),
           'ValidationException',
         );
         expect(err.message).toContain(algorithm);
@@ -322,14 +424,22 @@ describe('KMS emulator', () => {
     });
 
     it('rejects an algorithm that does not fit the key', async () => {
-      await expectKmsError(kms.send(new SignCommand({ KeyId: rsaKey.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' })), 'InvalidKeyUsageException');
+      await expectKmsError(
+        kms.send(new SignCommand({ KeyId: rsaKey.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' })),
+        'InvalidKeyUsageException',
+      );
       await expectKmsError(
         kms.send(new SignCommand({ KeyId: ecKey.KeyId, Message: message, SigningAlgorithm: 'RSASSA_PSS_SHA_256' })),
         'InvalidKeyUsageException',
       );
-      await expectKmsError(kms.send(new SignCommand({ KeyId: ecKey.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_384' })), 'InvalidKeyUsageException');
+      await expectKmsError(
+        kms.send(new SignCommand({ KeyId: ecKey.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_384' })),
+        'InvalidKeyUsageException',
+      );
       const bogus = await expectKmsError(
-        kms.send(new SignCommand({ KeyId: ecKey.KeyId, Message: message, SigningAlgorithm: 'HS256' as SigningAlgorithmSpec })),
+        kms.send(
+          new SignCommand({ KeyId: ecKey.KeyId, Message: message, SigningAlgorithm: 'HS256' as SigningAlgorithmSpec }),
+        ),
         'ValidationException',
       );
       expect(bogus.message).toContain("at 'signingAlgorithm'");
@@ -337,16 +447,29 @@ describe('KMS emulator', () => {
   });
 
   describe('Verify', () => {
-    it.each([...RSA_ALGORITHMS, 'ECDSA_SHA_256'] as const)('accepts valid %s signatures in RAW and DIGEST mode', async (algorithm) => {
-      const key = algorithm === 'ECDSA_SHA_256' ? ecKey : rsaKey;
-      const { Signature } = await kms.send(new SignCommand({ KeyId: key.KeyId, Message: message, SigningAlgorithm: algorithm }));
-      const raw = await kms.send(new VerifyCommand({ KeyId: key.KeyId, Message: message, Signature, SigningAlgorithm: algorithm }));
-      expect(raw).toMatchObject({ KeyId: key.Arn, SignatureValid: true, SigningAlgorithm: algorithm });
-      const digest = await kms.send(
-        new VerifyCommand({ KeyId: key.Arn, Message: digestOf(algorithm, message), MessageType: 'DIGEST', Signature, SigningAlgorithm: algorithm }),
-      );
-      expect(digest.SignatureValid).toBe(true);
-    });
+    it.each([...RSA_ALGORITHMS, 'ECDSA_SHA_256'] as const)(
+      'accepts valid %s signatures in RAW and DIGEST mode',
+      async (algorithm) => {
+        const key = algorithm === 'ECDSA_SHA_256' ? ecKey : rsaKey;
+        const { Signature } = await kms.send(
+          new SignCommand({ KeyId: key.KeyId, Message: message, SigningAlgorithm: algorithm }),
+        );
+        const raw = await kms.send(
+          new VerifyCommand({ KeyId: key.KeyId, Message: message, Signature, SigningAlgorithm: algorithm }),
+        );
+        expect(raw).toMatchObject({ KeyId: key.Arn, SignatureValid: true, SigningAlgorithm: algorithm });
+        const digest = await kms.send(
+          new VerifyCommand({
+            KeyId: key.Arn,
+            Message: digestOf(algorithm, message),
+            MessageType: 'DIGEST',
+            Signature,
+            SigningAlgorithm: algorithm,
+          }),
+        );
+        expect(digest.SignatureValid).toBe(true);
+      },
+    );
 
     it('throws KMSInvalidSignatureException for a tampered message or signature', async () => {
       for (const [key, algorithm] of [
@@ -354,39 +477,82 @@ describe('KMS emulator', () => {
         [rsaKey, 'RSASSA_PKCS1_V1_5_SHA_256'],
         [ecKey, 'ECDSA_SHA_256'],
       ] as const) {
-        const { Signature } = await kms.send(new SignCommand({ KeyId: key.KeyId, Message: message, SigningAlgorithm: algorithm }));
+        const { Signature } = await kms.send(
+          new SignCommand({ KeyId: key.KeyId, Message: message, SigningAlgorithm: algorithm }),
+        );
         const tampered = Buffer.from(Signature!);
         tampered[tampered.length - 1] = (tampered.at(-1) ?? 0) ^ 1;
         await expectKmsError(
-          kms.send(new VerifyCommand({ KeyId: key.KeyId, Message: Buffer.from('other'), Signature, SigningAlgorithm: algorithm })),
+          kms.send(
+            new VerifyCommand({
+              KeyId: key.KeyId,
+              Message: Buffer.from('other'),
+              Signature,
+              SigningAlgorithm: algorithm,
+            }),
+          ),
           'KMSInvalidSignatureException',
         );
         await expectKmsError(
-          kms.send(new VerifyCommand({ KeyId: key.KeyId, Message: message, Signature: tampered, SigningAlgorithm: algorithm })),
+          kms.send(
+            new VerifyCommand({ KeyId: key.KeyId, Message: message, Signature: tampered, SigningAlgorithm: algorithm }),
+          ),
           'KMSInvalidSignatureException',
         );
       }
     });
 
     it('rejects a signature made with another algorithm, another key, or garbage', async () => {
-      const { Signature: pss } = await kms.send(new SignCommand({ KeyId: rsaKey.KeyId, Message: message, SigningAlgorithm: 'RSASSA_PSS_SHA_256' }));
+      const { Signature: pss } = await kms.send(
+        new SignCommand({ KeyId: rsaKey.KeyId, Message: message, SigningAlgorithm: 'RSASSA_PSS_SHA_256' }),
+      );
       await expectKmsError(
-        kms.send(new VerifyCommand({ KeyId: rsaKey.KeyId, Message: message, Signature: pss, SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256' })),
+        kms.send(
+          new VerifyCommand({
+            KeyId: rsaKey.KeyId,
+            Message: message,
+            Signature: pss,
+            SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256',
+          }),
+        ),
         'KMSInvalidSignatureException',
       );
       const otherKey = await createSigningKey(kms, 'ECC_NIST_P256');
-      const { Signature: foreign } = await kms.send(new SignCommand({ KeyId: otherKey.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }));
+      const { Signature: foreign } = await kms.send(
+        new SignCommand({ KeyId: otherKey.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }),
+      );
       await expectKmsError(
-        kms.send(new VerifyCommand({ KeyId: ecKey.KeyId, Message: message, Signature: foreign, SigningAlgorithm: 'ECDSA_SHA_256' })),
+        kms.send(
+          new VerifyCommand({
+            KeyId: ecKey.KeyId,
+            Message: message,
+            Signature: foreign,
+            SigningAlgorithm: 'ECDSA_SHA_256',
+          }),
+        ),
         'KMSInvalidSignatureException',
       );
       for (const garbage of [Buffer.from('not a signature'), Buffer.alloc(64, 0xff), Buffer.from([0x30, 0x00])]) {
         await expectKmsError(
-          kms.send(new VerifyCommand({ KeyId: ecKey.KeyId, Message: message, Signature: garbage, SigningAlgorithm: 'ECDSA_SHA_256' })),
+          kms.send(
+            new VerifyCommand({
+              KeyId: ecKey.KeyId,
+              Message: message,
+              Signature: garbage,
+              SigningAlgorithm: 'ECDSA_SHA_256',
+            }),
+          ),
           'KMSInvalidSignatureException',
         );
         await expectKmsError(
-          kms.send(new VerifyCommand({ KeyId: rsaKey.KeyId, Message: message, Signature: garbage, SigningAlgorithm: 'RSASSA_PSS_SHA_512' })),
+          kms.send(
+            new VerifyCommand({
+              KeyId: rsaKey.KeyId,
+              Message: message,
+              Signature: garbage,
+              SigningAlgorithm: 'RSASSA_PSS_SHA_512',
+            }),
+          ),
           'KMSInvalidSignatureException',
         );
       }
@@ -409,17 +575,28 @@ describe('KMS emulator', () => {
 
       // Sign, Verify, DescribeKey and GetPublicKey take the alias name or the alias ARN.
       for (const keyId of [aliasName, aliasArn]) {
-        const signed = await kms.send(new SignCommand({ KeyId: keyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }));
+        const signed = await kms.send(
+          new SignCommand({ KeyId: keyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }),
+        );
         expect(signed.KeyId).toBe(ecKey.Arn);
         expect(nodeVerifies(ecPublicKey, 'ECDSA_SHA_256', message, signed.Signature)).toBe(true);
-        const verified = await kms.send(new VerifyCommand({ KeyId: keyId, Message: message, Signature: signed.Signature, SigningAlgorithm: 'ECDSA_SHA_256' }));
+        const verified = await kms.send(
+          new VerifyCommand({
+            KeyId: keyId,
+            Message: message,
+            Signature: signed.Signature,
+            SigningAlgorithm: 'ECDSA_SHA_256',
+          }),
+        );
         expect(verified.SignatureValid).toBe(true);
         expect((await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyId).toBe(ecKey.KeyId);
         expect((await kms.send(new GetPublicKeyCommand({ KeyId: keyId }))).KeyId).toBe(ecKey.Arn);
       }
 
       await kms.send(new UpdateAliasCommand({ AliasName: aliasName, TargetKeyId: otherKey.Arn }));
-      const moved = await kms.send(new SignCommand({ KeyId: aliasName, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }));
+      const moved = await kms.send(
+        new SignCommand({ KeyId: aliasName, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }),
+      );
       expect(moved.KeyId).toBe(otherKey.Arn);
       expect((await kms.send(new ListAliasesCommand({ KeyId: ecKey.KeyId }))).Aliases).toEqual([]);
       const [entry] = (await kms.send(new ListAliasesCommand({ KeyId: otherKey.Arn }))).Aliases ?? [];
@@ -427,7 +604,10 @@ describe('KMS emulator', () => {
       expect(entry!.LastUpdatedDate!.getTime()).toBeGreaterThanOrEqual(entry!.CreationDate!.getTime());
 
       await kms.send(new DeleteAliasCommand({ AliasName: aliasName }));
-      await expectKmsError(kms.send(new SignCommand({ KeyId: aliasName, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' })), 'NotFoundException');
+      await expectKmsError(
+        kms.send(new SignCommand({ KeyId: aliasName, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' })),
+        'NotFoundException',
+      );
       const all = await kms.send(new ListAliasesCommand({}));
       expect(all.Aliases?.map((alias) => alias.AliasName)).not.toContain(aliasName);
     });
@@ -435,16 +615,40 @@ describe('KMS emulator', () => {
     it('rejects duplicate, missing and badly named aliases', async () => {
       const aliasName = `alias/dup-${randomUUID()}`;
       await kms.send(new CreateAliasCommand({ AliasName: aliasName, TargetKeyId: rsaKey.KeyId }));
-      await expectKmsError(kms.send(new CreateAliasCommand({ AliasName: aliasName, TargetKeyId: ecKey.KeyId })), 'AlreadyExistsException');
-      await expectKmsError(kms.send(new UpdateAliasCommand({ AliasName: 'alias/never-created', TargetKeyId: rsaKey.KeyId })), 'NotFoundException');
+      await expectKmsError(
+        kms.send(new CreateAliasCommand({ AliasName: aliasName, TargetKeyId: ecKey.KeyId })),
+        'AlreadyExistsException',
+      );
+      await expectKmsError(
+        kms.send(new UpdateAliasCommand({ AliasName: 'alias/never-created', TargetKeyId: rsaKey.KeyId })),
+        'NotFoundException',
+      );
       await expectKmsError(kms.send(new DeleteAliasCommand({ AliasName: 'alias/never-created' })), 'NotFoundException');
-      await expectKmsError(kms.send(new CreateAliasCommand({ AliasName: 'no-prefix', TargetKeyId: rsaKey.KeyId })), 'InvalidAliasNameException');
-      await expectKmsError(kms.send(new CreateAliasCommand({ AliasName: 'alias/aws/reserved', TargetKeyId: rsaKey.KeyId })), 'InvalidAliasNameException');
-      await expectKmsError(kms.send(new CreateAliasCommand({ AliasName: 'alias/white space', TargetKeyId: rsaKey.KeyId })), 'ValidationException');
-      await expectKmsError(kms.send(new CreateAliasCommand({ AliasName: `alias/${'x'.repeat(251)}`, TargetKeyId: rsaKey.KeyId })), 'ValidationException');
+      await expectKmsError(
+        kms.send(new CreateAliasCommand({ AliasName: 'no-prefix', TargetKeyId: rsaKey.KeyId })),
+        'InvalidAliasNameException',
+      );
+      await expectKmsError(
+        kms.send(new CreateAliasCommand({ AliasName: 'alias/aws/reserved', TargetKeyId: rsaKey.KeyId })),
+        'InvalidAliasNameException',
+      );
+      await expectKmsError(
+        kms.send(new CreateAliasCommand({ AliasName: 'alias/white space', TargetKeyId: rsaKey.KeyId })),
+        'ValidationException',
+      );
+      await expectKmsError(
+        kms.send(new CreateAliasCommand({ AliasName: `alias/${'x'.repeat(251)}`, TargetKeyId: rsaKey.KeyId })),
+        'ValidationException',
+      );
       // Aliases point at keys, never at other aliases.
-      await expectKmsError(kms.send(new CreateAliasCommand({ AliasName: `alias/chained-${randomUUID()}`, TargetKeyId: aliasName })), 'NotFoundException');
-      await expectKmsError(kms.send(new CreateAliasCommand({ AliasName: `alias/orphan-${randomUUID()}`, TargetKeyId: randomUUID() })), 'NotFoundException');
+      await expectKmsError(
+        kms.send(new CreateAliasCommand({ AliasName: `alias/chained-${randomUUID()}`, TargetKeyId: aliasName })),
+        'NotFoundException',
+      );
+      await expectKmsError(
+        kms.send(new CreateAliasCommand({ AliasName: `alias/orphan-${randomUUID()}`, TargetKeyId: randomUUID() })),
+        'NotFoundException',
+      );
       // The first alias is untouched by the failed attempts.
       expect((await kms.send(new DescribeKeyCommand({ KeyId: aliasName }))).KeyMetadata?.KeyId).toBe(rsaKey.KeyId);
     });
@@ -469,29 +673,50 @@ describe('KMS emulator', () => {
   describe('key states', () => {
     it('DisableKey makes signing fail with DisabledException and EnableKey restores it', async () => {
       const key = await createSigningKey(kms, 'ECC_NIST_P256');
-      const { Signature } = await kms.send(new SignCommand({ KeyId: key.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }));
+      const { Signature } = await kms.send(
+        new SignCommand({ KeyId: key.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }),
+      );
       await kms.send(new DisableKeyCommand({ KeyId: key.KeyId }));
 
       const { KeyMetadata: disabled } = await kms.send(new DescribeKeyCommand({ KeyId: key.KeyId }));
       expect(disabled).toMatchObject({ Enabled: false, KeyState: 'Disabled' });
-      const err = await expectKmsError(kms.send(new SignCommand({ KeyId: key.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' })), 'DisabledException');
+      const err = await expectKmsError(
+        kms.send(new SignCommand({ KeyId: key.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' })),
+        'DisabledException',
+      );
       expect(err.message).toContain(key.Arn);
-      await expectKmsError(kms.send(new VerifyCommand({ KeyId: key.KeyId, Message: message, Signature, SigningAlgorithm: 'ECDSA_SHA_256' })), 'DisabledException');
+      await expectKmsError(
+        kms.send(
+          new VerifyCommand({ KeyId: key.KeyId, Message: message, Signature, SigningAlgorithm: 'ECDSA_SHA_256' }),
+        ),
+        'DisabledException',
+      );
       await expectKmsError(kms.send(new GetPublicKeyCommand({ KeyId: key.KeyId })), 'DisabledException');
       // Disabling twice is fine, as in KMS.
       await kms.send(new DisableKeyCommand({ KeyId: key.Arn }));
 
       await kms.send(new EnableKeyCommand({ KeyId: key.Arn }));
-      expect((await kms.send(new DescribeKeyCommand({ KeyId: key.KeyId }))).KeyMetadata).toMatchObject({ Enabled: true, KeyState: 'Enabled' });
-      const signed = await kms.send(new SignCommand({ KeyId: key.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }));
+      expect((await kms.send(new DescribeKeyCommand({ KeyId: key.KeyId }))).KeyMetadata).toMatchObject({
+        Enabled: true,
+        KeyState: 'Enabled',
+      });
+      const signed = await kms.send(
+        new SignCommand({ KeyId: key.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }),
+      );
       const publicKey = spki((await kms.send(new GetPublicKeyCommand({ KeyId: key.KeyId }))).PublicKey);
       expect(nodeVerifies(publicKey, 'ECDSA_SHA_256', message, signed.Signature)).toBe(true);
     });
 
     it('ScheduleKeyDeletion puts the key in PendingDeletion, where it cannot be used', async () => {
       const key = await createSigningKey(kms, 'RSA_2048');
-      await expectKmsError(kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.KeyId, PendingWindowInDays: 6 })), 'ValidationException');
-      await expectKmsError(kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.KeyId, PendingWindowInDays: 31 })), 'ValidationException');
+      await expectKmsError(
+        kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.KeyId, PendingWindowInDays: 6 })),
+        'ValidationException',
+      );
+      await expectKmsError(
+        kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.KeyId, PendingWindowInDays: 31 })),
+        'ValidationException',
+      );
 
       const before = Date.now();
       const scheduled = await kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.KeyId }));
@@ -513,8 +738,14 @@ describe('KMS emulator', () => {
       await expectKmsError(kms.send(new EnableKeyCommand({ KeyId: key.KeyId })), 'KMSInvalidStateException');
       await expectKmsError(kms.send(new DisableKeyCommand({ KeyId: key.KeyId })), 'KMSInvalidStateException');
       await expectKmsError(kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.KeyId })), 'KMSInvalidStateException');
-      await expectKmsError(kms.send(new TagResourceCommand({ KeyId: key.KeyId, Tags: [{ TagKey: 'a', TagValue: 'b' }] })), 'KMSInvalidStateException');
-      await expectKmsError(kms.send(new CreateAliasCommand({ AliasName: `alias/late-${key.KeyId}`, TargetKeyId: key.KeyId })), 'KMSInvalidStateException');
+      await expectKmsError(
+        kms.send(new TagResourceCommand({ KeyId: key.KeyId, Tags: [{ TagKey: 'a', TagValue: 'b' }] })),
+        'KMSInvalidStateException',
+      );
+      await expectKmsError(
+        kms.send(new CreateAliasCommand({ AliasName: `alias/late-${key.KeyId}`, TargetKeyId: key.KeyId })),
+        'KMSInvalidStateException',
+      );
     });
 
     it('honours a custom PendingWindowInDays', async () => {
@@ -552,13 +783,19 @@ describe('KMS emulator', () => {
       ];
       for (const keyId of identifiers) {
         await expectKmsError(kms.send(new DescribeKeyCommand({ KeyId: keyId })), 'NotFoundException');
-        await expectKmsError(kms.send(new SignCommand({ KeyId: keyId, Message: message, SigningAlgorithm: 'RSASSA_PSS_SHA_256' })), 'NotFoundException');
+        await expectKmsError(
+          kms.send(new SignCommand({ KeyId: keyId, Message: message, SigningAlgorithm: 'RSASSA_PSS_SHA_256' })),
+          'NotFoundException',
+        );
       }
       const err = await expectKmsError(kms.send(new GetPublicKeyCommand({ KeyId: unknownId })), 'NotFoundException');
       expect(err.message).toBe(`Key 'arn:aws:kms:us-east-1:000000000000:key/${unknownId}' does not exist`);
       await expectKmsError(kms.send(new EnableKeyCommand({ KeyId: unknownId })), 'NotFoundException');
       await expectKmsError(kms.send(new ListAliasesCommand({ KeyId: unknownId })), 'NotFoundException');
-      await expectKmsError(kms.send(new TagResourceCommand({ KeyId: unknownId, Tags: [{ TagKey: 'a', TagValue: 'b' }] })), 'NotFoundException');
+      await expectKmsError(
+        kms.send(new TagResourceCommand({ KeyId: unknownId, Tags: [{ TagKey: 'a', TagValue: 'b' }] })),
+        'NotFoundException',
+      );
     });
   });
 
@@ -579,7 +816,15 @@ describe('KMS emulator', () => {
         { TagKey: 'stage', TagValue: 'dev' },
       ]);
 
-      await kms.send(new TagResourceCommand({ KeyId: key!.Arn, Tags: [{ TagKey: 'stage', TagValue: 'prod' }, { TagKey: 'owner', TagValue: '' }] }));
+      await kms.send(
+        new TagResourceCommand({
+          KeyId: key!.Arn,
+          Tags: [
+            { TagKey: 'stage', TagValue: 'prod' },
+            { TagKey: 'owner', TagValue: '' },
+          ],
+        }),
+      );
       const listed = await kms.send(new ListResourceTagsCommand({ KeyId: key!.Arn }));
       expect(listed).toMatchObject({
         Tags: [
@@ -593,14 +838,25 @@ describe('KMS emulator', () => {
       const page = await kms.send(new ListResourceTagsCommand({ KeyId: key!.KeyId, Limit: 2 }));
       expect(page.Tags).toHaveLength(2);
       expect(page.Truncated).toBe(true);
-      const rest = await kms.send(new ListResourceTagsCommand({ KeyId: key!.KeyId, Limit: 2, Marker: page.NextMarker }));
+      const rest = await kms.send(
+        new ListResourceTagsCommand({ KeyId: key!.KeyId, Limit: 2, Marker: page.NextMarker }),
+      );
       expect(rest.Tags).toEqual([{ TagKey: 'owner', TagValue: '' }]);
     });
 
     it('rejects reserved and malformed tags', async () => {
-      await expectKmsError(kms.send(new TagResourceCommand({ KeyId: ecKey.KeyId, Tags: [{ TagKey: 'aws:owner', TagValue: 'x' }] })), 'TagException');
-      await expectKmsError(kms.send(new TagResourceCommand({ KeyId: ecKey.KeyId, Tags: [{ TagKey: '', TagValue: 'x' }] })), 'ValidationException');
-      await expectKmsError(kms.send(new TagResourceCommand({ KeyId: ecKey.KeyId, Tags: [{ TagKey: 'k', TagValue: 'v'.repeat(257) }] })), 'ValidationException');
+      await expectKmsError(
+        kms.send(new TagResourceCommand({ KeyId: ecKey.KeyId, Tags: [{ TagKey: 'aws:owner', TagValue: 'x' }] })),
+        'TagException',
+      );
+      await expectKmsError(
+        kms.send(new TagResourceCommand({ KeyId: ecKey.KeyId, Tags: [{ TagKey: '', TagValue: 'x' }] })),
+        'ValidationException',
+      );
+      await expectKmsError(
+        kms.send(new TagResourceCommand({ KeyId: ecKey.KeyId, Tags: [{ TagKey: 'k', TagValue: 'v'.repeat(257) }] })),
+        'ValidationException',
+      );
       expect((await kms.send(new ListResourceTagsCommand({ KeyId: ecKey.KeyId }))).Tags).toEqual([]);
     });
   });
@@ -612,7 +868,10 @@ describe('KMS emulator', () => {
       expect(response.headers.get('content-type')).toBe('application/x-amz-json-1.1');
       expect(response.headers.get('x-amzn-errortype')).toBe('NotFoundException');
       expect(response.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
-      expect(response.body).toEqual({ __type: 'NotFoundException', message: expect.stringContaining('does not exist') });
+      expect(response.body).toEqual({
+        __type: 'NotFoundException',
+        message: expect.stringContaining('does not exist'),
+      });
     });
 
     it('answers successes with epoch-second timestamps and base64 blobs', async () => {
@@ -629,23 +888,70 @@ describe('KMS emulator', () => {
       );
       expect(signed.status).toBe(200);
       expect(signed.body.Signature).toMatch(/^[A-Za-z0-9+/]+={0,2}$/);
-      expect(nodeVerifies(ecPublicKey, 'ECDSA_SHA_256', message, Buffer.from(signed.body.Signature as string, 'base64'))).toBe(true);
+      expect(
+        nodeVerifies(ecPublicKey, 'ECDSA_SHA_256', message, Buffer.from(signed.body.Signature as string, 'base64')),
+      ).toBe(true);
     });
 
     it('turns bad input into KMS-style 4xx errors', async () => {
       const cases: [string | undefined, string, number, string][] = [
-        ['TrentService.Sign', JSON.stringify({ Message: 'aGk=', SigningAlgorithm: 'ECDSA_SHA_256' }), 400, 'ValidationException'],
-        ['TrentService.Sign', JSON.stringify({ KeyId: ecKey.KeyId, Message: 'not base64!', SigningAlgorithm: 'ECDSA_SHA_256' }), 400, 'SerializationException'],
-        ['TrentService.Sign', JSON.stringify({ KeyId: ecKey.KeyId, Message: 42, SigningAlgorithm: 'ECDSA_SHA_256' }), 400, 'SerializationException'],
-        ['TrentService.Sign', JSON.stringify({ KeyId: ecKey.KeyId, SigningAlgorithm: 'ECDSA_SHA_256' }), 400, 'ValidationException'],
-        ['TrentService.Sign', JSON.stringify({ KeyId: ecKey.KeyId, Message: 'aGk=', SigningAlgorithm: 'ECDSA_SHA_256', MessageType: 'HASHED' }), 400, 'ValidationException'],
+        [
+          'TrentService.Sign',
+          JSON.stringify({ Message: 'aGk=', SigningAlgorithm: 'ECDSA_SHA_256' }),
+          400,
+          'ValidationException',
+        ],
+        [
+          'TrentService.Sign',
+          JSON.stringify({ KeyId: ecKey.KeyId, Message: 'not base64!', SigningAlgorithm: 'ECDSA_SHA_256' }),
+          400,
+          'SerializationException',
+        ],
+        [
+          'TrentService.Sign',
+          JSON.stringify({ KeyId: ecKey.KeyId, Message: 42, SigningAlgorithm: 'ECDSA_SHA_256' }),
+          400,
+          'SerializationException',
+        ],
+        [
+          'TrentService.Sign',
+          JSON.stringify({ KeyId: ecKey.KeyId, SigningAlgorithm: 'ECDSA_SHA_256' }),
+          400,
+          'ValidationException',
+        ],
+        [
+          'TrentService.Sign',
+          JSON.stringify({
+            KeyId: ecKey.KeyId,
+            Message: 'aGk=',
+            SigningAlgorithm: 'ECDSA_SHA_256',
+            MessageType: 'HASHED',
+          }),
+          400,
+          'ValidationException',
+        ],
         ['TrentService.DescribeKey', JSON.stringify({ KeyId: 12 }), 400, 'SerializationException'],
         ['TrentService.DescribeKey', JSON.stringify({ KeyId: '' }), 400, 'ValidationException'],
         ['TrentService.DescribeKey', '{"KeyId": ', 400, 'SerializationException'],
         ['TrentService.DescribeKey', '[1, 2]', 400, 'SerializationException'],
-        ['TrentService.ScheduleKeyDeletion', JSON.stringify({ KeyId: ecKey.KeyId, PendingWindowInDays: 7.5 }), 400, 'SerializationException'],
-        ['TrentService.CreateKey', JSON.stringify({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY', Tags: 'x' }), 400, 'SerializationException'],
-        ['TrentService.CreateKey', JSON.stringify({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY', Tags: [{ TagKey: 'k' }] }), 400, 'ValidationException'],
+        [
+          'TrentService.ScheduleKeyDeletion',
+          JSON.stringify({ KeyId: ecKey.KeyId, PendingWindowInDays: 7.5 }),
+          400,
+          'SerializationException',
+        ],
+        [
+          'TrentService.CreateKey',
+          JSON.stringify({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY', Tags: 'x' }),
+          400,
+          'SerializationException',
+        ],
+        [
+          'TrentService.CreateKey',
+          JSON.stringify({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY', Tags: [{ TagKey: 'k' }] }),
+          400,
+          'ValidationException',
+        ],
         ['TrentService.Encrypt', '{}', 400, 'UnsupportedOperationException'],
         ['TrentService.toString', '{}', 400, 'UnsupportedOperationException'],
         ['Foo_20141101.Sign', '{}', 400, 'UnknownOperationException'],
@@ -653,11 +959,18 @@ describe('KMS emulator', () => {
       ];
       for (const [target, body, status, type] of cases) {
         const response = await rawRequest(emulator, target, body);
-        expect({ target, body, status: response.status, type: response.body.__type }).toEqual({ target, body, status, type });
+        expect({ target, body, status: response.status, type: response.body.__type }).toEqual({
+          target,
+          body,
+          status,
+          type,
+        });
         expect(response.body.message).toEqual(expect.any(String));
       }
       const missingKeyId = await rawRequest(emulator, 'TrentService.GetPublicKey', '{}');
-      expect(missingKeyId.body.message).toBe("1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null");
+      expect(missingKeyId.body.message).toBe(
+        "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null",
+      );
 
       const notKms = await rawRequest(emulator, undefined, '', '/some/path', 'GET');
       expect(notKms.status).toBe(404);
@@ -683,12 +996,17 @@ describe('KMS emulator', () => {
       emulator.injectFault({ operation: 'Sign', kind: 'throttle', times: 2 });
       try {
         for (let i = 0; i < 2; i++) {
-          const err = await expectKmsError(kms.send(new SignCommand({ KeyId: ecKey.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' })), 'ThrottlingException');
+          const err = await expectKmsError(
+            kms.send(new SignCommand({ KeyId: ecKey.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' })),
+            'ThrottlingException',
+          );
           expect(err.message).toBe('Rate exceeded');
           // Other operations are not affected.
           expect((await kms.send(new DescribeKeyCommand({ KeyId: ecKey.KeyId }))).KeyMetadata?.KeyId).toBe(ecKey.KeyId);
         }
-        const signed = await kms.send(new SignCommand({ KeyId: ecKey.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }));
+        const signed = await kms.send(
+          new SignCommand({ KeyId: ecKey.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }),
+        );
         expect(nodeVerifies(ecPublicKey, 'ECDSA_SHA_256', message, signed.Signature)).toBe(true);
       } finally {
         emulator.clearFaults();
@@ -734,7 +1052,10 @@ describe('KMS emulator', () => {
       emulator.injectFault({ operation: 'Sign', kind: 'latency', latencyMs: 200, times: 1 });
       emulator.injectFault({ operation: 'Sign', kind: 'throttle', times: 1 });
       const started = Date.now();
-      await expectKmsError(kms.send(new SignCommand({ KeyId: ecKey.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' })), 'ThrottlingException');
+      await expectKmsError(
+        kms.send(new SignCommand({ KeyId: ecKey.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' })),
+        'ThrottlingException',
+      );
       expect(Date.now() - started).toBeGreaterThanOrEqual(190);
       await kms.send(new SignCommand({ KeyId: ecKey.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }));
     });
@@ -747,7 +1068,10 @@ describe('KMS emulator', () => {
         { operation: 'Sign', kind: 'throttle' },
         { kind: 'internal', times: 3 },
       ]);
-      await expectKmsError(kms.send(new SignCommand({ KeyId: ecKey.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' })), 'ThrottlingException');
+      await expectKmsError(
+        kms.send(new SignCommand({ KeyId: ecKey.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' })),
+        'ThrottlingException',
+      );
       await expectKmsError(kms.send(new DescribeKeyCommand({ KeyId: ecKey.KeyId })), 'KMSInternalException', 500);
       expect((await controlRequest(emulator, 'GET')).body.Faults).toEqual([
         { operation: 'Sign', kind: 'throttle' },
@@ -755,12 +1079,20 @@ describe('KMS emulator', () => {
       ]);
 
       expect(await controlRequest(emulator, 'DELETE')).toEqual({ status: 200, body: { Faults: [] } });
-      const signed = await kms.send(new SignCommand({ KeyId: ecKey.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }));
+      const signed = await kms.send(
+        new SignCommand({ KeyId: ecKey.KeyId, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }),
+      );
       expect(signed.KeyId).toBe(ecKey.Arn);
     });
 
     it('rejects malformed faults', async () => {
-      for (const body of ['{"kind":"explode"}', '{"kind":"latency"}', '{"kind":"throttle","times":0}', '{"kind":"throttle","operation":""}', 'nope']) {
+      for (const body of [
+        '{"kind":"explode"}',
+        '{"kind":"latency"}',
+        '{"kind":"throttle","times":0}',
+        '{"kind":"throttle","operation":""}',
+        'nope',
+      ]) {
         const response = await controlRequest(emulator, 'POST', body);
         expect(response.status).toBe(400);
         expect(response.body.__type).toBe('ValidationException');
@@ -831,7 +1163,9 @@ describe('KMS emulator persistence', () => {
       expect(Buffer.from(publicKeyAfter!)).toEqual(Buffer.from(publicKeyBefore!));
       expect((await kms.send(new ListAliasesCommand({}))).Aliases).toEqual(aliasesBefore);
       expect((await kms.send(new DescribeKeyCommand({ KeyId: rsa.KeyId }))).KeyMetadata).toEqual(rsa);
-      expect((await kms.send(new ListResourceTagsCommand({ KeyId: rsa.KeyId }))).Tags).toEqual([{ TagKey: 'purpose', TagValue: 'jwt' }]);
+      expect((await kms.send(new ListResourceTagsCommand({ KeyId: rsa.KeyId }))).Tags).toEqual([
+        { TagKey: 'purpose', TagValue: 'jwt' },
+      ]);
       expect((await kms.send(new DescribeKeyCommand({ KeyId: ec.KeyId }))).KeyMetadata?.KeyState).toBe('Disabled');
       expect((await kms.send(new DescribeKeyCommand({ KeyId: doomed.KeyId }))).KeyMetadata).toMatchObject({
         KeyState: 'PendingDeletion',
@@ -839,11 +1173,22 @@ describe('KMS emulator persistence', () => {
       });
 
       // The restored private key still signs, and verifies against the public key from before.
-      const signed = await kms.send(new SignCommand({ KeyId: 'alias/jwt-signing', Message: message, SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256' }));
+      const signed = await kms.send(
+        new SignCommand({
+          KeyId: 'alias/jwt-signing',
+          Message: message,
+          SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256',
+        }),
+      );
       expect(nodeVerifies(spki(publicKeyBefore), 'RSASSA_PKCS1_V1_5_SHA_256', message, signed.Signature)).toBe(true);
       await kms.send(new EnableKeyCommand({ KeyId: ec.KeyId }));
       const ecSigned = await kms.send(
-        new SignCommand({ KeyId: ec.KeyId, Message: digestOf('ECDSA_SHA_256', message), MessageType: 'DIGEST', SigningAlgorithm: 'ECDSA_SHA_256' }),
+        new SignCommand({
+          KeyId: ec.KeyId,
+          Message: digestOf('ECDSA_SHA_256', message),
+          MessageType: 'DIGEST',
+          SigningAlgorithm: 'ECDSA_SHA_256',
+        }),
       );
       const ecPublic = spki((await kms.send(new GetPublicKeyCommand({ KeyId: ec.KeyId }))).PublicKey);
       expect(nodeVerifies(ecPublic, 'ECDSA_SHA_256', message, ecSigned.Signature)).toBe(true);

@@ -1,13 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KMSClient } from '@aws-sdk/client-kms';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsJwtSigner } from '../../lambda/adapters/kms-signer';
 import type { ServiceConfig } from '../../lambda/config';
 import { createTokenEndpointDeps } from '../../lambda/handlers/runtime';
 import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
 import type { SigningKeyRecord } from '../../lambda/tokens/key-registry';
 import type { KmsEmulator } from '../../local/kms-emulator';
+import { type CallRecord, instrument, stages } from '../../local/sdk-calls';
 import { LOCAL_REGION } from '../../local/state';
-import { instrument, stages, type CallRecord } from '../../local/sdk-calls';
 import { documentClient, emulatedServices, kmsClient } from '../support/aws';
 import { basic, tokenRequest } from '../support/memory';
 import { seed } from '../support/seed';
@@ -19,7 +19,10 @@ let config: ServiceConfig;
 beforeAll(async () => {
   ({ kms, config } = await emulatedServices(ALIAS));
   const db = documentClient(config.dynamodbEndpoint!);
-  await seed(db, config.tables, { clients: [{ clientId: 'app', secret: 'app-secret' }], users: [{ username: 'alice', password: 'pw-alice' }] });
+  await seed(db, config.tables, {
+    clients: [{ clientId: 'app', secret: 'app-secret' }],
+    users: [{ username: 'alice', password: 'pw-alice' }],
+  });
   db.destroy();
 });
 
@@ -35,8 +38,14 @@ describe('the signer key cache stays off the critical path', () => {
     ['refresh_token', 3],
   ] as const)('a %s grant on a cold instance takes at most %i stages of DynamoDB/KMS calls', async (grant, goal) => {
     const auth = { authorization: basic('app', 'app-secret') };
-    const warm = createTokenEndpointDeps(config, { logSink: () => undefined, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-    const issued = await handleTokenRequest(tokenRequest({ grant_type: 'password', username: 'alice', password: 'pw-alice' }, auth), warm);
+    const warm = createTokenEndpointDeps(config, {
+      logSink: () => undefined,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const issued = await handleTokenRequest(
+      tokenRequest({ grant_type: 'password', username: 'alice', password: 'pw-alice' }, auth),
+      warm,
+    );
     const refreshToken = JSON.parse(issued.body).refresh_token as string;
 
     const db = documentClient(config.dynamodbEndpoint!);
@@ -47,7 +56,9 @@ describe('the signer key cache stays off the critical path', () => {
     try {
       const cold = createTokenEndpointDeps(config, { logSink: () => undefined, sdk: { db, kms: kmsSdk } });
       const params: Record<string, string> =
-        grant === 'password' ? { grant_type: grant, username: 'alice', password: 'pw-alice' } : { grant_type: grant, refresh_token: refreshToken };
+        grant === 'password'
+          ? { grant_type: grant, username: 'alice', password: 'pw-alice' }
+          : { grant_type: grant, refresh_token: refreshToken };
       const response = await handleTokenRequest(tokenRequest(params, auth), cold);
       expect(response.status).toBe(200);
       const commands = calls.map((call) => call.command);
@@ -80,12 +91,24 @@ function deferred<T>(): Deferred<T> {
 }
 
 function key(kid: string): SigningKeyRecord {
-  return { kid, keyArn: `arn:aws:kms:${LOCAL_REGION}:000000000000:key/${kid}`, alg: 'RS256', n: 'AQAB', e: 'AQAB', createdAt: 0, signsFrom: 0, state: 'active' };
+  return {
+    kid,
+    keyArn: `arn:aws:kms:${LOCAL_REGION}:000000000000:key/${kid}`,
+    alg: 'RS256',
+    n: 'AQAB',
+    e: 'AQAB',
+    createdAt: 0,
+    signsFrom: 0,
+    state: 'active',
+  };
 }
 
 /** True when the promise settles within a few event-loop turns (it needs no I/O that is still pending). */
 async function settlesNow(promise: Promise<unknown>): Promise<boolean> {
-  return Promise.race([promise.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 50))]);
+  return Promise.race([
+    promise.then(() => true),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 50)),
+  ]);
 }
 
 describe('KmsJwtSigner key view', () => {

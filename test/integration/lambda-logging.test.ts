@@ -63,7 +63,12 @@ function passwordGrant(apiRequestId: string): APIGatewayProxyEvent {
     path: '/token',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
     multiValueHeaders: {},
-    body: new URLSearchParams({ grant_type: 'password', client_id: 'app', username: 'alice', password: PASSWORD }).toString(),
+    body: new URLSearchParams({
+      grant_type: 'password',
+      client_id: 'app',
+      username: 'alice',
+      password: PASSWORD,
+    }).toString(),
     isBase64Encoded: false,
     requestContext: { requestId: apiRequestId, identity: { sourceIp: '203.0.113.9' } },
   } as unknown as APIGatewayProxyEvent;
@@ -80,7 +85,10 @@ describe('the token function on Lambda', () => {
     let statuses: number[];
     try {
       statuses = [];
-      for (const [lambdaId, apiId] of [['lambda-1', 'api-1'], ['lambda-2', 'api-2']] as const) {
+      for (const [lambdaId, apiId] of [
+        ['lambda-1', 'api-1'],
+        ['lambda-2', 'api-2'],
+      ] as const) {
         statuses.push((await handler(passwordGrant(apiId), lambdaContext(lambdaId))).statusCode);
       }
     } finally {
@@ -89,7 +97,10 @@ describe('the token function on Lambda', () => {
     expect(statuses).toEqual([503, 503]);
     const text = written.join('');
     expect(text).not.toContain(PASSWORD);
-    const lines = text.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, any>);
+    const lines = text
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, any>);
     const logged = lines.filter((line) => line.event === 'dependency_unavailable');
     expect(logged).toEqual([
       expect.objectContaining({
@@ -105,6 +116,10 @@ describe('the token function on Lambda', () => {
     ]);
     const counted = lines.filter((line) => line.dependency_unavailable === 1);
     expect(counted).toHaveLength(2);
-    for (const metric of counted) expect(metric).toMatchObject({ service: 'ropc-logging-test', _aws: { CloudWatchMetrics: [{ Dimensions: [['service']] }] } });
+    for (const metric of counted)
+      expect(metric).toMatchObject({
+        service: 'ropc-logging-test',
+        _aws: { CloudWatchMetrics: [{ Dimensions: [['service']] }] },
+      });
   });
 });

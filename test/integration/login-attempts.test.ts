@@ -28,15 +28,29 @@ describe('DynamoLoginAttemptStore against DynamoDB Local', () => {
     await store.recordFailure(a, NOW + 1);
     const after = await store.recordFailure(b, NOW + 2);
     expect(after).toEqual({ pairFailures: 1, pairLastFailureAt: NOW + 2, userFailuresThisHour: 3, ipFailuresToday: 1 });
-    expect(await store.read(a, NOW + 3)).toEqual({ pairFailures: 2, pairLastFailureAt: NOW + 1, userFailuresThisHour: 3, ipFailuresToday: 2 });
+    expect(await store.read(a, NOW + 3)).toEqual({
+      pairFailures: 2,
+      pairLastFailureAt: NOW + 1,
+      userFailuresThisHour: 3,
+      ipFailuresToday: 2,
+    });
     // A new hour starts from zero for the user; the day goes on for the IP.
-    expect(await store.read(a, NOW + 3600)).toMatchObject({ userFailuresThisHour: 0, ipFailuresToday: 2, pairFailures: 2 });
+    expect(await store.read(a, NOW + 3600)).toMatchObject({
+      userFailuresThisHour: 0,
+      ipFailuresToday: 2,
+      pairFailures: 2,
+    });
   });
 
   it('stores no username, only its hash', async () => {
     const subject = attemptSubject('dave@example.test', '198.51.100.12');
     await store.recordFailure(subject, NOW);
-    const { Item } = await db.send(new GetCommand({ TableName: table, Key: { pk: `user#${usernameKey('dave@example.test')}`, sk: 'ip#198.51.100.12' } }));
+    const { Item } = await db.send(
+      new GetCommand({
+        TableName: table,
+        Key: { pk: `user#${usernameKey('dave@example.test')}`, sk: 'ip#198.51.100.12' },
+      }),
+    );
     expect(Item).toMatchObject({ failures: 1, lastFailureAt: NOW, expiresAt: NOW + 86400 });
     expect(JSON.stringify(Item)).not.toContain('dave');
   });
@@ -56,6 +70,10 @@ describe('DynamoLoginAttemptStore against DynamoDB Local', () => {
     expect(await store.read(subject, NOW)).toMatchObject({ pairFailures: 0, userFailuresThisHour: 3 });
     await store.recordFailure(attemptSubject('frank', '198.51.100.15'), NOW);
     expect(await store.clearUser(usernameKey('frank'))).toBe(2); // the other IP's streak and the hour counter
-    expect(await store.read(subject, NOW)).toMatchObject({ pairFailures: 0, userFailuresThisHour: 0, ipFailuresToday: 3 });
+    expect(await store.read(subject, NOW)).toMatchObject({
+      pairFailures: 0,
+      userFailuresThisHour: 0,
+      ipFailuresToday: 3,
+    });
   });
 });

@@ -6,7 +6,7 @@ import { configToEnv } from '../../lambda/config';
 import { handler } from '../../lambda/handlers/rotate-keys';
 import { DEFAULT_LIFETIMES } from '../../lambda/oauth/config';
 import { ensureSigningKey } from '../../local/bootstrap';
-import { startKmsEmulator, type KmsEmulator } from '../../local/kms-emulator';
+import { type KmsEmulator, startKmsEmulator } from '../../local/kms-emulator';
 import { LOCAL_REGION } from '../../local/state';
 import { documentClient, freshTables, kmsClient } from '../support/aws';
 import { FAST_SCRYPT } from '../support/memory';
@@ -104,7 +104,9 @@ describe('scheduled rotation handler', () => {
     const store = new DynamoSigningKeyStore(db, process.env.SIGNING_KEYS_TABLE!);
     const client = kmsClient(kms.endpoint);
     try {
-      const { KeyMetadata: first } = await client.send(new DescribeKeyCommand({ KeyId: 'alias/ropc-token-service/scheduled' }));
+      const { KeyMetadata: first } = await client.send(
+        new DescribeKeyCommand({ KeyId: 'alias/ropc-token-service/scheduled' }),
+      );
       const rotated = (await store.list()).find((key) => key.keyArn !== first?.Arn && key.state === 'active')!;
       const now = Math.floor(Date.now() / 1000);
       await store.write([{ ...rotated, state: 'revoked', revokedAt: now, unpublishAfter: now }]);
@@ -133,7 +135,9 @@ describe('scheduled rotation handler', () => {
       const second = await manager.rotate(3600);
       expect(second.created.kid).not.toBe(first.created.kid);
       const { Aliases } = await client.send(new ListAliasesCommand({}));
-      const stamped = (Aliases ?? []).filter((alias) => alias.AliasName?.startsWith('alias/ropc-token-service/scheduled-20311017T'));
+      const stamped = (Aliases ?? []).filter((alias) =>
+        alias.AliasName?.startsWith('alias/ropc-token-service/scheduled-20311017T'),
+      );
       expect(stamped.map((alias) => alias.TargetKeyId).sort()).toEqual(
         [first.created.keyArn, second.created.keyArn].map((arn) => arn.split('/').at(-1)).sort(),
       );

@@ -2,17 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { inject } from 'vitest';
-import { createDocumentClient } from '../../lambda/adapters/aws-clients';
 import type { TableNames } from '../../contract/tables';
+import { createDocumentClient } from '../../lambda/adapters/aws-clients';
 import type { ServiceConfig } from '../../lambda/config';
 import { DEFAULT_LIFETIMES } from '../../lambda/oauth/config';
 import { ensureSigningKey, ensureTables, localTableNames } from '../../local/bootstrap';
-import { startKmsEmulator, type KmsEmulator } from '../../local/kms-emulator';
+import { type KmsEmulator, startKmsEmulator } from '../../local/kms-emulator';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/state';
 import { FAST_SCRYPT } from './memory';
 
 /** The DynamoDB Local the global setup started, with fresh tables for one test file. */
-export async function freshTables(options: { enableTtl?: boolean } = {}): Promise<{ endpoint: string; tables: TableNames }> {
+export async function freshTables(
+  options: { enableTtl?: boolean } = {},
+): Promise<{ endpoint: string; tables: TableNames }> {
   const endpoint = inject('dynamodbEndpoint');
   const tables = localTableNames(`t-${randomUUID().slice(0, 8)}`);
   const db = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
@@ -36,7 +38,10 @@ export function kmsClient(endpoint: string) {
  * Fresh tables, a KMS emulator holding a signing key under `alias`, and a service configuration that uses
  * both (fast scrypt, default lifetimes). The caller stops the emulator.
  */
-export async function emulatedServices(alias: string, options: { enableTtl?: boolean } = {}): Promise<{ kms: KmsEmulator; config: ServiceConfig }> {
+export async function emulatedServices(
+  alias: string,
+  options: { enableTtl?: boolean } = {},
+): Promise<{ kms: KmsEmulator; config: ServiceConfig }> {
   const { endpoint, tables } = await freshTables(options);
   const kms = await startKmsEmulator({ region: LOCAL_REGION });
   const client = kmsClient(kms.endpoint);

@@ -27,10 +27,12 @@ export class LogAudit {
     expect(lines.length).toBeGreaterThan(0);
     const leaks: string[] = [];
     for (const line of lines) {
-      for (const secret of this.secrets) if (line.includes(secret)) leaks.push(`registered value in: ${line.slice(0, 200)}`);
+      for (const secret of this.secrets)
+        if (line.includes(secret)) leaks.push(`registered value in: ${line.slice(0, 200)}`);
       if (/eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+/.test(line)) leaks.push(`JWT in: ${line.slice(0, 200)}`);
       if (/basic\s+[A-Za-z0-9+/=]{8,}/i.test(line)) leaks.push(`Basic credential in: ${line.slice(0, 200)}`);
-      if (/(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/.test(line)) leaks.push(`256-bit secret shape in: ${line.slice(0, 200)}`);
+      if (/(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/.test(line))
+        leaks.push(`256-bit secret shape in: ${line.slice(0, 200)}`);
     }
     expect(leaks).toEqual([]);
   }

@@ -2,8 +2,8 @@ import { disableClient, disableUser, registerClient, registerUser } from '../../
 import type { OAuthSettings } from '../../lambda/oauth/config';
 import type { TokenEndpointDeps } from '../../lambda/oauth/grants/grant';
 import type { HttpRequest } from '../../lambda/oauth/http';
-import { scryptPasswordHasher } from '../../lambda/passwords/hasher';
 import type { ScryptParams } from '../../lambda/passwords';
+import { scryptPasswordHasher } from '../../lambda/passwords/hasher';
 import {
   LocalSigner,
   MemoryClientStore,
@@ -50,7 +50,9 @@ export function memoryDeps(settings: OAuthSettings = SETTINGS): MemoryDeps {
     random: {
       bytes: (length) => {
         counter++;
-        return Buffer.alloc(length, counter % 256).map((byte, index) => (byte + index * 7 + Math.floor(counter / 256)) % 256);
+        return Buffer.alloc(length, counter % 256).map(
+          (byte, index) => (byte + index * 7 + Math.floor(counter / 256)) % 256,
+        );
       },
       uuid: () => `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`,
     },
@@ -71,15 +73,47 @@ export const CONFIDENTIAL_SECRET = 'confidential-secret-value';
 export async function seed(deps: MemoryDeps): Promise<void> {
   const clients = { clients: deps.clients, clock: deps.clock, random: NO_RANDOM };
   const grants = ['password', 'refresh_token'] as const;
-  await registerClient(clients, { clientId: 'app', secret: CONFIDENTIAL_SECRET, isPublic: false, scopes: ['read', 'write', 'admin'], grantTypes: grants });
-  await registerClient(clients, { clientId: 'mobile', isPublic: true, scopes: ['read'], audience: 'https://mobile-api.example.test', grantTypes: grants });
+  await registerClient(clients, {
+    clientId: 'app',
+    secret: CONFIDENTIAL_SECRET,
+    isPublic: false,
+    scopes: ['read', 'write', 'admin'],
+    grantTypes: grants,
+  });
+  await registerClient(clients, {
+    clientId: 'mobile',
+    isPublic: true,
+    scopes: ['read'],
+    audience: 'https://mobile-api.example.test',
+    grantTypes: grants,
+  });
   await registerClient(clients, { clientId: 'no-refresh', isPublic: true, scopes: ['read'], grantTypes: ['password'] });
-  await registerClient(clients, { clientId: 'refresh-only', isPublic: true, scopes: ['read'], grantTypes: ['refresh_token'] });
+  await registerClient(clients, {
+    clientId: 'refresh-only',
+    isPublic: true,
+    scopes: ['read'],
+    grantTypes: ['refresh_token'],
+  });
   await registerClient(clients, { clientId: 'off', isPublic: true, scopes: ['read'], grantTypes: grants });
   await disableClient(clients, 'off');
-  const users = (userId: string) => ({ users: deps.users, refreshTokens: deps.refreshTokens, clock: deps.clock, random: { uuid: () => userId } });
-  await registerUser(users('u-alice'), { username: 'alice', password: 'correct horse', scrypt: FAST_SCRYPT, scopes: ['read', 'write'] });
-  await registerUser(users('u-bob'), { username: 'bob', password: 'bob password', scrypt: FAST_SCRYPT, scopes: ['read'] });
+  const users = (userId: string) => ({
+    users: deps.users,
+    refreshTokens: deps.refreshTokens,
+    clock: deps.clock,
+    random: { uuid: () => userId },
+  });
+  await registerUser(users('u-alice'), {
+    username: 'alice',
+    password: 'correct horse',
+    scrypt: FAST_SCRYPT,
+    scopes: ['read', 'write'],
+  });
+  await registerUser(users('u-bob'), {
+    username: 'bob',
+    password: 'bob password',
+    scrypt: FAST_SCRYPT,
+    scopes: ['read'],
+  });
   await disableUser(users('u-bob'), 'bob');
 }
 
@@ -93,9 +127,19 @@ const NO_RANDOM = {
 /** A form POST to /token. */
 export function tokenRequest(
   params: Record<string, string>,
-  options: { authorization?: string; contentType?: string; method?: string; body?: Buffer; sourceIp?: string; headers?: Record<string, string> } = {},
+  options: {
+    authorization?: string;
+    contentType?: string;
+    method?: string;
+    body?: Buffer;
+    sourceIp?: string;
+    headers?: Record<string, string>;
+  } = {},
 ): HttpRequest {
-  const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/x-www-form-urlencoded', ...options.headers };
+  const headers: Record<string, string> = {
+    'content-type': options.contentType ?? 'application/x-www-form-urlencoded',
+    ...options.headers,
+  };
   if (options.authorization !== undefined) headers.authorization = options.authorization;
   return {
     method: options.method ?? 'POST',
@@ -109,5 +153,5 @@ export function tokenRequest(
 
 export function basic(id: string, secret: string): string {
   const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
-  return 'Basic ' + Buffer.from(`${encode(id)}:${encode(secret)}`).toString('base64');
+  return `Basic ${Buffer.from(`${encode(id)}:${encode(secret)}`).toString('base64')}`;
 }

@@ -65,7 +65,12 @@ export async function seed(
   for (const user of users) {
     await registerUser(
       { users: userStore, clock, random: { uuid: () => user.userId ?? randomUUID() } },
-      { username: user.username, password: user.password, scrypt: user.scrypt ?? FAST_SCRYPT, scopes: user.scopes ?? ['read'] },
+      {
+        username: user.username,
+        password: user.password,
+        scrypt: user.scrypt ?? FAST_SCRYPT,
+        scopes: user.scopes ?? ['read'],
+      },
     );
   }
 }
@@ -75,7 +80,11 @@ export async function seedStack(
   stack: Pick<LocalStack, 'region' | 'dynamodbEndpoint' | 'tables'>,
   seeds: { clients?: readonly ClientSeed[]; users?: readonly UserSeed[] },
 ): Promise<void> {
-  const db = createDocumentClient({ region: stack.region, dynamodbEndpoint: stack.dynamodbEndpoint, credentials: LOCAL_CREDENTIALS });
+  const db = createDocumentClient({
+    region: stack.region,
+    dynamodbEndpoint: stack.dynamodbEndpoint,
+    credentials: LOCAL_CREDENTIALS,
+  });
   try {
     await seed(db, stack.tables, seeds);
   } finally {

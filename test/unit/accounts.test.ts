@@ -8,16 +8,16 @@ import {
   enableUser,
   InvalidClientRegistrationError,
   listClients,
+  type NewClient,
   registerClient,
   registerUser,
   revokeUserTokens,
   setPassword,
-  unlockUser,
   UnknownClientError,
   UnknownUserError,
   UserExistsError,
-  type NewClient,
   type UserRefreshTokens,
+  unlockUser,
 } from '../../lambda/accounts';
 import { hashClientSecret, verifyClientSecret } from '../../lambda/oauth/client-secret';
 import { attemptSubject, usernameKey } from '../../lambda/oauth/lockout';
@@ -64,7 +64,12 @@ function ports() {
 
 type Ports = ReturnType<typeof ports>;
 
-const CONFIDENTIAL: NewClient = { clientId: 'app', isPublic: false, scopes: ['read', 'write'], grantTypes: ['password', 'refresh_token'] };
+const CONFIDENTIAL: NewClient = {
+  clientId: 'app',
+  isPublic: false,
+  scopes: ['read', 'write'],
+  grantTypes: ['password', 'refresh_token'],
+};
 const PUBLIC: NewClient = { clientId: 'mobile', isPublic: true, scopes: ['read'], grantTypes: ['password'] };
 
 let minted = 0;
@@ -124,7 +129,10 @@ describe('registerClient', () => {
   });
 
   it('registers a secret the caller brings instead of generating one', async () => {
-    expect(await registerClient(p, { ...CONFIDENTIAL, secret: 'known' })).toEqual({ clientId: 'app', clientSecret: 'known' });
+    expect(await registerClient(p, { ...CONFIDENTIAL, secret: 'known' })).toEqual({
+      clientId: 'app',
+      clientSecret: 'known',
+    });
     expect(p.clients.clients.get('app')?.secretHash).toBe(hashClientSecret('known'));
   });
 
@@ -151,7 +159,11 @@ describe('registerClient', () => {
   ])('refuses %s and registers nothing', async (_case, client, message) => {
     const error = await failure(registerClient(p, client));
     expect(error).toBeInstanceOf(InvalidClientRegistrationError);
-    expect(error).toMatchObject({ code: 'invalid_client_registration', clientId: 'mobile', message: expect.stringMatching(message) });
+    expect(error).toMatchObject({
+      code: 'invalid_client_registration',
+      clientId: 'mobile',
+      message: expect.stringMatching(message),
+    });
     expect(p.clients.clients.size).toBe(0);
   });
 
@@ -204,7 +216,9 @@ describe('registerUser', () => {
   });
 
   it('hashes the password with the given scrypt parameters and gives the user a fresh opaque sub', async () => {
-    expect(await registerUser(p, { username: 'alice', password: 'correct horse', scrypt: FAST_SCRYPT, scopes: ['read'] })).toEqual({
+    expect(
+      await registerUser(p, { username: 'alice', password: 'correct horse', scrypt: FAST_SCRYPT, scopes: ['read'] }),
+    ).toEqual({
       username: 'alice',
       userId: '00000000-0000-4000-8000-000000000001',
     });
@@ -231,7 +245,9 @@ describe('registerUser', () => {
     };
     await registerUser(p, { username: 'alice', password, scrypt: FAST_SCRYPT, scopes: [] });
     expect(asked).toBe(1);
-    const error = await failure(registerUser(p, { username: 'alice', password, scrypt: FAST_SCRYPT, scopes: ['admin'] }));
+    const error = await failure(
+      registerUser(p, { username: 'alice', password, scrypt: FAST_SCRYPT, scopes: ['admin'] }),
+    );
     expect(error).toBeInstanceOf(UserExistsError);
     expect(error).toMatchObject({ code: 'user_exists', username: 'alice' });
     expect(asked).toBe(1);
@@ -244,15 +260,25 @@ describe('registerUser', () => {
   });
 });
 
-describe('the actions that end a user\'s sessions', () => {
+describe("the actions that end a user's sessions", () => {
   let p: Ports;
   let userId: string;
   let live: RefreshToken[];
   let others: RefreshToken[];
   beforeEach(async () => {
     p = ports();
-    ({ userId } = await registerUser(p, { username: 'alice', password: 'correct horse', scrypt: FAST_SCRYPT, scopes: ['read'] }));
-    const { userId: bobId } = await registerUser(p, { username: 'bob', password: 'bob password', scrypt: FAST_SCRYPT, scopes: ['read'] });
+    ({ userId } = await registerUser(p, {
+      username: 'alice',
+      password: 'correct horse',
+      scrypt: FAST_SCRYPT,
+      scopes: ['read'],
+    }));
+    const { userId: bobId } = await registerUser(p, {
+      username: 'bob',
+      password: 'bob password',
+      scrypt: FAST_SCRYPT,
+      scopes: ['read'],
+    });
     live = [refreshToken(userId), refreshToken(userId)];
     others = [refreshToken(bobId)];
     // Past its absolute expiry at the clock's now: not counted.
@@ -347,7 +373,9 @@ describe('the actions that end a user\'s sessions', () => {
       asked = true;
       return 'pw';
     };
-    expect(await failure(setPassword(p, { username: 'ghost', password, scrypt: FAST_SCRYPT }))).toBeInstanceOf(UnknownUserError);
+    expect(await failure(setPassword(p, { username: 'ghost', password, scrypt: FAST_SCRYPT }))).toBeInstanceOf(
+      UnknownUserError,
+    );
     expect(asked).toBe(false);
   });
 });
@@ -357,7 +385,8 @@ describe('unlockUser', () => {
     const p = ports();
     await registerUser(p, { username: 'alice', passwordHash: '$scrypt$x', scopes: [] });
     const now = NOW_SECONDS;
-    for (const ip of ['198.51.100.1', '198.51.100.2']) await p.loginAttempts.recordFailure(attemptSubject('alice', ip), now);
+    for (const ip of ['198.51.100.1', '198.51.100.2'])
+      await p.loginAttempts.recordFailure(attemptSubject('alice', ip), now);
     await p.loginAttempts.recordFailure(attemptSubject('bob', '198.51.100.1'), now);
 
     expect(await unlockUser(p, 'alice')).toEqual({ clearedCounters: 3 });
@@ -378,20 +407,27 @@ describe('through the token endpoint', () => {
     ['disabling the user', 'disable'],
     ['deleting the user', 'delete'],
     ['changing the password', 'password'],
-    ['revoking the user\'s tokens', 'revoke'],
+    ["revoking the user's tokens", 'revoke'],
   ] as const)('%s makes the refresh token the user held fail', async (_case, action) => {
     const deps = memoryDeps();
     await seed(deps);
     const auth = { authorization: basic('app', CONFIDENTIAL_SECRET) };
-    const login = await handleTokenRequest(tokenRequest({ grant_type: 'password', username: 'alice', password: 'correct horse' }, auth), deps);
+    const login = await handleTokenRequest(
+      tokenRequest({ grant_type: 'password', username: 'alice', password: 'correct horse' }, auth),
+      deps,
+    );
     const { refresh_token: token } = JSON.parse(login.body) as { refresh_token: string };
 
     if (action === 'disable') await disableUser(deps, 'alice');
     if (action === 'delete') await deleteUser(deps, 'alice');
-    if (action === 'password') await setPassword(deps, { username: 'alice', password: 'new password', scrypt: FAST_SCRYPT });
+    if (action === 'password')
+      await setPassword(deps, { username: 'alice', password: 'new password', scrypt: FAST_SCRYPT });
     if (action === 'revoke') await revokeUserTokens(deps, 'alice');
 
-    const refresh = await handleTokenRequest(tokenRequest({ grant_type: 'refresh_token', refresh_token: token }, auth), deps);
+    const refresh = await handleTokenRequest(
+      tokenRequest({ grant_type: 'refresh_token', refresh_token: token }, auth),
+      deps,
+    );
     expect(refresh.status).toBe(400);
     expect(JSON.parse(refresh.body)).toMatchObject({ error: 'invalid_grant' });
   });
@@ -404,11 +440,16 @@ describe('through the token endpoint', () => {
       { username: 'carol', password: 'carol password', scrypt: FAST_SCRYPT, scopes: ['read'] },
     );
     const response = await handleTokenRequest(
-      tokenRequest({ grant_type: 'password', username: 'carol', password: 'carol password' }, { authorization: basic('app', CONFIDENTIAL_SECRET) }),
+      tokenRequest(
+        { grant_type: 'password', username: 'carol', password: 'carol password' },
+        { authorization: basic('app', CONFIDENTIAL_SECRET) },
+      ),
       deps,
     );
     expect(response.status).toBe(200);
-    const payload = JSON.parse(Buffer.from((JSON.parse(response.body).access_token as string).split('.')[1]!, 'base64url').toString());
+    const payload = JSON.parse(
+      Buffer.from((JSON.parse(response.body).access_token as string).split('.')[1]!, 'base64url').toString(),
+    );
     expect(payload.sub).toBe(userId);
   });
 });

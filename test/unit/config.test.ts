@@ -1,8 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ACCESS_TOKEN_TTL, ISSUER, SCOPES_SUPPORTED, SCRYPT, SHARED_SETTINGS, type Setting } from '../../contract/settings';
-import { configFromEnv, configToEnv, ConfigError } from '../../lambda/config';
+import {
+  ACCESS_TOKEN_TTL,
+  ISSUER,
+  SCOPES_SUPPORTED,
+  SCRYPT,
+  type Setting,
+  SHARED_SETTINGS,
+} from '../../contract/settings';
+import { ConfigError, configFromEnv, configToEnv } from '../../lambda/config';
 import { CONTEXT_KEYS } from '../../lib/context';
 import { PROJECT_ROOT } from '../../lib/functions';
 
@@ -33,7 +40,12 @@ describe('configFromEnv', () => {
   });
 
   it('round-trips through configToEnv', () => {
-    const config = configFromEnv({ ...BASE, ACCESS_TOKEN_TTL_SECONDS: '300', SCRYPT_PARAMS: 'ln=15,r=8,p=2', SCOPES_SUPPORTED: 'a b' });
+    const config = configFromEnv({
+      ...BASE,
+      ACCESS_TOKEN_TTL_SECONDS: '300',
+      SCRYPT_PARAMS: 'ln=15,r=8,p=2',
+      SCOPES_SUPPORTED: 'a b',
+    });
     expect(configFromEnv(configToEnv(config))).toEqual({ ...config, region: undefined });
   });
 
@@ -45,7 +57,10 @@ describe('configFromEnv', () => {
     [{ ACCESS_TOKEN_TTL_SECONDS: '0' }, 'ACCESS_TOKEN_TTL_SECONDS must be a whole number from 60 to 86400, got 0'],
     [{ ACCESS_TOKEN_TTL_SECONDS: '1.5' }, 'ACCESS_TOKEN_TTL_SECONDS must be a whole number from 60 to 86400, got 1.5'],
     [{ ACCESS_TOKEN_TTL_SECONDS: 'ten' }, 'ACCESS_TOKEN_TTL_SECONDS="ten": expected a number'],
-    [{ REFRESH_TOKEN_IDLE_TTL_SECONDS: '600', ACCESS_TOKEN_TTL_SECONDS: '900' }, 'REFRESH_TOKEN_IDLE_TTL_SECONDS (600) must exceed ACCESS_TOKEN_TTL_SECONDS (900)'],
+    [
+      { REFRESH_TOKEN_IDLE_TTL_SECONDS: '600', ACCESS_TOKEN_TTL_SECONDS: '900' },
+      'REFRESH_TOKEN_IDLE_TTL_SECONDS (600) must exceed ACCESS_TOKEN_TTL_SECONDS (900)',
+    ],
     [{ SCOPES_SUPPORTED: 'read a"b' }, 'SCOPES_SUPPORTED: "a"b" is not a valid scope token'],
     [{ REFRESH_TOKEN_IDLE_TTL_SECONDS: '999999999' }, 'idle lifetime must not exceed its absolute lifetime'],
     [{ SCRYPT_PARAMS: 'N=1000,r=8,p=1' }, 'SCRYPT_PARAMS'],
@@ -73,9 +88,15 @@ describe('the shared settings schema (contract/settings.ts)', () => {
   });
 
   it('judges a value by one rule, named as each source names the setting', () => {
-    expect(ACCESS_TOKEN_TTL.check(30, ACCESS_TOKEN_TTL.env)).toBe('ACCESS_TOKEN_TTL_SECONDS must be a whole number from 60 to 86400, got 30');
-    expect(ACCESS_TOKEN_TTL.check(30, ACCESS_TOKEN_TTL.key)).toBe('accessTokenTtlSeconds must be a whole number from 60 to 86400, got 30');
-    expect(() => configFromEnv({ ...BASE, ACCESS_TOKEN_TTL_SECONDS: '30' })).toThrow(ACCESS_TOKEN_TTL.check(30, ACCESS_TOKEN_TTL.env)!);
+    expect(ACCESS_TOKEN_TTL.check(30, ACCESS_TOKEN_TTL.env)).toBe(
+      'ACCESS_TOKEN_TTL_SECONDS must be a whole number from 60 to 86400, got 30',
+    );
+    expect(ACCESS_TOKEN_TTL.check(30, ACCESS_TOKEN_TTL.key)).toBe(
+      'accessTokenTtlSeconds must be a whole number from 60 to 86400, got 30',
+    );
+    expect(() => configFromEnv({ ...BASE, ACCESS_TOKEN_TTL_SECONDS: '30' })).toThrow(
+      ACCESS_TOKEN_TTL.check(30, ACCESS_TOKEN_TTL.env)!,
+    );
   });
 
   it('formats every setting so that it parses back to the same value', () => {

@@ -39,10 +39,13 @@ const text = (minLength: number, maxLength: number) => fc.string({ unit: 'binary
 /** Mostly printable, with the characters form encoding treats specially over-represented. */
 const specialText = (minLength: number, maxLength: number) =>
   fc
-    .array(fc.oneof(fc.constantFrom('&', '=', '+', '%', ' ', '%41', '\uFEFF', 'é', '€', '😀', '\u0000', '\n'), text(1, 3)), {
-      minLength,
-      maxLength,
-    })
+    .array(
+      fc.oneof(fc.constantFrom('&', '=', '+', '%', ' ', '%41', '\uFEFF', 'é', '€', '😀', '\u0000', '\n'), text(1, 3)),
+      {
+        minLength,
+        maxLength,
+      },
+    )
     .map((parts) => parts.join(''));
 const component = fc.oneof(text(1, 24), specialText(1, 8));
 
@@ -53,7 +56,9 @@ const formMap = fc
 
 /** Every byte percent-encoded, in upper or lower case hex: a legal but unusual spelling. */
 const percentAll = (value: string, lower: boolean) =>
-  [...utf8.encode(value)].map((byte) => '%' + (lower ? byte.toString(16).padStart(2, '0') : byte.toString(16).padStart(2, '0').toUpperCase())).join('');
+  [...utf8.encode(value)]
+    .map((byte) => `%${lower ? byte.toString(16).padStart(2, '0') : byte.toString(16).padStart(2, '0').toUpperCase()}`)
+    .join('');
 
 const HEX = new Set('0123456789abcdefABCDEF');
 
@@ -75,19 +80,28 @@ describe('parseForm properties', () => {
   it('round-trips the same maps encoded with encodeURIComponent, with spaces as %20 or +', () => {
     fc.assert(
       fc.property(formMap, fc.boolean(), fc.boolean(), (params, plusForSpace, ampersandsAround) => {
-        const encode = (value: string) => (plusForSpace ? encodeURIComponent(value).replace(/%20/g, '+') : encodeURIComponent(value));
+        const encode = (value: string) =>
+          plusForSpace ? encodeURIComponent(value).replace(/%20/g, '+') : encodeURIComponent(value);
         const pairs = [...params].map(([name, value]) => `${encode(name)}=${encode(value)}`);
         const body = ampersandsAround ? `&&${pairs.join('&&')}&` : pairs.join('&');
         expect(parse(body)).toEqual(params);
       }),
-      { ...RUNS, examples: [[...BOM_NAME, false, false], [...BOM_VALUE, true, true]] },
+      {
+        ...RUNS,
+        examples: [
+          [...BOM_NAME, false, false],
+          [...BOM_VALUE, true, true],
+        ],
+      },
     );
   });
 
   it('round-trips maps with every byte percent-encoded, in either hex case', () => {
     fc.assert(
       fc.property(formMap, fc.boolean(), (params, lower) => {
-        const body = [...params].map(([name, value]) => `${percentAll(name, lower)}=${percentAll(value, !lower)}`).join('&');
+        const body = [...params]
+          .map(([name, value]) => `${percentAll(name, lower)}=${percentAll(value, !lower)}`)
+          .join('&');
         expect(parse(body)).toEqual(params);
       }),
       { ...RUNS, examples: [[...BOM_VALUE, false]] },
@@ -96,12 +110,24 @@ describe('parseForm properties', () => {
 
   it('treats empty names, empty values and bare names as absent', () => {
     fc.assert(
-      fc.property(formMap, fc.array(fc.oneof(component.map((name) => `${encodeURIComponent(name)}=`), component.map(encodeURIComponent), component.map((value) => `=${encodeURIComponent(value)}`), fc.constant('=')), { maxLength: 6 }), (params, empties) => {
-        const pairs = [...params].map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`);
-        // An absent parameter may share a name with a present one: only values count as repetitions.
-        const body = [...pairs, ...empties].sort().join('&');
-        expect(parse(body)).toEqual(params);
-      }),
+      fc.property(
+        formMap,
+        fc.array(
+          fc.oneof(
+            component.map((name) => `${encodeURIComponent(name)}=`),
+            component.map(encodeURIComponent),
+            component.map((value) => `=${encodeURIComponent(value)}`),
+            fc.constant('='),
+          ),
+          { maxLength: 6 },
+        ),
+        (params, empties) => {
+          const pairs = [...params].map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`);
+          // An absent parameter may share a name with a present one: only values count as repetitions.
+          const body = [...pairs, ...empties].sort().join('&');
+          expect(parse(body)).toEqual(params);
+        },
+      ),
       RUNS,
     );
   });
@@ -111,9 +137,17 @@ describe('parseForm properties', () => {
       fc.uint8Array({ maxLength: 256 }),
       // Bytes drawn mostly from the form syntax, so that some bodies parse.
       fc
-        .array(fc.oneof(fc.constantFrom(...utf8.encode('&=+%aZ09'), 0x25, 0x26, 0x3d), fc.integer({ min: 0, max: 255 })), { maxLength: 128 })
+        .array(
+          fc.oneof(fc.constantFrom(...utf8.encode('&=+%aZ09'), 0x25, 0x26, 0x3d), fc.integer({ min: 0, max: 255 })),
+          { maxLength: 128 },
+        )
         .map((list) => Uint8Array.from(list)),
-      fc.array(fc.constantFrom('a', '=', '&', '%', '2', '6', 'F', 'e', '+', '%C3', '%A9', '%EF%BB%BF', '%E2%82%AC', '%FF'), { maxLength: 40 }).map((parts) => utf8.encode(parts.join(''))),
+      fc
+        .array(
+          fc.constantFrom('a', '=', '&', '%', '2', '6', 'F', 'e', '+', '%C3', '%A9', '%EF%BB%BF', '%E2%82%AC', '%FF'),
+          { maxLength: 40 },
+        )
+        .map((parts) => utf8.encode(parts.join(''))),
     );
     fc.assert(
       fc.property(bytes, (body) => {
@@ -135,7 +169,9 @@ describe('parseForm properties', () => {
         } catch {
           return;
         }
-        const expected = new Map([...new URLSearchParams(asText)].filter(([name, value]) => name !== '' && value !== ''));
+        const expected = new Map(
+          [...new URLSearchParams(asText)].filter(([name, value]) => name !== '' && value !== ''),
+        );
         expect(result).toEqual(expected);
       }),
       { numRuns: 1000, examples: [[utf8.encode('a=%EF%BB%BF')], [utf8.encode('%EF%BB%BFa=1')]] },
@@ -153,14 +189,24 @@ describe('parseForm properties', () => {
         fc.constantFrom('urlsearchparams', 'percent-all', 'percent-all-lower'),
         (others, name, first, second, at, spelling) => {
           const spell = (value: string) =>
-            spelling === 'urlsearchparams' ? new URLSearchParams([['', value]]).toString().slice(1) : percentAll(value, spelling === 'percent-all-lower');
-          const pairs = [...others].filter(([other]) => other !== name).map(([n, v]) => `${encodeURIComponent(n)}=${encodeURIComponent(v)}`);
+            spelling === 'urlsearchparams'
+              ? new URLSearchParams([['', value]]).toString().slice(1)
+              : percentAll(value, spelling === 'percent-all-lower');
+          const pairs = [...others]
+            .filter(([other]) => other !== name)
+            .map(([n, v]) => `${encodeURIComponent(n)}=${encodeURIComponent(v)}`);
           pairs.splice(at % (pairs.length + 1), 0, `${encodeURIComponent(name)}=${encodeURIComponent(first)}`);
           pairs.push(`${spell(name)}=${spell(second)}`);
           expectInvalidRequest(() => parse(pairs.join('&')));
         },
       ),
-      { ...RUNS, examples: [[new Map(), '\uFEFF', 'a', 'b', 0, 'urlsearchparams'], [new Map(), 'a', '\uFEFFb', 'c', 0, 'percent-all']] },
+      {
+        ...RUNS,
+        examples: [
+          [new Map(), '\uFEFF', 'a', 'b', 0, 'urlsearchparams'],
+          [new Map(), 'a', '\uFEFFb', 'c', 0, 'percent-all'],
+        ],
+      },
     );
   });
 
@@ -182,7 +228,7 @@ describe('parseForm properties', () => {
   it('accepts a well-formed body of at most 16 KiB', () => {
     fc.assert(
       fc.property(fc.integer({ min: 2, max: MAX_FORM_BYTES }), (length) => {
-        const body = 'v=' + 'x'.repeat(length - 2);
+        const body = `v=${'x'.repeat(length - 2)}`;
         expect(parse(body).get('v')?.length ?? 0).toBe(length - 2);
       }),
       { numRuns: 60, examples: [[MAX_FORM_BYTES]] },
@@ -207,7 +253,9 @@ describe('parseForm properties', () => {
         ';',
       ),
       // The right type with junk glued on before the first ';'.
-      fc.tuple(fc.string({ minLength: 1, maxLength: 8 }), fc.boolean()).map(([junk, before]) => (before ? junk + FORM : FORM + junk)),
+      fc
+        .tuple(fc.string({ minLength: 1, maxLength: 8 }), fc.boolean())
+        .map(([junk, before]) => (before ? junk + FORM : FORM + junk)),
     );
     fc.assert(
       fc.property(contentType, (type) => {
@@ -220,13 +268,17 @@ describe('parseForm properties', () => {
   });
 
   it('accepts the form type in any case, with whitespace and parameters, and rejects charsets other than UTF-8', () => {
-    const caseOf = (value: string, mask: boolean[]) => [...value].map((c, i) => (mask[i % Math.max(mask.length, 1)] ? c.toUpperCase() : c)).join('');
+    const caseOf = (value: string, mask: boolean[]) =>
+      [...value].map((c, i) => (mask[i % Math.max(mask.length, 1)] ? c.toUpperCase() : c)).join('');
     const whitespace = fc.constantFrom('', ' ', '  ', '\t');
     const otherParameter = fc
       .tuple(fc.stringMatching(/^[a-z]{1,8}$/), fc.stringMatching(/^[A-Za-z0-9-]{0,8}$/))
       .filter(([key]) => key !== 'charset')
       .map(([key, value]) => `${key}=${value}`);
-    const charset = fc.oneof(fc.stringMatching(/^[A-Za-z0-9_-]{1,12}$/), fc.constantFrom('utf-8', 'UTF-8', 'utf8', 'Utf-8', '"utf-8"', 'latin1', 'iso-8859-1', 'utf-16', 'us-ascii'));
+    const charset = fc.oneof(
+      fc.stringMatching(/^[A-Za-z0-9_-]{1,12}$/),
+      fc.constantFrom('utf-8', 'UTF-8', 'utf8', 'Utf-8', '"utf-8"', 'latin1', 'iso-8859-1', 'utf-16', 'us-ascii'),
+    );
     fc.assert(
       fc.property(
         fc.array(fc.boolean(), { minLength: 1, maxLength: 40 }),
@@ -235,7 +287,11 @@ describe('parseForm properties', () => {
         fc.array(otherParameter, { maxLength: 3 }),
         fc.option(charset),
         (mask, lead, trail, parameters, charsetValue) => {
-          const type = [lead + caseOf(FORM, mask) + trail, ...parameters, ...(charsetValue === null ? [] : [` charset=${charsetValue}`])].join(';');
+          const type = [
+            lead + caseOf(FORM, mask) + trail,
+            ...parameters,
+            ...(charsetValue === null ? [] : [` charset=${charsetValue}`]),
+          ].join(';');
           const normalized = charsetValue?.replace(/^"(.*)"$/, '$1').toLowerCase();
           if (normalized === undefined || normalized === 'utf-8' || normalized === 'utf8') {
             expect(parse('a=1', type).get('a')).toBe('1');
@@ -260,15 +316,24 @@ describe('parseForm properties', () => {
       fc.tuple(notHex, hexDigit).map(([byte, digit]) => [byte, digit.charCodeAt(0)]),
     );
     fc.assert(
-      fc.property(formMap, fc.stringMatching(/^[a-z]{1,6}$/), badEscape, fc.boolean(), fc.nat(), (params, prefix, rest, inName, at) => {
-        // Nothing after the escape when it lacks bytes: a '&' or '=' would be read as a digit's place.
-        const escape = Uint8Array.from([...utf8.encode(prefix), 0x25, ...rest]);
-        const pair = inName ? [...escape, ...utf8.encode('=v')] : [...utf8.encode('n='), ...escape];
-        const pairs = [...params].map(([n, v]) => [...utf8.encode(`${encodeURIComponent(n)}=${encodeURIComponent(v)}`)]);
-        pairs.splice(at % (pairs.length + 1), 0, pair);
-        const body = Uint8Array.from(pairs.flatMap((p, i) => (i === 0 ? p : [0x26, ...p])));
-        expectInvalidRequest(() => parse(body));
-      }),
+      fc.property(
+        formMap,
+        fc.stringMatching(/^[a-z]{1,6}$/),
+        badEscape,
+        fc.boolean(),
+        fc.nat(),
+        (params, prefix, rest, inName, at) => {
+          // Nothing after the escape when it lacks bytes: a '&' or '=' would be read as a digit's place.
+          const broken = Uint8Array.from([...utf8.encode(prefix), 0x25, ...rest]);
+          const pair = inName ? [...broken, ...utf8.encode('=v')] : [...utf8.encode('n='), ...broken];
+          const pairs = [...params].map(([n, v]) => [
+            ...utf8.encode(`${encodeURIComponent(n)}=${encodeURIComponent(v)}`),
+          ]);
+          pairs.splice(at % (pairs.length + 1), 0, pair);
+          const body = Uint8Array.from(pairs.flatMap((p, i) => (i === 0 ? p : [0x26, ...p])));
+          expectInvalidRequest(() => parse(body));
+        },
+      ),
       RUNS,
     );
   });
@@ -287,12 +352,23 @@ describe('parseForm properties', () => {
     fc.assert(
       fc.property(formMap, invalidUtf8, fc.boolean(), fc.boolean(), (params, bad, encoded, inName) => {
         fc.pre(encoded || !bad.some(isSyntax));
-        const component = encoded ? utf8.encode([...bad].map((byte) => '%' + byte.toString(16).padStart(2, '0')).join('')) : bad;
+        const component = encoded
+          ? utf8.encode([...bad].map((byte) => `%${byte.toString(16).padStart(2, '0')}`).join(''))
+          : bad;
         const pair = inName ? [...component, ...utf8.encode('=v')] : [...utf8.encode('n='), ...component];
-        const rest = [...params].map(([n, v]) => [0x26, ...utf8.encode(`${encodeURIComponent(n)}=${encodeURIComponent(v)}`)]);
+        const rest = [...params].map(([n, v]) => [
+          0x26,
+          ...utf8.encode(`${encodeURIComponent(n)}=${encodeURIComponent(v)}`),
+        ]);
         expectInvalidRequest(() => parse(Uint8Array.from([...pair, ...rest.flat()])), 'parameters must be UTF-8');
       }),
-      { numRuns: 400, examples: [[new Map(), Uint8Array.from([0xed, 0xa0, 0x80]), true, false], [new Map(), Uint8Array.from([0xc3]), false, true]] },
+      {
+        numRuns: 400,
+        examples: [
+          [new Map(), Uint8Array.from([0xed, 0xa0, 0x80]), true, false],
+          [new Map(), Uint8Array.from([0xc3]), false, true],
+        ],
+      },
     );
   });
 });

@@ -4,7 +4,10 @@ import { MAX_FORM_BYTES, parseForm } from '../../lambda/oauth/form';
 
 const FORM = 'application/x-www-form-urlencoded';
 const parse = (body: string | Buffer, ...contentType: [string | undefined] | []) =>
-  parseForm(contentType.length === 0 ? FORM : contentType[0], typeof body === 'string' ? Buffer.from(body, 'latin1') : body);
+  parseForm(
+    contentType.length === 0 ? FORM : contentType[0],
+    typeof body === 'string' ? Buffer.from(body, 'latin1') : body,
+  );
 
 describe('parseForm', () => {
   it.each([
@@ -45,9 +48,9 @@ describe('parseForm', () => {
   });
 
   it('rejects a body over 16 KiB and accepts one at the limit', () => {
-    const atLimit = 'a=' + 'x'.repeat(MAX_FORM_BYTES - 2);
+    const atLimit = `a=${'x'.repeat(MAX_FORM_BYTES - 2)}`;
     expect(parse(atLimit).get('a')).toHaveLength(MAX_FORM_BYTES - 2);
-    expect(() => parse(atLimit + 'x')).toThrow('request body too large');
+    expect(() => parse(`${atLimit}x`)).toThrow('request body too large');
   });
 
   it('does not echo odd parameter names', () => {

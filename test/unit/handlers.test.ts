@@ -4,7 +4,7 @@ import { fromProxyEvent } from '../../lambda/handlers/apigw';
 import { createJwksHandler } from '../../lambda/handlers/jwks';
 import { createMetadataHandler } from '../../lambda/handlers/metadata';
 import { createTokenHandler } from '../../lambda/handlers/token';
-import { basic, CONFIDENTIAL_SECRET, memoryDeps, memoryLogger, seed, SETTINGS } from '../support/memory';
+import { basic, CONFIDENTIAL_SECRET, memoryDeps, memoryLogger, SETTINGS, seed } from '../support/memory';
 
 function event(overrides: Partial<APIGatewayProxyEvent> = {}): APIGatewayProxyEvent {
   return {
@@ -19,7 +19,10 @@ function event(overrides: Partial<APIGatewayProxyEvent> = {}): APIGatewayProxyEv
     stageVariables: null,
     body: null,
     isBase64Encoded: false,
-    requestContext: { requestId: 'req-9', identity: { sourceIp: '198.51.100.4' } } as APIGatewayProxyEvent['requestContext'],
+    requestContext: {
+      requestId: 'req-9',
+      identity: { sourceIp: '198.51.100.4' },
+    } as APIGatewayProxyEvent['requestContext'],
     ...overrides,
   };
 }
@@ -40,7 +43,9 @@ describe('fromProxyEvent', () => {
   });
 
   it('joins repeated headers so a doubled Authorization cannot pass as one', () => {
-    const request = fromProxyEvent(event({ multiValueHeaders: { Authorization: ['Basic a', 'Basic b'] }, headers: { Authorization: 'Basic b' } }));
+    const request = fromProxyEvent(
+      event({ multiValueHeaders: { Authorization: ['Basic a', 'Basic b'] }, headers: { Authorization: 'Basic b' } }),
+    );
     expect(request.headers.authorization).toBe('Basic a, Basic b');
   });
 
@@ -59,7 +64,10 @@ describe('token handler', () => {
       event({
         body,
         isBase64Encoded: true,
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic('app', CONFIDENTIAL_SECRET) },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: basic('app', CONFIDENTIAL_SECRET),
+        },
       }),
     );
     expect(result.statusCode).toBe(200);
@@ -76,7 +84,10 @@ describe('JWKS handler', () => {
     const first = await handler(event({ httpMethod: 'GET', path: '/.well-known/jwks.json' }));
     expect(first.statusCode).toBe(200);
     expect(JSON.parse(first.body)).toEqual({ keys: [jwk] });
-    expect(first.headers).toMatchObject({ 'Cache-Control': 'public, max-age=300', 'Content-Type': 'application/jwk-set+json' });
+    expect(first.headers).toMatchObject({
+      'Cache-Control': 'public, max-age=300',
+      'Content-Type': 'application/jwk-set+json',
+    });
     const etag = first.headers!.ETag as string;
     const second = await handler(event({ httpMethod: 'GET', headers: { 'If-None-Match': etag } }));
     expect(second.statusCode).toBe(304);
@@ -91,7 +102,10 @@ describe('JWKS handler', () => {
 
   it('answers 503 when the key source is unavailable', async () => {
     const { DependencyUnavailableError } = await import('../../lambda/oauth/errors');
-    const failing = createJwksHandler({ publicJwks: async () => Promise.reject(new DependencyUnavailableError('kms')) }, memoryLogger());
+    const failing = createJwksHandler(
+      { publicJwks: async () => Promise.reject(new DependencyUnavailableError('kms')) },
+      memoryLogger(),
+    );
     const response = await failing(event({ httpMethod: 'GET' }));
     expect(response.statusCode).toBe(503);
     expect(JSON.parse(response.body).error).toBe('temporarily_unavailable');
@@ -100,9 +114,10 @@ describe('JWKS handler', () => {
 
 describe('metadata handler', () => {
   it('serves RFC 8414 metadata derived from the issuer', async () => {
-    const response = await createMetadataHandler({ ...SETTINGS, issuer: 'https://auth.example.test/prod/' }, memoryLogger())(
-      event({ httpMethod: 'GET' }),
-    );
+    const response = await createMetadataHandler(
+      { ...SETTINGS, issuer: 'https://auth.example.test/prod/' },
+      memoryLogger(),
+    )(event({ httpMethod: 'GET' }));
     expect(response.statusCode).toBe(200);
     expect(JSON.parse(response.body)).toEqual({
       issuer: 'https://auth.example.test/prod/',

@@ -57,18 +57,30 @@ describe('import graph', () => {
     expect(offending.map(describeEdge)).toEqual([]);
     const packages = files
       .filter((file) => file.path.startsWith('lib/'))
-      .flatMap((file) => file.packages.filter((name) => !/^(node:|aws-cdk-lib|constructs$|cdk-nag$)/.test(name)).map((name) => `${file.path} → ${name}`));
+      .flatMap((file) =>
+        file.packages
+          .filter((name) => !/^(node:|aws-cdk-lib|constructs$|cdk-nag$)/.test(name))
+          .map((name) => `${file.path} → ${name}`),
+      );
     expect(packages).toEqual([]);
   });
 
   it('keeps the benchmarks and the tests apart: what both use lives in local/', () => {
-    const offending = [...edges('bench/').filter(([, target]) => target.startsWith('test/')), ...edges('test/').filter(([, target]) => target.startsWith('bench/'))];
+    const offending = [
+      ...edges('bench/').filter(([, target]) => target.startsWith('test/')),
+      ...edges('test/').filter(([, target]) => target.startsWith('bench/')),
+    ];
     expect(offending.map(describeEdge)).toEqual([]);
   });
 
   it('loads no AWS SDK module when the CDK app is built (cdk synth)', () => {
     const reached = reachable(['bin/app.ts']);
-    const sdk = [...reached].flatMap((path) => byPath.get(path)!.packages.filter((name) => name.startsWith('@aws-sdk/')).map((name) => `${path} → ${name}`));
+    const sdk = [...reached].flatMap((path) =>
+      byPath
+        .get(path)!
+        .packages.filter((name) => name.startsWith('@aws-sdk/'))
+        .map((name) => `${path} → ${name}`),
+    );
     expect(sdk).toEqual([]);
   });
 
@@ -77,7 +89,12 @@ describe('import graph', () => {
     expect(roots.some((path) => path.startsWith('lambda/accounts/'))).toBe(true);
     const reached = reachable(roots);
     expect([...reached].filter((path) => path.startsWith('lambda/adapters/'))).toEqual([]);
-    const sdk = [...reached].flatMap((path) => byPath.get(path)!.packages.filter((name) => name.startsWith('@aws-sdk/')).map((name) => `${path} → ${name}`));
+    const sdk = [...reached].flatMap((path) =>
+      byPath
+        .get(path)!
+        .packages.filter((name) => name.startsWith('@aws-sdk/'))
+        .map((name) => `${path} → ${name}`),
+    );
     expect(sdk).toEqual([]);
   });
 
@@ -95,7 +112,9 @@ describe('import graph', () => {
 
 /** Import edges whose importer is under `prefix`. */
 function edges(prefix: string): [string, string][] {
-  return files.filter((file) => file.path.startsWith(prefix)).flatMap((file) => file.imports.map((target): [string, string] => [file.path, target]));
+  return files
+    .filter((file) => file.path.startsWith(prefix))
+    .flatMap((file) => file.imports.map((target): [string, string] => [file.path, target]));
 }
 
 function describeEdge([from, to]: [string, string]): string {
@@ -105,7 +124,8 @@ function describeEdge([from, to]: [string, string]): string {
 /** The folder a file belongs to for the cycle check: lambda's and bin's subfolders are folders of their own. */
 function folderOf(path: string): string {
   const parts = path.split('/');
-  if ((parts[0] === 'lambda' || parts[0] === 'bin' || parts[0] === 'test') && parts.length > 2) return `${parts[0]}/${parts[1]}`;
+  if ((parts[0] === 'lambda' || parts[0] === 'bin' || parts[0] === 'test') && parts.length > 2)
+    return `${parts[0]}/${parts[1]}`;
   return parts.length > 1 ? parts[0]! : '.';
 }
 

@@ -7,16 +7,26 @@ import {
   planRevocation,
   planRotation,
   publishedAt,
+  type SigningKeyRecord,
   signingKeyAt,
   UnknownKeyError,
-  type SigningKeyRecord,
 } from '../../lambda/tokens/key-registry';
 
 const T0 = 1_800_000_000;
 const TTL = 900;
 
 function key(kid: string, createdAt: number, extra: Partial<SigningKeyRecord> = {}): SigningKeyRecord {
-  return { kid, keyArn: `arn:aws:kms:us-east-1:000000000000:key/${kid}`, alg: 'RS256', n: 'n', e: 'AQAB', createdAt, signsFrom: createdAt, state: 'active', ...extra };
+  return {
+    kid,
+    keyArn: `arn:aws:kms:us-east-1:000000000000:key/${kid}`,
+    alg: 'RS256',
+    n: 'n',
+    e: 'AQAB',
+    createdAt,
+    signsFrom: createdAt,
+    state: 'active',
+    ...extra,
+  };
 }
 
 /** Applies a plan the way the registry store does: records replaced by kid. */
@@ -37,7 +47,9 @@ describe('key registry: rotation', () => {
     keys = rotate(keys, 'k2', T0 + 100, 3600);
     const at = (t: number) => ({
       signing: signingKeyAt(keys, t)?.kid,
-      published: publishedAt(keys, t).map((k) => k.kid).sort(),
+      published: publishedAt(keys, t)
+        .map((k) => k.kid)
+        .sort(),
     });
     expect(at(T0 + 100)).toEqual({ signing: 'k1', published: ['k1', 'k2'] });
     expect(at(T0 + 3699)).toEqual({ signing: 'k1', published: ['k1', 'k2'] });
@@ -98,7 +110,10 @@ describe('key registry: revocation', () => {
 
   it('revoking the only key asks for a new one', () => {
     const plan = planRevocation([key('k1', T0)], 'k1', T0 + 5);
-    expect(plan).toMatchObject({ needsNewKey: true, updates: [{ kid: 'k1', state: 'revoked', revokedAt: T0 + 5, unpublishAfter: T0 + 5 }] });
+    expect(plan).toMatchObject({
+      needsNewKey: true,
+      updates: [{ kid: 'k1', state: 'revoked', revokedAt: T0 + 5, unpublishAfter: T0 + 5 }],
+    });
   });
 
   it('revoking a pending key calls its rotation off', () => {
@@ -118,7 +133,10 @@ describe('key registry: revocation', () => {
 
   it('refuses unknown and already revoked keys', () => {
     expect(() => planRevocation([key('k1', T0)], 'nope', T0)).toThrow(UnknownKeyError);
-    const keys = apply([key('k1', T0), key('k2', T0 + 1)], planRevocation([key('k1', T0), key('k2', T0 + 1)], 'k1', T0 + 2).updates);
+    const keys = apply(
+      [key('k1', T0), key('k2', T0 + 1)],
+      planRevocation([key('k1', T0), key('k2', T0 + 1)], 'k1', T0 + 2).updates,
+    );
     expect(() => planRevocation(keys, 'k1', T0 + 3)).toThrow(AlreadyRevokedError);
   });
 });

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
 import { usernameKey } from '../../lambda/oauth/lockout';
-import { basic, CONFIDENTIAL_SECRET, memoryDeps, seed, tokenRequest, type MemoryDeps } from '../support/memory';
+import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
+import { basic, CONFIDENTIAL_SECRET, type MemoryDeps, memoryDeps, seed, tokenRequest } from '../support/memory';
 
 let deps: MemoryDeps;
 beforeEach(async () => {
@@ -14,7 +14,10 @@ beforeEach(async () => {
 const appAuth = basic('app', CONFIDENTIAL_SECRET);
 const WRONG_BODY = '{"error":"invalid_grant","error_description":"invalid username or password"}';
 
-function attempt(password: string, options: { username?: string; ip?: string; headers?: Record<string, string>; auth?: string } = {}) {
+function attempt(
+  password: string,
+  options: { username?: string; ip?: string; headers?: Record<string, string>; auth?: string } = {},
+) {
   return handleTokenRequest(
     tokenRequest(
       { grant_type: 'password', username: options.username ?? 'alice', password },
@@ -48,7 +51,10 @@ describe('brute-force protection in the password grant', () => {
       deps.advance(delay * 2);
       expect((await wrong()).status).toBe(400); // allowed, still wrong
     }
-    const counters = await deps.loginAttempts.read({ userKey: usernameKey('alice'), ip: '198.51.100.1' }, deps.clock() / 1000);
+    const counters = await deps.loginAttempts.read(
+      { userKey: usernameKey('alice'), ip: '198.51.100.1' },
+      deps.clock() / 1000,
+    );
     expect(counters.pairFailures).toBeGreaterThanOrEqual(15);
     deps.advance(899);
     expect((await right()).status).toBe(400);
@@ -66,7 +72,9 @@ describe('brute-force protection in the password grant', () => {
   it('limits one username to 100 failures an hour across all IPs', async () => {
     for (let i = 0; i < 100; i++) await wrong({ ip: `10.0.${Math.floor(i / 200)}.${i % 200}` });
     expect((await right({ ip: '192.0.2.55' })).body).toBe(WRONG_BODY);
-    expect(deps.logger.entries.some((e) => e.event === 'lockout_started' && e.fields.lockout === 'user_ceiling')).toBe(true);
+    expect(deps.logger.entries.some((e) => e.event === 'lockout_started' && e.fields.lockout === 'user_ceiling')).toBe(
+      true,
+    );
     // Other accounts are not affected; the account itself comes back with the next hour.
     expect((await attempt('x', { username: 'bob', ip: '192.0.2.55' })).status).toBe(400);
     deps.advance(3600);
@@ -83,7 +91,10 @@ describe('brute-force protection in the password grant', () => {
 
   it('counts unknown usernames like known ones', async () => {
     for (let i = 0; i < 5; i++) await attempt('x', { username: 'mallory' });
-    const counters = await deps.loginAttempts.read({ userKey: usernameKey('mallory'), ip: '198.51.100.1' }, deps.clock() / 1000);
+    const counters = await deps.loginAttempts.read(
+      { userKey: usernameKey('mallory'), ip: '198.51.100.1' },
+      deps.clock() / 1000,
+    );
     expect(counters.pairFailures).toBe(5);
   });
 

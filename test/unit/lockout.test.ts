@@ -28,7 +28,12 @@ describe('pairDelaySeconds', () => {
 
 describe('lockoutDecision', () => {
   it('allows attempts below every threshold', () => {
-    expect(lockoutDecision({ ...NO_FAILURES, pairFailures: 4, pairLastFailureAt: NOW, userFailuresThisHour: 99, ipFailuresToday: 99 }, NOW)).toEqual({
+    expect(
+      lockoutDecision(
+        { ...NO_FAILURES, pairFailures: 4, pairLastFailureAt: NOW, userFailuresThisHour: 99, ipFailuresToday: 99 },
+        NOW,
+      ),
+    ).toEqual({
       refused: false,
     });
   });
@@ -51,13 +56,18 @@ describe('lockoutDecision', () => {
   });
 
   it('refuses an IP that spent its daily failure budget', () => {
-    expect(lockoutDecision({ ...NO_FAILURES, ipFailuresToday: 100 }, NOW)).toMatchObject({ refused: true, reason: 'ip_budget' });
+    expect(lockoutDecision({ ...NO_FAILURES, ipFailuresToday: 100 }, NOW)).toMatchObject({
+      refused: true,
+      reason: 'ip_budget',
+    });
   });
 
   it('follows the policy it is given', () => {
     const policy = { ...DEFAULT_LOCKOUT_POLICY, pairThreshold: 2, userFailuresPerHour: 3 };
     expect(lockoutDecision({ ...NO_FAILURES, userFailuresThisHour: 3 }, NOW, policy).refused).toBe(true);
-    expect(lockoutDecision({ ...NO_FAILURES, pairFailures: 2, pairLastFailureAt: NOW }, NOW, policy).refused).toBe(true);
+    expect(lockoutDecision({ ...NO_FAILURES, pairFailures: 2, pairLastFailureAt: NOW }, NOW, policy).refused).toBe(
+      true,
+    );
   });
 });
 

@@ -6,11 +6,11 @@ import {
   dummyHash,
   hashPassword,
   needsRehash,
-  parseScryptParams,
   PasswordHashFormatError,
+  parseScryptParams,
+  type ScryptParams,
   validateScryptParams,
   verifyPassword,
-  type ScryptParams,
 } from '../../lambda/passwords';
 
 // Small parameters keep the suite fast; the default policy is exercised once, in the scrypt-js cross-check.
@@ -45,7 +45,12 @@ describe('hashPassword / verifyPassword', () => {
     expect(salt).toHaveLength(16);
     expect(hash).toHaveLength(32);
     // 16 bytes → 22 chars, 32 bytes → 43 chars, no "=".
-    expect(encoded.split('$').map((s) => s.length).slice(3)).toEqual([22, 43]);
+    expect(
+      encoded
+        .split('$')
+        .map((s) => s.length)
+        .slice(3),
+    ).toEqual([22, 43]);
   });
 
   it('salts randomly: the same password hashes differently each time, both verify', async () => {

@@ -3,7 +3,7 @@ import type { HttpResponse } from '../../lambda/oauth/http';
 import { handleRevocationRequest } from '../../lambda/oauth/revocation-endpoint';
 import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
 import { hashRefreshToken } from '../../lambda/tokens/refresh-token';
-import { basic, CONFIDENTIAL_SECRET, memoryDeps, seed, tokenRequest, type MemoryDeps } from '../support/memory';
+import { basic, CONFIDENTIAL_SECRET, type MemoryDeps, memoryDeps, seed, tokenRequest } from '../support/memory';
 
 let deps: MemoryDeps;
 beforeEach(async () => {
@@ -36,25 +36,38 @@ describe('POST /revoke (RFC 7009)', () => {
   it('revokes a refresh token and the rest of its family', async () => {
     const first = await login();
     const second = JSON.parse(
-      (await handleTokenRequest(tokenRequest({ grant_type: 'refresh_token', refresh_token: first }, appAuth), deps)).body,
+      (await handleTokenRequest(tokenRequest({ grant_type: 'refresh_token', refresh_token: first }, appAuth), deps))
+        .body,
     ).refresh_token as string;
     expectOk(await revoke({ token: second, token_type_hint: 'refresh_token' }));
     expect(stateOf(second)).toBe('revoked');
-    const refused = await handleTokenRequest(tokenRequest({ grant_type: 'refresh_token', refresh_token: second }, appAuth), deps);
+    const refused = await handleTokenRequest(
+      tokenRequest({ grant_type: 'refresh_token', refresh_token: second }, appAuth),
+      deps,
+    );
     expect(JSON.parse(refused.body).error).toBe('invalid_grant');
-    expect(deps.logger.entries.find((e) => e.event === 'token_revoked')?.fields).toMatchObject({ clientId: 'app', userId: 'u-alice' });
+    expect(deps.logger.entries.find((e) => e.event === 'token_revoked')?.fields).toMatchObject({
+      clientId: 'app',
+      userId: 'u-alice',
+    });
   });
 
   it('revoking an old token of a family revokes its current one', async () => {
     const first = await login();
     const second = JSON.parse(
-      (await handleTokenRequest(tokenRequest({ grant_type: 'refresh_token', refresh_token: first }, appAuth), deps)).body,
+      (await handleTokenRequest(tokenRequest({ grant_type: 'refresh_token', refresh_token: first }, appAuth), deps))
+        .body,
     ).refresh_token as string;
     expectOk(await revoke({ token: first }));
-    const refused = await handleTokenRequest(tokenRequest({ grant_type: 'refresh_token', refresh_token: second }, appAuth), deps);
+    const refused = await handleTokenRequest(
+      tokenRequest({ grant_type: 'refresh_token', refresh_token: second }, appAuth),
+      deps,
+    );
     expect(refused.status).toBe(400);
     expect(JSON.parse(refused.body).error).toBe('invalid_grant');
-    expect(deps.refreshTokens.revokedFamilies.has(deps.refreshTokens.tokens.get(hashRefreshToken(second))!.familyId)).toBe(true);
+    expect(
+      deps.refreshTokens.revokedFamilies.has(deps.refreshTokens.tokens.get(hashRefreshToken(second))!.familyId),
+    ).toBe(true);
   });
 
   it('answers 200 for unknown tokens and for access tokens, whatever the hint says', async () => {

@@ -24,7 +24,10 @@ describe('grantScope', () => {
   it.each([
     [undefined, ['read', 'write']],
     [['read'], ['read']],
-    [['write', 'read'], ['write', 'read']],
+    [
+      ['write', 'read'],
+      ['write', 'read'],
+    ],
     [['read', 'admin'], ['read']],
     [['read', 'profile'], ['read']],
   ])('requested %j → %j', (requested, expected) => {

@@ -3,9 +3,17 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { DependencyUnavailableError } from '../../lambda/oauth/errors';
 import type { HttpResponse } from '../../lambda/oauth/http';
 import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
-import { hashRefreshToken } from '../../lambda/tokens/refresh-token';
 import { hashPassword, needsRehash } from '../../lambda/passwords';
-import { basic, CONFIDENTIAL_SECRET, FAST_SCRYPT, memoryDeps, seed, tokenRequest, type MemoryDeps } from '../support/memory';
+import { hashRefreshToken } from '../../lambda/tokens/refresh-token';
+import {
+  basic,
+  CONFIDENTIAL_SECRET,
+  FAST_SCRYPT,
+  type MemoryDeps,
+  memoryDeps,
+  seed,
+  tokenRequest,
+} from '../support/memory';
 
 let deps: MemoryDeps;
 beforeEach(async () => {
@@ -52,10 +60,14 @@ describe('POST /token: request checks', () => {
 
   it.each([
     ['a JSON body', { contentType: 'application/json' }, 'content type must be application/x-www-form-urlencoded'],
-    ['a repeated parameter', { body: Buffer.from('grant_type=password&grant_type=password') }, 'parameter grant_type is repeated'],
+    [
+      'a repeated parameter',
+      { body: Buffer.from('grant_type=password&grant_type=password') },
+      'parameter grant_type is repeated',
+    ],
     ['malformed percent-encoding', { body: Buffer.from('grant_type=pass%2word') }, 'malformed percent-encoding'],
     ['invalid UTF-8', { body: Buffer.from('username=%FF') }, 'parameters must be UTF-8'],
-    ['an oversized body', { body: Buffer.from('a=' + 'x'.repeat(17 * 1024)) }, 'request body too large'],
+    ['an oversized body', { body: Buffer.from(`a=${'x'.repeat(17 * 1024)}`) }, 'request body too large'],
   ])('rejects %s with invalid_request', async (_name, options, description) => {
     expectError(await call({}, { ...appAuth, ...options }), 400, 'invalid_request', description);
   });
@@ -106,8 +118,8 @@ describe('POST /token: client authentication (RFC 6749 §2.3)', () => {
     ['an unknown Basic client', {}, { authorization: basic('nobody', 'x') }],
     ['a Bearer header', {}, { authorization: 'Bearer abc' }],
     ['malformed base64', {}, { authorization: 'Basic ***' }],
-    ['Basic without a colon', {}, { authorization: 'Basic ' + Buffer.from('app').toString('base64') }],
-    ['Basic with a bad escape', {}, { authorization: 'Basic ' + Buffer.from('app:%zz').toString('base64') }],
+    ['Basic without a colon', {}, { authorization: `Basic ${Buffer.from('app').toString('base64')}` }],
+    ['Basic with a bad escape', {}, { authorization: `Basic ${Buffer.from('app:%zz').toString('base64')}` }],
     ['a public client using Basic', {}, { authorization: basic('mobile', 'anything') }],
   ])('answers %s with 401 and a Basic challenge', async (_name, extra, options) => {
     const response = await call({ ...alicePassword, ...extra }, options);
@@ -314,7 +326,12 @@ describe('POST /token: refresh_token grant (§6, RFC 9700 §4.14.2)', () => {
     const next = deps.refreshTokens.tokens.get(hashRefreshToken(body.refresh_token as string))!;
     expect(old.state).toBe('rotated');
     expect(old.successorHash).toBe(next.tokenHash);
-    expect(next).toMatchObject({ familyId: old.familyId, generation: 1, familyExpiresAt: old.familyExpiresAt, state: 'active' });
+    expect(next).toMatchObject({
+      familyId: old.familyId,
+      generation: 1,
+      familyExpiresAt: old.familyExpiresAt,
+      state: 'active',
+    });
     expect((await refresh(body.refresh_token as string)).status).toBe(200);
   });
 
@@ -347,7 +364,12 @@ describe('POST /token: refresh_token grant (§6, RFC 9700 §4.14.2)', () => {
 
   it('refuses unknown and missing tokens', async () => {
     expectError(await refresh('not-a-token'), 400, 'invalid_grant');
-    expectError(await call({ grant_type: 'refresh_token' }, appAuth), 400, 'invalid_request', 'refresh_token is required');
+    expectError(
+      await call({ grant_type: 'refresh_token' }, appAuth),
+      400,
+      'invalid_request',
+      'refresh_token is required',
+    );
   });
 
   it('rejects a token past its idle lifetime even though the record still exists', async () => {
@@ -410,6 +432,10 @@ describe('POST /token: refresh_token grant (§6, RFC 9700 §4.14.2)', () => {
   it('refuses a client that lost the refresh_token grant', async () => {
     const token = await login('mobile');
     deps.clients.clients.set('mobile', { ...deps.clients.clients.get('mobile')!, grantTypes: ['password'] });
-    expectError(await call({ grant_type: 'refresh_token', refresh_token: token, client_id: 'mobile' }), 400, 'unauthorized_client');
+    expectError(
+      await call({ grant_type: 'refresh_token', refresh_token: token, client_id: 'mobile' }),
+      400,
+      'unauthorized_client',
+    );
   });
 });

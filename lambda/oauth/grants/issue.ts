@@ -1,7 +1,7 @@
 import { signAccessToken } from '../../tokens/access-token';
 import { generateRefreshToken, hashRefreshToken } from '../../tokens/refresh-token';
-import { formatScope } from '../scope';
 import type { Client, RefreshToken } from '../ports';
+import { formatScope } from '../scope';
 import type { TokenEndpointDeps } from './grant';
 
 /** Signs an RFC 9068 access token for `userId`, as of `now` (epoch seconds). */

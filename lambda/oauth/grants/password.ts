@@ -2,15 +2,15 @@ import { InvalidGrantError } from '../errors';
 import {
   attemptSubject,
   DEFAULT_LOCKOUT_POLICY,
+  type LoginAttemptCounters,
   lockoutDecision,
   NO_FAILURES,
   normalizeIp,
   pairDelaySeconds,
-  type LoginAttemptCounters,
 } from '../lockout';
-import { formatScope, grantScope, parseScope } from '../scope';
 import type { Client, User } from '../ports';
-import { started, type Grant, type RequestContext, type TokenEndpointDeps } from './grant';
+import { formatScope, grantScope, parseScope } from '../scope';
+import { type Grant, type RequestContext, started, type TokenEndpointDeps } from './grant';
 import { epochSeconds, issueAccessToken, mintRefreshToken } from './issue';
 
 /** Every way the credentials can be wrong, and a refused attempt, give this one body (no enumeration). */
@@ -79,7 +79,11 @@ export const passwordGrant: Grant<'password', Prefetched> = {
       const after = await deps.loginAttempts.recordFailure(subject, now);
       const started = lockoutStarted(before, after, policy);
       if (started !== undefined) deps.logger.warn('lockout_started', { ...log, lockout: started });
-      throw new InvalidGrantError(INVALID_CREDENTIALS).audited('password_grant_failed', { ...log, reason: failure, lockout: decision.reason });
+      throw new InvalidGrantError(INVALID_CREDENTIALS).audited('password_grant_failed', {
+        ...log,
+        reason: failure,
+        lockout: decision.reason,
+      });
     }
 
     const scope = grantScope(requestedScope, client.scopes, user.scopes);
@@ -123,22 +127,36 @@ function lockoutStarted(
   after: LoginAttemptCounters,
   policy: typeof DEFAULT_LOCKOUT_POLICY,
 ): string | undefined {
-  if (before.ipFailuresToday < policy.ipFailuresPerDay && after.ipFailuresToday >= policy.ipFailuresPerDay) return 'ip_budget';
-  if (before.userFailuresThisHour < policy.userFailuresPerHour && after.userFailuresThisHour >= policy.userFailuresPerHour) {
+  if (before.ipFailuresToday < policy.ipFailuresPerDay && after.ipFailuresToday >= policy.ipFailuresPerDay)
+    return 'ip_budget';
+  if (
+    before.userFailuresThisHour < policy.userFailuresPerHour &&
+    after.userFailuresThisHour >= policy.userFailuresPerHour
+  ) {
     return 'user_ceiling';
   }
-  if (pairDelaySeconds(before.pairFailures, policy) === 0 && pairDelaySeconds(after.pairFailures, policy) > 0) return 'pair_backoff';
+  if (pairDelaySeconds(before.pairFailures, policy) === 0 && pairDelaySeconds(after.pairFailures, policy) > 0)
+    return 'pair_backoff';
   return undefined;
 }
 
 /** A hash made with outdated scrypt parameters is replaced while the password is at hand. Best effort. */
-async function upgradePasswordHash(deps: TokenEndpointDeps, user: User, password: string, requestId: string): Promise<void> {
+async function upgradePasswordHash(
+  deps: TokenEndpointDeps,
+  user: User,
+  password: string,
+  requestId: string,
+): Promise<void> {
   if (!deps.passwords.needsRehash(user.passwordHash)) return;
   try {
     const nextHash = await deps.passwords.hash(password);
     await deps.users.replacePasswordHash(user.username, user.passwordHash, nextHash);
     deps.logger.info('password_rehashed', { requestId, userId: user.userId });
   } catch (error) {
-    deps.logger.warn('password_rehash_failed', { requestId, userId: user.userId, error: error instanceof Error ? error.name : 'unknown' });
+    deps.logger.warn('password_rehash_failed', {
+      requestId,
+      userId: user.userId,
+      error: error instanceof Error ? error.name : 'unknown',
+    });
   }
 }

@@ -1,8 +1,8 @@
 import { hashRefreshToken } from '../../tokens/refresh-token';
 import { InvalidGrantError } from '../errors';
+import { type RefreshToken, RefreshTokenConflictError } from '../ports';
 import { formatScope, narrowScope, parseScope } from '../scope';
-import { RefreshTokenConflictError, type RefreshToken } from '../ports';
-import { started, type Grant, type RequestContext, type TokenEndpointDeps } from './grant';
+import { type Grant, type RequestContext, started, type TokenEndpointDeps } from './grant';
 import { epochSeconds, issueAccessToken, mintRefreshToken } from './issue';
 
 const INVALID_REFRESH_TOKEN = 'the refresh token is invalid, expired or revoked';
@@ -84,11 +84,22 @@ function invalid(fields: Record<string, unknown>): InvalidGrantError {
  * A used token came back: someone holds a copy. Revokes its whole family, the current token included,
  * and returns the error to answer with (the reuse is logged as a warning, and alarms).
  */
-async function revokeReusedFamily(deps: TokenEndpointDeps, token: RefreshToken, context: RequestContext): Promise<InvalidGrantError> {
+async function revokeReusedFamily(
+  deps: TokenEndpointDeps,
+  token: RefreshToken,
+  context: RequestContext,
+): Promise<InvalidGrantError> {
   const newlyRevoked = await deps.refreshTokens.revokeFamily(token);
   return new InvalidGrantError(INVALID_REFRESH_TOKEN).audited(
     'refresh_token_reuse_detected',
-    { requestId: context.requestId, clientId: token.clientId, userId: token.userId, familyId: token.familyId, generation: token.generation, newlyRevoked },
+    {
+      requestId: context.requestId,
+      clientId: token.clientId,
+      userId: token.userId,
+      familyId: token.familyId,
+      generation: token.generation,
+      newlyRevoked,
+    },
     'warn',
   );
 }

@@ -1,4 +1,4 @@
-import { Agent, request as httpRequest } from 'node:http';
+import { type Agent, request as httpRequest } from 'node:http';
 
 /** One raw HTTP request, headers in order and possibly repeated, exactly as the fuzzer wants them sent. */
 export interface RawRequest {
@@ -27,12 +27,22 @@ export function sendRaw(origin: URL, request: RawRequest, agent: Agent, timeoutM
   }
   return new Promise((resolve, reject) => {
     const outgoing = httpRequest(
-      { host: origin.hostname, port: origin.port, method: request.method, path: request.path, headers, agent, timeout: timeoutMs },
+      {
+        host: origin.hostname,
+        port: origin.port,
+        method: request.method,
+        path: request.path,
+        headers,
+        agent,
+        timeout: timeoutMs,
+      },
       (incoming) => {
         const chunks: Buffer[] = [];
         incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
         incoming.on('error', reject);
-        incoming.on('end', () => resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks) }));
+        incoming.on('end', () =>
+          resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks) }),
+        );
       },
     );
     outgoing.on('timeout', () => outgoing.destroy(new Error(`no response within ${timeoutMs} ms`)));
@@ -42,7 +52,11 @@ export function sendRaw(origin: URL, request: RawRequest, agent: Agent, timeoutM
 }
 
 /** Runs `task` over `items` with at most `concurrency` in flight; results in input order. */
-export async function mapPool<T, R>(items: readonly T[], concurrency: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapPool<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  task: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
