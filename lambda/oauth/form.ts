@@ -8,8 +8,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * Parses an `application/x-www-form-urlencoded` body (RFC 6749 §3.2, §4.3.2, WHATWG URL form encoding).
- * Strict where OAuth requires it: a repeated parameter (§3.2), malformed percent-encoding or invalid UTF-8
- * is an invalid_request. Parameters without a value count as absent (§3.1).
+ * Strict where OAuth requires it: a repeated parameter (§3.1), malformed percent-encoding or invalid UTF-8
+ * is an invalid_request. Parameters without a value count as absent (§3.1), but they are still occurrences
+ * of their name: `username=&username=demo` repeats username, whatever the values (issue 14, item 11).
+ * Pairs without a name (`=x`, `&&`) name no parameter and are skipped.
  */
 export function parseForm(contentType: string | undefined, body: Uint8Array): Map<string, string> {
   assertFormContentType(contentType);
@@ -17,16 +19,19 @@ export function parseForm(contentType: string | undefined, body: Uint8Array): Ma
     throw new InvalidRequestError('request body too large');
   }
   const params = new Map<string, string>();
+  // Every name that occurred, with a value or not: the repetition check must see the empty ones too.
+  const seen = new Set<string>();
   for (const pair of splitBytes(body, 0x26 /* & */)) {
     if (pair.length === 0) continue;
     const eq = pair.indexOf(0x3d /* = */);
     const name = decodeComponent(eq === -1 ? pair : pair.subarray(0, eq));
     const value = eq === -1 ? '' : decodeComponent(pair.subarray(eq + 1));
-    if (name === '' || value === '') continue;
-    if (params.has(name)) {
+    if (name === '') continue;
+    if (seen.has(name)) {
       throw new InvalidRequestError(`parameter ${safeName(name)} is repeated`);
     }
-    params.set(name, value);
+    seen.add(name);
+    if (value !== '') params.set(name, value);
   }
   return params;
 }

@@ -2,7 +2,10 @@
 export interface HttpRequest {
   readonly method: string;
   readonly path: string;
-  /** Header names in lower case; repeated headers joined with ", ". */
+  /**
+   * Header names in lower case. A header that arrived more than once (repeated, or spelled in several
+   * cases) has no value: reading it throws InvalidRequestError (400 invalid_request), and it is not listed.
+   */
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Buffer;
   readonly sourceIp: string;

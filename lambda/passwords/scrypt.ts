@@ -53,22 +53,20 @@ export function needsRehash(encoded: string, params: ScryptParams = DEFAULT_SCRY
   );
 }
 
-const dummies = new Map<string, Promise<string>>();
-
 /**
- * A hash of a random, discarded password at `params`, for unknown users: verifying against it costs the same as
- * verifying a real user, so response time does not reveal which usernames exist. Computed once per params and
- * cached (the same promise is returned each time); a failed computation is not cached.
+ * A stored-hash stand-in at `params` for unknown users: verifying a password against it costs exactly what
+ * verifying a real user's hash at `params` costs (one scrypt of the same N, r, p, salt and key sizes, the
+ * same constant-time comparison), so response time does not reveal which usernames exist.
+ *
+ * It is a random salt and a random key, not the scrypt of anything: the verification is what must cost the
+ * same, and nothing ever needs to match it. So it costs no scrypt to make, for any parameters, and is ready
+ * as soon as it is asked for (issue 14, item 7: computing a real hash on first use made the first
+ * unknown-user attempt on an instance cost two scrypts). A random key matches no password but with
+ * probability 2^-256; the caller answers false whatever the comparison says. Throws RangeError for bad params.
  */
-export function dummyHash(params: ScryptParams = DEFAULT_SCRYPT_PARAMS): Promise<string> {
-  const key = `${params.N},${params.r},${params.p}`;
-  let cached = dummies.get(key);
-  if (cached === undefined) {
-    cached = hashPassword(randomBytes(24).toString('base64'), params);
-    dummies.set(key, cached);
-    cached.catch(() => dummies.delete(key));
-  }
-  return cached;
+export function dummyHash(params: ScryptParams = DEFAULT_SCRYPT_PARAMS): string {
+  validateScryptParams(params);
+  return encodePhc(params, randomBytes(SALT_BYTES), randomBytes(KEY_BYTES));
 }
 
 /** NFC first (NIST SP 800-63B §5.1.1.2): the same typed password, composed or decomposed, gives the same bytes. */

@@ -62,6 +62,9 @@ const percentAll = (value: string, lower: boolean) =>
 
 const HEX = new Set('0123456789abcdefABCDEF');
 
+/** The parser echoes a name in its error description only when it is short and plain. */
+const safeName = (name: string) => (/^[A-Za-z0-9_.-]{1,40}$/.test(name) ? name : 'a parameter');
+
 /** Known inputs that once broke a property, replayed on every run whatever the random seed. */
 const BOM_NAME: [Map<string, string>] = [new Map([['\uFEFF', 'x']])];
 const BOM_VALUE: [Map<string, string>] = [new Map([['password', '\uFEFFsecret']])];
@@ -114,21 +117,61 @@ describe('parseForm properties', () => {
         formMap,
         fc.array(
           fc.oneof(
-            component.map((name) => `${encodeURIComponent(name)}=`),
-            component.map(encodeURIComponent),
-            component.map((value) => `=${encodeURIComponent(value)}`),
-            fc.constant('='),
+            component.map((name) => ({ name, pair: `${encodeURIComponent(name)}=` })),
+            component.map((name) => ({ name, pair: encodeURIComponent(name) })),
+            component.map((value) => ({ name: '', pair: `=${encodeURIComponent(value)}` })),
+            fc.constant({ name: '', pair: '=' }),
           ),
           { maxLength: 6 },
         ),
         (params, empties) => {
+          // Absent, but still there: an empty or bare name must not share a name with any other (§3.1).
+          const named = empties.filter(({ name }) => name !== '');
+          fc.pre(
+            new Set(named.map(({ name }) => name)).size === named.length &&
+              named.every(({ name }) => !params.has(name)),
+          );
           const pairs = [...params].map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`);
-          // An absent parameter may share a name with a present one: only values count as repetitions.
-          const body = [...pairs, ...empties].sort().join('&');
+          const body = [...pairs, ...empties.map(({ pair }) => pair)].sort().join('&');
           expect(parse(body)).toEqual(params);
         },
       ),
       RUNS,
+    );
+  });
+
+  it('throws invalid_request for a repeated name whatever its values: empty, bare or not (issue 14, item 11)', () => {
+    // One occurrence of the name in each of these forms; two of them, in any order, are a repetition.
+    const occurrence = fc.oneof(
+      component.map((value) => (name: string) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`),
+      fc.constant((name: string) => `${encodeURIComponent(name)}=`),
+      fc.constant((name: string) => encodeURIComponent(name)),
+      fc.constant((name: string) => `${percentAll(name, true)}=`),
+    );
+    fc.assert(
+      fc.property(
+        formMap,
+        component,
+        occurrence,
+        occurrence,
+        fc.nat(),
+        fc.nat(),
+        (others, name, first, second, at, secondAt) => {
+          const pairs = [...others]
+            .filter(([other]) => other !== name)
+            .map(([n, v]) => `${encodeURIComponent(n)}=${encodeURIComponent(v)}`);
+          pairs.splice(at % (pairs.length + 1), 0, first(name));
+          pairs.splice(secondAt % (pairs.length + 1), 0, second(name));
+          expectInvalidRequest(() => parse(pairs.join('&')), `parameter ${safeName(name)} is repeated`);
+        },
+      ),
+      {
+        ...RUNS,
+        examples: [
+          [new Map(), 'username', (n: string) => `${n}=`, (n: string) => `${n}=demo`, 0, 1],
+          [new Map([['grant_type', 'password']]), 'password', (n: string) => n, (n: string) => `${n}=x`, 1, 0],
+        ],
+      },
     );
   });
 
@@ -151,14 +194,13 @@ describe('parseForm properties', () => {
     );
     fc.assert(
       fc.property(bytes, (body) => {
-        let result: Map<string, string>;
+        let result: Map<string, string> | undefined;
         try {
           result = parse(body);
         } catch (error) {
           expect(error).toBeInstanceOf(InvalidRequestError);
-          return;
         }
-        for (const [name, value] of result) {
+        for (const [name, value] of result ?? []) {
           expect(name).not.toBe('');
           expect(value).not.toBe('');
         }
@@ -169,12 +211,26 @@ describe('parseForm properties', () => {
         } catch {
           return;
         }
-        const expected = new Map(
-          [...new URLSearchParams(asText)].filter(([name, value]) => name !== '' && value !== ''),
-        );
+        const entries = [...new URLSearchParams(asText)];
+        const names = entries.map(([name]) => name).filter((name) => name !== '');
+        // A name that occurs twice, with any values, is refused (§3.1).
+        if (new Set(names).size !== names.length) {
+          expect(result).toBeUndefined();
+          return;
+        }
+        if (result === undefined) return;
+        const expected = new Map(entries.filter(([name, value]) => name !== '' && value !== ''));
         expect(result).toEqual(expected);
       }),
-      { numRuns: 1000, examples: [[utf8.encode('a=%EF%BB%BF')], [utf8.encode('%EF%BB%BFa=1')]] },
+      {
+        numRuns: 1000,
+        examples: [
+          [utf8.encode('a=%EF%BB%BF')],
+          [utf8.encode('%EF%BB%BFa=1')],
+          [utf8.encode('username=&username=demo')],
+          [utf8.encode('a&%61=1')],
+        ],
+      },
     );
   });
 

@@ -4,6 +4,7 @@ import { fromProxyEvent } from '../../lambda/handlers/apigw';
 import { createJwksHandler } from '../../lambda/handlers/jwks';
 import { createMetadataHandler } from '../../lambda/handlers/metadata';
 import { createTokenHandler } from '../../lambda/handlers/token';
+import { InvalidRequestError } from '../../lambda/oauth/errors';
 import { basic, CONFIDENTIAL_SECRET, memoryDeps, memoryLogger, SETTINGS, seed } from '../support/memory';
 
 function event(overrides: Partial<APIGatewayProxyEvent> = {}): APIGatewayProxyEvent {
@@ -27,6 +28,15 @@ function event(overrides: Partial<APIGatewayProxyEvent> = {}): APIGatewayProxyEv
   };
 }
 
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
+
 describe('fromProxyEvent', () => {
   it('decodes a base64 body byte for byte and lower-cases headers', () => {
     const request = fromProxyEvent(
@@ -42,11 +52,54 @@ describe('fromProxyEvent', () => {
     expect(request).toMatchObject({ method: 'POST', path: '/token', sourceIp: '198.51.100.4', requestId: 'req-9' });
   });
 
-  it('joins repeated headers so a doubled Authorization cannot pass as one', () => {
+  it('refuses to read a header that arrived more than once, in one spelling or in several', () => {
     const request = fromProxyEvent(
-      event({ multiValueHeaders: { Authorization: ['Basic a', 'Basic b'] }, headers: { Authorization: 'Basic b' } }),
+      event({
+        headers: { Authorization: 'Basic b', 'Content-Type': 'application/x-www-form-urlencoded', 'X-Ok': 'ok' },
+        multiValueHeaders: {
+          Authorization: ['Basic a', 'Basic b'],
+          'Content-Type': ['application/x-www-form-urlencoded'],
+          'content-type': ['application/json'],
+          'X-Ok': ['ok'],
+        },
+      }),
     );
-    expect(request.headers.authorization).toBe('Basic a, Basic b');
+    for (const name of ['authorization', 'content-type']) {
+      const error = thrown(() => request.headers[name]);
+      expect(error, name).toBeInstanceOf(InvalidRequestError);
+      expect((error as InvalidRequestError).description).toBe(`header ${name} is repeated`);
+    }
+    expect(request.headers['x-ok']).toBe('ok');
+    // Enumerating the map (a log line, a spread) never throws: the ambiguous headers are not listed.
+    expect({ ...request.headers }).toEqual({ 'x-ok': 'ok' });
+  });
+
+  it('refuses two spellings of one name in the single-value headers too', () => {
+    const request = fromProxyEvent(
+      event({ headers: { Authorization: 'Basic a', authorization: 'Basic a' }, multiValueHeaders: {} }),
+    );
+    expect(() => request.headers.authorization).toThrow(InvalidRequestError);
+    expect(() => request.headers.authorization).toThrow('header authorization is repeated');
+  });
+
+  it('joins the lines of a list-valued field (RFC 9110 §5.3), in any spelling', () => {
+    const request = fromProxyEvent(
+      event({
+        headers: { Accept: 'text/html', accept: 'application/json', 'X-Forwarded-For': '192.0.2.2' },
+        multiValueHeaders: {
+          Accept: ['text/html'],
+          accept: ['application/json'],
+          'X-Forwarded-For': ['192.0.2.1', '192.0.2.2'],
+        },
+      }),
+    );
+    expect(request.headers.accept).toBe('text/html, application/json');
+    expect(request.headers['x-forwarded-for']).toBe('192.0.2.1, 192.0.2.2');
+  });
+
+  it('does not echo odd header names', () => {
+    const request = fromProxyEvent(event({ multiValueHeaders: { 'X-<b>': ['1', '2'] } }));
+    expect(() => request.headers['x-<b>']).toThrow('header a header is repeated');
   });
 
   it('takes a text body as UTF-8 and a missing one as empty', () => {
@@ -74,6 +127,87 @@ describe('token handler', () => {
     expect(result.isBase64Encoded).toBe(false);
     expect(JSON.parse(result.body).token_type).toBe('Bearer');
   });
+
+  describe('headers repeated, or differing only in case, are refused on /token and /revoke (issue 14, item 11)', () => {
+    const FORM = 'application/x-www-form-urlencoded';
+    const BODIES = {
+      '/token': 'grant_type=password&username=alice&password=correct+horse',
+      '/revoke': 'token=some-refresh-token',
+    } as const;
+    const SUCCESS = { '/token': 200, '/revoke': 200 } as const;
+    /** A REST API proxy event as API Gateway builds it: every header line in multiValueHeaders, the last in headers. */
+    function proxyEvent(path: '/token' | '/revoke', lines: [string, string][]): APIGatewayProxyEvent {
+      const headers: Record<string, string> = {};
+      const multiValueHeaders: Record<string, string[]> = {};
+      for (const [name, value] of lines) {
+        headers[name] = value;
+        (multiValueHeaders[name] ??= []).push(value);
+      }
+      return event({ resource: path, path, headers, multiValueHeaders, body: BODIES[path] });
+    }
+    const auth = basic('app', CONFIDENTIAL_SECRET);
+    const cases: [string, [string, string][]][] = [
+      [
+        'Authorization and authorization',
+        [
+          ['Content-Type', FORM],
+          ['Authorization', auth],
+          ['authorization', auth],
+        ],
+      ],
+      [
+        'two Authorization lines',
+        [
+          ['Content-Type', FORM],
+          ['Authorization', auth],
+          ['Authorization', auth],
+        ],
+      ],
+      [
+        'Content-Type and content-type',
+        [
+          ['Content-Type', FORM],
+          ['content-type', FORM],
+          ['Authorization', auth],
+        ],
+      ],
+    ];
+
+    for (const path of ['/token', '/revoke'] as const) {
+      it.each(cases)(`${path}: %s → 400 invalid_request`, async (_name, lines) => {
+        const deps = memoryDeps();
+        await seed(deps);
+        const handler = createTokenHandler(deps);
+        const result = await handler(proxyEvent(path, lines));
+        expect(result.statusCode).toBe(400);
+        expect(JSON.parse(result.body)).toMatchObject({ error: 'invalid_request' });
+        expect(JSON.parse(result.body).error_description).toMatch(/^header (authorization|content-type) is repeated$/);
+        // The same request with each header once succeeds: the refusal is the repetition's.
+        const once = lines.filter(
+          ([name], i) => lines.findIndex(([other]) => other.toLowerCase() === name.toLowerCase()) === i,
+        );
+        expect((await handler(proxyEvent(path, once))).statusCode).toBe(SUCCESS[path]);
+      });
+    }
+
+    it('/token: two spellings of X-End-User-IP → 400 invalid_request', async () => {
+      const deps = memoryDeps();
+      await seed(deps);
+      const result = await createTokenHandler(deps)(
+        proxyEvent('/token', [
+          ['Content-Type', FORM],
+          ['Authorization', auth],
+          ['X-End-User-IP', '203.0.113.7'],
+          ['x-end-user-ip', '198.51.100.9'],
+        ]),
+      );
+      expect(result.statusCode).toBe(400);
+      expect(JSON.parse(result.body)).toEqual({
+        error: 'invalid_request',
+        error_description: 'header x-end-user-ip is repeated',
+      });
+    });
+  });
 });
 
 describe('JWKS handler', () => {
@@ -92,6 +226,18 @@ describe('JWKS handler', () => {
     const second = await handler(event({ httpMethod: 'GET', headers: { 'If-None-Match': etag } }));
     expect(second.statusCode).toBe(304);
     expect(second.body).toBe('');
+  });
+
+  it('matches an ETag sent in one of several If-None-Match lines (a list-valued field)', async () => {
+    const etag = (await handler(event({ httpMethod: 'GET' }))).headers!.ETag as string;
+    const response = await handler(
+      event({
+        httpMethod: 'GET',
+        headers: { 'If-None-Match': etag },
+        multiValueHeaders: { 'If-None-Match': ['"other"'], 'if-none-match': [etag] },
+      }),
+    );
+    expect(response.statusCode).toBe(304);
   });
 
   it('answers POST with 405 and Allow: GET', async () => {
