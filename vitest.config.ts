@@ -15,7 +15,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ROPC_SDK_CALL_LOG: SDK_CALL_LOG_DIR },
+    env: { ROPC_SDK_CALL_LOG: SDK_CALL_LOG_DIR },
     projects: [
       {
         extends: true,

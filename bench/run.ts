@@ -12,8 +12,6 @@ import { scryptBench } from './scrypt.bench';
 import { soakBench } from './soak.bench';
 import { timingBench } from './timing.bench';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const BENCHES: readonly Bench[] = [
   scryptBench,
   coldStartBench,

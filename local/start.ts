@@ -1,19 +1,60 @@
 /**
  * `npm start`: the whole service on http://127.0.0.1:${PORT:-3000}, in the foreground, with DynamoDB
- * Local and the KMS emulator, state in ${LOCAL_STATE_DIR:-.local}. Ctrl-C stops everything it started.
+ * Local and the KMS emulator, state in ${LOCAL_STATE_DIR:-.local} (of the project root). Ctrl-C stops
+ * everything it started, and so do SIGINT or SIGTERM to the npm process alone (a supervisor's, an IDE's,
+ * `timeout`'s): the script `exec`s tsx so npm's forwarded signal reaches it, tsx relays it here, and this
+ * process also stops when the processes that launched it go away.
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureDemoAccount } from './demo';
 import { type LocalStack, localStackState, startLocalStack } from './stack';
 import { localStateDir, writeStackState } from './state';
 
-// The SDK's notice about future Node.js versions is noise for a local run; the lockfile pins the SDK.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const stateDir = localStateDir();
 const port = Number(process.env.PORT ?? 3000);
 const say = (line: string) => process.stderr.write(`${line}\n`);
+/** A stop that hangs (a stuck socket, a JVM ignoring SIGTERM) must not keep the process: exit anyway. */
+const STOP_DEADLINE_MS = 8_000;
+const WATCH_INTERVAL_MS = 500;
+
+/** The parent pid of `pid` from /proc (Linux), or undefined when it is gone or unknowable. */
+function parentOf(pid: number): number | undefined {
+  if (pid === process.pid) return process.ppid;
+  try {
+    // /proc/PID/stat: "pid (comm) state ppid …", where comm may hold spaces and parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return Number.isInteger(ppid) ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Calls `onGone` once a launcher goes away: the parent (tsx), and under npm the grandparent (npm) too. A
+ * process whose parent dies is re-parented, so each link is checked as "this pid still has the parent it had".
+ * A launcher killed outright (SIGKILL) cannot forward anything; this still stops the stack and its JVM.
+ */
+function watchLaunchers(onGone: (why: string) => void): void {
+  const levels = process.env.npm_lifecycle_event === undefined ? 1 : 2;
+  const links: { pid: number; parent: number }[] = [];
+  for (let pid = process.pid; links.length < levels; ) {
+    const parent = parentOf(pid);
+    if (parent === undefined || parent <= 1) break;
+    links.push({ pid, parent });
+    pid = parent;
+  }
+  if (links.length === 0) return;
+  const timer = setInterval(() => {
+    const broken = links.find(({ pid, parent }) => parentOf(pid) !== parent);
+    if (broken === undefined) return;
+    clearInterval(timer);
+    onGone(`process ${broken.parent}, which started this one, has exited`);
+  }, WATCH_INTERVAL_MS);
+  timer.unref();
+}
 
 async function main(): Promise<void> {
   if (!Number.isInteger(port) || port <= 0 || port > 65535)
@@ -22,16 +63,25 @@ async function main(): Promise<void> {
   say(`Starting ropc-token-service locally (state in ${stateDir}) …`);
   let stack: LocalStack | undefined;
   let stopping = false;
-  const stop = async (code: number) => {
+  const stop = async (code: number, why?: string) => {
     if (stopping) return;
     stopping = true;
-    say('\nStopping …');
-    await rm(join(stateDir, 'stack.json'), { force: true });
-    await stack?.stop();
-    process.exit(code);
+    say(`\nStopping …${why === undefined ? '' : ` (${why})`}`);
+    setTimeout(() => {
+      say(`stopping took over ${STOP_DEADLINE_MS} ms: exiting anyway`);
+      process.exit(code);
+    }, STOP_DEADLINE_MS).unref();
+    try {
+      await rm(join(stateDir, 'stack.json'), { force: true });
+      await stack?.stop();
+    } finally {
+      process.exit(code); // the DynamoDB reaper kills a JVM still alive at exit
+    }
   };
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
+  process.on('SIGHUP', () => void stop(0));
+  watchLaunchers((why) => void stop(0, why));
 
   try {
     stack = await startLocalStack({ port, stateDir, log: say, config: { scopesSupported: ['read', 'write'] } });
@@ -64,6 +114,12 @@ async function main(): Promise<void> {
       `  curl -s -u ${quote(`${demo.clientId}:${demo.clientSecret}`)} -d grant_type=password -d username=${quote(demo.username)} -d password=${quote(demo.password)} ${stack.tokenEndpoint}`,
       '',
       'Manage clients and users with: npx ropc-admin --help',
+      ...(process.env.LOCAL_STATE_DIR
+        ? [
+            'The state is not in the default place: in the shell you run ropc-admin in, first run',
+            `  export LOCAL_STATE_DIR=${quote(stateDir)}`,
+          ]
+        : []),
       'Ctrl-C stops everything.',
       '',
     ].join('\n')}\n`,

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { TableNames } from '../contract/tables';
 import type { ScryptParams } from '../lambda/passwords';
 
@@ -22,8 +24,37 @@ export interface LocalStackState {
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 export const LOCAL_REGION = 'us-east-1';
 
-export function localStateDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  return resolve(env.LOCAL_STATE_DIR || '.local');
+const PACKAGE_NAME = 'ropc-token-service';
+export const DEFAULT_STATE_DIR_NAME = '.local';
+
+/**
+ * The project's root: the nearest folder above this module whose package.json is this package's (so it holds
+ * wherever the module is run or bundled from inside the project); undefined if there is none.
+ */
+export const PROJECT_ROOT: string | undefined = findProjectRoot(dirname(fileURLToPath(import.meta.url)));
+
+function findProjectRoot(from: string): string | undefined {
+  for (let dir = from; ; dir = dirname(dir)) {
+    try {
+      if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name === PACKAGE_NAME)
+        return dir;
+    } catch {
+      // no package.json here, or not JSON
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/**
+ * Where `npm start` keeps its state and the CLI looks for it: LOCAL_STATE_DIR (a relative value resolved against
+ * `cwd`, the directory the command runs in), else `.local` in the project root, whatever the current directory.
+ */
+export function localStateDir(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  cwd: string = process.cwd(),
+): string {
+  if (env.LOCAL_STATE_DIR) return resolve(cwd, env.LOCAL_STATE_DIR);
+  return join(PROJECT_ROOT ?? resolve(cwd), DEFAULT_STATE_DIR_NAME);
 }
 
 const STATE_FILE = 'stack.json';

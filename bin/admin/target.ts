@@ -73,8 +73,11 @@ async function localTarget(env: Readonly<Record<string, string | undefined>>): P
     );
   }
   if (state === undefined) {
+    const where = env.LOCAL_STATE_DIR
+      ? `looked in ${dir}, from LOCAL_STATE_DIR=${env.LOCAL_STATE_DIR}: \`npm start\` must run with the same LOCAL_STATE_DIR, and its banner prints the \`export LOCAL_STATE_DIR=…\` line for this shell`
+      : `looked in ${dir}, the default, as LOCAL_STATE_DIR is not set: if \`npm start\` runs with LOCAL_STATE_DIR, run the \`export LOCAL_STATE_DIR=…\` line its banner prints in this shell`;
     throw new OperationalError(
-      `the local stack is not running (no ${file}): start it with \`npm start\` in another terminal, or target a deployed stack with --stack NAME`,
+      `the local stack is not running (no ${file}): start it with \`npm start\` in another terminal, or target a deployed stack with --stack NAME; ${where}`,
     );
   }
   checkLocalState(state, file);

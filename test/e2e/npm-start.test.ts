@@ -76,6 +76,8 @@ describe('npm start', () => {
     expect(first.banner).toMatchObject({ Issuer: issuer, 'Token endpoint': `${issuer}/token` });
     expect(first.banner['DynamoDB Local']).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(first.banner['KMS emulator']).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    // LOCAL_STATE_DIR is set, so the banner gives the operator's shell the line that lets ropc-admin find it.
+    expect(first.output()).toContain(`\n  export LOCAL_STATE_DIR='${stateDir}'\n`);
 
     const response = await token(`${issuer}/token`, first.curl, {
       grant_type: 'password',

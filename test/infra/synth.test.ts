@@ -161,8 +161,6 @@ describe('cdk synth', () => {
         LAMBDA_TASK_ROOT: fn.assetDir,
         _HANDLER: fn.handler,
         TZ: ':UTC',
-        // Only 'true' silences it.
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         // The SDK call recording (the IAM proof) follows the children when it is on.
         ...(process.env.ROPC_SDK_CALL_LOG ? { ROPC_SDK_CALL_LOG: process.env.ROPC_SDK_CALL_LOG } : {}),
       };

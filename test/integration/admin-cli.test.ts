@@ -4,7 +4,8 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -638,6 +639,8 @@ describe('command line and target errors', () => {
     const result = await run(['clients', 'list'], { env: { LOCAL_STATE_DIR: emptyDir } });
     expectFailure(result, 1, /the local stack is not running \(no .*stack\.json\): start it with `npm start`/);
     expect(result.err).toContain(emptyDir);
+    // It says where it looked and why: npm start may run with another LOCAL_STATE_DIR.
+    expect(result.err).toContain(`looked in ${emptyDir}, from LOCAL_STATE_DIR=${emptyDir}`);
   });
 
   it('reports an unreadable or incomplete stack.json and tells the user to restart npm start', async () => {
@@ -824,11 +827,18 @@ describe('--stack NAME (CloudFormation outputs)', () => {
 });
 
 describe('the real entry', () => {
-  function spawnCli(args: string[], stdin: string, env: Record<string, string> = {}): Promise<Run> {
+  function spawnCli(
+    args: string[],
+    stdin: string,
+    env: Record<string, string | undefined> = {},
+    cwd: string = REPO,
+  ): Promise<Run> {
+    const merged: Record<string, string | undefined> = { ...process.env, LOCAL_STATE_DIR: stateDir, ...env };
+    for (const [key, value] of Object.entries(merged)) if (value === undefined) delete merged[key];
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [join(REPO, 'bin', 'ropc-admin.js'), ...args], {
-        cwd: REPO,
-        env: { ...process.env, LOCAL_STATE_DIR: stateDir, ...env },
+        cwd,
+        env: merged,
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       let out = '';
@@ -895,6 +905,38 @@ describe('the real entry', () => {
       ]);
     } finally {
       await new Promise((resolve) => cloudFormation.close(resolve));
+    }
+  });
+
+  it("finds the default local stack state in the project root's .local when run from a subfolder", async (context) => {
+    const defaultDir = join(REPO, '.local');
+    const file = join(defaultDir, 'stack.json');
+    // The repository's own state directory: never touch a stack that a developer's `npm start` is running.
+    if (existsSync(file)) context.skip('a local stack is running in this checkout (.local/stack.json exists)');
+    const fromLambda = (args: string[]) => spawnCli(args, '', { LOCAL_STATE_DIR: undefined }, join(REPO, 'lambda'));
+
+    const missing = await fromLambda(['clients', 'list']);
+    expectFailure(missing, 1, /the local stack is not running/);
+    expect(missing.err).toContain(`(no ${file})`);
+    expect(missing.err).toContain(`looked in ${defaultDir}, the default, as LOCAL_STATE_DIR is not set`);
+
+    const id = unique('from-subfolder');
+    await runJson(['clients', 'create', id, '--public']);
+    const ours = state({ startedAt: `${new Date().toISOString()} ${randomUUID()}` });
+    const createdDir = await mkdir(defaultDir, { recursive: true });
+    await writeStackState(defaultDir, ours);
+    try {
+      const listed = await fromLambda(['clients', 'list', '--json']);
+      expect(listed.err).toBe('');
+      expect(listed.code).toBe(0);
+      expect(
+        (JSON.parse(listed.out) as { clients: { client_id: string }[] }).clients.map((c) => c.client_id),
+      ).toContain(id);
+    } finally {
+      // Only what this test wrote (a stack started meanwhile would have replaced it).
+      const now = await readFile(file, 'utf8').catch(() => undefined);
+      if (now !== undefined && (JSON.parse(now) as LocalStackState).startedAt === ours.startedAt) await rm(file);
+      if (createdDir !== undefined) await rmdir(defaultDir).catch(() => undefined);
     }
   });
 
