@@ -40,7 +40,7 @@ const LIST_FIELDS = new Set([
  * of `headers` and `multiValueHeaders`; field names are case-insensitive), has no single value: a sender
  * must not repeat it (RFC 9110 §5.3), and whichever value one component picked, another (a WAF rule, a
  * proxy) may have judged the other. Reading such a header throws invalid_request, so every endpoint that
- * uses it refuses the request (issue 14, item 11). It is not enumerable: listing or spreading the map
+ * uses it refuses the request. It is not enumerable: listing or spreading the map
  * never throws, and never shows it.
  */
 function headerMap(event: APIGatewayProxyEvent): Readonly<Record<string, string>> {

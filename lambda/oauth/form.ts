@@ -10,7 +10,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * Parses an `application/x-www-form-urlencoded` body (RFC 6749 §3.2, §4.3.2, WHATWG URL form encoding).
  * Strict where OAuth requires it: a repeated parameter (§3.1), malformed percent-encoding or invalid UTF-8
  * is an invalid_request. Parameters without a value count as absent (§3.1), but they are still occurrences
- * of their name: `username=&username=demo` repeats username, whatever the values (issue 14, item 11).
+ * of their name: `username=&username=demo` repeats username, whatever the values.
  * Pairs without a name (`=x`, `&&`) name no parameter and are skipped.
  */
 export function parseForm(contentType: string | undefined, body: Uint8Array): Map<string, string> {

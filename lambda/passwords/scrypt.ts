@@ -60,7 +60,7 @@ export function needsRehash(encoded: string, params: ScryptParams = DEFAULT_SCRY
  *
  * It is a random salt and a random key, not the scrypt of anything: the verification is what must cost the
  * same, and nothing ever needs to match it. So it costs no scrypt to make, for any parameters, and is ready
- * as soon as it is asked for (issue 14, item 7: computing a real hash on first use made the first
+ * as soon as it is asked for (computing a real hash on first use made the first
  * unknown-user attempt on an instance cost two scrypts). A random key matches no password but with
  * probability 2^-256; the caller answers false whatever the comparison says. Throws RangeError for bad params.
  */

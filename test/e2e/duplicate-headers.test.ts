@@ -8,7 +8,7 @@ import { FAST_SCRYPT } from '../support/memory';
 import { seedStack } from '../support/seed';
 
 /**
- * Issue 14, item 11, over HTTP: a form parameter or a header sent twice is refused with 400 invalid_request
+ * Over HTTP: a form parameter or a header sent twice is refused with 400 invalid_request
  * by /token and /revoke, whatever the values and however the header names are cased. Node's fetch merges
  * repeated headers, so these requests go out through node:http with raw header lines (both spellings on
  * the wire), through the API Gateway emulation, to the same handler the Lambda function runs.
@@ -73,7 +73,7 @@ async function refreshToken(): Promise<string> {
   return String(response.body.refresh_token);
 }
 
-describe('repeated parameters and headers over HTTP (issue 14, item 11)', () => {
+describe('repeated parameters and headers over HTTP', () => {
   it('refuses username=&username=… at /token, and the same login without the empty duplicate succeeds', async () => {
     const headers: [string, string][] = [
       ['Content-Type', FORM],

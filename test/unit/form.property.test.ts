@@ -140,7 +140,7 @@ describe('parseForm properties', () => {
     );
   });
 
-  it('throws invalid_request for a repeated name whatever its values: empty, bare or not (issue 14, item 11)', () => {
+  it('throws invalid_request for a repeated name whatever its values: empty, bare or not', () => {
     // One occurrence of the name in each of these forms; two of them, in any order, are a repetition.
     const occurrence = fc.oneof(
       component.map((value) => (name: string) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`),

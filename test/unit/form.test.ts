@@ -33,7 +33,7 @@ describe('parseForm', () => {
 
   it.each([
     ['repeated parameter', 'a=1&a=2', FORM, 'parameter a is repeated'],
-    // §3.1: a parameter MUST NOT be included more than once, whatever its values (issue 14, item 11).
+    // §3.1: a parameter MUST NOT be included more than once, whatever its values.
     ['repeated parameter, first empty', 'username=&username=demo', FORM, 'parameter username is repeated'],
     ['repeated parameter, second empty', 'username=demo&username=', FORM, 'parameter username is repeated'],
     ['repeated parameter, both empty', 'a=&a=', FORM, 'parameter a is repeated'],

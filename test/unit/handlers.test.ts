@@ -128,7 +128,7 @@ describe('token handler', () => {
     expect(JSON.parse(result.body).token_type).toBe('Bearer');
   });
 
-  describe('headers repeated, or differing only in case, are refused on /token and /revoke (issue 14, item 11)', () => {
+  describe('headers repeated, or differing only in case, are refused on /token and /revoke', () => {
     const FORM = 'application/x-www-form-urlencoded';
     const BODIES = {
       '/token': 'grant_type=password&username=alice&password=correct+horse',

@@ -4,7 +4,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { hashPassword, type ScryptParams, scryptPasswordHasher, verifyPassword } from '../../lambda/passwords';
 
 /**
- * Issue 14, item 7: the dummy hash an unknown user is checked against must not cost the first unknown-user
+ * The dummy hash an unknown user is checked against must not cost the first unknown-user
  * attempt a second scrypt (it used to be derived on first use). Counted, not timed: node:crypto's scrypt is
  * wrapped by a spy that records each derivation's parameters and passes it on to the real one.
  */
@@ -48,7 +48,7 @@ const CASES: ScryptParams[] = [
   { N: 2 ** 11, r: 1, p: 3 },
 ];
 
-describe('scryptPasswordHasher: the dummy hash for unknown users (issue 14, item 7)', () => {
+describe('scryptPasswordHasher: the dummy hash for unknown users', () => {
   it.each(CASES)('the first verifyDummy at %j runs exactly one scrypt, of the configured cost', async (params) => {
     const hasher = scryptPasswordHasher(params);
     // The dummy is ready at creation, and making it took no scrypt: nothing is left for the first attempt.

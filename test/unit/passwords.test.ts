@@ -315,7 +315,7 @@ describe('dummyHash', () => {
     expect(await verifyPassword('password', d)).toBe(false);
   });
 
-  it('is ready at once for any params: a random salt and key, fresh each time (issue 14, item 7)', () => {
+  it('is ready at once for any params: a random salt and key, fresh each time', () => {
     const small: ScryptParams = { N: 2 ** 9, r: 8, p: 1 };
     const a = dummyHash(small);
     const b = dummyHash({ ...small });
