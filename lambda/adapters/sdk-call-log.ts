@@ -112,8 +112,25 @@ export function recordSdkCalls(
       output: output === undefined ? undefined : describeOutput(output as Record<string, unknown>),
       error: error === undefined ? undefined : error instanceof Error ? error.name : 'unknown',
     };
-    appendFileSync(file, `${JSON.stringify(record)}\n`);
+    append(dir, file, `${JSON.stringify(record)}\n`);
   });
+}
+
+/**
+ * The log is a test aid: it must never fail the call it records. A directory removed under a running
+ * process (another test run starting) is made again; any other write failure drops the line.
+ */
+function append(dir: string, file: string, line: string): void {
+  try {
+    appendFileSync(file, line);
+  } catch {
+    try {
+      mkdirSync(dir, { recursive: true });
+      appendFileSync(file, line);
+    } catch {
+      // Nothing to do: the call itself has already succeeded or failed on its own.
+    }
+  }
 }
 
 function describeInput(input: Record<string, unknown>): Record<string, unknown> {
