@@ -68,12 +68,18 @@ export function listClients(deps: { readonly clients: ClientRegistry }): Promise
   return deps.clients.listClients();
 }
 
-/** From then on the client authenticates no more (invalid_client). Fails with UnknownClientError. */
+/**
+ * From then on the client authenticates no more (invalid_client), so its refresh tokens are refused too;
+ * they work again if it is enabled. Fails with UnknownClientError.
+ */
 export async function disableClient(deps: { readonly clients: ClientRegistry }, clientId: string): Promise<void> {
   if (!(await deps.clients.setDisabled(clientId, true))) throw new UnknownClientError(clientId);
 }
 
-/** Fails with UnknownClientError. */
+/**
+ * Fails with UnknownClientError. The client's refresh tokens die with it: a client registered later with the
+ * same id has a later createdAt than their families, and the refresh grant refuses such families.
+ */
 export async function deleteClient(deps: { readonly clients: ClientRegistry }, clientId: string): Promise<void> {
   if (!(await deps.clients.deleteClient(clientId))) throw new UnknownClientError(clientId);
 }

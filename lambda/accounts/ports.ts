@@ -10,7 +10,10 @@ export type { Clock, Random };
 
 /** A client as registered (RFC 6749 §2), with when. */
 export interface RegisteredClient extends Client {
-  /** ISO 8601. */
+  /**
+   * ISO 8601, written once by registerClient (./clients.ts) and never changed: the refresh grant refuses
+   * token families issued before it (those of a deleted client with the same id).
+   */
   readonly createdAt: string;
 }
 

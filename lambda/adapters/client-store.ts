@@ -110,6 +110,13 @@ function toClient(item: Record<string, unknown>): RegisteredClient {
     grantTypes: grantTypes as GrantType[],
     disabled: bool(item, table, 'disabled'),
     trustEndUserIp: bool(item, table, 'trustEndUserIp'),
-    createdAt: str(item, table, 'createdAt'),
+    createdAt: timestamp(item, table, 'createdAt'),
   };
+}
+
+/** An ISO 8601 instant: the refresh grant compares token families with it (when the client was registered). */
+function timestamp(item: Record<string, unknown>, table: string, name: string): string {
+  const value = str(item, table, name);
+  if (Number.isNaN(Date.parse(value))) throw new CorruptItemError(table, name);
+  return value;
 }

@@ -211,6 +211,8 @@ function toRefreshToken(item: Record<string, unknown>): RefreshToken {
     scope: strList(item, table, 'scope'),
     generation: num(item, table, 'generation'),
     issuedAt: num(item, table, 'issuedAt'),
+    // Absent on tokens stored before it was recorded.
+    ...(item.familyIssuedAt === undefined ? {} : { familyIssuedAt: num(item, table, 'familyIssuedAt') }),
     idleExpiresAt: num(item, table, 'idleExpiresAt'),
     familyExpiresAt: num(item, table, 'familyExpiresAt'),
     state,

@@ -22,6 +22,12 @@ export interface Client {
   readonly disabled: boolean;
   /** A confidential back-end client whose X-End-User-IP header the lockout counters trust. */
   readonly trustEndUserIp?: boolean;
+  /**
+   * When this registration of the client id was made (ISO 8601, as the account services write it): refresh
+   * tokens whose family is older belong to an earlier, deleted client with the same id and are refused.
+   * Absent: registered at time 0.
+   */
+  readonly createdAt?: string;
 }
 
 export interface User {
@@ -47,6 +53,12 @@ export interface RefreshToken {
   /** 0 for the token a password grant issued, +1 for each rotation. */
   readonly generation: number;
   readonly issuedAt: number;
+  /**
+   * When the family's first token was issued (by the password grant), copied on every rotation. Absent on
+   * tokens stored before it was recorded: their family counts as issued at their own `issuedAt`
+   * (familyIssuedAt in grants/issue.ts).
+   */
+  readonly familyIssuedAt?: number;
   /** The token is unusable from this instant if it was not used before (idle lifetime). */
   readonly idleExpiresAt: number;
   /** No token of the family is usable from this instant (absolute lifetime). */

@@ -1,3 +1,4 @@
+import type { AuditEvent } from '../../contract/audit-events';
 import { InvalidScopeError } from './errors';
 
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
@@ -17,42 +18,65 @@ export function formatScope(scope: readonly string[]): string {
   return scope.join(' ');
 }
 
+/** The audit record a grant wants on a scope refusal; the refusal adds its `reason`. */
+export interface ScopeAudit {
+  readonly event: AuditEvent;
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
+export type ScopeRefusalReason = 'scope_not_allowed' | 'scope_empty' | 'scope_exceeds_grant';
+
+function refuse(description: string, reason: ScopeRefusalReason, audit: ScopeAudit | undefined): InvalidScopeError {
+  const error = new InvalidScopeError(description);
+  return audit === undefined ? error : error.audited(audit.event, { ...audit.fields, reason });
+}
+
 /**
- * Password grant (§3.3): the allowed set is what both the client and the user may have. A requested
- * scope that neither knows is invalid_scope; one only the client or only the user knows is left out.
- * No request means the whole allowed set.
+ * Password grant, first half, decided BEFORE anything about the user or the password is read (RFC 6749
+ * §3.3, §5.2 invalid_scope): the request may name only scopes the client is registered for, and must
+ * leave something to grant. The answer depends on the client and the request alone, so it is the same
+ * for a right, a wrong or no password, and for an unknown user. No request means all the client's scopes.
  */
-export function grantScope(
+export function requestableScope(
   requested: readonly string[] | undefined,
   clientScopes: readonly string[],
-  userScopes: readonly string[],
+  audit?: ScopeAudit,
 ): string[] {
+  if (requested?.some((scope) => !clientScopes.includes(scope))) {
+    throw refuse('the requested scope is not available to this client', 'scope_not_allowed', audit);
+  }
+  const candidate = [...(requested ?? clientScopes)];
+  if (candidate.length === 0) throw refuse('no scope is available to this client', 'scope_empty', audit);
+  return candidate;
+}
+
+/**
+ * Password grant, second half, after a right password: the part of the candidate the user has, in the
+ * order asked (§3.3 lets the server grant less than asked; the response then names the scope). It may be
+ * empty, and deliberately does not throw: the caller refuses it the way it refuses a wrong password
+ * (see grants/password.ts), because an answer given only after a right password would reveal it.
+ */
+export function grantableScope(candidate: readonly string[], userScopes: readonly string[]): string[] {
   const userSet = new Set(userScopes);
-  const allowed = clientScopes.filter((scope) => userSet.has(scope));
-  if (requested === undefined) return allowed;
-  const known = new Set([...clientScopes, ...userScopes]);
-  if (requested.some((scope) => !known.has(scope))) {
-    throw new InvalidScopeError('the requested scope is unknown');
-  }
-  const granted = requested.filter((scope) => allowed.includes(scope));
-  if (granted.length === 0) {
-    throw new InvalidScopeError('none of the requested scopes is available to this client and user');
-  }
-  return granted;
+  return candidate.filter((scope) => userSet.has(scope));
 }
 
 /**
  * Refresh grant (§6): the new scope may only narrow the original grant, and never exceeds what the
- * client may still have.
+ * client may still have. A result that would be empty is invalid_scope, never a token with "scope": "".
+ * (The presented refresh token is already proven valid here, so this reveals nothing new.)
  */
 export function narrowScope(
   requested: readonly string[] | undefined,
   original: readonly string[],
   clientScopes: readonly string[],
+  audit?: ScopeAudit,
 ): string[] {
   if (requested?.some((scope) => !original.includes(scope))) {
-    throw new InvalidScopeError('the requested scope exceeds the scope originally granted');
+    throw refuse('the requested scope exceeds the scope originally granted', 'scope_exceeds_grant', audit);
   }
   const clientSet = new Set(clientScopes);
-  return (requested ?? original).filter((scope) => clientSet.has(scope));
+  const scope = (requested ?? original).filter((token) => clientSet.has(token));
+  if (scope.length === 0) throw refuse('no scope of this grant is available to this client', 'scope_empty', audit);
+  return scope;
 }

@@ -47,6 +47,7 @@ function successor(previous: RefreshToken, now = T0): RefreshToken {
     familyId: previous.familyId,
     generation: previous.generation + 1,
     issuedAt: now,
+    familyIssuedAt: previous.familyIssuedAt ?? previous.issuedAt,
     idleExpiresAt: Math.min(now + 3600, previous.familyExpiresAt),
     familyExpiresAt: previous.familyExpiresAt,
   });
@@ -81,7 +82,8 @@ describe.each([
     });
 
     it.each([
-      ['the first token of a family', () => token()],
+      ['the first token of a family', () => token({ familyIssuedAt: T0 })],
+      ['a later token, with when its family was issued', () => token({ generation: 7, familyIssuedAt: T0 - 3600 })],
       ['a token without scope', () => token({ scope: [] })],
       // DynamoDB deletes expired items late: the store returns them, the grant checks the expiry itself.
       [
@@ -92,6 +94,15 @@ describe.each([
       const created = build();
       await store.create(created);
       expect(await store.get(created.tokenHash)).toEqual(created);
+    });
+
+    // Tokens stored before families carried their issue time: the grant counts their own issuedAt instead.
+    it('reads back a token stored without its family issue time as without it', async () => {
+      const created = token({ generation: 2 });
+      await store.create(created);
+      const read = await store.get(created.tokenHash);
+      expect(read).toEqual(created);
+      expect(read).not.toHaveProperty('familyIssuedAt');
     });
 
     it('refuses to create a token whose hash is stored already, and keeps the stored one', async () => {

@@ -1,5 +1,9 @@
-import { createPublicKey, randomUUID, verify as rsaVerify } from 'node:crypto';
+import { createPublicKey, randomBytes, randomUUID, verify as rsaVerify } from 'node:crypto';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deleteClient, disableClient, registerClient } from '../../lambda/accounts';
+import { DynamoClientStore } from '../../lambda/adapters/client-store';
+import { CorruptItemError } from '../../lambda/adapters/items';
 import { KmsJwtSigner } from '../../lambda/adapters/kms-signer';
 import { DynamoRefreshTokenStore, familyMarkerKey } from '../../lambda/adapters/refresh-token-store';
 import type { ServiceConfig } from '../../lambda/config';
@@ -290,5 +294,106 @@ describe('token endpoint on DynamoDB Local and the KMS emulator', () => {
     const error = await missing.signingKey().catch((e: unknown) => e);
     expect(error).not.toBeInstanceOf(DependencyUnavailableError);
     expect((error as Error).name).toBe('NotFoundException');
+  });
+});
+
+describe("a client's lifecycle and its refresh tokens, through the real stores", () => {
+  const secret = 'reborn-secret';
+  let clientId: string;
+  let lines: string[];
+  let logged: TokenEndpointDeps;
+  let clients: DynamoClientStore;
+  const register = () =>
+    registerClient(
+      { clients, clock: Date.now, random: { bytes: (length) => randomBytes(length) } },
+      {
+        clientId,
+        secret,
+        isPublic: false,
+        scopes: ['read'],
+        grantTypes: ['password', 'refresh_token'],
+      },
+    );
+  const loginAs = async () => {
+    const response = await handleTokenRequest(
+      tokenRequest(
+        { grant_type: 'password', username: 'alice', password: 'pw-alice' },
+        { authorization: basic(clientId, secret) },
+      ),
+      logged,
+    );
+    expect(response.status).toBe(200);
+    return JSON.parse(response.body).refresh_token as string;
+  };
+  const refreshAs = (token: string) =>
+    handleTokenRequest(
+      tokenRequest({ grant_type: 'refresh_token', refresh_token: token }, { authorization: basic(clientId, secret) }),
+      logged,
+    );
+  /** Sleeps into the next second: times are whole seconds, and a registration must come after the family. */
+  const nextSecond = () => new Promise((resolve) => setTimeout(resolve, 1001 - (Date.now() % 1000)));
+
+  beforeAll(() => {
+    clients = new DynamoClientStore(db, config.tables.clients);
+    lines = [];
+    logged = createTokenEndpointDeps(config, { credentials: LOCAL_CREDENTIALS, logSink: (line) => lines.push(line) });
+  });
+
+  it('refuses the tokens of a deleted client to a new client registered with the same id', async () => {
+    clientId = `reborn-${randomUUID()}`;
+    await register();
+    const first = await loginAs();
+    const rotated = await refreshAs(first);
+    expect(rotated.status).toBe(200);
+    const current = JSON.parse(rotated.body).refresh_token as string;
+
+    await deleteClient({ clients }, clientId);
+    expect((await refreshAs(current)).status).toBe(401);
+    await nextSecond();
+    await register();
+
+    const response = await refreshAs(current);
+    expect(response.status).toBe(400);
+    expect(JSON.parse(response.body)).toEqual({
+      error: 'invalid_grant',
+      error_description: 'the refresh token is invalid, expired or revoked',
+    });
+    const failure = lines.map((line) => JSON.parse(line)).findLast((entry) => entry.event === 'refresh_grant_failed');
+    expect(failure).toMatchObject({ clientId, reason: 'client_reregistered' });
+    // The old token is left as it was: nothing was committed for it.
+    const store = new DynamoRefreshTokenStore(db, config.tables.refreshTokens);
+    expect((await store.get(hashRefreshToken(current)))?.state).toBe('active');
+
+    // The new registration's own sessions work.
+    const fresh = await loginAs();
+    expect((await refreshAs(fresh)).status).toBe(200);
+  });
+
+  it('reads a client item whose registration time is not an instant as corrupt', async () => {
+    clientId = `undated-${randomUUID()}`;
+    await register();
+    await db.send(
+      new UpdateCommand({
+        TableName: config.tables.clients,
+        Key: { clientId },
+        UpdateExpression: 'SET createdAt = :bad',
+        ExpressionAttributeValues: { ':bad': 'last tuesday' },
+      }),
+    );
+    await expect(clients.getClient(clientId)).rejects.toBeInstanceOf(CorruptItemError);
+  });
+
+  it("stops a disabled client's refreshes (invalid_client), and they work again once it is enabled", async () => {
+    clientId = `disabled-${randomUUID()}`;
+    await register();
+    const token = await loginAs();
+    await disableClient({ clients }, clientId);
+    const response = await refreshAs(token);
+    expect(response.status).toBe(401);
+    expect(JSON.parse(response.body).error).toBe('invalid_client');
+    const store = new DynamoRefreshTokenStore(db, config.tables.refreshTokens);
+    expect((await store.get(hashRefreshToken(token)))?.state).toBe('active');
+    expect(await clients.setDisabled(clientId, false)).toBe(true);
+    expect((await refreshAs(token)).status).toBe(200);
   });
 });

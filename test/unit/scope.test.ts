@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidScopeError } from '../../lambda/oauth/errors';
-import { grantScope, narrowScope, parseScope } from '../../lambda/oauth/scope';
+import { grantableScope, narrowScope, parseScope, requestableScope } from '../../lambda/oauth/scope';
 
 describe('parseScope', () => {
   it.each([
@@ -18,32 +18,55 @@ describe('parseScope', () => {
   });
 });
 
-describe('grantScope', () => {
+describe('requestableScope (before the password)', () => {
   const client = ['read', 'write', 'admin'];
-  const user = ['read', 'write', 'profile'];
   it.each([
-    [undefined, ['read', 'write']],
+    [undefined, ['read', 'write', 'admin']],
     [['read'], ['read']],
     [
       ['write', 'read'],
       ['write', 'read'],
     ],
-    [['read', 'admin'], ['read']],
-    [['read', 'profile'], ['read']],
   ])('requested %j → %j', (requested, expected) => {
-    expect(grantScope(requested, client, user)).toEqual(expected);
+    expect(requestableScope(requested, client)).toEqual(expected);
   });
 
-  it('refuses a scope neither the client nor the user knows', () => {
-    expect(() => grantScope(['read', 'delete'], client, user)).toThrow('the requested scope is unknown');
+  it('refuses any scope the client may not have, even with others it may', () => {
+    expect(() => requestableScope(['read', 'profile'], client)).toThrow(InvalidScopeError);
+    expect(() => requestableScope(['delete'], client)).toThrow('the requested scope is not available to this client');
   });
 
-  it('refuses a request of which nothing can be granted', () => {
-    expect(() => grantScope(['admin'], client, user)).toThrow('none of the requested scopes');
+  it('refuses when the client may have nothing', () => {
+    expect(() => requestableScope(undefined, [])).toThrow(InvalidScopeError);
   });
 
-  it('grants the empty set when client and user share nothing and nothing was asked', () => {
-    expect(grantScope(undefined, ['a'], ['b'])).toEqual([]);
+  it('attaches the audit record with the reason', () => {
+    const audit = { event: 'password_grant_failed' as const, fields: { clientId: 'app' } };
+    const refusal = (requested: string[] | undefined, scopes: string[]) => {
+      try {
+        requestableScope(requested, scopes, audit);
+      } catch (error) {
+        return (error as InvalidScopeError).audit;
+      }
+      return undefined;
+    };
+    expect(refusal(['delete'], client)).toEqual({
+      event: 'password_grant_failed',
+      level: 'info',
+      fields: { clientId: 'app', reason: 'scope_not_allowed' },
+    });
+    expect(refusal(undefined, [])?.fields).toEqual({ clientId: 'app', reason: 'scope_empty' });
+  });
+});
+
+describe('grantableScope (after the password)', () => {
+  it('keeps what the user has, in the order asked', () => {
+    expect(grantableScope(['write', 'admin', 'read'], ['read', 'write', 'profile'])).toEqual(['write', 'read']);
+  });
+
+  it('returns the empty set for the caller to refuse, never throws', () => {
+    expect(grantableScope(['admin'], ['read'])).toEqual([]);
+    expect(grantableScope(['read'], [])).toEqual([]);
   });
 });
 
@@ -56,5 +79,13 @@ describe('narrowScope', () => {
 
   it('refuses to widen', () => {
     expect(() => narrowScope(['read', 'admin'], ['read'], ['read', 'admin'])).toThrow(InvalidScopeError);
+  });
+
+  it.each([
+    ['the client lost every scope', undefined, ['read'], ['admin']],
+    ['the client lost the requested scope', ['write'], ['read', 'write'], ['read']],
+    ['the original scope is empty', undefined, [], ['read']],
+  ])('refuses an empty result: %s', (_name, requested, original, clientScopes) => {
+    expect(() => narrowScope(requested, original, clientScopes)).toThrow(InvalidScopeError);
   });
 });

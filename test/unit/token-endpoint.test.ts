@@ -252,7 +252,7 @@ describe('POST /token: password grant (§4.3)', () => {
 
   it.each([
     ['unknown', 'read delete'],
-    ['nothing grantable', 'admin'],
+    ['a scope the client may not have', 'profile'],
     ['malformed', 'read "x"'],
   ])('refuses a %s scope with invalid_scope', async (_name, scope) => {
     expectError(await call({ ...alicePassword, scope }, appAuth), 400, 'invalid_scope');

@@ -49,11 +49,25 @@ export function mintRefreshToken(
       scope: [...scope],
       generation: previous === undefined ? 0 : previous.generation + 1,
       issuedAt: now,
+      familyIssuedAt: previous === undefined ? now : familyIssuedAt(previous),
       idleExpiresAt: Math.min(now + deps.settings.refreshTokenIdleTtl, familyExpiresAt),
       familyExpiresAt,
       state: 'active',
     },
   };
+}
+
+/** When the token's family started (epoch seconds); a token stored before that was recorded, its own issue time. */
+export function familyIssuedAt(token: RefreshToken): number {
+  return token.familyIssuedAt ?? token.issuedAt;
+}
+
+/**
+ * When the client's current registration was made (epoch seconds, floored); 0 for a client with no
+ * registration time. A family issued in an earlier second belongs to an earlier client with the same id.
+ */
+export function clientRegisteredAt(client: Client): number {
+  return client.createdAt === undefined ? 0 : Math.floor(Date.parse(client.createdAt) / 1000);
 }
 
 export function epochSeconds(deps: TokenEndpointDeps): number {

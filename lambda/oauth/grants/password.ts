@@ -9,7 +9,7 @@ import {
   pairDelaySeconds,
 } from '../lockout';
 import type { Client, User } from '../ports';
-import { formatScope, grantScope, parseScope } from '../scope';
+import { formatScope, grantableScope, parseScope, requestableScope } from '../scope';
 import { type Grant, type RequestContext, started, type TokenEndpointDeps } from './grant';
 import { epochSeconds, issueAccessToken, mintRefreshToken } from './issue';
 
@@ -49,7 +49,18 @@ export const passwordGrant: Grant<'password', Prefetched> = {
     // The endpoint checked the parameters the descriptor names.
     const username = params.get('username') ?? '';
     const password = params.get('password') ?? '';
-    const requestedScope = parseScope(params.get('scope'));
+    // Scope is judged in two halves so that it is never a password oracle (RFC 6749 §3.3 lets the server
+    // grant less than asked, by its policy; §5.2 leaves the choice of error code to it):
+    // 1. Against the client, here, before the user or the password is read: a scope the client is not
+    //    registered for, or a client that may have nothing, is invalid_scope, the same for a right, a
+    //    wrong or no password and any username. The answer depends on the client and the request alone
+    //    (both the caller's own), so it costs no scrypt and counts no failure: it tests no password, and
+    //    the lockout counters it leaves alone cannot tell one password from another.
+    // 2. Against the user, after the password (below).
+    const candidateScope = requestableScope(parseScope(params.get('scope')), client.scopes, {
+      event: 'password_grant_failed',
+      fields: { requestId: context.requestId, clientId: client.clientId },
+    });
     const { user, counters } = (await prefetched) ?? NOTHING_PREFETCHED;
     const now = epochSeconds(deps);
     const ip = attemptIp(client, context);
@@ -65,15 +76,26 @@ export const passwordGrant: Grant<'password', Prefetched> = {
       user === undefined || decision.refused
         ? await deps.passwords.verifyDummy(password)
         : await deps.passwords.verify(password, user.passwordHash);
+    // 2. The user's scopes are known only now. A right password of which nothing can be granted is not
+    //    invalid_scope: §5.2 would allow that code, but giving it only to a right password tells a guesser
+    //    the password was right without a token or a success event. It is invalid_grant instead (§5.2:
+    //    the resource owner credentials are not a grant for this request) and the wrong-password failure
+    //    in every observable way: the same body, the same scrypt, the same counter writes, no rehash.
+    //    Counting it matters: a failure counted for a wrong password but not for a right one would show
+    //    in the address's daily budget, which an attacker can probe by logging in to an account of their
+    //    own from it. Only the log says `scope_not_granted`. Never a token with "scope": "".
+    const scope = user === undefined ? [] : grantableScope(candidateScope, user.scopes);
     const failure = decision.refused
       ? 'locked'
       : user === undefined
         ? 'unknown_user'
         : user.disabled
           ? 'disabled_user'
-          : passwordMatches
-            ? undefined
-            : 'wrong_password';
+          : !passwordMatches
+            ? 'wrong_password'
+            : scope.length === 0
+              ? 'scope_not_granted'
+              : undefined;
 
     if (failure !== undefined || user === undefined) {
       const after = await deps.loginAttempts.recordFailure(subject, now);
@@ -86,7 +108,6 @@ export const passwordGrant: Grant<'password', Prefetched> = {
       });
     }
 
-    const scope = grantScope(requestedScope, client.scopes, user.scopes);
     const refresh = client.grantTypes.includes('refresh_token')
       ? mintRefreshToken(deps, { clientId: client.clientId, userId: user.userId, username: user.username }, scope, now)
       : undefined;

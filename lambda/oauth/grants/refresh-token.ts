@@ -3,7 +3,7 @@ import { InvalidGrantError } from '../errors';
 import { type RefreshToken, RefreshTokenConflictError } from '../ports';
 import { formatScope, narrowScope, parseScope } from '../scope';
 import { type Grant, type RequestContext, started, type TokenEndpointDeps } from './grant';
-import { epochSeconds, issueAccessToken, mintRefreshToken } from './issue';
+import { clientRegisteredAt, epochSeconds, familyIssuedAt, issueAccessToken, mintRefreshToken } from './issue';
 
 const INVALID_REFRESH_TOKEN = 'the refresh token is invalid, expired or revoked';
 
@@ -30,6 +30,11 @@ export const refreshTokenGrant: Grant<'refresh_token', RefreshToken | undefined>
     if (current === undefined || current.clientId !== client.clientId) {
       throw invalid({ ...log, reason: current === undefined ? 'unknown_token' : 'other_client' });
     }
+    // A family older than the client's registration was issued to a deleted client with the same id: that
+    // registration's sessions died with it. Checked before the state, so that its spent tokens raise no alarm.
+    if (familyIssuedAt(current) < clientRegisteredAt(client)) {
+      throw invalid({ ...log, userId: current.userId, familyId: current.familyId, reason: 'client_reregistered' });
+    }
     if (current.state !== 'active') {
       if (current.state === 'rotated') throw await revokeReusedFamily(deps, current, context);
       throw invalid({ ...log, userId: current.userId, reason: 'revoked' });
@@ -39,7 +44,11 @@ export const refreshTokenGrant: Grant<'refresh_token', RefreshToken | undefined>
       throw invalid({ ...log, userId: current.userId, reason: 'expired' });
     }
 
-    const scope = narrowScope(requestedScope, current.scope, client.scopes);
+    // Never a token with "scope": "": an empty result is invalid_scope, logged with its reason.
+    const scope = narrowScope(requestedScope, current.scope, client.scopes, {
+      event: 'refresh_grant_failed',
+      fields: { ...log, userId: current.userId },
+    });
     const [user, accessToken] = await Promise.all([
       deps.users.getUser(current.username),
       issueAccessToken(deps, client, current.userId, scope, now),
