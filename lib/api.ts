@@ -3,6 +3,7 @@ import {
   AccessLogField,
   AccessLogFormat,
   AuthorizationType,
+  type CfnRestApi,
   DomainName,
   EndpointType,
   LambdaIntegration,
@@ -91,6 +92,9 @@ export class TokenApi extends Construct {
       restApiName: props.restApiName,
       description: 'ropc-token-service: OAuth 2.0 token endpoint (password and refresh_token grants)',
       endpointConfiguration: { types: [EndpointType.REGIONAL] },
+      // With a custom domain, the domain (and whatever sits in front of it) is the only way in: a client
+      // could otherwise reach the stage through its execute-api URL and bypass it.
+      disableExecuteApiEndpoint: props.customDomain !== undefined,
       binaryMediaTypes: ['*/*'],
       // Access and execution logs need the account's (regional) API Gateway logging role.
       cloudWatchRole: props.loggingRole,
@@ -108,6 +112,11 @@ export class TokenApi extends Construct {
         tracingEnabled: false,
       },
     });
+    // TLS 1.2 minimum on the execute-api endpoint too: API Gateway's default for a regional API is TLS_1_0.
+    // RestApi has no prop for it (aws-cdk-lib 2.276), so it is set on AWS::ApiGateway::RestApi's own
+    // SecurityPolicy. TLS_1_2 accepts TLS 1.2 and 1.3; an enhanced `SecurityPolicy_*` policy would also
+    // need an endpoint access mode, and the custom domain below keeps the same legacy policy.
+    (this.restApi.node.defaultChild as CfnRestApi).securityPolicy = SecurityPolicy.TLS_1_2;
     this.stage = this.restApi.deploymentStage;
     // API Gateway writes execution logs to this group; made here, before the stage, so that it has a retention.
     this.executionLogs = new LogGroup(this, 'ExecutionLogs', {

@@ -50,6 +50,7 @@ const SETTINGS_PARSERS: { readonly [K in Exclude<keyof TokenServiceSettings, 'cu
   tokenFunctionTimeoutSeconds: number,
   waf: boolean,
   wafRateLimit: number,
+  wafWellKnownRateLimit: number,
   wafRateWindowSeconds: number,
   throttlingRateLimit: number,
   throttlingBurstLimit: number,
@@ -61,6 +62,8 @@ const SETTINGS_PARSERS: { readonly [K in Exclude<keyof TokenServiceSettings, 'cu
   signingKeyAlias: text,
   alarmTopicArn: text,
   serverErrorRatePercent: number,
+  passwordFailureAlarmThreshold: number,
+  ipLockoutAlarmThreshold: number,
 };
 
 const CUSTOM_DOMAIN_NAME = 'customDomainName';

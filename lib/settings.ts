@@ -36,7 +36,8 @@ export interface TokenServiceSettings {
    */
   readonly issuer?: string;
   /**
-   * Serve the API under a custom domain (regional endpoint, TLS 1.2 minimum), mapped at the root.
+   * Serve the API under a custom domain (regional endpoint, TLS 1.2 minimum), mapped at the root. The
+   * stage's execute-api URL is then switched off, so that every client comes through the domain.
    * @default - no custom domain
    */
   readonly customDomain?: CustomDomainOptions;
@@ -83,7 +84,8 @@ export interface TokenServiceSettings {
    */
   readonly tokenFunctionTimeoutSeconds?: number;
   /**
-   * Put an AWS WAF web ACL (per-IP rate limit on /token and /revoke, AWS managed rule groups) on the stage.
+   * Put an AWS WAF web ACL (per-IP rate limits on /token and /revoke and on the .well-known documents,
+   * AWS managed rule groups) on the stage.
    * @default true
    */
   readonly waf?: boolean;
@@ -93,6 +95,15 @@ export interface TokenServiceSettings {
    * @default 500
    */
   readonly wafRateLimit?: number;
+  /**
+   * Requests to /.well-known/jwks.json and /.well-known/oauth-authorization-server one source IP may make
+   * per `wafRateWindowSeconds` before WAF answers 429. Resource servers fetch the JWKS legitimately, and
+   * a fleet of them behind one NAT address shares a limit: each instance refetches when the key set's
+   * max-age (300 s) runs out or an unknown `kid` arrives, so 2000 per 5 minutes leaves room for hundreds
+   * of instances and still stops one address from flooding the functions behind the documents.
+   * @default 2000
+   */
+  readonly wafWellKnownRateLimit?: number;
   /**
    * The window WAF counts requests over: 60, 120, 300 or 600 seconds.
    * @default 300
@@ -154,6 +165,23 @@ export interface TokenServiceSettings {
    * @default 1
    */
   readonly serverErrorRatePercent?: number;
+  /**
+   * The credential-stuffing alarm fires when this many password grants fail in 5 minutes (any reason:
+   * wrong password, unknown user, locked). 200 is one failure every 1.5 s for five minutes: above the
+   * typos of a deployment serving a few thousand logins per 5 minutes (a few percent of logins fail),
+   * far below what a stuffing run at the stage's default 100 requests per second makes (30000). Raise it
+   * with your traffic.
+   * @default 200
+   */
+  readonly passwordFailureAlarmThreshold?: number;
+  /**
+   * The credential-stuffing alarm also fires when this many source addresses reach their daily failure
+   * budget (100 failed attempts by default; logged as `lockout_started` with `lockout=ip_budget`) in
+   * 5 minutes. One address doing so is contained by the budget itself and may be a shared NAT; several
+   * at once are a distributed run, each address spending its own budget.
+   * @default 3
+   */
+  readonly ipLockoutAlarmThreshold?: number;
 }
 
 /** Settings with every default applied and every rule checked. */
@@ -171,6 +199,7 @@ export interface ResolvedSettings {
   readonly tokenFunctionTimeoutSeconds: number;
   readonly waf: boolean;
   readonly wafRateLimit: number;
+  readonly wafWellKnownRateLimit: number;
   readonly wafRateWindowSeconds: number;
   readonly throttlingRateLimit: number;
   readonly throttlingBurstLimit: number;
@@ -182,6 +211,8 @@ export interface ResolvedSettings {
   readonly signingKeyAlias: string;
   readonly alarmTopicArn: string | undefined;
   readonly serverErrorRatePercent: number;
+  readonly passwordFailureAlarmThreshold: number;
+  readonly ipLockoutAlarmThreshold: number;
 }
 
 export const DEFAULT_SETTINGS = {
@@ -194,6 +225,8 @@ export const DEFAULT_SETTINGS = {
   tokenFunctionTimeoutSeconds: 10,
   waf: true,
   wafRateLimit: 500,
+  /** See TokenServiceSettings.wafWellKnownRateLimit. */
+  wafWellKnownRateLimit: 2000,
   wafRateWindowSeconds: 300,
   throttlingRateLimit: 100,
   throttlingBurstLimit: 200,
@@ -203,6 +236,9 @@ export const DEFAULT_SETTINGS = {
   keyRotationDays: 90,
   keyRotationPropagationSeconds: DEFAULT_PROPAGATION_SECONDS,
   serverErrorRatePercent: 1,
+  /** See TokenServiceSettings.passwordFailureAlarmThreshold and ipLockoutAlarmThreshold. */
+  passwordFailureAlarmThreshold: 200,
+  ipLockoutAlarmThreshold: 3,
 } as const;
 
 /** The prefix of every signing-key alias this service creates. */
@@ -261,6 +297,7 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
     tokenFunctionTimeoutSeconds: settings.tokenFunctionTimeoutSeconds ?? DEFAULT_SETTINGS.tokenFunctionTimeoutSeconds,
     waf: settings.waf ?? DEFAULT_SETTINGS.waf,
     wafRateLimit: settings.wafRateLimit ?? DEFAULT_SETTINGS.wafRateLimit,
+    wafWellKnownRateLimit: settings.wafWellKnownRateLimit ?? DEFAULT_SETTINGS.wafWellKnownRateLimit,
     wafRateWindowSeconds: settings.wafRateWindowSeconds ?? DEFAULT_SETTINGS.wafRateWindowSeconds,
     throttlingRateLimit: settings.throttlingRateLimit ?? DEFAULT_SETTINGS.throttlingRateLimit,
     throttlingBurstLimit: settings.throttlingBurstLimit ?? DEFAULT_SETTINGS.throttlingBurstLimit,
@@ -273,6 +310,9 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
     signingKeyAlias: settings.signingKeyAlias ?? `${SIGNING_KEY_ALIAS_PREFIX}/${stackName}/signing`,
     alarmTopicArn: settings.alarmTopicArn,
     serverErrorRatePercent: settings.serverErrorRatePercent ?? DEFAULT_SETTINGS.serverErrorRatePercent,
+    passwordFailureAlarmThreshold:
+      settings.passwordFailureAlarmThreshold ?? DEFAULT_SETTINGS.passwordFailureAlarmThreshold,
+    ipLockoutAlarmThreshold: settings.ipLockoutAlarmThreshold ?? DEFAULT_SETTINGS.ipLockoutAlarmThreshold,
   };
 
   // Issuer and domain.
@@ -347,6 +387,7 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
 
   // Edge protection.
   wholeNumber('wafRateLimit', resolved.wafRateLimit, WAF_RATE_LIMIT_RANGE);
+  wholeNumber('wafWellKnownRateLimit', resolved.wafWellKnownRateLimit, WAF_RATE_LIMIT_RANGE);
   check(
     WAF_WINDOWS.includes(resolved.wafRateWindowSeconds),
     `wafRateWindowSeconds must be one of ${WAF_WINDOWS.join(', ')}, got ${resolved.wafRateWindowSeconds}`,
@@ -383,6 +424,8 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
       resolved.serverErrorRatePercent <= 100,
     `serverErrorRatePercent must be above 0 and at most 100, got ${resolved.serverErrorRatePercent}`,
   );
+  wholeNumber('passwordFailureAlarmThreshold', resolved.passwordFailureAlarmThreshold, [1, 1_000_000_000]);
+  wholeNumber('ipLockoutAlarmThreshold', resolved.ipLockoutAlarmThreshold, [1, 1_000_000_000]);
 
   if (problems.length > 0) throw new TokenServiceSettingsError(problems);
   return resolved;

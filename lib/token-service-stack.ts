@@ -155,6 +155,7 @@ export class TokenServiceStack extends Stack {
       ? new WebAcl(this, 'Waf', {
           stageArn: this.api.stage.stageArn,
           rateLimit: settings.wafRateLimit,
+          wellKnownRateLimit: settings.wafWellKnownRateLimit,
           rateWindowSeconds: settings.wafRateWindowSeconds,
           metricPrefix: this.stackName,
         })
@@ -169,6 +170,8 @@ export class TokenServiceStack extends Stack {
       tokenLogGroup: this.functions.logGroups.token,
       stackName: this.stackName,
       serverErrorRatePercent: settings.serverErrorRatePercent,
+      passwordFailureAlarmThreshold: settings.passwordFailureAlarmThreshold,
+      ipLockoutAlarmThreshold: settings.ipLockoutAlarmThreshold,
       alarmTopicArn: settings.alarmTopicArn,
     });
 

@@ -7,6 +7,8 @@ export interface WebAclProps {
   readonly stageArn: string;
   /** Requests per source IP per window to the credential-checking endpoints. */
   readonly rateLimit: number;
+  /** Requests per source IP per window to the JWKS and metadata documents (read by resource servers). */
+  readonly wellKnownRateLimit: number;
   readonly rateWindowSeconds: number;
   /** Prefix of the CloudWatch metric names. */
   readonly metricPrefix: string;
@@ -14,6 +16,12 @@ export interface WebAclProps {
 
 /** The endpoints that check client secrets and passwords: the ones worth guessing against. */
 export const RATE_LIMITED_PATHS: readonly string[] = [ENDPOINT_PATHS.token, ENDPOINT_PATHS.revocation];
+
+/**
+ * The public documents: no credential to guess, but each request costs a function invocation (and the
+ * JWKS one a registry read), so a flood from one address is limited too, at its own, higher limit.
+ */
+export const WELL_KNOWN_PATHS: readonly string[] = [ENDPOINT_PATHS.jwks, ENDPOINT_PATHS.metadata];
 
 /**
  * Managed rules that inspect the request body for attack patterns. The body of a token request is a
@@ -33,7 +41,7 @@ export const COUNT_ONLY_RULES: Readonly<Record<string, readonly string[]>> = {
   AWSManagedRulesKnownBadInputsRuleSet: ['Log4JRCE_BODY', 'JavaDeserializationRCE_BODY'],
 };
 
-/** In this order, after the rate rule. No paid groups (Bot Control, ATP) and no anonymous-IP list, which blocks clients hosted in the cloud. */
+/** In this order, after the rate rules. No paid groups (Bot Control, ATP) and no anonymous-IP list, which blocks clients hosted in the cloud. */
 const MANAGED_RULE_GROUPS = [
   'AWSManagedRulesAmazonIpReputationList',
   'AWSManagedRulesCommonRuleSet',
@@ -43,8 +51,9 @@ const MANAGED_RULE_GROUPS = [
 const RATE_LIMITED_BODY_KEY = 'RateLimited';
 
 /**
- * A regional AWS WAF web ACL on the API stage: a per-source-IP rate limit on /token and /revoke that
- * answers 429 in the service's error shape, and AWS managed rule groups tuned not to break form posts.
+ * A regional AWS WAF web ACL on the API stage: per-source-IP rate limits on /token and /revoke and, higher,
+ * on the .well-known documents, that answer 429 in the service's error shape, and AWS managed rule groups
+ * tuned not to break form posts.
  * Sampled requests are off: samples keep request headers, and Authorization carries client secrets.
  */
 export class WebAcl extends Construct {
@@ -58,9 +67,15 @@ export class WebAcl extends Construct {
       sampledRequestsEnabled: false,
     });
 
-    const rateRule: CfnWebACL.RuleProperty = {
-      name: 'CredentialEndpointsRatePerIp',
-      priority: 0,
+    /** A per-source-IP rate limit on the requests whose path ends with one of `paths`. */
+    const rateRule = (
+      name: string,
+      priority: number,
+      limit: number,
+      paths: readonly string[],
+    ): CfnWebACL.RuleProperty => ({
+      name,
+      priority,
       action: {
         block: {
           customResponse: {
@@ -76,12 +91,12 @@ export class WebAcl extends Construct {
       statement: {
         rateBasedStatement: {
           aggregateKeyType: 'IP',
-          limit: props.rateLimit,
+          limit,
           evaluationWindowSec: props.rateWindowSeconds,
           // The path WAF sees includes the stage (/prod/token) or not (custom domain): match the end.
           scopeDownStatement: {
             orStatement: {
-              statements: RATE_LIMITED_PATHS.map((path) => ({
+              statements: paths.map((path) => ({
                 byteMatchStatement: {
                   fieldToMatch: { uriPath: {} },
                   positionalConstraint: 'ENDS_WITH',
@@ -93,13 +108,17 @@ export class WebAcl extends Construct {
           },
         },
       },
-      visibilityConfig: visibility('CredentialEndpointsRatePerIp'),
-    };
+      visibilityConfig: visibility(name),
+    });
+    const rateRules = [
+      rateRule('CredentialEndpointsRatePerIp', 0, props.rateLimit, RATE_LIMITED_PATHS),
+      rateRule('WellKnownDocumentsRatePerIp', 1, props.wellKnownRateLimit, WELL_KNOWN_PATHS),
+    ];
 
     const managedRules = MANAGED_RULE_GROUPS.map(
       (name, index): CfnWebACL.RuleProperty => ({
         name,
-        priority: index + 1,
+        priority: rateRules.length + index,
         overrideAction: { none: {} },
         statement: {
           managedRuleGroupStatement: {
@@ -113,7 +132,7 @@ export class WebAcl extends Construct {
     );
 
     this.webAcl = new CfnWebACL(this, 'WebAcl', {
-      description: 'ropc-token-service: per-IP rate limit on the credential endpoints and AWS managed rules',
+      description: 'ropc-token-service: per-IP rate limits on the endpoints and AWS managed rules',
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
       customResponseBodies: {
@@ -125,7 +144,7 @@ export class WebAcl extends Construct {
           }),
         },
       },
-      rules: [rateRule, ...managedRules],
+      rules: [...rateRules, ...managedRules],
       visibilityConfig: visibility('WebAcl'),
     });
     new CfnWebACLAssociation(this, 'StageAssociation', { resourceArn: props.stageArn, webAclArn: this.webAcl.attrArn });

@@ -14,10 +14,11 @@ import {
 import { TABLE_DEFINITIONS } from '../../contract/tables';
 import { jsonLogger } from '../../lambda/adapters/logger';
 import { ENV } from '../../lambda/config';
+import type { LockoutReason } from '../../lambda/oauth/lockout';
 import { ACCESS_LOG_FIELDS } from '../../lib/api';
 import { settingsFromContext } from '../../lib/context';
 import { ARCHITECTURE, RUNTIME } from '../../lib/functions';
-import { REUSE_EVENT } from '../../lib/monitoring';
+import { IP_BUDGET_LOCKOUT, LOCKOUT_EVENT, REUSE_EVENT } from '../../lib/monitoring';
 import {
   minimumTokenFunctionMemoryMiB,
   type TokenServiceSettings,
@@ -134,6 +135,12 @@ describe('REST API', () => {
       });
       expect(JSON.stringify(permission.Properties!.SourceArn)).toMatch(/\/\*\/[^"]+/);
     }
+  });
+
+  it('accepts TLS 1.2 and later only, and keeps its execute-api endpoint when there is no custom domain', () => {
+    const [api] = Object.values(resourcesOfType(service.template, 'AWS::ApiGateway::RestApi'));
+    expect(api!.Properties!.SecurityPolicy).toBe('TLS_1_2');
+    expect(api!.Properties!.DisableExecuteApiEndpoint).not.toBe(true);
   });
 
   it('throttles the stage and logs JSON access lines without headers, bodies or credentials', () => {
@@ -484,7 +491,7 @@ describe('AWS WAF', () => {
     const props = acl!.Properties!;
     expect(props.Scope).toBe('REGIONAL');
     expect(props.DefaultAction).toEqual({ Allow: {} });
-    const rate = (props.Rules as any[]).find((rule) => rule.Statement.RateBasedStatement !== undefined);
+    const rate = (props.Rules as any[]).find((rule) => rule.Name === 'CredentialEndpointsRatePerIp');
     expect(rate.Priority).toBe(0);
     expect(rate.Statement.RateBasedStatement).toMatchObject({
       AggregateKeyType: 'IP',
@@ -504,6 +511,38 @@ describe('AWS WAF', () => {
     const body = props.CustomResponseBodies[rate.Action.Block.CustomResponse.CustomResponseBodyKey];
     expect(body.ContentType).toBe('APPLICATION_JSON');
     expect(JSON.parse(body.Content)).toMatchObject({ error: 'temporarily_unavailable' });
+  });
+
+  it('rate-limits the JWKS and metadata per source IP too, with their own higher limit (a setting)', () => {
+    const wellKnownRule = (template: typeof service.template) => {
+      const [acl] = Object.values(resourcesOfType(template, 'AWS::WAFv2::WebACL'));
+      const rules = acl!.Properties!.Rules as any[];
+      return rules.find((rule) =>
+        JSON.stringify(rule.Statement.RateBasedStatement?.ScopeDownStatement ?? {}).includes('/.well-known/'),
+      );
+    };
+    const rule = wellKnownRule(service.template);
+    expect(rule, 'a rate rule scoped to the .well-known paths').toBeDefined();
+    expect(rule.Priority).toBe(1);
+    expect(rule.Statement.RateBasedStatement).toMatchObject({
+      AggregateKeyType: 'IP',
+      Limit: 2000,
+      EvaluationWindowSec: 300,
+    });
+    const scoped = rule.Statement.RateBasedStatement.ScopeDownStatement.OrStatement.Statements.map((statement: any) => [
+      statement.ByteMatchStatement.PositionalConstraint,
+      statement.ByteMatchStatement.SearchString,
+      Object.keys(statement.ByteMatchStatement.FieldToMatch),
+    ]);
+    expect(scoped).toEqual([
+      ['ENDS_WITH', '/.well-known/jwks.json', ['UriPath']],
+      ['ENDS_WITH', '/.well-known/oauth-authorization-server', ['UriPath']],
+    ]);
+    expect(rule.Action.Block.CustomResponse).toMatchObject({ ResponseCode: 429 });
+    expect(rule.VisibilityConfig).toMatchObject({ CloudWatchMetricsEnabled: true, SampledRequestsEnabled: false });
+    expect(
+      wellKnownRule(synthService({ wafWellKnownRateLimit: '5000' }).template).Statement.RateBasedStatement.Limit,
+    ).toBe(5000);
   });
 
   it('applies AWS managed rule groups with the body-inspecting rules counting instead of blocking, and keeps no samples', () => {
@@ -576,10 +615,10 @@ describe('scheduled key rotation', () => {
 });
 
 describe('monitoring', () => {
-  it('alarms on the 5xx rate, on each function’s errors and throttles, and on refresh-token reuse', () => {
+  it('alarms on the 5xx rate, on each function’s errors and throttles, on refresh-token reuse and on credential stuffing', () => {
     const alarms = Object.values(resourcesOfType(service.template, 'AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(1 + 2 * FUNCTIONS.length + 1);
-    const rate = alarms.find((alarm) => alarm.Properties!.Metrics !== undefined)!;
+    expect(alarms).toHaveLength(1 + 2 * FUNCTIONS.length + 1 + 1);
+    const rate = alarms.find((alarm) => JSON.stringify(alarm.Properties!.Metrics ?? []).includes('5XXError'))!;
     expect(JSON.stringify(rate.Properties!.Metrics)).toContain('5XXError');
     expect(rate.Properties).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
     for (const name of FUNCTIONS) {
@@ -597,6 +636,68 @@ describe('monitoring', () => {
     }
     expect(alarms.some((alarm) => alarm.Properties!.MetricName === 'RefreshTokenReuseDetected')).toBe(true);
     for (const alarm of alarms) expect(alarm.Properties!.TreatMissingData).toBe('notBreaching');
+  });
+
+  it('alarms on credential stuffing: a spike of failed password grants or of IP daily-budget lockouts in 5 minutes', () => {
+    const stuffingAlarm = (template: typeof service.template) =>
+      Object.values(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).find((alarm) =>
+        JSON.stringify(alarm.Properties!.Metrics ?? []).includes('password_grant_failed'),
+      );
+    const alarm = stuffingAlarm(service.template);
+    expect(alarm, 'an alarm on password_grant_failed').toBeDefined();
+    expect(alarm!.Properties).toMatchObject({
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+    });
+    const metrics = alarm!.Properties!.Metrics as any[];
+    const stat = (name: string) => metrics.find((metric) => metric.MetricStat?.Metric.MetricName === name)?.MetricStat;
+    // The EMF count the functions publish (service-wide dimension set: `service` alone).
+    expect(stat('password_grant_failed')).toEqual({
+      Metric: {
+        Namespace: 'RopcTokenService',
+        MetricName: 'password_grant_failed',
+        Dimensions: [{ Name: 'service', Value: 'RopcTokenService' }],
+      },
+      Period: 300,
+      Stat: 'Sum',
+    });
+    // lockout_started carries `lockout`, not `reason`: counted by a metric filter on the log line.
+    expect(stat('IpBudgetLockoutStarted')).toEqual({
+      Metric: { Namespace: 'RopcTokenService/RopcTokenService', MetricName: 'IpBudgetLockoutStarted' },
+      Period: 300,
+      Stat: 'Sum',
+    });
+    const expression = metrics.find((metric) => metric.Expression !== undefined);
+    expect(expression.ReturnData).not.toBe(false);
+    expect(expression.Expression).toMatch(/>= 200\b/);
+    expect(expression.Expression).toMatch(/>= 3\b/);
+
+    const tuned = stuffingAlarm(
+      synthService({ passwordFailureAlarmThreshold: '1000', ipLockoutAlarmThreshold: '10' }).template,
+    );
+    const tunedExpression = (tuned!.Properties!.Metrics as any[]).find((metric) => metric.Expression !== undefined);
+    expect(tunedExpression.Expression).toMatch(/>= 1000\b/);
+    expect(tunedExpression.Expression).toMatch(/>= 10\b/);
+  });
+
+  it('counts IP daily-budget lockouts with a metric filter that matches the line the handler logs', () => {
+    const lines: string[] = [];
+    const lockout: LockoutReason = IP_BUDGET_LOCKOUT;
+    jsonLogger('ropc-token-service', (line) => lines.push(line)).warn(LOCKOUT_EVENT, { clientId: 'c', lockout });
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'WARN', event: 'lockout_started', lockout: 'ip_budget' });
+    service.template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      FilterPattern: '{ ($.event = "lockout_started") && ($.lockout = "ip_budget") }',
+      LogGroupName: { Ref: logicalId(service.stack.functions.logGroups.token) },
+      MetricTransformations: [
+        {
+          MetricName: 'IpBudgetLockoutStarted',
+          MetricNamespace: 'RopcTokenService/RopcTokenService',
+          MetricValue: '1',
+        },
+      ],
+    });
   });
 
   it('counts reuse with a metric filter that matches the line the handler logs', () => {
@@ -725,6 +826,21 @@ describe('settings', () => {
       /tokenFunctionTimeoutSeconds must be a whole number from 1 to 28/,
     ],
     ['a WAF limit below the minimum', { wafRateLimit: 5 }, /wafRateLimit must be a whole number from 10/],
+    [
+      'a .well-known WAF limit below the minimum',
+      { wafWellKnownRateLimit: 5 },
+      /wafWellKnownRateLimit must be a whole number from 10/,
+    ],
+    [
+      'a zero password-failure alarm threshold',
+      { passwordFailureAlarmThreshold: 0 },
+      /passwordFailureAlarmThreshold must be a whole number from 1/,
+    ],
+    [
+      'a fractional lockout alarm threshold',
+      { ipLockoutAlarmThreshold: 1.5 },
+      /ipLockoutAlarmThreshold must be a whole number from 1/,
+    ],
     [
       'a WAF window WAF does not offer',
       { wafRateWindowSeconds: 30 },
@@ -865,6 +981,16 @@ describe('variants', () => {
     expect(new AwsSolutionsChecks(variant.app).validateScope(variant.app).violations).toEqual([]);
   });
 
+  it('with an issuer fronted elsewhere (CloudFront): the execute-api endpoint stays on, outputs on the issuer', () => {
+    const variant = synthService({ issuer: 'https://auth.example.com' });
+    const [api] = Object.values(resourcesOfType(variant.template, 'AWS::ApiGateway::RestApi'));
+    expect(api!.Properties!.DisableExecuteApiEndpoint).not.toBe(true);
+    expect(api!.Properties!.SecurityPolicy).toBe('TLS_1_2');
+    const outputs = variant.template.findOutputs('*');
+    expect(outputs.Issuer!.Value).toBe('https://auth.example.com');
+    expect(outputs.JwksUri!.Value).toBe('https://auth.example.com/.well-known/jwks.json');
+  });
+
   it('with a custom domain: TLS 1.2 regional domain mapped at the root, issuer and outputs on it', () => {
     const variant = synthService({
       customDomainName: 'auth.example.com',
@@ -879,11 +1005,18 @@ describe('variants', () => {
       EndpointConfiguration: { Types: ['REGIONAL'] },
     });
     variant.template.resourceCountIs('AWS::ApiGateway::BasePathMapping', 1);
+    // Only the domain (and what sits in front of it) answers: the execute-api URL is switched off.
+    variant.template.hasResourceProperties('AWS::ApiGateway::RestApi', {
+      SecurityPolicy: 'TLS_1_2',
+      DisableExecuteApiEndpoint: true,
+    });
     variant.template.resourceCountIs('AWS::ApiGateway::Account', 0);
     const outputs = variant.template.findOutputs('*');
     expect(outputs.Issuer!.Value).toBe('https://auth.example.com');
     expect(outputs.TokenEndpoint!.Value).toBe('https://auth.example.com/token');
     expect(outputs).toHaveProperty('CustomDomainTarget');
+    for (const key of ['Issuer', 'TokenEndpoint', 'RevocationEndpoint', 'JwksUri', 'MetadataUrl'])
+      expect(JSON.stringify(outputs[key]!.Value), key).not.toContain('execute-api');
     const functions = Object.values(resourcesOfType(variant.template, 'AWS::Lambda::Function'));
     for (const fn of functions)
       expect(fn.Properties!.Environment.Variables[ENV.issuer]).toBe('https://auth.example.com');
