@@ -1,6 +1,6 @@
 /**
  * A client id deleted and registered again is a new client: the refresh tokens of the deleted one must not
- * come back to life (security hardening, issue 14 item 8). Each family carries when it was issued
+ * come back to life. Each family carries when it was issued
  * (`familyIssuedAt`), each client when it was registered (`createdAt`), and the refresh grant refuses a
  * family older than the client's registration, with no extra read.
  */
