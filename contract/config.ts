@@ -11,13 +11,8 @@ import {
 } from './settings';
 import type { TableNames } from './tables';
 
-/**
- * The functions' configuration: the shared settings (contract/settings.ts, each parsed and checked by
- * its own rules) and what the deployment wires in (tables, the first signing key, local endpoints). The
- * CDK stack writes these variables (configToEnv), the local stack passes the same object directly, and the
- * handlers read and validate them once at cold start (lambda/config.ts configFromEnv).
- */
-export interface ServiceConfig {
+/** The protocol settings the core needs (lambda/oauth/config.ts OAuthSettings). Durations in seconds. */
+export interface ProtocolSettings {
   /** `iss` of every access token, and the base URL of the endpoints. */
   readonly issuer: string;
   /** `aud` for clients registered without an audience. */
@@ -27,6 +22,15 @@ export interface ServiceConfig {
   readonly refreshTokenAbsoluteTtl: number;
   /** Advertised in the metadata document; clients and users carry their own allowed scopes. */
   readonly scopesSupported: readonly string[];
+}
+
+/**
+ * The functions' configuration: the shared settings (contract/settings.ts, each parsed and checked by
+ * its own rules) and what the deployment wires in (tables, the first signing key, local endpoints). The
+ * CDK stack writes these variables (configToEnv), the local stack passes the same object directly, and the
+ * handlers read and validate them once at cold start (lambda/config.ts configFromEnv).
+ */
+export interface ServiceConfig extends ProtocolSettings {
   readonly scrypt: ScryptParams;
   readonly tables: TableNames;
   /** KMS key id, ARN or alias of the first signing key, used while the key registry is empty. */

@@ -7,7 +7,6 @@ import {
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import { signingKeyTag } from '../../contract/signing-keys';
-import { rsaPublicJwk } from '../tokens/jwk';
 import {
   DEFAULT_PROPAGATION_SECONDS,
   type KeyPhase,
@@ -17,6 +16,7 @@ import {
   planRotation,
   type SigningKeyRecord,
 } from '../tokens/key-registry';
+import { signingKeyRecord } from './kms-signer';
 import type { DynamoSigningKeyStore } from './signing-key-store';
 
 /** KMS's waiting period before a scheduled key deletion (7–30 days; the longest leaves time to undo). */
@@ -162,20 +162,7 @@ export class SigningKeyManager {
   }
 
   private async describe(keyId: string, createdAt: number, signsFrom: number): Promise<SigningKeyRecord> {
-    const response = await this.kms.send(new GetPublicKeyCommand({ KeyId: keyId }));
-    if (response.KeyId === undefined || response.PublicKey === undefined)
-      throw new Error('KMS GetPublicKey returned no key');
-    const jwk = rsaPublicJwk(response.PublicKey);
-    return {
-      kid: jwk.kid,
-      keyArn: response.KeyId,
-      alg: 'RS256',
-      n: jwk.n,
-      e: jwk.e,
-      createdAt,
-      signsFrom,
-      state: 'active',
-    };
+    return signingKeyRecord(await this.kms.send(new GetPublicKeyCommand({ KeyId: keyId })), createdAt, signsFrom);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GetPublicKeyCommand, type KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import { GetPublicKeyCommand, type GetPublicKeyCommandOutput, type KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import type { JwtSigner, SigningKey } from '../oauth/ports';
 import { type PublicJwk, rsaPublicJwk } from '../tokens/jwk';
 import { publishedAt, type SigningKeyRecord, signingKeyAt } from '../tokens/key-registry';
@@ -143,25 +143,13 @@ export class KmsJwtSigner implements JwtSigner {
     const response = await callDependency('kms', () =>
       this.kms.send(new GetPublicKeyCommand({ KeyId: this.bootstrapKeyId })),
     );
-    if (response.KeyId === undefined || response.PublicKey === undefined) {
-      throw new Error('KMS GetPublicKey returned no key');
-    }
+    const record = signingKeyRecord(response, 0, 0);
     if (response.KeySpec !== 'RSA_2048' || response.KeyUsage !== 'SIGN_VERIFY') {
       throw new Error(
         `the signing key must be an RSA_2048 SIGN_VERIFY key, not ${response.KeySpec} ${response.KeyUsage}`,
       );
     }
-    const jwk = rsaPublicJwk(response.PublicKey);
-    return {
-      kid: jwk.kid,
-      keyArn: response.KeyId,
-      alg: 'RS256',
-      n: jwk.n,
-      e: jwk.e,
-      createdAt: 0,
-      signsFrom: 0,
-      state: 'active',
-    };
+    return record;
   }
 
   private async sign(arn: string, data: Uint8Array): Promise<Uint8Array> {
@@ -181,4 +169,26 @@ export class KmsJwtSigner implements JwtSigner {
     }
     return response.Signature;
   }
+}
+
+/** A key registry record for the key a GetPublicKey answer describes (its kid is the RFC 7638 thumbprint). */
+export function signingKeyRecord(
+  response: GetPublicKeyCommandOutput,
+  createdAt: number,
+  signsFrom: number,
+): SigningKeyRecord {
+  if (response.KeyId === undefined || response.PublicKey === undefined) {
+    throw new Error('KMS GetPublicKey returned no key');
+  }
+  const jwk = rsaPublicJwk(response.PublicKey);
+  return {
+    kid: jwk.kid,
+    keyArn: response.KeyId,
+    alg: 'RS256',
+    n: jwk.n,
+    e: jwk.e,
+    createdAt,
+    signsFrom,
+    state: 'active',
+  };
 }

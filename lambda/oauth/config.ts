@@ -1,17 +1,8 @@
+import type { ProtocolSettings } from '../../contract/config';
 import { DEFAULTS } from '../../contract/settings';
 
-/** Protocol settings the core needs. Durations in seconds. */
-export interface OAuthSettings {
-  /** `iss` of every access token, and the base URL of the endpoints. */
-  readonly issuer: string;
-  /** `aud` for clients registered without an audience. */
-  readonly defaultAudience: string;
-  readonly accessTokenTtl: number;
-  readonly refreshTokenIdleTtl: number;
-  readonly refreshTokenAbsoluteTtl: number;
-  /** Advertised in the metadata document; clients and users carry their own allowed scopes. */
-  readonly scopesSupported: readonly string[];
-}
+/** Protocol settings the core needs: the configuration's protocol part (contract/config.ts). */
+export type OAuthSettings = ProtocolSettings;
 
 /** The lifetimes' defaults are the shared settings' (contract/settings.ts). */
 export const DEFAULT_LIFETIMES = {

@@ -4,7 +4,7 @@ import { DynamoRefreshTokenStore } from '../../lambda/adapters/refresh-token-sto
 import { DependencyUnavailableError } from '../../lambda/oauth/errors';
 import { type RefreshToken, RefreshTokenConflictError, type RefreshTokenStore } from '../../lambda/oauth/ports';
 import { hashRefreshToken } from '../../lambda/tokens/refresh-token';
-import { MemoryRefreshTokenStore } from '../support/memory';
+import { MemoryRefreshTokenStore, refreshTokenRecord } from '../support/memory';
 import { dynamoDbLocal } from './dynamodb';
 
 async function makeMemory(): Promise<RefreshTokenStore> {
@@ -21,24 +21,12 @@ async function makeDynamo(): Promise<RefreshTokenStore> {
 
 /** Long past by the wall clock: with TTL on, DynamoDB could delete these items any time; every `now` is explicit. */
 const T0 = 1_700_000_000;
+/** What refreshTokenRecord(T0) gives a token: idle expiry an hour on, family expiry two. */
 const IDLE_EXPIRY = T0 + 3600;
 const FAMILY_EXPIRY = T0 + 7200;
 
 function token(overrides: Partial<RefreshToken> = {}): RefreshToken {
-  return {
-    tokenHash: hashRefreshToken(randomUUID()),
-    familyId: randomUUID(),
-    clientId: 'app',
-    userId: 'u-alice',
-    username: 'alice',
-    scope: ['read'],
-    generation: 0,
-    issuedAt: T0,
-    idleExpiresAt: IDLE_EXPIRY,
-    familyExpiresAt: FAMILY_EXPIRY,
-    state: 'active',
-    ...overrides,
-  };
+  return refreshTokenRecord(T0, overrides);
 }
 
 /** The token a rotation of `previous` at `now` would store. */

@@ -18,7 +18,7 @@ import type { KmsEmulator } from '../../local/kms-emulator';
 import { freePort } from '../../local/net';
 import { LOCAL_CREDENTIALS } from '../../local/state';
 import { documentClient, emulatedServices, kmsClient } from '../support/aws';
-import { basic, tokenRequest } from '../support/memory';
+import { basic, refreshTokenRecord, tokenRequest } from '../support/memory';
 import { seed } from '../support/seed';
 
 const ALIAS = 'alias/ropc-token-service/test';
@@ -56,21 +56,7 @@ const refresh = (token: string) =>
   handleTokenRequest(tokenRequest({ grant_type: 'refresh_token', refresh_token: token }, auth), deps);
 
 function record(overrides: Partial<RefreshToken> = {}): RefreshToken {
-  const now = Math.floor(Date.now() / 1000);
-  return {
-    tokenHash: hashRefreshToken(randomUUID()),
-    familyId: randomUUID(),
-    clientId: 'app',
-    userId: 'u-alice',
-    username: 'alice',
-    scope: ['read'],
-    generation: 0,
-    issuedAt: now,
-    idleExpiresAt: now + 3600,
-    familyExpiresAt: now + 7200,
-    state: 'active',
-    ...overrides,
-  };
+  return refreshTokenRecord(Math.floor(Date.now() / 1000), overrides);
 }
 
 describe('DynamoRefreshTokenStore against DynamoDB Local', () => {

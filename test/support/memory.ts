@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { disableClient, disableUser, registerClient, registerUser } from '../../lambda/accounts';
 import type { OAuthSettings } from '../../lambda/oauth/config';
 import type { TokenEndpointDeps } from '../../lambda/oauth/grants/grant';
 import type { HttpRequest } from '../../lambda/oauth/http';
+import type { RefreshToken } from '../../lambda/oauth/ports';
 import type { ScryptParams } from '../../lambda/passwords';
 import { scryptPasswordHasher } from '../../lambda/passwords/hasher';
+import { hashRefreshToken } from '../../lambda/tokens/refresh-token';
 import {
   LocalSigner,
   MemoryClientStore,
@@ -154,4 +157,22 @@ export function tokenRequest(
 export function basic(id: string, secret: string): string {
   const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
   return `Basic ${Buffer.from(`${encode(id)}:${encode(secret)}`).toString('base64')}`;
+}
+
+/** A refresh-token record of a new family of alice's at the app client, issued at `issuedAt` (epoch seconds). */
+export function refreshTokenRecord(issuedAt: number, overrides: Partial<RefreshToken> = {}): RefreshToken {
+  return {
+    tokenHash: hashRefreshToken(randomUUID()),
+    familyId: randomUUID(),
+    clientId: 'app',
+    userId: 'u-alice',
+    username: 'alice',
+    scope: ['read'],
+    generation: 0,
+    issuedAt,
+    idleExpiresAt: issuedAt + 3600,
+    familyExpiresAt: issuedAt + 7200,
+    state: 'active',
+    ...overrides,
+  };
 }

@@ -75,13 +75,7 @@ describe('import graph', () => {
 
   it('loads no AWS SDK module when the CDK app is built (cdk synth)', () => {
     const reached = reachable(['bin/app.ts']);
-    const sdk = [...reached].flatMap((path) =>
-      byPath
-        .get(path)!
-        .packages.filter((name) => name.startsWith('@aws-sdk/'))
-        .map((name) => `${path} → ${name}`),
-    );
-    expect(sdk).toEqual([]);
+    expect(sdkImports(reached)).toEqual([]);
   });
 
   it('keeps the protocol core and the account services pure: they reach no AWS SDK module, the adapters do', () => {
@@ -89,13 +83,7 @@ describe('import graph', () => {
     expect(roots.some((path) => path.startsWith('lambda/accounts/'))).toBe(true);
     const reached = reachable(roots);
     expect([...reached].filter((path) => path.startsWith('lambda/adapters/'))).toEqual([]);
-    const sdk = [...reached].flatMap((path) =>
-      byPath
-        .get(path)!
-        .packages.filter((name) => name.startsWith('@aws-sdk/'))
-        .map((name) => `${path} → ${name}`),
-    );
-    expect(sdk).toEqual([]);
+    expect(sdkImports(reached)).toEqual([]);
   });
 
   it('has no cycle between folders', () => {
@@ -109,6 +97,16 @@ describe('import graph', () => {
     expect(cycles(graph)).toEqual([]);
   });
 });
+
+/** The AWS SDK packages the given files import, as `file → package`. */
+function sdkImports(paths: Iterable<string>): string[] {
+  return [...paths].flatMap((path) =>
+    byPath
+      .get(path)!
+      .packages.filter((name) => name.startsWith('@aws-sdk/'))
+      .map((name) => `${path} → ${name}`),
+  );
+}
 
 /** Import edges whose importer is under `prefix`. */
 function edges(prefix: string): [string, string][] {
