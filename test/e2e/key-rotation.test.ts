@@ -19,6 +19,8 @@ import { seedStack } from '../support/seed';
 let stack: LocalStack;
 let stateDir: string;
 const audit = new LogAudit();
+/** The functions' key cache here, in ms: they re-read the registry every second (60 s in production). */
+const KEY_CACHE_MS = 1000;
 const SECRET = 'rotation-secret';
 const PASSWORD = `rotation password ${randomUUID()}`;
 
@@ -26,7 +28,7 @@ beforeAll(async () => {
   stack = await startLocalStack({
     dynamodbEndpoint: inject('dynamodbEndpoint'),
     tablePrefix: `rot-${randomUUID().slice(0, 8)}`,
-    config: { scrypt: FAST_SCRYPT, keyCacheSeconds: 1 },
+    config: { scrypt: FAST_SCRYPT, keyCacheSeconds: KEY_CACHE_MS / 1000 },
     logSink: audit.sink,
   });
   stateDir = await mkdtemp(join(tmpdir(), 'ropc-rotation-'));
@@ -103,6 +105,15 @@ function resourceServer(options: { refetchOnUnknownKid: boolean }) {
   };
 }
 
+/**
+ * How long traffic must run for the functions to sign with a key that signs from `signsFrom`: they hand
+ * over a cache period after it, and their view of the registry may be a cache period old; plus a margin
+ * for this busy machine. At least `floor` ms.
+ */
+function untilHandover(signsFrom: string, floor: number): number {
+  return Math.max(floor, Date.parse(signsFrom) + 2 * KEY_CACHE_MS + 1500 - Date.now());
+}
+
 /** Issues and verifies tokens every 200 ms for `ms`, returning the kids seen in order. */
 async function traffic(server: ReturnType<typeof resourceServer>, ms: number): Promise<string[]> {
   const kids: string[] = [];
@@ -123,7 +134,7 @@ describe('signing-key rotation', () => {
     expect(new Set(before)).toEqual(new Set([oldKid]));
 
     const rotated = (await admin('keys', 'rotate', '--propagation', '4s')) as {
-      created: { kid: string; phase: string };
+      created: { kid: string; phase: string; signs_from: string };
     };
     const newKid = rotated.created.kid;
     expect(rotated.created.phase).toBe('pending');
@@ -133,7 +144,7 @@ describe('signing-key rotation', () => {
       [oldKid, 'signing'],
     ]);
 
-    const during = await traffic(server, 7000);
+    const during = await traffic(server, untilHandover(rotated.created.signs_from, 7000));
     expect(during[0]).toBe(oldKid);
     expect(during.at(-1)).toBe(newKid);
     expect(server.failures).toEqual([]);
@@ -155,8 +166,10 @@ describe('signing-key rotation', () => {
   it('rotates at once (propagation 0): zero failures for a verifier that refetches on an unknown kid', async () => {
     const server = resourceServer({ refetchOnUnknownKid: true });
     const before = await traffic(server, 600);
-    const rotated = (await admin('keys', 'rotate', '--propagation', '0')) as { created: { kid: string } };
-    const kids = await traffic(server, 3500);
+    const rotated = (await admin('keys', 'rotate', '--propagation', '0')) as {
+      created: { kid: string; signs_from: string };
+    };
+    const kids = await traffic(server, untilHandover(rotated.created.signs_from, 3500));
     expect(before.at(-1)).not.toBe(rotated.created.kid);
     expect(kids.at(-1)).toBe(rotated.created.kid);
     expect(server.failures).toEqual([]);
