@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { DescribeKeyCommand, SignCommand } from '@aws-sdk/client-kms';
-import { BatchGetCommand, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import autocannon from 'autocannon';
-import { rotationWrite } from '../lambda/adapters/refresh-token-store';
-import type { RefreshToken } from '../lambda/oauth/ports';
+import { FAMILY_USER_ATTRIBUTE, REFRESH_TOKENS_TABLE } from '../contract/tables';
+import { familyKey, rotationUpdate } from '../lambda/adapters/refresh-token-store';
+import type { TokenEndpointDeps } from '../lambda/oauth/grants/grant';
+import { successorOf } from '../lambda/oauth/grants/refresh-token';
+import type { RefreshFamily } from '../lambda/oauth/ports';
 import { handleTokenRequest } from '../lambda/oauth/token-endpoint';
 import { DEFAULT_SCRYPT_PARAMS, hashPassword, verifyPassword } from '../lambda/passwords';
 import { type LocalStack, startLocalStack } from '../local/stack';
@@ -16,7 +19,7 @@ import {
   drive,
   FORM_HEADERS,
   mintRefreshTokens,
-  refreshTokenRecord,
+  refreshFamily,
   seedClient,
   seedUsers,
   steadyRate,
@@ -63,12 +66,12 @@ export const loadBench: Bench = {
       // Refresh tokens the autocannon runs draw from; every 200 puts the rotated successor back. A run
       // that ends abandons its in-flight requests (their successors are lost): up to c per slice.
       const poolSize = 128 + 2 * (SECONDS + 3) * LEVELS.reduce((sum, c) => sum + c, 0);
-      const pool = (await mintRefreshTokens(db, stack, users, poolSize)).map((m) => m.token);
-
-      const floor = floorOperations(stack, db, kms, keyArn, users);
-      const runs: Run[] = [];
       // The same grant without the HTTP hop: handleTokenRequest on the real adapters, own SDK clients.
       const inProcessDeps = tokenEndpointDeps(stack, inProcessClients.db, inProcessClients.kms, DEFAULT_SCRYPT_PARAMS);
+      const pool = (await mintRefreshTokens(inProcessDeps, users, poolSize)).map((m) => m.token);
+
+      const floor = floorOperations(stack, db, kms, keyArn, users, inProcessDeps);
+      const runs: Run[] = [];
       const inProcess = async () => {
         const response = await handleTokenRequest(
           {
@@ -200,7 +203,7 @@ export const loadBench: Bench = {
         notes: [
           'grants: HTTP POST /token through the API Gateway emulation to the same handlers, DynamoDB Local and the KMS emulator; autocannon runs in the same process.',
           'latency = autocannon\'s per-response time (sub-ms, from its "response" event); req/s = steady rate between the first and the last completion.',
-          'floors: the raw calls issued directly with the SDK (same client settings as the service), by as many workers as connections — password: GetItem client ∥ GetItem user ∥ BatchGetItem counters → Sign ∥ PutItem refresh token; refresh: GetItem token ∥ GetItem client → Sign ∥ GetItem user → TransactWriteItems (rotate + successor + family not revoked).',
+          'floors: the raw calls issued directly with the SDK (same client settings as the service), by as many workers as connections — password: GetItem client ∥ GetItem user ∥ BatchGetItem counters → Sign ∥ PutItem refresh-token family; refresh: GetItem family ∥ GetItem client → Sign ∥ GetItem user → UpdateItem (the family rotated in place, on condition that its current token is the presented one, it is not revoked and unexpired).',
           `refresh p50 / floor p50: ${ratios.map((x) => `c=${x.c} ${round(x.ratio)}`).join(', ')} — goal ≤ 1.2 (judged at c=1, one request per Lambda instance): ${refreshMet ? 'met' : 'NOT met'}${ratios.every((x) => x.ratio <= 1.2) ? ' (and at every level)' : ''}.`,
           `password grant: best ${round(bestPassword, 2)} req/s against a ceiling of ${cores} cores ÷ ${round(scryptMs, 0)} ms scrypt = ${round(ceiling, 2)} req/s → ${round(bestPassword / ceiling, 2)}; goal ≥ 0.85: ${passwordMet ? 'met' : 'NOT met'}. scrypt itself, ${cores} at a time, reaches ${round(scryptParallelRate, 2)}/s (${round(scryptParallelRate / ceiling, 2)} of the ceiling) on this machine now, so the grant reaches ${round(bestPassword / scryptParallelRate, 2)} of what scrypt alone can do here${bestPassword >= 0.85 * scryptParallelRate && !passwordMet ? ": what holds the goal back is scrypt's own parallel throughput on this machine (cores shared with other processes, memory bandwidth), not the event loop" : ''}.`,
           `refresh at c=1, p50: floor ${round(floorP50(1), 1)} ms, in process (handleTokenRequest, no HTTP) ${round(inProcessP50, 1)} ms, over HTTP ${round(httpP50(1), 1)} ms: the grant's own work adds ${round(inProcessP50 - floorP50(1), 1)} ms, the HTTP hop through the API Gateway emulation (and autocannon in the same process) ${round(httpP50(1) - inProcessP50, 1)} ms.`,
@@ -323,6 +326,7 @@ function floorOperations(
   kms: ReturnType<typeof awsClients>['kms'],
   keyArn: string,
   users: readonly BenchUser[],
+  deps: TokenEndpointDeps,
 ) {
   const { tables } = stack;
   let counter = 0;
@@ -339,10 +343,14 @@ function floorOperations(
     db.send(new GetCommand({ TableName: tables.clients, Key: { clientId: BENCH_CLIENT_ID }, ConsistentRead: true }));
   const getUser = (username: string) =>
     db.send(new GetCommand({ TableName: tables.users, Key: { username }, ConsistentRead: true }));
-  const item = (record: RefreshToken) => ({
-    ...record,
-    scope: [...record.scope],
-    expiresAt: Math.min(record.idleExpiresAt, record.familyExpiresAt),
+  const ttl = REFRESH_TOKENS_TABLE.ttlAttribute!;
+  // A new family's item, as the store writes it (its first token: no predecessor, not revoked).
+  const item = ({ userId, ...family }: RefreshFamily) => ({
+    [REFRESH_TOKENS_TABLE.partitionKey]: familyKey(family.familyId),
+    ...family,
+    [FAMILY_USER_ATTRIBUTE]: userId,
+    scope: [...family.scope],
+    [ttl]: Math.min(family.idleExpiresAt, family.familyExpiresAt),
   });
 
   const password = async () => {
@@ -368,39 +376,40 @@ function floorOperations(
         }),
       ),
     ]);
-    const { record } = refreshTokenRecord(user, stack);
+    const { family } = refreshFamily(deps, user);
     await Promise.all([
       sign(),
       db.send(
         new PutCommand({
           TableName: tables.refreshTokens,
-          Item: item(record),
-          ConditionExpression: 'attribute_not_exists(tokenHash)',
+          Item: item(family),
+          ConditionExpression: 'attribute_not_exists(#key)',
+          ExpressionAttributeNames: { '#key': REFRESH_TOKENS_TABLE.partitionKey },
         }),
       ),
     ]);
   };
 
-  /** One chain of refresh tokens per worker: each iteration rotates the worker's current token. */
+  /** One family per worker: each iteration rotates the worker's family, presenting its current token. */
   const refreshWorkers = async (workers: number) => {
-    const current = (await mintRefreshTokens(db, stack, users, workers)).map((m) => m.record);
+    const current = await mintRefreshTokens(deps, users, workers);
     return async (worker: number) => {
-      const token = current[worker]!;
+      const { token, family } = current[worker]!;
       await Promise.all([
         db.send(
           new GetCommand({
             TableName: tables.refreshTokens,
-            Key: { tokenHash: token.tokenHash },
+            Key: { [REFRESH_TOKENS_TABLE.partitionKey]: familyKey(family.familyId) },
             ConsistentRead: true,
           }),
         ),
         getClient(),
       ]);
-      await Promise.all([sign(), getUser(token.username)]);
+      await Promise.all([sign(), getUser(family.username)]);
       const now = Math.floor(Date.now() / 1000);
-      const next = refreshTokenRecord(users.find((u) => u.userId === token.userId)!, stack, token).record;
-      // The service's own rotation write: rotate + successor + family not revoked.
-      await db.send(new TransactWriteCommand({ TransactItems: rotationWrite(tables.refreshTokens, token, next, now) }));
+      const next = successorOf(deps, family, token, now);
+      // The service's own rotation write: one conditional UpdateItem of the family's item.
+      await db.send(new UpdateCommand(rotationUpdate(tables.refreshTokens, family, next.family, now)));
       current[worker] = next;
     };
   };

@@ -1,6 +1,6 @@
 /**
  * What the benchmarks that run against the local stack share: seeding a client and users through the
- * account services on the real stores, minting refresh-token records directly, the service's
+ * account services on the real stores, minting refresh-token families directly, the service's
  * dependencies built around SDK clients the benchmark holds (so it can instrument them), and a
  * bounded-concurrency driver.
  */
@@ -11,13 +11,12 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { registerClient, registerUser } from '../lambda/accounts';
 import { createDocumentClient, createKmsClient } from '../lambda/adapters/aws-clients';
 import { DynamoClientStore } from '../lambda/adapters/client-store';
-import { DynamoRefreshTokenStore } from '../lambda/adapters/refresh-token-store';
 import { DynamoUserStore } from '../lambda/adapters/user-store';
 import { createTokenEndpointDeps } from '../lambda/handlers/runtime';
 import type { TokenEndpointDeps } from '../lambda/oauth/grants/grant';
-import type { RefreshToken } from '../lambda/oauth/ports';
+import { mintFamily } from '../lambda/oauth/grants/issue';
+import type { RefreshFamily } from '../lambda/oauth/ports';
 import type { ScryptParams } from '../lambda/passwords';
-import { generateRefreshToken, hashRefreshToken } from '../lambda/tokens/refresh-token';
 import type { LocalStack } from '../local/stack';
 import { LOCAL_CREDENTIALS } from '../local/state';
 
@@ -44,7 +43,8 @@ export function awsClients(stack: LocalStack): { db: DynamoDBDocumentClient; kms
   return { db: createDocumentClient(options), kms: createKmsClient(options) };
 }
 
-const SYSTEM_RANDOM = { bytes: (length: number) => randomBytes(length), uuid: randomUUID };
+/** Real randomness, as the Lambda's. */
+export const SYSTEM_RANDOM = { bytes: (length: number) => randomBytes(length), uuid: randomUUID };
 
 /** A confidential client allowed both grants, trusted with X-End-User-IP (so failures can come from many IPs). */
 export async function seedClient(db: DynamoDBDocumentClient, stack: LocalStack): Promise<void> {
@@ -80,46 +80,30 @@ export async function seedUsers(
   );
 }
 
-/** A refresh token and the record the service would store for it (first of a family, or the successor of `previous`). */
-export function refreshTokenRecord(
-  user: BenchUser,
-  stack: LocalStack,
-  previous?: RefreshToken,
-): { token: string; record: RefreshToken } {
-  const token = generateRefreshToken({ bytes: (length) => randomBytes(length), uuid: randomUUID });
-  const now = Math.floor(Date.now() / 1000);
-  const familyExpiresAt = previous?.familyExpiresAt ?? now + stack.config.refreshTokenAbsoluteTtl;
-  return {
-    token,
-    record: {
-      tokenHash: hashRefreshToken(token),
-      familyId: previous?.familyId ?? randomUUID(),
-      clientId: BENCH_CLIENT_ID,
-      userId: user.userId,
-      username: user.username,
-      scope: ['read'],
-      generation: previous === undefined ? 0 : previous.generation + 1,
-      issuedAt: now,
-      idleExpiresAt: Math.min(now + stack.config.refreshTokenIdleTtl, familyExpiresAt),
-      familyExpiresAt,
-      state: 'active',
-    },
-  };
+/**
+ * A family's first refresh token and the family the service would store for it, as a password grant mints
+ * them (mintFamily) for the bench client and `user`, scope read.
+ */
+export function refreshFamily(deps: TokenEndpointDeps, user: BenchUser): { token: string; family: RefreshFamily } {
+  return mintFamily(
+    deps,
+    { clientId: BENCH_CLIENT_ID, userId: user.userId, username: user.username },
+    ['read'],
+    Math.floor(deps.clock() / 1000),
+  );
 }
 
 /**
- * Refresh tokens written straight through DynamoRefreshTokenStore.create (one PutItem each, as a password
- * grant would write them), much faster than a password grant per token.
+ * Refresh-token families written straight through the deps' store (createFamily: one PutItem each, as a
+ * password grant would write them), much faster than a password grant per token.
  */
 export async function mintRefreshTokens(
-  db: DynamoDBDocumentClient,
-  stack: LocalStack,
+  deps: TokenEndpointDeps,
   users: readonly BenchUser[],
   count: number,
-): Promise<{ token: string; record: RefreshToken }[]> {
-  const store = new DynamoRefreshTokenStore(db, stack.tables.refreshTokens);
-  const minted = Array.from({ length: count }, (_, i) => refreshTokenRecord(users[i % users.length]!, stack));
-  await runBounded(minted, 16, (item) => store.create(item.record));
+): Promise<{ token: string; family: RefreshFamily }[]> {
+  const minted = Array.from({ length: count }, (_, i) => refreshFamily(deps, users[i % users.length]!));
+  await runBounded(minted, 16, (item) => deps.refreshTokens.createFamily(item.family));
   return minted;
 }
 

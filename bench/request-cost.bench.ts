@@ -4,7 +4,7 @@ import { registerClient, registerUser } from '../lambda/accounts';
 import { jsonLogger } from '../lambda/adapters/logger';
 import { createTokenHandler } from '../lambda/handlers/token';
 import type { TokenEndpointDeps } from '../lambda/oauth/grants/grant';
-import { mintRefreshToken } from '../lambda/oauth/grants/issue';
+import { mintFamily } from '../lambda/oauth/grants/issue';
 import type { HttpRequest } from '../lambda/oauth/http';
 import type { JwtSigner, PasswordHasher } from '../lambda/oauth/ports';
 import { handleTokenRequest } from '../lambda/oauth/token-endpoint';
@@ -200,7 +200,7 @@ function proxyEvent(body: Buffer): APIGatewayProxyEvent {
 
 /** Runs `count` sequential requests; everything built up front so only the request itself is timed. */
 async function measure(f: Fixture, count: number): Promise<{ cpuMicros: number; wallMicros: number }> {
-  f.deps.refreshTokens.tokens.clear();
+  f.deps.refreshTokens.families.clear();
   const bodies: Buffer[] = [];
   if (f.grant === 'password') {
     for (let i = 0; i < count; i++) bodies.push(PASSWORD_BODY);
@@ -208,13 +208,8 @@ async function measure(f: Fixture, count: number): Promise<{ cpuMicros: number; 
     const now = Math.floor(Date.now() / 1000);
     const user = (f.deps.users as MemoryUserStore).users.get('alice')!;
     for (let i = 0; i < count; i++) {
-      const minted = mintRefreshToken(
-        f.deps,
-        { clientId: 'bench', userId: user.userId, username: 'alice' },
-        ['read'],
-        now,
-      );
-      await f.deps.refreshTokens.create(minted.record);
+      const minted = mintFamily(f.deps, { clientId: 'bench', userId: user.userId, username: 'alice' }, ['read'], now);
+      await f.deps.refreshTokens.createFamily(minted.family);
       bodies.push(
         Buffer.from(new URLSearchParams({ grant_type: 'refresh_token', refresh_token: minted.token }).toString()),
       );

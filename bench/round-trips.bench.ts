@@ -147,8 +147,22 @@ export const roundTripsBench: Bench = {
           password: 'wrong',
         });
         const first = String(issued.refresh_token);
-        await record('refresh success', 200, deps, { grant_type: 'refresh_token', refresh_token: first });
-        // The first token again: already rotated, so its whole family is revoked (one marker write).
+        const rotated = await record('refresh success', 200, deps, {
+          grant_type: 'refresh_token',
+          refresh_token: first,
+        });
+        // The first token again, within the grace: a retry, answered with the same successor and no write.
+        const retried = await record('refresh retry within the grace (same successor)', 200, deps, {
+          grant_type: 'refresh_token',
+          refresh_token: first,
+        });
+        if (retried.refresh_token !== rotated.refresh_token) throw new Error('the retry got another successor');
+        await record('refresh success', 200, deps, {
+          grant_type: 'refresh_token',
+          refresh_token: String(rotated.refresh_token),
+        });
+        // The first token once more: now older than the one the current token replaced, so a stolen copy;
+        // its whole family is revoked (one write to the family's item).
         await record('refresh reuse (revokes the family)', 400, deps, {
           grant_type: 'refresh_token',
           refresh_token: first,
@@ -210,7 +224,7 @@ export const roundTripsBench: Bench = {
                   .filter((label) => !check(label))
                   .join('; ')}`
           }.`,
-          "refresh reuse revokes the family with one marker write (and marks the presented token), whatever the family's length.",
+          "refresh reuse revokes the family with one write to the family's item, whatever the family's length; a retry within the grace writes nothing.",
         ],
         data: Object.fromEntries(results),
       };

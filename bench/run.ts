@@ -6,6 +6,7 @@ import { cpus, totalmem } from 'node:os';
 import { coldStartBench } from './cold-start.bench';
 import { type Bench, type BenchResult, renderTable, saveResults } from './lib';
 import { loadBench } from './load.bench';
+import { refreshModelBench } from './refresh-storage.bench';
 import { requestCostBench } from './request-cost.bench';
 import { roundTripsBench } from './round-trips.bench';
 import { scryptBench } from './scrypt.bench';
@@ -18,6 +19,7 @@ const BENCHES: readonly Bench[] = [
   timingBench,
   requestCostBench,
   roundTripsBench,
+  refreshModelBench,
   loadBench,
   soakBench,
 ];

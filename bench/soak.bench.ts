@@ -4,7 +4,15 @@ import { runInNewContext } from 'node:vm';
 import { DEFAULT_SCRYPT_PARAMS, hashPassword } from '../lambda/passwords';
 import { type LocalStack, startLocalStack } from '../local/stack';
 import { type Bench, round, stats } from './lib';
-import { awsClients, type BenchUser, FORM_HEADERS, mintRefreshTokens, seedClient, seedUsers } from './local-fixture';
+import {
+  awsClients,
+  type BenchUser,
+  FORM_HEADERS,
+  mintRefreshTokens,
+  seedClient,
+  seedUsers,
+  tokenEndpointDeps,
+} from './local-fixture';
 
 /** Length of the measured soak; 300 s (the issue's 5 minutes) unless SOAK_SECONDS says otherwise. */
 const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
@@ -17,8 +25,8 @@ const POOL_CAP = 200;
 
 /**
  * Per 100 ms tick: 2 refresh grants; every 10th tick a password grant (production scrypt); every 50th a
- * wrong password (from its own reported IP); every 100th a refresh grant whose token is then presented
- * again (reuse: its family is revoked). About 21 requests/s, 1.2 scrypt runs/s.
+ * wrong password (from its own reported IP); every 100th two refresh grants in a row, then the first
+ * token again (reuse: its family is revoked). About 21 requests/s, 1.2 scrypt runs/s.
  */
 const MIX = { refreshPerTick: 2, passwordEvery: 10, wrongPasswordEvery: 50, reuseEvery: 100 } as const;
 
@@ -56,7 +64,9 @@ export const soakBench: Bench = {
       const hash = await hashPassword(PASSWORD, DEFAULT_SCRYPT_PARAMS);
       const users = await seedUsers(db, stack, 'soak', 32, hash);
       const victims = await seedUsers(db, stack, 'soak-wrong', 32, hash);
-      const pool = (await mintRefreshTokens(db, stack, users, 100)).map((m) => m.token);
+      const pool = (await mintRefreshTokens(tokenEndpointDeps(stack, db, kms, DEFAULT_SCRYPT_PARAMS), users, 100)).map(
+        (m) => m.token,
+      );
       db.destroy();
       kms.destroy();
 
@@ -259,9 +269,13 @@ class SoakLoad {
     if (next !== undefined) this.pool.push(next);
   }
 
-  /** Rotates a token, then presents it again: the reuse revokes the family (its successor is dropped). */
+  /**
+   * Rotates a token twice, then presents the first again: no longer the token the current one replaced (which
+   * the retry grace would answer with the same successor), so the reuse revokes the family.
+   */
   private async reuse(token: string): Promise<void> {
-    await this.post('refresh', `grant_type=refresh_token&refresh_token=${token}`);
+    const second = await this.post('refresh', `grant_type=refresh_token&refresh_token=${token}`);
+    if (second !== undefined) await this.post('refresh', `grant_type=refresh_token&refresh_token=${second}`);
     await this.post('refresh reuse', `grant_type=refresh_token&refresh_token=${token}`);
   }
 

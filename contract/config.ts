@@ -5,6 +5,7 @@ import {
   ISSUER,
   KEY_CACHE_SECONDS,
   REFRESH_TOKEN_ABSOLUTE_TTL,
+  REFRESH_TOKEN_GRACE,
   REFRESH_TOKEN_IDLE_TTL,
   SCOPES_SUPPORTED,
   SCRYPT,
@@ -20,6 +21,11 @@ export interface ProtocolSettings {
   readonly accessTokenTtl: number;
   readonly refreshTokenIdleTtl: number;
   readonly refreshTokenAbsoluteTtl: number;
+  /**
+   * For clients registered without their own: how long after a rotation the token it replaced may be
+   * presented again and get the same successor (0 to 60; 0 is strict one-time use).
+   */
+  readonly refreshTokenGraceSeconds: number;
   /** Advertised in the metadata document; clients and users carry their own allowed scopes. */
   readonly scopesSupported: readonly string[];
 }
@@ -50,6 +56,7 @@ export const ENV = {
   accessTokenTtl: ACCESS_TOKEN_TTL.env,
   refreshTokenIdleTtl: REFRESH_TOKEN_IDLE_TTL.env,
   refreshTokenAbsoluteTtl: REFRESH_TOKEN_ABSOLUTE_TTL.env,
+  refreshTokenGraceSeconds: REFRESH_TOKEN_GRACE.env,
   scopesSupported: SCOPES_SUPPORTED.env,
   scrypt: SCRYPT.env,
   keyCacheSeconds: KEY_CACHE_SECONDS.env,
@@ -71,6 +78,7 @@ export function configToEnv(config: Omit<ServiceConfig, 'region'>): Record<strin
     [ENV.accessTokenTtl]: ACCESS_TOKEN_TTL.format(config.accessTokenTtl),
     [ENV.refreshTokenIdleTtl]: REFRESH_TOKEN_IDLE_TTL.format(config.refreshTokenIdleTtl),
     [ENV.refreshTokenAbsoluteTtl]: REFRESH_TOKEN_ABSOLUTE_TTL.format(config.refreshTokenAbsoluteTtl),
+    [ENV.refreshTokenGraceSeconds]: REFRESH_TOKEN_GRACE.format(config.refreshTokenGraceSeconds),
     [ENV.scopesSupported]: SCOPES_SUPPORTED.format(config.scopesSupported),
     [ENV.scrypt]: SCRYPT.format(config.scrypt),
     [ENV.clientsTable]: config.tables.clients,

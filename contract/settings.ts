@@ -129,6 +129,32 @@ export const REFRESH_TOKEN_ABSOLUTE_TTL: Setting<number> = {
   ...wholeNumber(60, TEN_YEARS),
 };
 
+/**
+ * The refresh-token grace, in whole seconds: the stack's setting and each client's own
+ * (`ropc-admin clients create … --refresh-grace`) obey the same bounds. 0 is strict one-time use; a
+ * replayed token gets a live successor only within the grace, so it stays about one retry long.
+ */
+export const REFRESH_GRACE_SECONDS_RANGE = { min: 0, max: 60 } as const;
+
+/** Whether `value` is a refresh-token grace: a whole number of seconds within REFRESH_GRACE_SECONDS_RANGE. */
+export function isRefreshGraceSeconds(value: unknown): value is number {
+  return (
+    typeof value === 'number' &&
+    Number.isSafeInteger(value) &&
+    value >= REFRESH_GRACE_SECONDS_RANGE.min &&
+    value <= REFRESH_GRACE_SECONDS_RANGE.max
+  );
+}
+
+export const REFRESH_TOKEN_GRACE: Setting<number> = {
+  key: 'refreshTokenGraceSeconds',
+  env: 'REFRESH_TOKEN_GRACE_SECONDS',
+  summary:
+    'how long a refresh token just rotated may be presented again and get the same successor, for clients without their own (0 to 60; 0 = strict one-time use)',
+  shownDefault: '30',
+  ...wholeNumber(REFRESH_GRACE_SECONDS_RANGE.min, REFRESH_GRACE_SECONDS_RANGE.max),
+};
+
 export const SCRYPT: Setting<ScryptParams> = {
   key: 'scrypt',
   env: 'SCRYPT_PARAMS',
@@ -161,6 +187,7 @@ export const DEFAULTS = {
   accessTokenTtl: 15 * 60,
   refreshTokenIdleTtl: 30 * 24 * 3600,
   refreshTokenAbsoluteTtl: 90 * 24 * 3600,
+  refreshTokenGraceSeconds: 30,
   scrypt: DEFAULT_SCRYPT_PARAMS,
   keyCacheSeconds: 60,
 } as const;
@@ -172,6 +199,7 @@ export const SHARED_SETTINGS: readonly Setting<unknown>[] = [
   ACCESS_TOKEN_TTL,
   REFRESH_TOKEN_IDLE_TTL,
   REFRESH_TOKEN_ABSOLUTE_TTL,
+  REFRESH_TOKEN_GRACE,
   SCRYPT,
   SCOPES_SUPPORTED,
   KEY_CACHE_SECONDS,

@@ -9,7 +9,12 @@ export interface TableDefinition {
   readonly sortKey?: string;
   /** Epoch-seconds attribute DynamoDB TTL deletes by (late: readers check it themselves). */
   readonly ttlAttribute?: string;
-  readonly globalSecondaryIndexes?: readonly { readonly indexName: string; readonly partitionKey: string }[];
+  readonly globalSecondaryIndexes?: readonly {
+    readonly indexName: string;
+    readonly partitionKey: string;
+    /** The attributes the index holds besides the keys (an INCLUDE projection); every attribute when absent. */
+    readonly nonKeyAttributes?: readonly string[];
+  }[];
   /** Clients and users are the operator's data: never deleted with the stack. */
   readonly retain: boolean;
 }
@@ -18,11 +23,27 @@ export const CLIENTS_TABLE: TableDefinition = { name: 'clients', partitionKey: '
 
 export const USERS_TABLE: TableDefinition = { name: 'users', partitionKey: 'username', retain: true };
 
+/**
+ * The user id of a refresh-token family's item (lambda/adapters/refresh-token-store.ts). Not `userId`, so
+ * that family items stay out of `byUser`, which holds every attribute of the legacy one-item-per-token
+ * records: each rotation would write there too.
+ */
+export const FAMILY_USER_ATTRIBUTE = 'familyUserId';
+
 export const REFRESH_TOKENS_TABLE: TableDefinition = {
   name: 'refreshTokens',
   partitionKey: 'tokenHash',
   ttlAttribute: 'expiresAt',
-  globalSecondaryIndexes: [{ indexName: 'byUser', partitionKey: 'userId' }],
+  globalSecondaryIndexes: [
+    // Legacy tokens, one item per token; empty once the last of them has expired.
+    { indexName: 'byUser', partitionKey: 'userId' },
+    // Family items; only what revoking a user's families needs, none of which a rotation changes.
+    {
+      indexName: 'familiesByUser',
+      partitionKey: FAMILY_USER_ATTRIBUTE,
+      nonKeyAttributes: ['familyExpiresAt', 'revokedAt'],
+    },
+  ],
   retain: false,
 };
 

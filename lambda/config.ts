@@ -7,6 +7,7 @@ import {
   KEY_CACHE_SECONDS,
   lifetimeProblems,
   REFRESH_TOKEN_ABSOLUTE_TTL,
+  REFRESH_TOKEN_GRACE,
   REFRESH_TOKEN_IDLE_TTL,
   SCOPES_SUPPORTED,
   SCRYPT,
@@ -25,6 +26,29 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * One shared setting from the environment, parsed and checked by its own rules (contract/settings.ts):
+ * undefined when the variable is absent or blank, or cannot be parsed. Each problem is added to `problems`.
+ */
+export function settingFromEnv<T>(
+  env: Readonly<Record<string, string | undefined>>,
+  spec: Setting<T>,
+  problems: string[],
+): T | undefined {
+  const raw = env[spec.env];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  let value: T;
+  try {
+    value = spec.parse(raw);
+  } catch (error) {
+    problems.push(`${spec.env}=${JSON.stringify(raw)}: ${(error as Error).message}`);
+    return undefined;
+  }
+  const problem = spec.check(value, spec.env);
+  if (problem !== undefined) problems.push(problem);
+  return value;
+}
+
 /** Reads and validates the configuration; throws ConfigError naming every problem found. */
 export function configFromEnv(env: Readonly<Record<string, string | undefined>>): ServiceConfig {
   const problems: string[] = [];
@@ -37,21 +61,8 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     if (value === undefined) problems.push(`${name} is required`);
     return value ?? '';
   };
-  /** A shared setting: parsed and checked by its own rules, its default when the variable is absent or blank. */
-  const setting = <T>(spec: Setting<T>, fallback: T): T => {
-    const raw = given(spec.env);
-    if (raw === undefined) return fallback;
-    let value: T;
-    try {
-      value = spec.parse(raw);
-    } catch (error) {
-      problems.push(`${spec.env}=${JSON.stringify(raw)}: ${(error as Error).message}`);
-      return fallback;
-    }
-    const problem = spec.check(value, spec.env);
-    if (problem !== undefined) problems.push(problem);
-    return value;
-  };
+  /** A shared setting, its default when the variable is absent or blank (or cannot be parsed). */
+  const setting = <T>(spec: Setting<T>, fallback: T): T => settingFromEnv(env, spec, problems) ?? fallback;
   const issuer = required(ISSUER.env);
   if (issuer !== '') {
     const problem = ISSUER.check(issuer, ISSUER.env);
@@ -63,6 +74,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     accessTokenTtl: setting(ACCESS_TOKEN_TTL, DEFAULTS.accessTokenTtl),
     refreshTokenIdleTtl: setting(REFRESH_TOKEN_IDLE_TTL, DEFAULTS.refreshTokenIdleTtl),
     refreshTokenAbsoluteTtl: setting(REFRESH_TOKEN_ABSOLUTE_TTL, DEFAULTS.refreshTokenAbsoluteTtl),
+    refreshTokenGraceSeconds: setting(REFRESH_TOKEN_GRACE, DEFAULTS.refreshTokenGraceSeconds),
     scopesSupported: setting(SCOPES_SUPPORTED, []),
     scrypt: setting(SCRYPT, DEFAULTS.scrypt),
     tables: {

@@ -8,6 +8,7 @@ import {
   ISSUER,
   lifetimeProblems,
   REFRESH_TOKEN_ABSOLUTE_TTL,
+  REFRESH_TOKEN_GRACE,
   REFRESH_TOKEN_IDLE_TTL,
   SCOPES_SUPPORTED,
   SCRYPT,
@@ -66,6 +67,13 @@ export interface TokenServiceSettings {
    * @default 7776000 (90 days)
    */
   readonly refreshTokenAbsoluteTtlSeconds?: number;
+  /**
+   * For clients registered without their own (`ropc-admin clients create … --refresh-grace`): how long
+   * after a rotation the refresh token it replaced may be presented again and get the same successor, so
+   * that a client whose response was lost can retry. 0 to 60; 0 is strict one-time use.
+   * @default 30
+   */
+  readonly refreshTokenGraceSeconds?: number;
   /**
    * scrypt policy for new password hashes; logins with older parameters rehash.
    * @default N=131072 (2^17), r=8, p=1 (OWASP): 128 MiB and about half a second of one vCPU per hash
@@ -194,6 +202,7 @@ export interface ResolvedSettings {
   readonly accessTokenTtlSeconds: number;
   readonly refreshTokenIdleTtlSeconds: number;
   readonly refreshTokenAbsoluteTtlSeconds: number;
+  readonly refreshTokenGraceSeconds: number;
   readonly scrypt: ScryptParams;
   readonly tokenFunctionMemoryMiB: number;
   readonly tokenFunctionTimeoutSeconds: number;
@@ -219,6 +228,7 @@ export const DEFAULT_SETTINGS = {
   accessTokenTtlSeconds: DEFAULTS.accessTokenTtl,
   refreshTokenIdleTtlSeconds: DEFAULTS.refreshTokenIdleTtl,
   refreshTokenAbsoluteTtlSeconds: DEFAULTS.refreshTokenAbsoluteTtl,
+  refreshTokenGraceSeconds: DEFAULTS.refreshTokenGraceSeconds,
   scrypt: DEFAULTS.scrypt,
   /** One full vCPU: see TokenServiceSettings.tokenFunctionMemoryMiB. */
   tokenFunctionMemoryMiB: 1769,
@@ -292,6 +302,7 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
     refreshTokenIdleTtlSeconds: settings.refreshTokenIdleTtlSeconds ?? DEFAULT_SETTINGS.refreshTokenIdleTtlSeconds,
     refreshTokenAbsoluteTtlSeconds:
       settings.refreshTokenAbsoluteTtlSeconds ?? DEFAULT_SETTINGS.refreshTokenAbsoluteTtlSeconds,
+    refreshTokenGraceSeconds: settings.refreshTokenGraceSeconds ?? DEFAULT_SETTINGS.refreshTokenGraceSeconds,
     scrypt: settings.scrypt ?? DEFAULT_SETTINGS.scrypt,
     tokenFunctionMemoryMiB: settings.tokenFunctionMemoryMiB ?? DEFAULT_SETTINGS.tokenFunctionMemoryMiB,
     tokenFunctionTimeoutSeconds: settings.tokenFunctionTimeoutSeconds ?? DEFAULT_SETTINGS.tokenFunctionTimeoutSeconds,
@@ -341,6 +352,7 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
   shared(ACCESS_TOKEN_TTL, resolved.accessTokenTtlSeconds);
   shared(REFRESH_TOKEN_IDLE_TTL, resolved.refreshTokenIdleTtlSeconds);
   shared(REFRESH_TOKEN_ABSOLUTE_TTL, resolved.refreshTokenAbsoluteTtlSeconds);
+  shared(REFRESH_TOKEN_GRACE, resolved.refreshTokenGraceSeconds);
   problems.push(
     ...lifetimeProblems(
       {

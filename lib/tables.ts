@@ -47,7 +47,9 @@ export class ServiceTables extends Construct {
       table.addGlobalSecondaryIndex({
         indexName: index.indexName,
         partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
-        projectionType: ProjectionType.ALL,
+        ...(index.nonKeyAttributes === undefined
+          ? { projectionType: ProjectionType.ALL }
+          : { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: [...index.nonKeyAttributes] }),
       });
     }
     return table;

@@ -39,8 +39,9 @@ type TableName = TableDefinition['name'];
 
 /**
  * The DynamoDB actions each function's code performs, per table (lambda/adapters/*-store.ts); nothing
- * else. TransactWriteItems (refresh-token rotation) is authorised as its parts: the Update of the
- * presented token, the Put of its successor and the ConditionCheck of the family's revocation marker.
+ * else. A refresh-token family is created with a Put and rotated with a conditional Update; a legacy
+ * token (one item per token) moves into a family with TransactWriteItems, authorised as its parts: the
+ * Update of the token and the Put of the family's item.
  * The functions that serve requests only read the signing-key registry; the scheduled rotation writes
  * it. test/iam/ proves every recorded call allowed and every action used.
  */
@@ -48,7 +49,7 @@ export const TABLE_ACTIONS: Readonly<Record<HandlerName, Partial<Record<TableNam
   token: {
     clients: ['dynamodb:GetItem'],
     users: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-    refreshTokens: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+    refreshTokens: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     loginAttempts: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
     signingKeys: ['dynamodb:Scan'],
   },
@@ -118,6 +119,7 @@ export class TokenServiceStack extends Stack {
           accessTokenTtl: settings.accessTokenTtlSeconds,
           refreshTokenIdleTtl: settings.refreshTokenIdleTtlSeconds,
           refreshTokenAbsoluteTtl: settings.refreshTokenAbsoluteTtlSeconds,
+          refreshTokenGraceSeconds: settings.refreshTokenGraceSeconds,
           scopesSupported: settings.scopesSupported,
           scrypt: settings.scrypt,
           tables: this.tables.names,

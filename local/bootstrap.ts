@@ -3,6 +3,8 @@ import {
   type CreateTableCommandInput,
   DescribeTableCommand,
   type DynamoDBClient,
+  type GlobalSecondaryIndex,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
@@ -35,12 +37,38 @@ export function createTableInput(definition: TableDefinition, tableName: string)
       { AttributeName: definition.partitionKey, KeyType: 'HASH' },
       ...(definition.sortKey === undefined ? [] : [{ AttributeName: definition.sortKey, KeyType: 'RANGE' as const }]),
     ],
-    GlobalSecondaryIndexes: definition.globalSecondaryIndexes?.map((index) => ({
-      IndexName: index.indexName,
-      KeySchema: [{ AttributeName: index.partitionKey, KeyType: 'HASH' }],
-      Projection: { ProjectionType: 'ALL' },
-    })),
+    GlobalSecondaryIndexes: definition.globalSecondaryIndexes?.map(indexInput),
   };
+}
+
+function indexInput(index: NonNullable<TableDefinition['globalSecondaryIndexes']>[number]): GlobalSecondaryIndex {
+  return {
+    IndexName: index.indexName,
+    KeySchema: [{ AttributeName: index.partitionKey, KeyType: 'HASH' }],
+    Projection:
+      index.nonKeyAttributes === undefined
+        ? { ProjectionType: 'ALL' }
+        : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.nonKeyAttributes] },
+  };
+}
+
+/**
+ * Adds the indexes a table made by an earlier version lacks (the state of `npm start` survives upgrades),
+ * one at a time as DynamoDB requires.
+ */
+async function addMissingIndexes(db: DynamoDBClient, definition: TableDefinition, tableName: string): Promise<void> {
+  const { Table } = await db.send(new DescribeTableCommand({ TableName: tableName }));
+  const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  for (const index of definition.globalSecondaryIndexes ?? []) {
+    if (present.has(index.indexName)) continue;
+    await db.send(
+      new UpdateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: [{ AttributeName: index.partitionKey, AttributeType: 'S' }],
+        GlobalSecondaryIndexUpdates: [{ Create: indexInput(index) }],
+      }),
+    );
+  }
 }
 
 /**
@@ -55,7 +83,10 @@ export async function ensureTables(
 ): Promise<void> {
   for (const definition of TABLE_DEFINITIONS) {
     const tableName = names[definition.name];
-    if (await tableExists(db, tableName)) continue;
+    if (await tableExists(db, tableName)) {
+      await addMissingIndexes(db, definition, tableName);
+      continue;
+    }
     try {
       await db.send(new CreateTableCommand(createTableInput(definition, tableName)));
     } catch (error) {

@@ -21,6 +21,7 @@ import {
   type JwtSigner,
   type Logger,
   type LoginAttemptStore,
+  type RefreshFamily,
   type RefreshToken,
   RefreshTokenConflictError,
   type RefreshTokenStore,
@@ -68,10 +69,16 @@ export class MemoryUserStore implements UserDirectory {
     this.users.set(user.username, { ...user, scopes: [...user.scopes] });
   }
   async setPassword(username: string, passwordHash: string, at: string) {
-    return this.update(username, { passwordHash, passwordChangedAt: at });
+    return this.update(username, { passwordHash, passwordChangedAt: at, sessionEpoch: this.nextEpoch(username) });
   }
   async setDisabled(username: string, disabled: boolean) {
-    return this.update(username, { disabled });
+    return this.update(username, disabled ? { disabled, sessionEpoch: this.nextEpoch(username) } : { disabled });
+  }
+  async endSessions(username: string) {
+    return this.update(username, { sessionEpoch: this.nextEpoch(username) });
+  }
+  private nextEpoch(username: string): number {
+    return (this.users.get(username)?.sessionEpoch ?? 0) + 1;
   }
   async deleteUser(username: string) {
     const user = this.users.get(username);
@@ -85,54 +92,95 @@ export class MemoryUserStore implements UserDirectory {
   }
 }
 
+/**
+ * The same families, legacy tokens and conditions as the DynamoDB store (lambda/adapters/refresh-token-store.ts),
+ * in maps; the contract tests run both.
+ */
 export class MemoryRefreshTokenStore implements RefreshTokenStore, UserRefreshTokens {
+  readonly families = new Map<string, RefreshFamily>();
+  /** Tokens stored one item per token, by hash (tests seed them as an earlier version stored them). */
   readonly tokens = new Map<string, RefreshToken>();
-  /** Revoked families, as the DynamoDB store's markers. */
+  /** Revoked families that have no item (families of legacy tokens), as the DynamoDB store's bare revocation items. */
   readonly revokedFamilies = new Set<string>();
-  async get(tokenHash: string) {
+
+  async getFamily(familyId: string) {
+    return this.families.get(familyId);
+  }
+  async createFamily(family: RefreshFamily) {
+    if (this.families.has(family.familyId) || this.revokedFamilies.has(family.familyId)) throw new Error('duplicate');
+    this.families.set(family.familyId, family);
+  }
+  async rotate(current: RefreshFamily, next: RefreshFamily, now: number) {
+    const stored = this.families.get(current.familyId);
+    if (
+      stored === undefined ||
+      stored.currentHash !== current.currentHash ||
+      stored.revokedAt !== undefined ||
+      stored.idleExpiresAt <= now ||
+      stored.familyExpiresAt <= now
+    ) {
+      // As the DynamoDB store's refused write: revoked also when only the family's revocation is recorded.
+      throw new RefreshTokenConflictError(
+        stored,
+        stored?.revokedAt !== undefined || this.revokedFamilies.has(current.familyId),
+      );
+    }
+    this.families.set(current.familyId, { ...stored, ...rotatedFields(next) });
+  }
+  async revokeFamily(familyId: string, _familyExpiresAt: number, now: number) {
+    const family = this.families.get(familyId);
+    if (family !== undefined) {
+      if (family.revokedAt !== undefined) return false;
+      this.families.set(familyId, { ...family, revokedAt: now });
+      return true;
+    }
+    const newly = !this.revokedFamilies.has(familyId);
+    this.revokedFamilies.add(familyId);
+    return newly;
+  }
+  async getLegacyToken(tokenHash: string) {
     return this.tokens.get(tokenHash);
   }
-  async create(token: RefreshToken) {
-    if (this.tokens.has(token.tokenHash)) throw new Error('duplicate');
-    this.tokens.set(token.tokenHash, token);
-  }
-  async rotate(current: RefreshToken, next: RefreshToken, now: number) {
-    const stored = this.tokens.get(current.tokenHash);
+  async migrate(legacy: RefreshToken, family: RefreshFamily, now: number) {
+    if (this.revokedFamilies.has(family.familyId)) throw new RefreshTokenConflictError(undefined, true);
+    const existing = this.families.get(family.familyId);
+    if (existing !== undefined) throw new RefreshTokenConflictError(existing);
+    const stored = this.tokens.get(legacy.tokenHash);
     if (
       stored === undefined ||
       stored.state !== 'active' ||
       stored.idleExpiresAt <= now ||
       stored.familyExpiresAt <= now
     ) {
-      throw new RefreshTokenConflictError(stored);
+      throw new RefreshTokenConflictError(undefined, false);
     }
-    if (this.revokedFamilies.has(current.familyId))
-      throw new RefreshTokenConflictError({ ...stored, state: 'revoked' });
-    // As the DynamoDB transaction's put: a successor never overwrites a stored token, and then nothing is written.
-    if (this.tokens.has(next.tokenHash)) throw new Error('duplicate');
-    this.tokens.set(current.tokenHash, { ...stored, state: 'rotated', successorHash: next.tokenHash });
-    this.tokens.set(next.tokenHash, next);
+    this.tokens.set(legacy.tokenHash, { ...stored, state: 'rotated' });
+    this.families.set(family.familyId, family);
   }
-  async revokeFamily(token: RefreshToken) {
-    const stored = this.tokens.get(token.tokenHash);
-    if (stored !== undefined) this.tokens.set(token.tokenHash, { ...stored, state: 'revoked' });
-    const newly = !this.revokedFamilies.has(token.familyId);
-    this.revokedFamilies.add(token.familyId);
-    return newly;
-  }
-  /** As the DynamoDB adapter: markers for the user's live families, and their active tokens marked revoked. */
+  /** As the DynamoDB adapter: the user's live families revoked, and their active legacy tokens marked revoked. */
   async revokeAllForUser(userId: string, now: number) {
+    let revoked = 0;
+    for (const family of this.families.values()) {
+      if (family.userId !== userId || family.revokedAt !== undefined || family.familyExpiresAt <= now) continue;
+      this.families.set(family.familyId, { ...family, revokedAt: now });
+      revoked++;
+    }
     const live = [...this.tokens.values()].filter(
       (token) => token.userId === userId && token.state !== 'revoked' && token.familyExpiresAt > now,
     );
     for (const token of live)
       if (token.state === 'active') this.tokens.set(token.tokenHash, { ...token, state: 'revoked' });
-    const families = new Set(
-      live.map((token) => token.familyId).filter((familyId) => !this.revokedFamilies.has(familyId)),
-    );
-    for (const familyId of families) this.revokedFamilies.add(familyId);
-    return families.size;
+    for (const familyId of new Set(live.map((token) => token.familyId))) {
+      if (await this.revokeFamily(familyId, 0, now)) revoked++;
+    }
+    return revoked;
   }
+}
+
+/** What a rotation writes: everything that changes from one token of the family to the next. */
+function rotatedFields(next: RefreshFamily): Partial<RefreshFamily> {
+  const { generation, currentHash, issuedAt, previous, idleExpiresAt } = next;
+  return { generation, currentHash, issuedAt, previous, idleExpiresAt };
 }
 
 /** The same counters and expiry rules as the DynamoDB store, in maps. */
@@ -234,5 +282,6 @@ export const SETTINGS: OAuthSettings = {
   accessTokenTtl: 900,
   refreshTokenIdleTtl: 30 * 24 * 3600,
   refreshTokenAbsoluteTtl: 90 * 24 * 3600,
+  refreshTokenGraceSeconds: 30,
   scopesSupported: ['read', 'write', 'admin'],
 };

@@ -3,12 +3,14 @@
  * Local and the KMS emulator, state in ${LOCAL_STATE_DIR:-.local} (of the project root). Ctrl-C stops
  * everything it started, and so do SIGINT or SIGTERM to the npm process alone (a supervisor's, an IDE's,
  * `timeout`'s): the script `exec`s tsx so npm's forwarded signal reaches it, tsx relays it here, and this
- * process also stops when the processes that launched it go away.
+ * process also stops when the processes that launched it go away. REFRESH_TOKEN_GRACE_SECONDS sets the
+ * refresh-token grace of clients without their own (local/env-settings.ts).
  */
 import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureDemoAccount } from './demo';
+import { localSettingsFromEnv } from './env-settings';
 import { type LocalStack, localStackState, startLocalStack } from './stack';
 import { localStateDir, writeStackState } from './state';
 
@@ -59,6 +61,8 @@ function watchLaunchers(onGone: (why: string) => void): void {
 async function main(): Promise<void> {
   if (!Number.isInteger(port) || port <= 0 || port > 65535)
     throw new Error(`PORT must be a port number, not "${process.env.PORT}"`);
+  // Checked before anything starts: a bad value names its variable and starts nothing.
+  const settings = localSettingsFromEnv(process.env);
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   say(`Starting ropc-token-service locally (state in ${stateDir}) …`);
   let stack: LocalStack | undefined;
@@ -84,7 +88,12 @@ async function main(): Promise<void> {
   watchLaunchers((why) => void stop(0, why));
 
   try {
-    stack = await startLocalStack({ port, stateDir, log: say, config: { scopesSupported: ['read', 'write'] } });
+    stack = await startLocalStack({
+      port,
+      stateDir,
+      log: say,
+      config: { scopesSupported: ['read', 'write'], ...settings },
+    });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new Error(`port ${port} is already in use: stop what uses it, or run with PORT=<another port> npm start`);
@@ -106,6 +115,7 @@ async function main(): Promise<void> {
       `  DynamoDB Local:  ${stack.dynamodbEndpoint}`,
       `  KMS emulator:    ${stack.kmsEndpoint}`,
       `  State:           ${stateDir}`,
+      `  Refresh grace:   ${stack.config.refreshTokenGraceSeconds} s (REFRESH_TOKEN_GRACE_SECONDS; clients may have their own)`,
       '',
       `  Demo client:     ${demo.clientId}  secret ${demo.clientSecret}`,
       `  Demo user:       ${demo.username}  password ${demo.password}`,

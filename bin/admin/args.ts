@@ -23,6 +23,9 @@ export type ParsedArgs =
       readonly flags: Readonly<Partial<Record<BooleanOptionName, true>>>;
     };
 
+/** A word such as -1 or -2.5 after a string option is its value, not an option. */
+const NEGATIVE_NUMBER = /^-[0-9]+(\.[0-9]+)?$/;
+
 /** Options people reach for that would put a secret on the command line (shell history, ps). */
 const SECRET_OPTIONS = new Set(['password', 'secret', 'client-secret', 'client_secret']);
 
@@ -68,15 +71,18 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
       if (token.value !== undefined) throw new UsageError(`option --${name} takes no value`);
       flags[name as BooleanOptionName] = true;
     } else {
-      // `--stack --json` would otherwise take "--json" as the stack name.
+      // `--stack --json` would otherwise take "--json" as the stack name. A negative number is a value
+      // (`--refresh-grace -1`), left to the option's own check to refuse in its own words.
+      const dashWord = token.value === undefined ? undefined : dashWords.get(token.value);
+      const value = dashWord ?? token.value;
       if (
-        token.value === undefined ||
-        (!token.inlineValue && (token.value.startsWith('-') || dashWords.has(token.value)))
+        value === undefined ||
+        (!token.inlineValue && value.startsWith('-') && !(dashWord !== undefined && NEGATIVE_NUMBER.test(dashWord)))
       ) {
         throw new UsageError(`option --${name} needs a value`);
       }
       if (seen.includes(name)) throw new UsageError(`option --${name} is given more than once`);
-      strings[name as StringOptionName] = token.value;
+      strings[name as StringOptionName] = value;
     }
     seen.push(name);
   }

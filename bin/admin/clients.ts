@@ -7,6 +7,7 @@ import type { CommandId } from './spec';
 import {
   parseAudienceOption,
   parseGrantTypesOption,
+  parseRefreshGraceOption,
   parseScopesOption,
   printable,
   validateExistingKey,
@@ -23,6 +24,7 @@ async function createClient(context: CommandContext): Promise<CommandResult> {
   const scopes = parseScopesOption(context.strings.scopes);
   const audience = parseAudienceOption(context.strings.audience);
   const grantTypes = parseGrantTypesOption(context.strings['grant-types']);
+  const refreshGraceSeconds = parseRefreshGraceOption(context.strings['refresh-grace']);
   const target = await context.target();
 
   const { clientSecret: secret } = await registerClient(accountPorts(target, context), {
@@ -32,6 +34,7 @@ async function createClient(context: CommandContext): Promise<CommandResult> {
     audience,
     grantTypes,
     ...(trustEndUserIp ? { trustEndUserIp } : {}),
+    ...(refreshGraceSeconds === undefined ? {} : { refreshGraceSeconds }),
   });
   if (secret === undefined) {
     return {
@@ -58,6 +61,8 @@ async function listAllClients(context: CommandContext): Promise<CommandResult> {
       grant_types: [...client.grantTypes],
       scopes: [...client.scopes],
       audience: client.audience ?? null,
+      // null: the stack's refreshTokenGraceSeconds applies.
+      refresh_grace_seconds: client.refreshGraceSeconds ?? null,
       disabled: client.disabled,
       created_at: client.createdAt,
     })),
@@ -69,12 +74,16 @@ async function listAllClients(context: CommandContext): Promise<CommandResult> {
     client.grantTypes.join(','),
     client.scopes.length === 0 ? '-' : printable(client.scopes.join(' ')),
     client.audience === undefined ? '-' : printable(client.audience),
+    client.refreshGraceSeconds === undefined ? 'default' : `${client.refreshGraceSeconds}s`,
     client.disabled ? 'yes' : 'no',
     client.createdAt,
   ]);
   return {
     json,
-    human: formatTable(['CLIENT ID', 'TYPE', 'GRANT TYPES', 'SCOPES', 'AUDIENCE', 'DISABLED', 'CREATED'], rows),
+    human: formatTable(
+      ['CLIENT ID', 'TYPE', 'GRANT TYPES', 'SCOPES', 'AUDIENCE', 'REFRESH GRACE', 'DISABLED', 'CREATED'],
+      rows,
+    ),
   };
 }
 

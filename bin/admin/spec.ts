@@ -15,6 +15,7 @@ export const OPTION_TYPES = {
   'grant-types': 'string',
   'password-stdin': 'boolean',
   'trust-end-user-ip': 'boolean',
+  'refresh-grace': 'string',
   propagation: 'string',
   username: 'string',
 } as const satisfies Record<string, 'string' | 'boolean'>;
@@ -71,9 +72,12 @@ function command(
 export const COMMANDS: readonly CommandSpec[] = [
   command(
     'clients create',
-    'ID [--public] [--scopes "a b"] [--audience A] [--grant-types password,refresh_token] [--trust-end-user-ip]',
-    'register a client; prints its client_secret once (public clients get none)',
-    { positionals: ['ID'], options: ['public', 'scopes', 'audience', 'grant-types', 'trust-end-user-ip'] },
+    'ID [--public] [--scopes "a b"] [--audience A] [--grant-types password,refresh_token] [--trust-end-user-ip] [--refresh-grace SECONDS]',
+    "register a client; prints its client_secret once (public clients get none); --refresh-grace: for how many seconds (0 to 60, default the stack's) a rotated refresh token still gets the same successor",
+    {
+      positionals: ['ID'],
+      options: ['public', 'scopes', 'audience', 'grant-types', 'trust-end-user-ip', 'refresh-grace'],
+    },
   ),
   command('clients list', '', 'list the registered clients'),
   command('clients disable', 'ID', 'disable a client (its requests fail with invalid_client)', { positionals: ['ID'] }),

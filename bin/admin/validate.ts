@@ -1,4 +1,5 @@
 /** Checks of operator input; each throws UsageError with a message that names the offending argument. */
+import { isRefreshGraceSeconds, REFRESH_GRACE_SECONDS_RANGE } from '../../contract/settings';
 import { InvalidScopeError } from '../../lambda/oauth/errors';
 import { GRANT_TYPES, type GrantType } from '../../lambda/oauth/grants';
 import { parseScope } from '../../lambda/oauth/scope';
@@ -88,6 +89,22 @@ export function parseAudienceOption(value: string | undefined): string | undefin
     );
   }
   return value;
+}
+
+/**
+ * `--refresh-grace SECONDS`: the client's own refresh-token grace, a whole number of seconds from 0 to 60
+ * (0 is strict one-time use); absent means the stack's.
+ */
+export function parseRefreshGraceOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+  if (!isRefreshGraceSeconds(seconds)) {
+    const { min, max } = REFRESH_GRACE_SECONDS_RANGE;
+    throw new UsageError(
+      `invalid --refresh-grace "${printable(value)}": use a whole number of seconds from ${min} to ${max} (${min} = strict one-time use)`,
+    );
+  }
+  return seconds;
 }
 
 /** Shows a value in a message without letting control characters reach the terminal, cut short if long. */

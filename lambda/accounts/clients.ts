@@ -1,4 +1,5 @@
 /** The operator's actions on clients: register, list, disable, delete. */
+import { isRefreshGraceSeconds, REFRESH_GRACE_SECONDS_RANGE } from '../../contract/settings';
 import { generateClientSecret, hashClientSecret } from '../oauth/client-secret';
 import type { GrantType } from '../oauth/ports';
 import { InvalidClientRegistrationError, UnknownClientError } from './errors';
@@ -14,6 +15,12 @@ export interface NewClient {
   readonly grantTypes: readonly GrantType[];
   /** Confidential clients only: a back end whose X-End-User-IP header the lockout counters trust. */
   readonly trustEndUserIp?: boolean;
+  /**
+   * How long after a rotation the refresh token it replaced, presented again by this client, gets the same
+   * successor: whole seconds, 0 to 60 (0 is strict one-time use). Absent: not stored, the stack's
+   * refreshTokenGraceSeconds applies.
+   */
+  readonly refreshGraceSeconds?: number;
   /**
    * Confidential clients only: the secret to register instead of a generated one (the local demo keeps its
    * own across restarts; test seeds and benchmarks use known ones).
@@ -45,6 +52,13 @@ export async function registerClient(
       'only a confidential client may be trusted with X-End-User-IP',
     );
   }
+  if (client.refreshGraceSeconds !== undefined && !isRefreshGraceSeconds(client.refreshGraceSeconds)) {
+    const { min, max } = REFRESH_GRACE_SECONDS_RANGE;
+    throw new InvalidClientRegistrationError(
+      client.clientId,
+      `the refresh-token grace must be a whole number of seconds from ${min} to ${max}, got ${client.refreshGraceSeconds}`,
+    );
+  }
   const secret = client.isPublic
     ? undefined
     : (client.secret ?? generateClientSecret((length) => deps.random.bytes(length)));
@@ -57,6 +71,7 @@ export async function registerClient(
     grantTypes: [...client.grantTypes],
     disabled: false,
     ...(client.trustEndUserIp === true ? { trustEndUserIp: true } : {}),
+    ...(client.refreshGraceSeconds === undefined ? {} : { refreshGraceSeconds: client.refreshGraceSeconds }),
     createdAt: new Date(deps.clock()).toISOString(),
   };
   await deps.clients.createClient(registered);

@@ -43,10 +43,15 @@ export interface UserDirectory extends UserStore {
   getUser(username: string): Promise<RegisteredUser | undefined>;
   /** Fails with UserExistsError (./errors) if the username is taken. */
   createUser(user: RegisteredUser): Promise<void>;
-  /** Sets the hash unconditionally (an operator's change), and when; false when there is no such user. */
+  /**
+   * Sets the hash unconditionally (an operator's change), and when, and ends the user's sessions in the
+   * same write (raises sessionEpoch); false when there is no such user.
+   */
   setPassword(username: string, passwordHash: string, at: string): Promise<boolean>;
-  /** False when there is no such user. */
+  /** False when there is no such user. Disabling also ends the user's sessions in the same write. */
   setDisabled(username: string, disabled: boolean): Promise<boolean>;
+  /** Raises sessionEpoch: every refresh-token family begun before is refused from then on. False when there is no such user. */
+  endSessions(username: string): Promise<boolean>;
   /** The user as it was, or undefined when there was none. */
   deleteUser(username: string): Promise<RegisteredUser | undefined>;
 }

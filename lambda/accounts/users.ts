@@ -65,7 +65,11 @@ export async function registerUser(
   return { username: registered.username, userId: registered.userId };
 }
 
-/** Sets a new password; the sessions the old one began end with it. Fails with UnknownUserError. */
+/**
+ * Sets a new password; the sessions the old one began end with it, in the same write: once this returns,
+ * no refresh-token family begun with the old password works, even one whose login was still running.
+ * Fails with UnknownUserError.
+ */
 export async function setPassword(
   deps: UsersAndTokens,
   change: { readonly username: string } & NewPassword,
@@ -103,7 +107,9 @@ export async function deleteUser(deps: UsersAndTokens, username: string): Promis
 /** The operator's "log this user out everywhere". Fails with UnknownUserError. */
 export async function revokeUserTokens(deps: UsersAndTokens, username: string): Promise<UserRevocation> {
   const user = await deps.users.getUser(username);
-  if (user === undefined) throw new UnknownUserError(username);
+  // Sessions ended first: from then on the refresh grant refuses every family begun before, including
+  // those the eventually consistent index does not show yet.
+  if (user === undefined || !(await deps.users.endSessions(username))) throw new UnknownUserError(username);
   return revokeAll(deps, user);
 }
 

@@ -6,6 +6,7 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { isRefreshGraceSeconds } from '../../contract/settings';
 import { CLIENTS_TABLE } from '../../contract/tables';
 import { ClientExistsError } from '../accounts/errors';
 import type { ClientRegistry, RegisteredClient } from '../accounts/ports';
@@ -111,7 +112,16 @@ function toClient(item: Record<string, unknown>): RegisteredClient {
     disabled: bool(item, table, 'disabled'),
     trustEndUserIp: bool(item, table, 'trustEndUserIp'),
     createdAt: timestamp(item, table, 'createdAt'),
+    ...refreshGrace(item, table, 'refreshGraceSeconds'),
   };
+}
+
+/** The client's own refresh-token grace, when it has one: whole seconds, 0 to 60; absent means the stack's. */
+function refreshGrace(item: Record<string, unknown>, table: string, name: string): { refreshGraceSeconds?: number } {
+  const value = item[name];
+  if (value === undefined) return {};
+  if (!isRefreshGraceSeconds(value)) throw new CorruptItemError(table, name);
+  return { refreshGraceSeconds: value };
 }
 
 /** An ISO 8601 instant: the refresh grant compares token families with it (when the client was registered). */

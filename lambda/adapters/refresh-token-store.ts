@@ -4,182 +4,196 @@ import {
   GetCommand,
   PutCommand,
   TransactWriteCommand,
-  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { REFRESH_TOKENS_TABLE } from '../../contract/tables';
+import { FAMILY_USER_ATTRIBUTE, REFRESH_TOKENS_TABLE } from '../../contract/tables';
 import { DependencyUnavailableError } from '../oauth/errors';
-import { type RefreshToken, RefreshTokenConflictError, type RefreshTokenState } from '../oauth/ports';
+import {
+  type RefreshFamily,
+  type RefreshToken,
+  RefreshTokenConflictError,
+  type RefreshTokenState,
+  type RefreshTokenStore,
+} from '../oauth/ports';
 import { callDependency } from './aws-errors';
 import { CorruptItemError, isUsableKey, num, optionalStr, str, strList } from './items';
 
 const STATES: readonly RefreshTokenState[] = ['active', 'rotated', 'revoked'];
-
-type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
+const TABLE = 'refreshTokens';
+const KEY = REFRESH_TOKENS_TABLE.partitionKey;
+const TTL = REFRESH_TOKENS_TABLE.ttlAttribute!;
 
 /**
- * The key of a family's revocation marker, in the same table as the tokens. A token hash is base64url,
- * which has no '#': the two kinds of key never meet, and the marker (no userId) stays out of the byUser
- * index.
+ * The key of a family's item. A token hash is base64url, which has no '#': a family's item and a legacy
+ * token's never meet. Before families were one item this key held only a family's revocation (familyId,
+ * revokedAt, the TTL), which is why such an item reads as no family but still blocks the family's move.
  */
-export function familyMarkerKey(familyId: string): string {
+export function familyKey(familyId: string): string {
   return `family#${familyId}`;
 }
 
 /**
- * Refresh tokens, keyed by the SHA-256 of the token. `expiresAt` (TTL) is the earlier of the idle and the
- * family expiry; DynamoDB deletes late, so readers and conditions check the expiry themselves.
+ * Refresh-token families, one item each (RefreshFamily), rotated in place with one conditional UpdateItem:
+ * one write unit per refresh (the item stays under 1 KB) and no growth of storage. The item names its user
+ * in FAMILY_USER_ATTRIBUTE, indexed by the sparse `familiesByUser` index that projects only what revoking
+ * needs: a rotation changes no attribute that index holds, so it writes nothing there.
  *
- * Revoking a family is one write whatever its length: a marker item that every rotation's transaction
- * checks. A family rotated every 15 minutes for 90 days has 8,640 tokens; walking it token by token would
- * outlast the request.
+ * Legacy tokens (one item per token, under their hash) are still read, moved into a family item on first
+ * use, and revoked by writing the family's item. `expiresAt` (TTL) is the earlier of the idle and the family
+ * expiry; DynamoDB deletes late, so readers and conditions check the expiry themselves.
  */
-export class DynamoRefreshTokenStore {
+export class DynamoRefreshTokenStore implements RefreshTokenStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
 
-  async get(tokenHash: string): Promise<RefreshToken | undefined> {
-    if (!isUsableKey(tokenHash)) return undefined;
-    const { Item } = await callDependency('dynamodb', () =>
-      this.db.send(
-        new GetCommand({
-          TableName: this.tableName,
-          Key: { [REFRESH_TOKENS_TABLE.partitionKey]: tokenHash },
-          ConsistentRead: true,
-        }),
-      ),
-    );
-    return Item === undefined ? undefined : toRefreshToken(Item);
+  async getFamily(familyId: string): Promise<RefreshFamily | undefined> {
+    const item = await this.read(familyKey(familyId));
+    return item === undefined || item.currentHash === undefined ? undefined : toFamily(item);
   }
 
-  async create(token: RefreshToken): Promise<void> {
+  async createFamily(family: RefreshFamily): Promise<void> {
     await callDependency('dynamodb', () =>
       this.db.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: toItem(token),
-          ConditionExpression: 'attribute_not_exists(tokenHash)',
+          Item: familyItem(family),
+          ConditionExpression: 'attribute_not_exists(#key)',
+          ExpressionAttributeNames: { '#key': KEY },
         }),
       ),
     );
   }
 
-  async rotate(current: RefreshToken, next: RefreshToken, now: number): Promise<void> {
+  async rotate(current: RefreshFamily, next: RefreshFamily, now: number): Promise<void> {
     try {
       await callDependency('dynamodb', () =>
-        this.db.send(new TransactWriteCommand({ TransactItems: rotationWrite(this.tableName, current, next, now) })),
+        this.db.send(new UpdateCommand(rotationUpdate(this.tableName, current, next, now))),
       );
     } catch (error) {
-      const reasons = cancellationReasons(error);
-      if (reasons === undefined) throw error;
-      const first = reasons[0];
-      if (first?.Code === 'ConditionalCheckFailed') {
-        const old =
-          first.Item === undefined ? await this.get(current.tokenHash) : toRefreshToken(unmarshall(first.Item));
-        throw new RefreshTokenConflictError(old);
-      }
-      // The family was revoked (reuse elsewhere, RFC 7009, the operator) while the token was still active.
-      if (reasons[2]?.Code === 'ConditionalCheckFailed')
-        throw new RefreshTokenConflictError({ ...current, state: 'revoked' });
-      // Another transaction held the item: tell the client to retry; nothing was written.
-      if (reasons.some((reason) => reason.Code === 'TransactionConflict')) {
-        const latest = await this.get(current.tokenHash);
-        if (latest !== undefined && latest.state !== 'active') throw new RefreshTokenConflictError(latest);
-        throw new DependencyUnavailableError('dynamodb', { cause: error });
-      }
-      throw error;
+      if (!(error instanceof Error) || error.name !== 'ConditionalCheckFailedException') throw error;
+      const stored = (error as Error & { Item?: Record<string, AttributeValue> }).Item;
+      throw conflict(stored === undefined ? await this.read(familyKey(current.familyId)) : unmarshall(stored));
     }
   }
 
-  async revokeFamily(token: RefreshToken): Promise<boolean> {
-    const now = Math.floor(Date.now() / 1000);
-    const [newly] = await Promise.all([
-      this.revokeFamilyById(token.familyId, token.familyExpiresAt, now),
-      // Not needed for safety (the marker is): a token marked revoked is refused at once, with no reuse alarm.
-      this.markRevoked(token.tokenHash, now),
-    ]);
-    return newly;
-  }
-
-  /**
-   * Writes the family's revocation marker; from then on no token of the family can be rotated. True when
-   * the family was not revoked before. The marker lives as long as the family could (its TTL).
-   */
-  async revokeFamilyById(familyId: string, familyExpiresAt: number, now: number): Promise<boolean> {
+  async revokeFamily(familyId: string, familyExpiresAt: number, now: number): Promise<boolean> {
     const { Attributes } = await callDependency('dynamodb', () =>
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { tokenHash: familyMarkerKey(familyId) },
+          Key: { [KEY]: familyKey(familyId) },
+          // A family of legacy tokens that never moved gets an item with only this: its move is then refused.
           UpdateExpression:
             'SET familyId = :familyId, revokedAt = if_not_exists(revokedAt, :now), #ttl = if_not_exists(#ttl, :expiresAt)',
-          ExpressionAttributeNames: { '#ttl': REFRESH_TOKENS_TABLE.ttlAttribute! },
+          ExpressionAttributeNames: { '#ttl': TTL },
           ExpressionAttributeValues: { ':familyId': familyId, ':now': now, ':expiresAt': familyExpiresAt },
-          ReturnValues: 'ALL_OLD',
+          ReturnValues: 'UPDATED_OLD',
         }),
       ),
     );
     return Attributes?.revokedAt === undefined;
   }
 
-  /** Marks one token revoked if it still exists and is not revoked; true when this call changed it. */
-  async markRevoked(tokenHash: string, now: number): Promise<boolean> {
+  async getLegacyToken(tokenHash: string): Promise<RefreshToken | undefined> {
+    if (!isUsableKey(tokenHash)) return undefined;
+    const item = await this.read(tokenHash);
+    return item === undefined ? undefined : toLegacyToken(item);
+  }
+
+  async migrate(legacy: RefreshToken, family: RefreshFamily, now: number): Promise<void> {
     try {
       await callDependency('dynamodb', () =>
         this.db.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: { tokenHash },
-            UpdateExpression: 'SET #state = :revoked, revokedAt = :now',
-            ConditionExpression: 'attribute_exists(tokenHash) AND #state <> :revoked',
-            ExpressionAttributeNames: { '#state': 'state' },
-            ExpressionAttributeValues: { ':revoked': 'revoked', ':now': now },
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: { [KEY]: legacy.tokenHash },
+                  UpdateExpression: 'SET #state = :rotated, rotatedAt = :now',
+                  ConditionExpression: '#state = :active AND idleExpiresAt > :now AND familyExpiresAt > :now',
+                  ExpressionAttributeNames: { '#state': 'state' },
+                  ExpressionAttributeValues: { ':rotated': 'rotated', ':active': 'active', ':now': now },
+                },
+              },
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: familyItem(family),
+                  ConditionExpression: 'attribute_not_exists(#key)',
+                  ExpressionAttributeNames: { '#key': KEY },
+                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+                },
+              },
+            ],
           }),
         ),
       );
-      return true;
     } catch (error) {
-      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
+      const reasons = cancellationReasons(error);
+      if (reasons === undefined) throw error;
+      const existing = reasons[1];
+      if (existing?.Code === 'ConditionalCheckFailed') {
+        throw conflict(
+          existing.Item === undefined ? await this.read(familyKey(family.familyId)) : unmarshall(existing.Item),
+        );
+      }
+      if (reasons[0]?.Code === 'ConditionalCheckFailed') throw conflict(await this.read(familyKey(family.familyId)));
+      // Another transaction held an item: tell the client to retry; nothing was written.
+      if (reasons.some((reason) => reason.Code === 'TransactionConflict')) {
+        throw new DependencyUnavailableError('dynamodb', { cause: error });
+      }
       throw error;
     }
+  }
+
+  private async read(key: string): Promise<Record<string, unknown> | undefined> {
+    const { Item } = await callDependency('dynamodb', () =>
+      this.db.send(new GetCommand({ TableName: this.tableName, Key: { [KEY]: key }, ConsistentRead: true })),
+    );
+    return Item;
   }
 }
 
 /**
- * The one conditional write of a rotation (RFC 9700 §4.14.2): `current` becomes rotated only if it is still
- * active and unexpired at `now`, `next` is stored only if new, and neither happens once the family carries
- * its revocation marker. The load benchmark's floor issues this same write.
+ * The rotation's one conditional write (RFC 9700 §4.14.2): the family moves to `next` only if its current
+ * token is still `current`'s, it is not revoked, and it is unexpired at `now`. The load benchmark's floor
+ * issues this same write.
  */
-export function rotationWrite(
-  tableName: string,
-  current: RefreshToken,
-  next: RefreshToken,
-  now: number,
-): TransactItems {
-  return [
-    {
-      Update: {
-        TableName: tableName,
-        Key: { tokenHash: current.tokenHash },
-        UpdateExpression: 'SET #state = :rotated, successorHash = :next, rotatedAt = :now',
-        ConditionExpression: '#state = :active AND idleExpiresAt > :now AND familyExpiresAt > :now',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: { ':rotated': 'rotated', ':active': 'active', ':next': next.tokenHash, ':now': now },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
+export function rotationUpdate(tableName: string, current: RefreshFamily, next: RefreshFamily, now: number) {
+  if (next.previous === undefined) throw new Error('a rotated family records the token it replaced');
+  return {
+    TableName: tableName,
+    Key: { [KEY]: familyKey(current.familyId) },
+    UpdateExpression:
+      'SET generation = :generation, currentHash = :next, issuedAt = :issuedAt, previousHash = :previous, rotatedAt = :rotatedAt, sealedSuccessor = :sealed, idleExpiresAt = :idle, #ttl = :ttl',
+    ConditionExpression:
+      'currentHash = :presented AND attribute_not_exists(revokedAt) AND idleExpiresAt > :now AND familyExpiresAt > :now',
+    ExpressionAttributeNames: { '#ttl': TTL },
+    ExpressionAttributeValues: {
+      ':generation': next.generation,
+      ':next': next.currentHash,
+      ':issuedAt': next.issuedAt,
+      ':previous': next.previous.hash,
+      ':rotatedAt': next.previous.rotatedAt,
+      ':sealed': next.previous.sealedSuccessor,
+      ':idle': next.idleExpiresAt,
+      ':ttl': Math.min(next.idleExpiresAt, next.familyExpiresAt),
+      ':presented': current.currentHash,
+      ':now': now,
     },
-    { Put: { TableName: tableName, Item: toItem(next), ConditionExpression: 'attribute_not_exists(tokenHash)' } },
-    {
-      ConditionCheck: {
-        TableName: tableName,
-        Key: { tokenHash: familyMarkerKey(current.familyId) },
-        ConditionExpression: 'attribute_not_exists(tokenHash)',
-      },
-    },
-  ];
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+}
+
+/** The conflict a refused write of a family raises, from the family's item as it was then. */
+function conflict(item: Record<string, unknown> | undefined): RefreshTokenConflictError {
+  if (item === undefined) return new RefreshTokenConflictError(undefined, false);
+  const revoked = item.revokedAt !== undefined;
+  return new RefreshTokenConflictError(item.currentHash === undefined ? undefined : toFamily(item), revoked);
 }
 
 function cancellationReasons(error: unknown): { Code?: string; Item?: Record<string, AttributeValue> }[] | undefined {
@@ -190,32 +204,72 @@ function cancellationReasons(error: unknown): { Code?: string; Item?: Record<str
   );
 }
 
-function toItem(token: RefreshToken): Record<string, unknown> {
+function familyItem(family: RefreshFamily): Record<string, unknown> {
+  const { previous, userId, revokedAt, ...rest } = family;
   return {
-    ...token,
-    scope: [...token.scope],
-    [REFRESH_TOKENS_TABLE.ttlAttribute!]: Math.min(token.idleExpiresAt, token.familyExpiresAt),
+    [KEY]: familyKey(family.familyId),
+    ...rest,
+    [FAMILY_USER_ATTRIBUTE]: userId,
+    scope: [...family.scope],
+    ...(previous === undefined
+      ? {}
+      : { previousHash: previous.hash, rotatedAt: previous.rotatedAt, sealedSuccessor: previous.sealedSuccessor }),
+    ...(revokedAt === undefined ? {} : { revokedAt }),
+    [TTL]: Math.min(family.idleExpiresAt, family.familyExpiresAt),
   };
 }
 
-function toRefreshToken(item: Record<string, unknown>): RefreshToken {
-  const table = 'refreshTokens';
-  const state = str(item, table, 'state') as RefreshTokenState;
-  if (!STATES.includes(state)) throw new CorruptItemError(table, 'state');
+function toFamily(item: Record<string, unknown>): RefreshFamily {
+  const previousHash = optionalStr(item, TABLE, 'previousHash');
+  const revokedAt = item.revokedAt === undefined ? undefined : num(item, TABLE, 'revokedAt');
   return {
-    tokenHash: str(item, table, 'tokenHash'),
-    familyId: str(item, table, 'familyId'),
-    clientId: str(item, table, 'clientId'),
-    userId: str(item, table, 'userId'),
-    username: str(item, table, 'username'),
-    scope: strList(item, table, 'scope'),
-    generation: num(item, table, 'generation'),
-    issuedAt: num(item, table, 'issuedAt'),
-    // Absent on tokens stored before it was recorded.
-    ...(item.familyIssuedAt === undefined ? {} : { familyIssuedAt: num(item, table, 'familyIssuedAt') }),
-    idleExpiresAt: num(item, table, 'idleExpiresAt'),
-    familyExpiresAt: num(item, table, 'familyExpiresAt'),
-    state,
-    successorHash: optionalStr(item, table, 'successorHash'),
+    familyId: str(item, TABLE, 'familyId'),
+    clientId: str(item, TABLE, 'clientId'),
+    userId: str(item, TABLE, FAMILY_USER_ATTRIBUTE),
+    username: str(item, TABLE, 'username'),
+    scope: strList(item, TABLE, 'scope'),
+    generation: num(item, TABLE, 'generation'),
+    currentHash: str(item, TABLE, 'currentHash'),
+    issuedAt: num(item, TABLE, 'issuedAt'),
+    ...(previousHash === undefined
+      ? {}
+      : {
+          previous: {
+            hash: previousHash,
+            rotatedAt: num(item, TABLE, 'rotatedAt'),
+            sealedSuccessor: str(item, TABLE, 'sealedSuccessor'),
+          },
+        }),
+    familyIssuedAt: num(item, TABLE, 'familyIssuedAt'),
+    ...(item.sessionEpoch === undefined ? {} : { sessionEpoch: num(item, TABLE, 'sessionEpoch') }),
+    idleExpiresAt: num(item, TABLE, 'idleExpiresAt'),
+    familyExpiresAt: num(item, TABLE, 'familyExpiresAt'),
+    ...(revokedAt === undefined ? {} : { revokedAt }),
   };
+}
+
+function toLegacyToken(item: Record<string, unknown>): RefreshToken {
+  const state = str(item, TABLE, 'state') as RefreshTokenState;
+  if (!STATES.includes(state)) throw new CorruptItemError(TABLE, 'state');
+  return {
+    tokenHash: str(item, TABLE, KEY),
+    familyId: str(item, TABLE, 'familyId'),
+    clientId: str(item, TABLE, 'clientId'),
+    userId: str(item, TABLE, 'userId'),
+    username: str(item, TABLE, 'username'),
+    scope: strList(item, TABLE, 'scope'),
+    generation: num(item, TABLE, 'generation'),
+    issuedAt: num(item, TABLE, 'issuedAt'),
+    // Absent on tokens stored before it was recorded.
+    ...(item.familyIssuedAt === undefined ? {} : { familyIssuedAt: num(item, TABLE, 'familyIssuedAt') }),
+    idleExpiresAt: num(item, TABLE, 'idleExpiresAt'),
+    familyExpiresAt: num(item, TABLE, 'familyExpiresAt'),
+    state,
+    successorHash: optionalStr(item, TABLE, 'successorHash'),
+  };
+}
+
+/** A legacy token's item as the service stored them before families were one item (tests and benchmarks seed these). */
+export function legacyTokenItem(token: RefreshToken): Record<string, unknown> {
+  return { ...token, scope: [...token.scope], [TTL]: Math.min(token.idleExpiresAt, token.familyExpiresAt) };
 }

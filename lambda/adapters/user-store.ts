@@ -9,7 +9,7 @@ import { USERS_TABLE } from '../../contract/tables';
 import { UserExistsError } from '../accounts/errors';
 import type { RegisteredUser, UserDirectory } from '../accounts/ports';
 import { callDependency } from './aws-errors';
-import { bool, isUsableKey, str, strList } from './items';
+import { bool, isUsableKey, num, str, strList } from './items';
 
 /** Resource owners, keyed by username; `userId` is the stable subject identifier. */
 export class DynamoUserStore implements UserDirectory {
@@ -70,14 +70,24 @@ export class DynamoUserStore implements UserDirectory {
 
   /** Each returns false when there is no such user. */
   setPassword(username: string, passwordHash: string, at: string): Promise<boolean> {
-    return this.updateExisting(username, 'SET passwordHash = :hash, passwordChangedAt = :at', {
+    return this.updateExisting(username, 'SET passwordHash = :hash, passwordChangedAt = :at ADD sessionEpoch :one', {
       ':hash': passwordHash,
       ':at': at,
+      ':one': 1,
     });
   }
 
   setDisabled(username: string, disabled: boolean): Promise<boolean> {
-    return this.updateExisting(username, 'SET disabled = :disabled', { ':disabled': disabled });
+    return disabled
+      ? this.updateExisting(username, 'SET disabled = :disabled ADD sessionEpoch :one', {
+          ':disabled': true,
+          ':one': 1,
+        })
+      : this.updateExisting(username, 'SET disabled = :disabled', { ':disabled': false });
+  }
+
+  endSessions(username: string): Promise<boolean> {
+    return this.updateExisting(username, 'ADD sessionEpoch :one', { ':one': 1 });
   }
 
   async deleteUser(username: string): Promise<RegisteredUser | undefined> {
@@ -120,5 +130,6 @@ function toUser(item: Record<string, unknown>): RegisteredUser {
     disabled: bool(item, table, 'disabled'),
     createdAt: str(item, table, 'createdAt'),
     passwordChangedAt: str(item, table, 'passwordChangedAt'),
+    ...(item.sessionEpoch === undefined ? {} : { sessionEpoch: num(item, table, 'sessionEpoch') }),
   };
 }

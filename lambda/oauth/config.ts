@@ -4,9 +4,10 @@ import { DEFAULTS } from '../../contract/settings';
 /** Protocol settings the core needs: the configuration's protocol part (contract/config.ts). */
 export type OAuthSettings = ProtocolSettings;
 
-/** The lifetimes' defaults are the shared settings' (contract/settings.ts). */
+/** The lifetimes' defaults (and the refresh-token grace's) are the shared settings' (contract/settings.ts). */
 export const DEFAULT_LIFETIMES = {
   accessTokenTtl: DEFAULTS.accessTokenTtl,
   refreshTokenIdleTtl: DEFAULTS.refreshTokenIdleTtl,
   refreshTokenAbsoluteTtl: DEFAULTS.refreshTokenAbsoluteTtl,
+  refreshTokenGraceSeconds: DEFAULTS.refreshTokenGraceSeconds,
 } as const;

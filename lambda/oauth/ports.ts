@@ -28,6 +28,11 @@ export interface Client {
    * Absent: registered at time 0.
    */
   readonly createdAt?: string;
+  /**
+   * Seconds after a rotation during which the token it replaced, presented again by this client, gets the
+   * same successor (0 to 60; 0 is strict one-time use). The stack's refreshTokenGraceSeconds when absent.
+   */
+  readonly refreshGraceSeconds?: number;
 }
 
 export interface User {
@@ -37,11 +42,22 @@ export interface User {
   readonly passwordHash: string;
   readonly scopes: readonly string[];
   readonly disabled: boolean;
+  /**
+   * Counts the times the user's sessions were ended: a new password, disabling, the operator's revocation
+   * all raise it in the same write. A refresh-token family remembers the count its login read with the
+   * password it verified, and the refresh grant refuses a family whose count is not the user's (no clock
+   * is compared, and no extra read: the grant reads the user anyway). Absent: 0.
+   */
+  readonly sessionEpoch?: number;
 }
 
 export type RefreshTokenState = 'active' | 'rotated' | 'revoked';
 
-/** One refresh token of a family (RFC 9700 §4.14.2). Times are epoch seconds. */
+/**
+ * A refresh token stored one item per token, as the service issued them before a family was one item
+ * (RefreshFamily). Such a token still works: its first use moves its family into one item. Times are epoch
+ * seconds.
+ */
 export interface RefreshToken {
   /** SHA-256 of the token, base64url: the token itself is never stored. */
   readonly tokenHash: string;
@@ -54,9 +70,8 @@ export interface RefreshToken {
   readonly generation: number;
   readonly issuedAt: number;
   /**
-   * When the family's first token was issued (by the password grant), copied on every rotation. Absent on
-   * tokens stored before it was recorded: their family counts as issued at their own `issuedAt`
-   * (familyIssuedAt in grants/issue.ts).
+   * When the family's first token was issued, copied on every rotation. Absent on tokens stored before it
+   * was recorded: their family counts as issued at their own `issuedAt`.
    */
   readonly familyIssuedAt?: number;
   /** The token is unusable from this instant if it was not used before (idle lifetime). */
@@ -64,8 +79,47 @@ export interface RefreshToken {
   /** No token of the family is usable from this instant (absolute lifetime). */
   readonly familyExpiresAt: number;
   readonly state: RefreshTokenState;
-  /** Set when rotated: the hash of the token that replaced it, so a family can be walked forward. */
+  /** Set when rotated: the hash of the token that replaced it. */
   readonly successorHash?: string;
+}
+
+/**
+ * One refresh-token family (RFC 9700 §4.14.2), everything a password grant's refresh token and its
+ * rotations need, in one item that each rotation rewrites: storage does not grow with refreshes. Only the
+ * current token is usable; the one it replaced may come back within its client's grace and gets the same
+ * successor, sealed for it. Times are epoch seconds.
+ */
+export interface RefreshFamily {
+  readonly familyId: string;
+  readonly clientId: string;
+  readonly userId: string;
+  readonly username: string;
+  /** The refresh token's scope: the same for every token of the family (RFC 6749 §6). */
+  readonly scope: readonly string[];
+  /** 0 for the token a password grant issued, +1 for each rotation. */
+  readonly generation: number;
+  /** SHA-256 of the one usable token, base64url. */
+  readonly currentHash: string;
+  /** When the current token was issued. */
+  readonly issuedAt: number;
+  /** The token the current one replaced; absent before the first rotation. */
+  readonly previous?: {
+    readonly hash: string;
+    /** When it was rotated: its grace runs from here. */
+    readonly rotatedAt: number;
+    /** The current token, sealed so that only a holder of the previous one can open it (tokens/refresh-token.ts). */
+    readonly sealedSuccessor: string;
+  };
+  /** When the password grant issued the family's first token. */
+  readonly familyIssuedAt: number;
+  /** The user's sessionEpoch when the login that began the family read the user; absent: 0. */
+  readonly sessionEpoch?: number;
+  /** The current token is unusable from this instant if it was not used before (idle lifetime). */
+  readonly idleExpiresAt: number;
+  /** No token of the family is usable from this instant (absolute lifetime). */
+  readonly familyExpiresAt: number;
+  /** Set once the family is revoked: no token of it works again. */
+  readonly revokedAt?: number;
 }
 
 export interface ClientStore {
@@ -78,32 +132,48 @@ export interface UserStore {
   replacePasswordHash(username: string, previousHash: string, nextHash: string): Promise<void>;
 }
 
-/** The token's successor could not be committed because the token is no longer active. */
+/**
+ * A conditional write of a family lost: the family is no longer as the writer read it. Carries the family
+ * as stored when the write was refused (undefined if there is none), and whether it is revoked.
+ */
 export class RefreshTokenConflictError extends Error {
-  constructor(readonly current: RefreshToken | undefined) {
-    super('refresh token is no longer active');
+  constructor(
+    readonly family: RefreshFamily | undefined,
+    readonly revoked: boolean = family?.revokedAt !== undefined,
+  ) {
+    super('the refresh-token family changed');
     this.name = 'RefreshTokenConflictError';
   }
 }
 
 export interface RefreshTokenStore {
-  /** A strongly consistent read. */
-  get(tokenHash: string): Promise<RefreshToken | undefined>;
-  /** Stores the first token of a new family. */
-  create(token: RefreshToken): Promise<void>;
   /**
-   * In one atomic write: marks `current` rotated (only if it is still active and unexpired at `now`, and
-   * its family is not revoked) and stores `next`. Throws RefreshTokenConflictError with the token's
-   * current state otherwise ("revoked" when its family is), so that exactly one of several concurrent
-   * rotations wins and none wins after the family's revocation.
+   * The family, read strongly consistent; undefined when there is none (also when only the revocation of a
+   * family of legacy tokens is recorded under its id). DynamoDB deletes expired items late: a family past
+   * its expiry may still be returned.
    */
-  rotate(current: RefreshToken, next: RefreshToken, now: number): Promise<void>;
+  getFamily(familyId: string): Promise<RefreshFamily | undefined>;
+  /** Stores a new family; fails if its id is taken. */
+  createFamily(family: RefreshFamily): Promise<void>;
   /**
-   * Revokes the token's whole family, every earlier and later token of it, in constant time: no token of
-   * the family can be rotated from then on. Also marks this token revoked. False when the family was
-   * revoked already.
+   * One conditional write: `next` replaces the family only if its current token is still `current`'s, it is
+   * not revoked and it is unexpired at `now`. Throws RefreshTokenConflictError with the stored family
+   * otherwise, so that exactly one of several concurrent rotations of a token wins.
    */
-  revokeFamily(token: RefreshToken): Promise<boolean>;
+  rotate(current: RefreshFamily, next: RefreshFamily, now: number): Promise<void>;
+  /**
+   * Revokes the family with one write, whatever its length and whichever model its tokens are stored in;
+   * false when it was revoked already. `familyExpiresAt` bounds how long the record of it is kept.
+   */
+  revokeFamily(familyId: string, familyExpiresAt: number, now: number): Promise<boolean>;
+  /** A token stored one item per token (RefreshToken), strongly consistent. */
+  getLegacyToken(tokenHash: string): Promise<RefreshToken | undefined>;
+  /**
+   * Moves a legacy token's family into one item, atomically: `legacy` becomes rotated (only if it is still
+   * active and unexpired at `now`) and `family` is stored (only if the family has no item, revoked or not).
+   * Throws RefreshTokenConflictError otherwise, carrying the family's item if it has one.
+   */
+  migrate(legacy: RefreshToken, family: RefreshFamily, now: number): Promise<void>;
 }
 
 /** Failure counters behind the lockout policy (lambda/oauth/lockout.ts). Times are epoch seconds. */

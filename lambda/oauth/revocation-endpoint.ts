@@ -1,7 +1,8 @@
-import { hashRefreshToken } from '../tokens/refresh-token';
+import { sameTokenHash } from '../tokens/refresh-token';
 import { InvalidRequestError, MethodNotAllowedError } from './errors';
 import { parseForm } from './form';
 import { started, type TokenEndpointDeps } from './grants/grant';
+import { type FoundRefreshToken, findRefreshToken } from './grants/refresh-token';
 import { type HttpRequest, type HttpResponse, jsonResponse, NO_STORE_HEADERS } from './http';
 import { errorResponse } from './responses';
 import { authenticateRequestClient } from './token-endpoint';
@@ -18,18 +19,22 @@ export async function handleRevocationRequest(request: HttpRequest, deps: TokenE
     if (request.method !== 'POST') throw new MethodNotAllowedError(['POST']);
     const params = parseForm(request.headers['content-type'], request.body);
     const token = params.get('token');
-    const lookup = token === undefined ? undefined : started(deps.refreshTokens.get(hashRefreshToken(token)));
+    const lookup = token === undefined ? undefined : started(findRefreshToken(token, deps.refreshTokens));
     const client = await authenticateRequestClient(request, params, deps);
     if (token === undefined || lookup === undefined) throw new InvalidRequestError('token is required');
 
-    const record = await lookup;
-    if (record !== undefined && record.clientId === client.clientId && record.state !== 'revoked') {
-      const newlyRevoked = await deps.refreshTokens.revokeFamily(record);
+    const family = revocable(await lookup, client.clientId);
+    if (family !== undefined) {
+      const newlyRevoked = await deps.refreshTokens.revokeFamily(
+        family.familyId,
+        family.familyExpiresAt,
+        Math.floor(deps.clock() / 1000),
+      );
       deps.logger.info('token_revoked', {
         requestId: request.requestId,
         clientId: client.clientId,
-        userId: record.userId,
-        familyId: record.familyId,
+        userId: family.userId,
+        familyId: family.familyId,
         newlyRevoked,
       });
     }
@@ -38,4 +43,25 @@ export async function handleRevocationRequest(request: HttpRequest, deps: TokenE
   } catch (error) {
     return errorResponse(error, deps.logger, request.requestId);
   }
+}
+
+/**
+ * The family a revocation request may revoke: the client's own, named by a token it holds — the family's
+ * current token or the one it replaced (a legacy token: any of its tokens not revoked yet).
+ */
+function revocable(
+  found: FoundRefreshToken | undefined,
+  clientId: string,
+): { familyId: string; familyExpiresAt: number; userId: string } | undefined {
+  if (found === undefined) return undefined;
+  const { presented, family, legacy } = found;
+  if (presented.format === 'legacy') {
+    return legacy !== undefined && legacy.clientId === clientId && legacy.state !== 'revoked' ? legacy : undefined;
+  }
+  if (family === undefined || family.clientId !== clientId || family.revokedAt !== undefined) return undefined;
+  const previous = family.previous?.hash;
+  const held =
+    sameTokenHash(presented.hash, family.currentHash) ||
+    (previous !== undefined && sameTokenHash(presented.hash, previous));
+  return held ? family : undefined;
 }

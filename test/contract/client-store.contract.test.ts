@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { ClientExistsError } from '../../lambda/accounts/errors';
 import type { ClientRegistry, RegisteredClient } from '../../lambda/accounts/ports';
 import { DynamoClientStore } from '../../lambda/adapters/client-store';
+import { CorruptItemError } from '../../lambda/adapters/items';
 import { hashClientSecret } from '../../lambda/oauth/client-secret';
 import type { Client } from '../../lambda/oauth/ports';
 import { MemoryClientStore } from '../support/memory';
@@ -77,6 +79,29 @@ const REGISTERED: [string, (clientId: string) => Client][] = [
       trustEndUserIp: true,
     }),
   ],
+  [
+    'a client with strict one-time refresh tokens (a grace of 0 s)',
+    (clientId) => ({
+      clientId,
+      isPublic: true,
+      scopes: ['read'],
+      grantTypes: ['password', 'refresh_token'],
+      disabled: false,
+      refreshGraceSeconds: 0,
+    }),
+  ],
+  [
+    'a client with the longest refresh-token grace (60 s)',
+    (clientId) => ({
+      clientId,
+      secretHash: hashClientSecret('secret'),
+      isPublic: false,
+      scopes: ['read'],
+      grantTypes: ['password', 'refresh_token'],
+      disabled: false,
+      refreshGraceSeconds: 60,
+    }),
+  ],
 ];
 
 describe.each([
@@ -92,6 +117,14 @@ describe.each([
     const client = build(id('client'));
     await harness.register(client);
     expect(await harness.store.getClient(client.clientId)).toMatchObject(client);
+  });
+
+  it('reads a client registered without a refresh-token grace as having none of its own', async () => {
+    const clientId = id('stack-grace');
+    await harness.register({ clientId, isPublic: true, scopes: ['read'], grantTypes: ['password'], disabled: false });
+    const client = await harness.store.getClient(clientId);
+    expect(client).toBeDefined();
+    expect(client).not.toHaveProperty('refreshGraceSeconds');
   });
 
   it('reads a client registered without trustEndUserIp as not trusted with it', async () => {
@@ -172,5 +205,36 @@ describe.each([
       expect(await change(harness.store, clientId)).toBe(false);
       expect(await harness.store.getClient(clientId)).toBeUndefined();
     });
+  });
+});
+
+describe('DynamoClientStore: stored items it cannot trust', () => {
+  it.each([
+    ['above 60', 61],
+    ['negative', -1],
+    ['fractional', 1.5],
+    ['a string', '30'],
+    ['a boolean', true],
+  ])('reads a refreshGraceSeconds that is %s as a corrupt item', async (_case, refreshGraceSeconds) => {
+    const { db, tables } = await dynamo.get();
+    const store = new DynamoClientStore(db, tables.clients);
+    const clientId = id('corrupt-grace');
+    await db.send(
+      new PutCommand({
+        TableName: tables.clients,
+        Item: {
+          clientId,
+          isPublic: true,
+          scopes: ['read'],
+          grantTypes: ['password', 'refresh_token'],
+          disabled: false,
+          createdAt: CREATED_AT,
+          refreshGraceSeconds,
+        },
+      }),
+    );
+    const error = await store.getClient(clientId).catch((reason: unknown) => reason);
+    expect(error).toBeInstanceOf(CorruptItemError);
+    expect((error as Error).message).toBe('item in clients has an invalid refreshGraceSeconds');
   });
 });

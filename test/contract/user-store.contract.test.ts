@@ -127,7 +127,7 @@ describe.each([
       expect(await harness.store.getUser(created.username)).toEqual(created);
     });
 
-    it('setPassword replaces the hash whatever it was, and records when', async () => {
+    it('setPassword replaces the hash whatever it was, records when, and ends the sessions in the same write', async () => {
       const created = registered();
       await harness.store.createUser(created);
       expect(await harness.store.setPassword(created.username, '$scrypt$new', LATER)).toBe(true);
@@ -135,16 +135,30 @@ describe.each([
         ...created,
         passwordHash: '$scrypt$new',
         passwordChangedAt: LATER,
+        sessionEpoch: 1,
       });
+      expect(await harness.store.setPassword(created.username, '$scrypt$newer', LATER)).toBe(true);
+      expect((await harness.store.getUser(created.username))?.sessionEpoch).toBe(2);
     });
 
-    it('disables and enables a user, and changes nothing else', async () => {
+    it('disables (ending the sessions) and enables a user (ending nothing), and changes nothing else', async () => {
       const created = registered();
       await harness.store.createUser(created);
       expect(await harness.store.setDisabled(created.username, true)).toBe(true);
-      expect(await harness.store.getUser(created.username)).toEqual({ ...created, disabled: true });
+      expect(await harness.store.getUser(created.username)).toEqual({ ...created, disabled: true, sessionEpoch: 1 });
       expect(await harness.store.setDisabled(created.username, false)).toBe(true);
-      expect(await harness.store.getUser(created.username)).toEqual(created);
+      expect(await harness.store.getUser(created.username)).toEqual({ ...created, sessionEpoch: 1 });
+    });
+
+    it('endSessions raises the count of ended sessions and changes nothing else', async () => {
+      const created = registered();
+      await harness.store.createUser(created);
+      expect(created.sessionEpoch).toBeUndefined();
+      expect(await harness.store.endSessions(created.username)).toBe(true);
+      expect(await harness.store.getUser(created.username)).toEqual({ ...created, sessionEpoch: 1 });
+      // Concurrent calls each count: none is lost.
+      await Promise.all(Array.from({ length: 5 }, () => harness.store.endSessions(created.username)));
+      expect((await harness.store.getUser(created.username))?.sessionEpoch).toBe(6);
     });
 
     it('deleteUser returns the user as it was, once', async () => {
@@ -158,6 +172,7 @@ describe.each([
     it.each([
       ['setPassword', (store: UserDirectory, username: string) => store.setPassword(username, '$scrypt$new', LATER)],
       ['setDisabled', (store: UserDirectory, username: string) => store.setDisabled(username, true)],
+      ['endSessions', (store: UserDirectory, username: string) => store.endSessions(username)],
     ])('%s of an unknown user returns false and registers nothing', async (_method, change) => {
       const username = `unknown-${randomUUID()}`;
       expect(await change(harness.store, username)).toBe(false);

@@ -16,11 +16,13 @@ export function operatorPolicy(checks: readonly Check[], stack: DeployedStack): 
     `arn:${stack.partition}:${service}:${stack.region}:${stack.account}:${resource}`;
   const groups = new Map<
     string,
-    { sid: string; resource: string; actions: Set<string>; condition?: PolicyStatement['Condition'] }
+    { sid: string; resources: Set<string>; actions: Set<string>; condition?: PolicyStatement['Condition'] }
   >();
+  // One statement per kind of resource: a table's indexes share one, listing each index the calls used.
   const group = (sid: string, resource: string, action: string, condition?: PolicyStatement['Condition']) => {
-    const entry = groups.get(sid) ?? { sid, resource, actions: new Set<string>(), condition };
+    const entry = groups.get(sid) ?? { sid, resources: new Set<string>(), actions: new Set<string>(), condition };
     entry.actions.add(action);
+    entry.resources.add(resource);
     groups.set(sid, entry);
   };
   const tagged = { StringEquals: { [`aws:ResourceTag/${SIGNING_KEY_TAG_KEY}`]: stack.stackName } };
@@ -50,11 +52,11 @@ export function operatorPolicy(checks: readonly Check[], stack: DeployedStack): 
       throw new Error(`no operator statement for ${check.action} on ${check.resource}`);
     }
   }
-  const statements: PolicyStatement[] = [...groups.values()].map(({ sid, resource, actions, condition }) => ({
+  const statements: PolicyStatement[] = [...groups.values()].map(({ sid, resources, actions, condition }) => ({
     Sid: sid,
     Effect: 'Allow',
     Action: [...actions].sort(),
-    Resource: resource,
+    Resource: resources.size === 1 ? [...resources][0]! : [...resources].sort(),
     ...(condition === undefined ? {} : { Condition: condition }),
   }));
   statements.sort((a, b) => a.Sid!.localeCompare(b.Sid!));

@@ -231,6 +231,7 @@ describe('Lambda functions', () => {
       expect(variables).not.toHaveProperty(ENV.kmsEndpoint);
       expect(variables.NODE_OPTIONS).toBe('--enable-source-maps');
       expect(variables[ENV.scrypt]).toBe('N=131072,r=8,p=1');
+      expect(variables[ENV.refreshTokenGraceSeconds]).toBe('30');
       expect(variables[ENV.signingKeyId]).toBe('alias/ropc-token-service/RopcTokenService/signing');
       expect(variables[ENV.issuer]).toEqual({
         'Fn::Join': [
@@ -384,7 +385,7 @@ describe('IAM', () => {
     expect(TABLE_ACTIONS.token).toEqual({
       clients: ['dynamodb:GetItem'],
       users: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-      refreshTokens: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+      refreshTokens: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       loginAttempts: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
       signingKeys: ['dynamodb:Scan'],
     });
@@ -862,6 +863,21 @@ describe('settings', () => {
       { accessTokenTtlSeconds: 2 * 86_400 },
       /accessTokenTtlSeconds must be a whole number from 60 to 86400/,
     ],
+    [
+      'a refresh-token grace above a minute',
+      { refreshTokenGraceSeconds: 61 },
+      /refreshTokenGraceSeconds must be a whole number from 0 to 60, got 61/,
+    ],
+    [
+      'a negative refresh-token grace',
+      { refreshTokenGraceSeconds: -1 },
+      /refreshTokenGraceSeconds must be a whole number from 0 to 60, got -1/,
+    ],
+    [
+      'a fractional refresh-token grace',
+      { refreshTokenGraceSeconds: 1.5 },
+      /refreshTokenGraceSeconds must be a whole number from 0 to 60, got 1.5/,
+    ],
     ['a bad scope', { scopesSupported: ['read', 'a"b'] }, /"a"b" is not a valid scope token/],
     ['a bad stage name', { stageName: 'prod/1' }, /stageName may hold only/],
     ['an AWS-reserved alias', { signingKeyAlias: 'alias/aws/mine' }, /must not start with "alias\/aws\/"/],
@@ -932,6 +948,30 @@ describe('settings', () => {
         },
       },
     });
+  });
+
+  it.each([
+    ['0', '0'],
+    ['60', '60'],
+    [45, '45'],
+  ])('passes context refreshTokenGraceSeconds=%j to the functions as REFRESH_TOKEN_GRACE_SECONDS', (value, env) => {
+    const { stack, template } = synthService({ refreshTokenGraceSeconds: value });
+    const functions = resourcesOfType(template, 'AWS::Lambda::Function');
+    for (const name of HANDLERS) {
+      const fn = functions[logicalId(stack.functions.functions[name])]!;
+      expect(fn.Properties!.Environment.Variables[ENV.refreshTokenGraceSeconds], name).toBe(env);
+    }
+  });
+
+  it.each<[unknown, RegExp]>([
+    ['61', /refreshTokenGraceSeconds must be a whole number from 0 to 60, got 61/],
+    ['-1', /refreshTokenGraceSeconds must be a whole number from 0 to 60, got -1/],
+    ['2.5', /refreshTokenGraceSeconds must be a whole number from 0 to 60, got 2.5/],
+    ['abc', /context refreshTokenGraceSeconds="abc": expected a number/],
+  ])('stops the synthesis for context refreshTokenGraceSeconds=%j, naming the key and the range', (value, message) => {
+    const attempt = () => synthService({ refreshTokenGraceSeconds: value });
+    expect(attempt).toThrow(TokenServiceSettingsError);
+    expect(attempt).toThrow(message);
   });
 
   it.each<[Record<string, unknown>, RegExp]>([

@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliDeps, runCli } from '../../bin/admin/cli';
 import { type StackOutput, stackSettingsFromOutputs } from '../../bin/admin/stack-outputs';
@@ -28,8 +28,9 @@ import {
   USERS_TABLE_NAME_OUTPUT,
 } from '../../contract/stack-outputs';
 import type { TableNames } from '../../contract/tables';
+import { DynamoClientStore } from '../../lambda/adapters/client-store';
 import { DynamoLoginAttemptStore } from '../../lambda/adapters/login-attempt-store';
-import { DynamoRefreshTokenStore, familyMarkerKey } from '../../lambda/adapters/refresh-token-store';
+import { DynamoRefreshTokenStore, familyKey, legacyTokenItem } from '../../lambda/adapters/refresh-token-store';
 import { DynamoUserRefreshTokens } from '../../lambda/adapters/user-refresh-tokens';
 import { hashClientSecret } from '../../lambda/oauth/client-secret';
 import { attemptSubject } from '../../lambda/oauth/lockout';
@@ -139,40 +140,45 @@ function unique(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
 
-async function seedTokens(userId: string, username: string, states: RefreshToken['state'][]): Promise<string[]> {
+/** What seedSessions stores: a family item (live or revoked), or a legacy token item (one per token). */
+type Session = 'family' | 'revokedFamily' | 'legacyActive' | 'legacyRotated';
+
+/** Stores one refresh-token family per entry for the user, and returns their family ids. */
+async function seedSessions(userId: string, username: string, kinds: readonly Session[]): Promise<string[]> {
   const now = Math.floor(Date.now() / 1000);
-  const hashes: string[] = [];
-  for (const [generation, tokenState] of states.entries()) {
-    const tokenHash = randomBytes(32).toString('base64url');
-    await refreshTokens.create({
-      tokenHash,
-      familyId: randomUUID(),
-      clientId: 'app',
-      userId,
-      username,
-      scope: ['read'],
-      generation,
-      issuedAt: now,
-      idleExpiresAt: now + 3600,
-      familyExpiresAt: now + 86_400,
-      state: tokenState,
-    });
-    hashes.push(tokenHash);
+  const familyIds: string[] = [];
+  for (const [generation, kind] of kinds.entries()) {
+    const familyId = randomBytes(16).toString('base64url');
+    const common = { familyId, clientId: 'app', userId, username, scope: ['read'], generation };
+    const times = { issuedAt: now, idleExpiresAt: now + 3600, familyExpiresAt: now + 86_400 };
+    if (kind === 'family' || kind === 'revokedFamily') {
+      await refreshTokens.createFamily({
+        ...common,
+        ...times,
+        currentHash: randomBytes(32).toString('base64url'),
+        familyIssuedAt: now,
+        ...(kind === 'revokedFamily' ? { revokedAt: now - 100 } : {}),
+      });
+    } else {
+      const token: RefreshToken = {
+        ...common,
+        ...times,
+        tokenHash: randomBytes(32).toString('base64url'),
+        state: kind === 'legacyActive' ? 'active' : 'rotated',
+      };
+      await db.send(new PutCommand({ TableName: tables.refreshTokens, Item: legacyTokenItem(token) }));
+    }
+    familyIds.push(familyId);
   }
-  return hashes;
+  return familyIds;
 }
 
-async function tokenStates(hashes: readonly string[]): Promise<string[]> {
-  return Promise.all(hashes.map(async (hash) => (await refreshTokens.get(hash))?.state ?? 'missing'));
-}
-
-/** Whether the family of each token carries the revocation marker every rotation checks. */
-async function familiesRevoked(hashes: readonly string[]): Promise<boolean[]> {
+/** Whether each family is revoked: its item (for a family of legacy tokens, the item only revoking writes) says so. */
+async function familiesRevoked(familyIds: readonly string[]): Promise<boolean[]> {
   return Promise.all(
-    hashes.map(async (hash) => {
-      const token = await refreshTokens.get(hash);
-      if (token === undefined) throw new Error('no such token');
-      return (await rawItem(tables.refreshTokens, { tokenHash: familyMarkerKey(token.familyId) })) !== undefined;
+    familyIds.map(async (familyId) => {
+      const item = await rawItem(tables.refreshTokens, { tokenHash: familyKey(familyId) });
+      return item?.revokedAt !== undefined;
     }),
   );
 }
@@ -249,6 +255,53 @@ describe('clients create', () => {
   });
 
   it.each([
+    ['0', 0],
+    ['60', 60],
+  ])('stores --refresh-grace %s as a number the client store reads back', async (value, seconds) => {
+    const id = unique('grace');
+    expect(Object.keys(await runJson(['clients', 'create', id, '--refresh-grace', value])).sort()).toEqual([
+      'client_id',
+      'client_secret',
+    ]);
+    expect((await clientItem(id))?.refreshGraceSeconds).toBe(seconds);
+    const client = await new DynamoClientStore(db, tables.clients).getClient(id);
+    expect(client?.refreshGraceSeconds).toBe(seconds);
+  });
+
+  it('takes --refresh-grace=SECONDS too, for public clients as well', async () => {
+    const id = unique('grace-spa');
+    expect(await runJson(['clients', 'create', id, '--public', '--refresh-grace=15'])).toEqual({
+      client_id: id,
+      public: true,
+    });
+    expect((await clientItem(id))?.refreshGraceSeconds).toBe(15);
+  });
+
+  it("stores no refresh-token grace without --refresh-grace, so that the stack's applies", async () => {
+    const id = unique('no-grace');
+    await runJson(['clients', 'create', id]);
+    expect(await clientItem(id)).not.toHaveProperty('refreshGraceSeconds');
+    expect(await new DynamoClientStore(db, tables.clients).getClient(id)).not.toHaveProperty('refreshGraceSeconds');
+  });
+
+  it.each([
+    [['--refresh-grace', '-1'], /invalid --refresh-grace "-1": use a whole number of seconds from 0 to 60/],
+    [['--refresh-grace', '61'], /invalid --refresh-grace "61": use a whole number of seconds from 0 to 60/],
+    [['--refresh-grace', '1.5'], /invalid --refresh-grace "1.5": use a whole number of seconds from 0 to 60/],
+    [['--refresh-grace', 'abc'], /invalid --refresh-grace "abc": use a whole number of seconds from 0 to 60/],
+    [['--refresh-grace', '1e1'], /invalid --refresh-grace "1e1": use a whole number of seconds from 0 to 60/],
+    [['--refresh-grace', ''], /invalid --refresh-grace "": use a whole number of seconds from 0 to 60/],
+    [['--refresh-grace=-5'], /invalid --refresh-grace "-5": use a whole number of seconds from 0 to 60/],
+    [['--refresh-grace'], /option --refresh-grace needs a value/],
+    [['--refresh-grace', '--public'], /option --refresh-grace needs a value/],
+    [['--refresh-grace', '5', '--refresh-grace', '6'], /option --refresh-grace is given more than once/],
+  ])('refuses %j as a usage error (exit 2) and creates nothing', async (options, message) => {
+    const id = unique('bad-grace');
+    expectFailure(await run(['clients', 'create', id, ...options]), 2, message);
+    expect(await clientItem(id)).toBeUndefined();
+  });
+
+  it.each([
     [['clients', 'create', 'bad id'], /invalid client ID/],
     [['clients', 'create', 'x'.repeat(129)], /invalid client ID/],
     [
@@ -286,6 +339,7 @@ describe('clients list, disable, delete', () => {
       grant_types: ['password', 'refresh_token'],
       scopes: ['read'],
       audience: 'aud-1',
+      refresh_grace_seconds: null,
       disabled: false,
       created_at: expect.any(String),
     });
@@ -293,6 +347,7 @@ describe('clients list, disable, delete', () => {
       public: true,
       grant_types: ['password'],
       audience: null,
+      refresh_grace_seconds: null,
     });
     const ids = clients.map((c) => c.client_id as string);
     expect(ids).toEqual([...ids].sort((a, b) => a.localeCompare(b)));
@@ -301,12 +356,40 @@ describe('clients list, disable, delete', () => {
     const human = await run(['clients', 'list']);
     expect(human.code).toBe(0);
     const lines = human.out.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^CLIENT ID\s+TYPE\s+GRANT TYPES\s+SCOPES\s+AUDIENCE\s+DISABLED\s+CREATED$/);
-    expect(lines.find((line) => line.startsWith(confidential))).toMatch(
-      new RegExp(`^${confidential}\\s+confidential\\s+password,refresh_token\\s+read\\s+aud-1\\s+no\\s+\\d{4}-`),
+    expect(lines[0]).toMatch(
+      /^CLIENT ID\s+TYPE\s+GRANT TYPES\s+SCOPES\s+AUDIENCE\s+REFRESH GRACE\s+DISABLED\s+CREATED$/,
     );
-    expect(lines.find((line) => line.startsWith(publicId))).toMatch(/\spublic\s+password\s+-\s+-\s+no\s/);
+    expect(lines.find((line) => line.startsWith(confidential))).toMatch(
+      new RegExp(
+        `^${confidential}\\s+confidential\\s+password,refresh_token\\s+read\\s+aud-1\\s+default\\s+no\\s+\\d{4}-`,
+      ),
+    );
+    expect(lines.find((line) => line.startsWith(publicId))).toMatch(/\spublic\s+password\s+-\s+-\s+default\s+no\s/);
     expect(human.out).not.toContain('sha256:');
+  });
+
+  it("shows each client's own refresh-token grace, and which clients use the stack's", async () => {
+    const strict = unique('list-grace-0');
+    const lenient = unique('list-grace-60');
+    const plain = unique('list-grace-none');
+    await runJson(['clients', 'create', strict, '--refresh-grace', '0']);
+    await runJson(['clients', 'create', lenient, '--public', '--refresh-grace', '60']);
+    await runJson(['clients', 'create', plain]);
+
+    const clients = (await runJson(['clients', 'list'])).clients as Record<string, unknown>[];
+    const grace = (id: string) => clients.find((c) => c.client_id === id)?.refresh_grace_seconds;
+    expect([grace(strict), grace(lenient), grace(plain)]).toEqual([0, 60, null]);
+
+    const human = await run(['clients', 'list']);
+    expect(human.code).toBe(0);
+    const lines = human.out.trimEnd().split('\n');
+    const column = lines[0]!.indexOf('REFRESH GRACE');
+    const cell = (id: string) =>
+      lines
+        .find((line) => line.startsWith(id))
+        ?.slice(column)
+        .split(/\s+/)[0];
+    expect([cell(strict), cell(lenient), cell(plain)]).toEqual(['0s', '60s', 'default']);
   });
 
   it('disables a client', async () => {
@@ -435,7 +518,7 @@ describe('users', () => {
     const name = unique('dave');
     const userId = await createUser(name, 'old password');
     const before = (await userItem(name))?.passwordChangedAt as string;
-    const hashes = await seedTokens(userId, name, ['active', 'active', 'rotated']);
+    const families = await seedSessions(userId, name, ['family', 'family', 'legacyRotated']);
     await new Promise((resolve) => setTimeout(resolve, 5));
 
     const result = await runJson(['users', 'set-password', name, '--password-stdin'], 'new password\n');
@@ -445,9 +528,8 @@ describe('users', () => {
     expect(await verifyPassword('old password', item?.passwordHash as string)).toBe(false);
     expect(item?.userId).toBe(userId);
     expect(Date.parse(item?.passwordChangedAt as string)).toBeGreaterThan(Date.parse(before));
-    // Every family is revoked; the active tokens are also marked (a rotated one is unusable anyway).
-    expect(await familiesRevoked(hashes)).toEqual([true, true, true]);
-    expect(await tokenStates(hashes)).toEqual(['revoked', 'revoked', 'rotated']);
+    // Every family is revoked, the legacy one through the item its tokens' use checks.
+    expect(await familiesRevoked(families)).toEqual([true, true, true]);
   });
 
   it('reports set-password for a missing user before reading stdin (exit 1)', async () => {
@@ -461,7 +543,7 @@ describe('users', () => {
   it('disables (revoking refresh tokens) and enables a user', async () => {
     const name = unique('erin');
     const userId = await createUser(name);
-    const hashes = await seedTokens(userId, name, ['active', 'active']);
+    const families = await seedSessions(userId, name, ['family', 'legacyActive']);
 
     expect(await runJson(['users', 'disable', name])).toEqual({
       username: name,
@@ -469,12 +551,12 @@ describe('users', () => {
       revoked_refresh_tokens: 2,
     });
     expect((await userItem(name))?.disabled).toBe(true);
-    expect(await tokenStates(hashes)).toEqual(['revoked', 'revoked']);
+    expect(await familiesRevoked(families)).toEqual([true, true]);
 
     expect(await runJson(['users', 'enable', name])).toEqual({ username: name, disabled: false });
     expect((await userItem(name))?.disabled).toBe(false);
     // Enabling does not bring revoked tokens back.
-    expect(await tokenStates(hashes)).toEqual(['revoked', 'revoked']);
+    expect(await familiesRevoked(families)).toEqual([true, true]);
 
     const human = await run(['users', 'disable', name]);
     expect(human).toEqual({ code: 0, out: `Disabled user "${name}"; revoked 0 refresh tokens.\n`, err: '' });
@@ -483,7 +565,7 @@ describe('users', () => {
   it('deletes a user and revokes its refresh tokens', async () => {
     const name = unique('frank');
     const userId = await createUser(name);
-    const hashes = await seedTokens(userId, name, ['active']);
+    const families = await seedSessions(userId, name, ['family']);
     expect(await runJson(['users', 'delete', name])).toEqual({
       username: name,
       user_id: userId,
@@ -491,7 +573,7 @@ describe('users', () => {
       revoked_refresh_tokens: 1,
     });
     expect(await userItem(name)).toBeUndefined();
-    expect(await tokenStates(hashes)).toEqual(['revoked']);
+    expect(await familiesRevoked(families)).toEqual([true]);
     expectFailure(await run(['users', 'delete', name]), 1, /there is no user/);
   });
 
@@ -507,74 +589,88 @@ describe('tokens revoke', () => {
     const other = unique('hank');
     const userId = await createUser(name);
     const otherId = await createUser(other);
-    const hashes = await seedTokens(userId, name, ['active', 'active', 'rotated', 'revoked']);
-    const otherHashes = await seedTokens(otherId, other, ['active', 'rotated']);
-    const alreadyRevokedAt = (await rawItem(tables.refreshTokens, { tokenHash: hashes[3] ?? '' }))?.revokedAt;
+    const families = await seedSessions(userId, name, ['family', 'legacyActive', 'legacyRotated', 'revokedFamily']);
+    const otherFamilies = await seedSessions(otherId, other, ['family', 'legacyRotated']);
+    const familyItem = (familyId: string) => rawItem(tables.refreshTokens, { tokenHash: familyKey(familyId) });
+    const alreadyRevokedAt = (await familyItem(families[3] ?? ''))?.revokedAt;
 
     const before = Math.floor(Date.now() / 1000);
     expect(await runJson(['tokens', 'revoke', '--username', name])).toEqual({
       username: name,
       revoked_refresh_tokens: 3,
     });
-    expect(await tokenStates(hashes)).toEqual(['revoked', 'revoked', 'rotated', 'revoked']);
-    expect(await familiesRevoked(hashes)).toEqual([true, true, true, false]);
-    expect(await tokenStates(otherHashes)).toEqual(['active', 'rotated']);
-    expect(await familiesRevoked(otherHashes)).toEqual([false, false]);
-    // A later token of a revoked family that the index did not show yet cannot rotate either.
-    const rotated = (await refreshTokens.get(hashes[2] ?? ''))!;
-    const unseen = {
-      ...rotated,
-      tokenHash: randomBytes(32).toString('base64url'),
-      generation: 1,
-      state: 'active' as const,
-    };
-    await refreshTokens.create(unseen);
-    const now = Math.floor(Date.now() / 1000);
-    await expect(
-      refreshTokens.rotate(unseen, { ...unseen, tokenHash: randomBytes(32).toString('base64url'), generation: 2 }, now),
-    ).rejects.toMatchObject({
-      current: { state: 'revoked' },
-    });
-    const otherToken = (await refreshTokens.get(otherHashes[0] ?? ''))!;
-    await refreshTokens.rotate(
-      otherToken,
-      { ...otherToken, tokenHash: randomBytes(32).toString('base64url'), generation: 1 },
-      now,
-    );
-    const item = await rawItem(tables.refreshTokens, { tokenHash: hashes[0] ?? '' });
+    expect(await familiesRevoked(families)).toEqual([true, true, true, true]);
+    expect(await familiesRevoked(otherFamilies)).toEqual([false, false]);
+    const item = await familyItem(families[0] ?? '');
     expect(item?.revokedAt).toBeGreaterThanOrEqual(before);
     expect(item?.revokedAt).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
-    // The one that was revoked already keeps its state and time.
-    expect((await rawItem(tables.refreshTokens, { tokenHash: hashes[3] ?? '' }))?.revokedAt).toBe(alreadyRevokedAt);
+    // The one that was revoked already keeps its time.
+    expect((await familyItem(families[3] ?? ''))?.revokedAt).toBe(alreadyRevokedAt);
+
+    // A later legacy token of a revoked family, which the index did not show, cannot move into the family model.
+    const now = Math.floor(Date.now() / 1000);
+    const unseen: RefreshToken = {
+      tokenHash: randomBytes(32).toString('base64url'),
+      familyId: families[2] ?? '',
+      clientId: 'app',
+      userId,
+      username: name,
+      scope: ['read'],
+      generation: 5,
+      issuedAt: now,
+      idleExpiresAt: now + 3600,
+      familyExpiresAt: now + 86_400,
+      state: 'active',
+    };
+    await db.send(new PutCommand({ TableName: tables.refreshTokens, Item: legacyTokenItem(unseen) }));
+    const moved = {
+      familyId: unseen.familyId,
+      clientId: 'app',
+      userId,
+      username: name,
+      scope: ['read'],
+      generation: 6,
+      currentHash: randomBytes(32).toString('base64url'),
+      issuedAt: now,
+      familyIssuedAt: now,
+      idleExpiresAt: now + 3600,
+      familyExpiresAt: now + 86_400,
+    };
+    await expect(refreshTokens.migrate(unseen, moved, now)).rejects.toMatchObject({ revoked: true });
+    // The other user's family still rotates.
+    const otherFamily = (await refreshTokens.getFamily(otherFamilies[0] ?? ''))!;
+    await refreshTokens.rotate(
+      otherFamily,
+      {
+        ...otherFamily,
+        generation: 1,
+        currentHash: randomBytes(32).toString('base64url'),
+        previous: { hash: otherFamily.currentHash, rotatedAt: now, sealedSuccessor: 'AAAA' },
+      },
+      now,
+    );
 
     const again = await run(['tokens', 'revoke', '--username', name]);
     expect(again).toEqual({ code: 0, out: `Revoked 0 refresh tokens of user "${name}".\n`, err: '' });
   });
 
-  it('follows the index across pages', async () => {
+  it('follows the indexes across pages', async () => {
     const userId = randomUUID();
-    const hashes = await seedTokens(userId, 'paged', [
-      'active',
-      'rotated',
-      'active',
-      'revoked',
-      'active',
-      'active',
-      'active',
+    const families = await seedSessions(userId, 'paged', [
+      'family',
+      'legacyRotated',
+      'family',
+      'revokedFamily',
+      'legacyActive',
+      'family',
+      'family',
     ]);
     const revoker = new DynamoUserRefreshTokens(db, tables.refreshTokens, 2);
     expect(await revoker.revokeAllForUser(userId, 1_700_000_000)).toBe(6);
-    expect(await tokenStates(hashes)).toEqual([
-      'revoked',
-      'rotated',
-      'revoked',
-      'revoked',
-      'revoked',
-      'revoked',
-      'revoked',
-    ]);
-    expect(await familiesRevoked(hashes)).toEqual([true, true, true, false, true, true, true]);
-    expect((await rawItem(tables.refreshTokens, { tokenHash: hashes[6] ?? '' }))?.revokedAt).toBe(1_700_000_000);
+    expect(await familiesRevoked(families)).toEqual([true, true, true, true, true, true, true]);
+    expect((await rawItem(tables.refreshTokens, { tokenHash: familyKey(families[6] ?? '') }))?.revokedAt).toBe(
+      1_700_000_000,
+    );
     expect(await revoker.revokeAllForUser(userId)).toBe(0);
   });
 
@@ -593,6 +689,7 @@ describe('command line and target errors', () => {
       expect(err).toBe('');
       for (const command of [
         'clients create ID [--public] [--scopes "a b"] [--audience A] [--grant-types password,refresh_token]',
+        '[--refresh-grace SECONDS]',
         'clients list',
         'clients disable ID',
         'clients delete ID',
@@ -1014,5 +1111,14 @@ describe('option values that begin with a dash', () => {
   it('still refuses a dash word as the value of a string option', async () => {
     const { parseCommandLine } = await import('../../bin/admin/args');
     expect(() => parseCommandLine(['clients', 'list', '--stack', '-prod'])).toThrow(/option --stack needs a value/);
+  });
+
+  it('takes a negative number as the value, for the option to judge', async () => {
+    const { parseCommandLine } = await import('../../bin/admin/args');
+    expect(parseCommandLine(['clients', 'create', 'app', '--refresh-grace', '-1', '--json'])).toMatchObject({
+      args: { ID: 'app' },
+      strings: { 'refresh-grace': '-1' },
+      flags: { json: true },
+    });
   });
 });

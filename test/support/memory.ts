@@ -3,10 +3,10 @@ import { disableClient, disableUser, registerClient, registerUser } from '../../
 import type { OAuthSettings } from '../../lambda/oauth/config';
 import type { TokenEndpointDeps } from '../../lambda/oauth/grants/grant';
 import type { HttpRequest } from '../../lambda/oauth/http';
-import type { RefreshToken } from '../../lambda/oauth/ports';
+import type { RefreshFamily, RefreshToken } from '../../lambda/oauth/ports';
 import type { ScryptParams } from '../../lambda/passwords';
 import { scryptPasswordHasher } from '../../lambda/passwords/hasher';
-import { hashRefreshToken } from '../../lambda/tokens/refresh-token';
+import { hashRefreshToken, parseRefreshToken } from '../../lambda/tokens/refresh-token';
 import {
   LocalSigner,
   MemoryClientStore,
@@ -175,4 +175,26 @@ export function refreshTokenRecord(issuedAt: number, overrides: Partial<RefreshT
     state: 'active',
     ...overrides,
   };
+}
+
+/** The family a refresh token names, as the memory store holds it (undefined for a token of no family). */
+export function familyOf(deps: MemoryDeps, token: string): RefreshFamily | undefined {
+  const presented = parseRefreshToken(token);
+  return presented?.format === 'family' ? deps.refreshTokens.families.get(presented.familyId) : undefined;
+}
+
+/**
+ * Where a refresh token stands in its family: 'current' (usable), 'previous' (just replaced), 'spent'
+ * (older, or never the family's), 'revoked' (its family is), or undefined when it names no stored family.
+ */
+export function tokenStanding(
+  deps: MemoryDeps,
+  token: string,
+): 'current' | 'previous' | 'spent' | 'revoked' | undefined {
+  const family = familyOf(deps, token);
+  if (family === undefined) return undefined;
+  if (family.revokedAt !== undefined) return 'revoked';
+  const hash = hashRefreshToken(token);
+  if (hash === family.currentHash) return 'current';
+  return hash === family.previous?.hash ? 'previous' : 'spent';
 }

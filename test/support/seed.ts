@@ -24,6 +24,8 @@ export interface ClientSeed {
   readonly grantTypes?: readonly GrantType[];
   readonly audience?: string;
   readonly trustEndUserIp?: boolean;
+  /** The client's own refresh-token grace; the stack's when absent. */
+  readonly refreshGraceSeconds?: number;
 }
 
 export interface UserSeed {
@@ -58,6 +60,7 @@ export async function seed(
         ...(client.audience === undefined ? {} : { audience: client.audience }),
         grantTypes: client.grantTypes ?? ['password', 'refresh_token'],
         ...(client.trustEndUserIp === undefined ? {} : { trustEndUserIp: client.trustEndUserIp }),
+        ...(client.refreshGraceSeconds === undefined ? {} : { refreshGraceSeconds: client.refreshGraceSeconds }),
       },
     );
   }

@@ -21,7 +21,7 @@ import {
 } from '../../lambda/accounts';
 import { hashClientSecret, verifyClientSecret } from '../../lambda/oauth/client-secret';
 import { attemptSubject, usernameKey } from '../../lambda/oauth/lockout';
-import type { RefreshToken } from '../../lambda/oauth/ports';
+import type { RefreshFamily, RefreshToken } from '../../lambda/oauth/ports';
 import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
 import { needsRehash, verifyPassword } from '../../lambda/passwords';
 import { hashRefreshToken } from '../../lambda/tokens/refresh-token';
@@ -73,7 +73,27 @@ const CONFIDENTIAL: NewClient = {
 const PUBLIC: NewClient = { clientId: 'mobile', isPublic: true, scopes: ['read'], grantTypes: ['password'] };
 
 let minted = 0;
-function refreshToken(userId: string, overrides: Partial<RefreshToken> = {}): RefreshToken {
+/** A refresh-token family of `userId`'s, issued now, stored as one item. */
+function refreshFamily(userId: string, overrides: Partial<RefreshFamily> = {}): RefreshFamily {
+  const currentHash = hashRefreshToken(`refresh-token-${++minted}`);
+  return {
+    familyId: `family-${currentHash.slice(0, 8)}`,
+    clientId: 'app',
+    userId,
+    username: 'alice',
+    scope: ['read'],
+    generation: 0,
+    currentHash,
+    issuedAt: NOW_SECONDS,
+    familyIssuedAt: NOW_SECONDS,
+    idleExpiresAt: NOW_SECONDS + 3600,
+    familyExpiresAt: NOW_SECONDS + 86_400,
+    ...overrides,
+  };
+}
+
+/** A refresh token of `userId`'s stored one item per token (legacy tokens). */
+function legacyRefreshToken(userId: string, overrides: Partial<RefreshToken> = {}): RefreshToken {
   const tokenHash = hashRefreshToken(`refresh-token-${++minted}`);
   return {
     tokenHash,
@@ -84,6 +104,7 @@ function refreshToken(userId: string, overrides: Partial<RefreshToken> = {}): Re
     scope: ['read'],
     generation: 0,
     issuedAt: NOW_SECONDS,
+    familyIssuedAt: NOW_SECONDS,
     idleExpiresAt: NOW_SECONDS + 3600,
     familyExpiresAt: NOW_SECONDS + 86_400,
     state: 'active',
@@ -153,9 +174,28 @@ describe('registerClient', () => {
     expect(p.clients.clients.get('app')).toMatchObject({ audience: 'https://api.example.test', trustEndUserIp: true });
   });
 
-  it.each([
-    ['a public client with a secret', { ...PUBLIC, secret: 'nope' }, /a public client has no secret/],
-    ['a public client trusted with X-End-User-IP', { ...PUBLIC, trustEndUserIp: true }, /only a confidential client/],
+  it.each([0, 60])('stores a refresh-token grace of its own, %d s, as a number', async (refreshGraceSeconds) => {
+    await registerClient(p, { ...PUBLIC, refreshGraceSeconds });
+    expect(p.clients.clients.get('mobile')?.refreshGraceSeconds).toBe(refreshGraceSeconds);
+  });
+
+  it("stores no refresh-token grace when none is given, so that the stack's applies", async () => {
+    await registerClient(p, PUBLIC);
+    expect(p.clients.clients.get('mobile')).not.toHaveProperty('refreshGraceSeconds');
+  });
+
+  it.each<[string, NewClient, RegExp]>([
+    ['a public client with a secret', { ...PUBLIC, secret: 'nope' }, /a public client has no secret/] as const,
+    [
+      'a public client trusted with X-End-User-IP',
+      { ...PUBLIC, trustEndUserIp: true },
+      /only a confidential client/,
+    ] as const,
+    ...[61, -1, 1.5, Number.NaN].map((refreshGraceSeconds): [string, NewClient, RegExp] => [
+      `a refresh-token grace of ${refreshGraceSeconds} s`,
+      { ...PUBLIC, refreshGraceSeconds },
+      /the refresh-token grace must be a whole number of seconds from 0 to 60/,
+    ]),
   ])('refuses %s and registers nothing', async (_case, client, message) => {
     const error = await failure(registerClient(p, client));
     expect(error).toBeInstanceOf(InvalidClientRegistrationError);
@@ -263,8 +303,12 @@ describe('registerUser', () => {
 describe("the actions that end a user's sessions", () => {
   let p: Ports;
   let userId: string;
-  let live: RefreshToken[];
-  let others: RefreshToken[];
+  /** Alice's live families: two family items and a legacy token's family. */
+  let live: RefreshFamily[];
+  let liveLegacy: RefreshToken;
+  let others: RefreshFamily[];
+  let otherLegacy: RefreshToken;
+  let expired: RefreshFamily;
   beforeEach(async () => {
     p = ports();
     ({ userId } = await registerUser(p, {
@@ -279,13 +323,17 @@ describe("the actions that end a user's sessions", () => {
       scrypt: FAST_SCRYPT,
       scopes: ['read'],
     });
-    live = [refreshToken(userId), refreshToken(userId)];
-    others = [refreshToken(bobId)];
+    live = [refreshFamily(userId), refreshFamily(userId)];
+    others = [refreshFamily(bobId, { username: 'bob' })];
     // Past its absolute expiry at the clock's now: not counted.
-    const expired = refreshToken(userId, { idleExpiresAt: NOW_SECONDS - 10, familyExpiresAt: NOW_SECONDS });
-    for (const token of [...live, ...others, expired]) await p.refreshTokens.create(token);
+    expired = refreshFamily(userId, { idleExpiresAt: NOW_SECONDS - 10, familyExpiresAt: NOW_SECONDS });
+    for (const family of [...live, ...others, expired]) await p.refreshTokens.createFamily(family);
+    liveLegacy = legacyRefreshToken(userId);
+    otherLegacy = legacyRefreshToken(bobId, { username: 'bob' });
+    for (const token of [liveLegacy, otherLegacy]) p.refreshTokens.tokens.set(token.tokenHash, token);
   });
 
+  const revokedAtOf = (family: RefreshFamily) => p.refreshTokens.families.get(family.familyId)?.revokedAt;
   const stateOf = (token: RefreshToken) => p.refreshTokens.tokens.get(token.tokenHash)?.state;
 
   /** A revoker that notes what the user looked like when it was called, then revokes. */
@@ -306,10 +354,14 @@ describe("the actions that end a user's sessions", () => {
     ['setPassword', () => setPassword(p, { username: 'alice', password: 'new password', scrypt: FAST_SCRYPT })],
     ['revokeUserTokens', () => revokeUserTokens(p, 'alice')],
   ])('%s revokes every live refresh-token family of the user, and only theirs', async (_name, action) => {
-    expect(await action()).toEqual({ userId, revokedRefreshTokens: 2 });
-    expect(live.map(stateOf)).toEqual(['revoked', 'revoked']);
-    expect(others.map(stateOf)).toEqual(['active']);
-    for (const token of live) expect(p.refreshTokens.revokedFamilies.has(token.familyId)).toBe(true);
+    expect(await action()).toEqual({ userId, revokedRefreshTokens: 3 });
+    expect(live.map(revokedAtOf)).toEqual([NOW_SECONDS, NOW_SECONDS]);
+    expect(stateOf(liveLegacy)).toBe('revoked');
+    expect(p.refreshTokens.revokedFamilies.has(liveLegacy.familyId)).toBe(true);
+    expect(others.map(revokedAtOf)).toEqual([undefined]);
+    expect(stateOf(otherLegacy)).toBe('active');
+    expect(p.refreshTokens.revokedFamilies.has(otherLegacy.familyId)).toBe(false);
+    expect(revokedAtOf(expired)).toBeUndefined();
   });
 
   it('disableUser disables the user before revoking, so a revocation cut short still leaves the user refused', async () => {
@@ -325,7 +377,7 @@ describe("the actions that end a user's sessions", () => {
 
   it('deleteUser deletes the user before revoking', async () => {
     const refreshTokens = observing();
-    expect(await deleteUser({ ...p, refreshTokens }, 'alice')).toEqual({ userId, revokedRefreshTokens: 2 });
+    expect(await deleteUser({ ...p, refreshTokens }, 'alice')).toEqual({ userId, revokedRefreshTokens: 3 });
     expect(refreshTokens.seen).toEqual([undefined]);
   });
 
@@ -341,11 +393,11 @@ describe("the actions that end a user's sessions", () => {
 
   it('enableUser enables the user and revokes nothing', async () => {
     await disableUser(p, 'alice');
-    const replacement = refreshToken(userId);
-    await p.refreshTokens.create(replacement);
+    const replacement = refreshFamily(userId);
+    await p.refreshTokens.createFamily(replacement);
     await enableUser(p, 'alice');
     expect(p.users.users.get('alice')?.disabled).toBe(false);
-    expect(stateOf(replacement)).toBe('active');
+    expect(p.refreshTokens.families.get(replacement.familyId)).toEqual(replacement);
   });
 
   it('counts nothing the second time', async () => {
@@ -363,7 +415,9 @@ describe("the actions that end a user's sessions", () => {
     const error = await failure(action(p));
     expect(error).toBeInstanceOf(UnknownUserError);
     expect(error).toMatchObject({ code: 'unknown_user', username: 'ghost' });
-    expect(live.map(stateOf)).toEqual(['active', 'active']);
+    expect(live.map(revokedAtOf)).toEqual([undefined, undefined]);
+    expect(stateOf(liveLegacy)).toBe('active');
+    expect(p.refreshTokens.revokedFamilies.size).toBe(0);
     expect(p.users.users.has('ghost')).toBe(false);
   });
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 /**
  * A client id deleted and registered again is a new client: the refresh tokens of the deleted one must not
  * come back to life. Each family carries when it was issued
@@ -10,7 +11,17 @@ import type { TokenEndpointDeps } from '../../lambda/oauth/grants/grant';
 import type { HttpResponse } from '../../lambda/oauth/http';
 import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
 import { hashRefreshToken } from '../../lambda/tokens/refresh-token';
-import { basic, CONFIDENTIAL_SECRET, type MemoryDeps, memoryDeps, seed, tokenRequest } from '../support/memory';
+import {
+  basic,
+  CONFIDENTIAL_SECRET,
+  familyOf,
+  type MemoryDeps,
+  memoryDeps,
+  refreshTokenRecord,
+  seed,
+  tokenRequest,
+  tokenStanding,
+} from '../support/memory';
 
 let deps: MemoryDeps;
 beforeEach(async () => {
@@ -59,14 +70,14 @@ describe('refresh tokens of a deleted client, after a client with the same id is
     await reregisterApp();
     expectRefused(await refresh(token), 'client_reregistered');
     expect(deps.logger.entries.at(-1)?.fields).toMatchObject({ clientId: 'app', userId: 'u-alice' });
-    expect(deps.refreshTokens.tokens.get(hashRefreshToken(token))?.state).toBe('active');
+    expect(tokenStanding(deps, token)).toBe('current');
   });
 
   it('refuses a later token of such a family: the family, not the token, is older than the client', async () => {
     const first = await login();
     deps.advance(3600);
     const second = json(await refresh(first)).refresh_token as string;
-    expect(deps.refreshTokens.tokens.get(hashRefreshToken(second))).toMatchObject({
+    expect(familyOf(deps, second)).toMatchObject({
       generation: 1,
       issuedAt: nowSeconds(),
       familyIssuedAt: nowSeconds() - 3600,
@@ -95,15 +106,21 @@ describe('refresh tokens of a deleted client, after a client with the same id is
     expect((await refresh(json(response).refresh_token as string)).status).toBe(200);
   });
 
-  it('judges a token stored before families carried their issue time by its own issue time', async () => {
-    const token = await login();
-    const hash = hashRefreshToken(token);
-    const { familyIssuedAt: _dropped, ...legacy } = deps.refreshTokens.tokens.get(hash)!;
-    deps.refreshTokens.tokens.set(hash, legacy);
+  it('judges a legacy token stored before families carried their issue time by its own issue time', async () => {
+    // A token stored one item per token, without familyIssuedAt, as the earliest versions stored them.
+    const token = randomBytes(32).toString('base64url');
+    const legacy = refreshTokenRecord(nowSeconds(), {
+      tokenHash: hashRefreshToken(token),
+      generation: 3,
+      scope: ['read'],
+      idleExpiresAt: nowSeconds() + 3600,
+      familyExpiresAt: nowSeconds() + 7200,
+    });
+    deps.refreshTokens.tokens.set(legacy.tokenHash, legacy);
+    // Its first use moves the family into one item, which counts it as issued when the legacy token was.
     deps.advance(60);
-    // Its successor starts the record: the family counts as issued when the legacy token was.
     const next = json(await refresh(token)).refresh_token as string;
-    expect(deps.refreshTokens.tokens.get(hashRefreshToken(next))?.familyIssuedAt).toBe(legacy.issuedAt);
+    expect(familyOf(deps, next)?.familyIssuedAt).toBe(legacy.issuedAt);
     deps.advance(1);
     await reregisterApp();
     expectRefused(await refresh(next), 'client_reregistered');
@@ -141,6 +158,6 @@ describe('refresh tokens of a disabled client', () => {
     const response = await refresh(token);
     expect(response.status).toBe(401);
     expect(json(response).error).toBe('invalid_client');
-    expect(deps.refreshTokens.tokens.get(hashRefreshToken(token))?.state).toBe('active');
+    expect(tokenStanding(deps, token)).toBe('current');
   });
 });

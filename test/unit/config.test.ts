@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ACCESS_TOKEN_TTL,
   ISSUER,
+  REFRESH_TOKEN_GRACE,
   SCOPES_SUPPORTED,
   SCRYPT,
   type Setting,
@@ -12,6 +13,7 @@ import {
 import { ConfigError, configFromEnv, configToEnv } from '../../lambda/config';
 import { CONTEXT_KEYS } from '../../lib/context';
 import { PROJECT_ROOT } from '../../lib/functions';
+import { localSettingsFromEnv } from '../../local/env-settings';
 
 const BASE = {
   ISSUER: 'https://auth.example.test',
@@ -31,6 +33,7 @@ describe('configFromEnv', () => {
       accessTokenTtl: 900,
       refreshTokenIdleTtl: 2592000,
       refreshTokenAbsoluteTtl: 7776000,
+      refreshTokenGraceSeconds: 30,
       scrypt: { N: 131072, r: 8, p: 1 },
       tables: { clients: 'c', users: 'u', refreshTokens: 'r', loginAttempts: 'l', signingKeys: 'k' },
       keyCacheSeconds: 60,
@@ -45,7 +48,9 @@ describe('configFromEnv', () => {
       ACCESS_TOKEN_TTL_SECONDS: '300',
       SCRYPT_PARAMS: 'ln=15,r=8,p=2',
       SCOPES_SUPPORTED: 'a b',
+      REFRESH_TOKEN_GRACE_SECONDS: '5',
     });
+    expect(configToEnv(config)).toMatchObject({ REFRESH_TOKEN_GRACE_SECONDS: '5' });
     expect(configFromEnv(configToEnv(config))).toEqual({ ...config, region: undefined });
   });
 
@@ -67,9 +72,24 @@ describe('configFromEnv', () => {
     [{ SIGNING_KEY_ID: '' }, 'SIGNING_KEY_ID is required'],
     [{ SIGNING_KEYS_TABLE: undefined }, 'SIGNING_KEYS_TABLE is required'],
     [{ KEY_CACHE_SECONDS: '120' }, 'KEY_CACHE_SECONDS must be a whole number from 1 to 60, got 120'],
+    [{ REFRESH_TOKEN_GRACE_SECONDS: '61' }, 'REFRESH_TOKEN_GRACE_SECONDS must be a whole number from 0 to 60, got 61'],
+    [{ REFRESH_TOKEN_GRACE_SECONDS: '-1' }, 'REFRESH_TOKEN_GRACE_SECONDS must be a whole number from 0 to 60, got -1'],
+    [
+      { REFRESH_TOKEN_GRACE_SECONDS: '1.5' },
+      'REFRESH_TOKEN_GRACE_SECONDS must be a whole number from 0 to 60, got 1.5',
+    ],
+    [{ REFRESH_TOKEN_GRACE_SECONDS: 'abc' }, 'REFRESH_TOKEN_GRACE_SECONDS="abc": expected a number'],
   ])('rejects %j', (override, message) => {
     expect(() => configFromEnv({ ...BASE, ...override })).toThrow(ConfigError);
     expect(() => configFromEnv({ ...BASE, ...override })).toThrow(message);
+  });
+
+  it.each([
+    ['0', 0],
+    ['60', 60],
+    ['  45 ', 45],
+  ])('reads REFRESH_TOKEN_GRACE_SECONDS=%j as a grace of %d seconds', (raw, seconds) => {
+    expect(configFromEnv({ ...BASE, REFRESH_TOKEN_GRACE_SECONDS: raw }).refreshTokenGraceSeconds).toBe(seconds);
   });
 
   it('allows plain http only for a loopback issuer', () => {
@@ -104,8 +124,35 @@ describe('the shared settings schema (contract/settings.ts)', () => {
       [ISSUER, 'https://auth.example.test'],
       [SCOPES_SUPPORTED, ['read', 'write']],
       [ACCESS_TOKEN_TTL, 600],
+      [REFRESH_TOKEN_GRACE, 0],
       [SCRYPT, { N: 2 ** 15, r: 8, p: 2 }],
     ];
     for (const [setting, value] of values) expect(setting.parse(setting.format(value)), setting.key).toEqual(value);
+  });
+});
+
+describe('the settings npm start reads from its environment (local/env-settings.ts)', () => {
+  it('leaves the local stack its defaults when no variable is set, or one is blank', () => {
+    expect(localSettingsFromEnv({})).toEqual({});
+    expect(localSettingsFromEnv({ REFRESH_TOKEN_GRACE_SECONDS: ' ' })).toEqual({});
+  });
+
+  it.each([
+    ['0', 0],
+    ['60', 60],
+  ])('takes REFRESH_TOKEN_GRACE_SECONDS=%j as the refresh-token grace', (raw, seconds) => {
+    expect(localSettingsFromEnv({ REFRESH_TOKEN_GRACE_SECONDS: raw })).toEqual({ refreshTokenGraceSeconds: seconds });
+  });
+
+  it.each([
+    ['61', 'REFRESH_TOKEN_GRACE_SECONDS must be a whole number from 0 to 60, got 61'],
+    ['-1', 'REFRESH_TOKEN_GRACE_SECONDS must be a whole number from 0 to 60, got -1'],
+    ['2.5', 'REFRESH_TOKEN_GRACE_SECONDS must be a whole number from 0 to 60, got 2.5'],
+    ['abc', 'REFRESH_TOKEN_GRACE_SECONDS="abc": expected a number'],
+  ])('refuses REFRESH_TOKEN_GRACE_SECONDS=%j by the same rule as the functions', (raw, message) => {
+    const env = { REFRESH_TOKEN_GRACE_SECONDS: raw };
+    expect(() => localSettingsFromEnv(env)).toThrow(ConfigError);
+    expect(() => localSettingsFromEnv(env)).toThrow(message);
+    expect(() => configFromEnv({ ...BASE, ...env })).toThrow(message);
   });
 });

@@ -2,8 +2,15 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { HttpResponse } from '../../lambda/oauth/http';
 import { handleRevocationRequest } from '../../lambda/oauth/revocation-endpoint';
 import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
-import { hashRefreshToken } from '../../lambda/tokens/refresh-token';
-import { basic, CONFIDENTIAL_SECRET, type MemoryDeps, memoryDeps, seed, tokenRequest } from '../support/memory';
+import {
+  basic,
+  CONFIDENTIAL_SECRET,
+  type MemoryDeps,
+  memoryDeps,
+  seed,
+  tokenRequest,
+  tokenStanding,
+} from '../support/memory';
 
 let deps: MemoryDeps;
 beforeEach(async () => {
@@ -22,7 +29,7 @@ async function login(params: Record<string, string> = {}, options = appAuth): Pr
   );
   return JSON.parse(response.body).refresh_token;
 }
-const stateOf = (token: string) => deps.refreshTokens.tokens.get(hashRefreshToken(token))?.state;
+const stateOf = (token: string) => tokenStanding(deps, token);
 
 function expectOk(response: HttpResponse) {
   expect(response).toEqual({
@@ -52,7 +59,7 @@ describe('POST /revoke (RFC 7009)', () => {
     });
   });
 
-  it('revoking an old token of a family revokes its current one', async () => {
+  it('revoking the token a rotation replaced revokes the current one', async () => {
     const first = await login();
     const second = JSON.parse(
       (await handleTokenRequest(tokenRequest({ grant_type: 'refresh_token', refresh_token: first }, appAuth), deps))
@@ -65,9 +72,15 @@ describe('POST /revoke (RFC 7009)', () => {
     );
     expect(refused.status).toBe(400);
     expect(JSON.parse(refused.body).error).toBe('invalid_grant');
-    expect(
-      deps.refreshTokens.revokedFamilies.has(deps.refreshTokens.tokens.get(hashRefreshToken(second))!.familyId),
-    ).toBe(true);
+    expect(stateOf(second)).toBe('revoked');
+  });
+
+  it('revokes nothing for a token its family never had, even under a known family id', async () => {
+    const token = await login();
+    const forged = `${token.split('.')[0]}.${'A'.repeat(43)}`;
+    expectOk(await revoke({ token: forged }));
+    expect(stateOf(token)).toBe('current');
+    expect(deps.logger.entries.some((e) => e.event === 'token_revoked')).toBe(false);
   });
 
   it('answers 200 for unknown tokens and for access tokens, whatever the hint says', async () => {
@@ -79,7 +92,7 @@ describe('POST /revoke (RFC 7009)', () => {
   it("answers 200 for another client's token and leaves it alone", async () => {
     const mobileToken = await login({ client_id: 'mobile' }, {} as typeof appAuth);
     expectOk(await revoke({ token: mobileToken }));
-    expect(stateOf(mobileToken)).toBe('active');
+    expect(stateOf(mobileToken)).toBe('current');
     expectOk(await revoke({ token: mobileToken, client_id: 'mobile' }, {} as typeof appAuth));
     expect(stateOf(mobileToken)).toBe('revoked');
   });
@@ -90,7 +103,7 @@ describe('POST /revoke (RFC 7009)', () => {
     expect(response.status).toBe(401);
     expect(response.headers['WWW-Authenticate']).toMatch(/^Basic/);
     expect(JSON.parse(response.body).error).toBe('invalid_client');
-    expect(stateOf(token)).toBe('active');
+    expect(stateOf(token)).toBe('current');
   });
 
   it('requires the token parameter and a POST', async () => {

@@ -2,8 +2,16 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { HttpResponse } from '../../lambda/oauth/http';
 import { attemptSubject } from '../../lambda/oauth/lockout';
 import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
-import { hashRefreshToken } from '../../lambda/tokens/refresh-token';
-import { basic, CONFIDENTIAL_SECRET, type MemoryDeps, memoryDeps, seed, tokenRequest } from '../support/memory';
+import {
+  basic,
+  CONFIDENTIAL_SECRET,
+  familyOf,
+  type MemoryDeps,
+  memoryDeps,
+  seed,
+  tokenRequest,
+  tokenStanding,
+} from '../support/memory';
 
 /**
  * The scope rules must not turn the password grant into a password oracle: whatever the scope, the answer
@@ -106,7 +114,7 @@ describe('password grant: a scope the client may have but the user does not', ()
       'scope_not_granted',
       'wrong_password',
     ]);
-    expect(deps.refreshTokens.tokens.size).toBe(0);
+    expect(deps.refreshTokens.families.size).toBe(0);
   });
 
   it('never issues a token with an empty scope when nothing was asked for', async () => {
@@ -119,7 +127,7 @@ describe('password grant: a scope the client may have but the user does not', ()
       reason: 'scope_not_granted',
       userId: 'u-alice',
     });
-    expect(deps.refreshTokens.tokens.size).toBe(0);
+    expect(deps.refreshTokens.families.size).toBe(0);
   });
 
   it('still narrows a request of which part can be granted', async () => {
@@ -143,7 +151,7 @@ describe('refresh grant: a scope that would be empty', () => {
     expect(response.status).toBe(400);
     expect(json(response).error).toBe('invalid_scope');
     expect(json(await refresh(token, { scope: 'read' })).error).toBe('invalid_scope');
-    expect(deps.refreshTokens.tokens.get(hashRefreshToken(token))!.state).toBe('active');
+    expect(tokenStanding(deps, token)).toBe('current');
     expect(failures('refresh_grant_failed').map((entry) => entry.fields.reason)).toEqual([
       'scope_empty',
       'scope_empty',
@@ -152,8 +160,8 @@ describe('refresh grant: a scope that would be empty', () => {
 
   it('answers invalid_scope for a stored token with an empty scope', async () => {
     const token = await login();
-    const hash = hashRefreshToken(token);
-    deps.refreshTokens.tokens.set(hash, { ...deps.refreshTokens.tokens.get(hash)!, scope: [] });
+    const family = familyOf(deps, token)!;
+    deps.refreshTokens.families.set(family.familyId, { ...family, scope: [] });
     const response = await refresh(token);
     expect(json(response).error).toBe('invalid_scope');
     expect(response.body).not.toContain('access_token');

@@ -1,6 +1,6 @@
 import { signAccessToken } from '../../tokens/access-token';
-import { generateRefreshToken, hashRefreshToken } from '../../tokens/refresh-token';
-import type { Client, RefreshToken } from '../ports';
+import { generateFamilyId, generateRefreshToken, hashRefreshToken } from '../../tokens/refresh-token';
+import type { Client, RefreshFamily, RefreshToken } from '../ports';
 import { formatScope } from '../scope';
 import type { TokenEndpointDeps } from './grant';
 
@@ -28,36 +28,36 @@ export async function issueAccessToken(
   );
 }
 
-/** A new refresh token and the record to store for it: the first of a family, or the successor of `previous`. */
-export function mintRefreshToken(
+/** The first token of a new family, issued by a password grant at `now`, and the family to store for it. */
+export function mintFamily(
   deps: TokenEndpointDeps,
-  subject: { clientId: string; userId: string; username: string },
+  subject: { clientId: string; userId: string; username: string; sessionEpoch?: number },
   scope: readonly string[],
   now: number,
-  previous?: RefreshToken,
-): { token: string; record: RefreshToken } {
-  const token = generateRefreshToken(deps.random);
-  const familyExpiresAt = previous?.familyExpiresAt ?? now + deps.settings.refreshTokenAbsoluteTtl;
+): { token: string; family: RefreshFamily } {
+  const familyId = generateFamilyId(deps.random);
+  const token = generateRefreshToken(deps.random, familyId);
+  const familyExpiresAt = now + deps.settings.refreshTokenAbsoluteTtl;
   return {
     token,
-    record: {
-      tokenHash: hashRefreshToken(token),
-      familyId: previous?.familyId ?? deps.random.uuid(),
+    family: {
+      familyId,
       clientId: subject.clientId,
       userId: subject.userId,
       username: subject.username,
       scope: [...scope],
-      generation: previous === undefined ? 0 : previous.generation + 1,
+      generation: 0,
+      currentHash: hashRefreshToken(token),
       issuedAt: now,
-      familyIssuedAt: previous === undefined ? now : familyIssuedAt(previous),
+      familyIssuedAt: now,
+      ...(subject.sessionEpoch === undefined ? {} : { sessionEpoch: subject.sessionEpoch }),
       idleExpiresAt: Math.min(now + deps.settings.refreshTokenIdleTtl, familyExpiresAt),
       familyExpiresAt,
-      state: 'active',
     },
   };
 }
 
-/** When the token's family started (epoch seconds); a token stored before that was recorded, its own issue time. */
+/** When a legacy token's family started (epoch seconds); a token stored before that was recorded, its own issue time. */
 export function familyIssuedAt(token: RefreshToken): number {
   return token.familyIssuedAt ?? token.issuedAt;
 }

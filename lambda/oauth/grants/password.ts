@@ -11,7 +11,7 @@ import {
 import type { Client, User } from '../ports';
 import { formatScope, grantableScope, parseScope, requestableScope } from '../scope';
 import { type Grant, type RequestContext, started, type TokenEndpointDeps } from './grant';
-import { epochSeconds, issueAccessToken, mintRefreshToken } from './issue';
+import { epochSeconds, issueAccessToken, mintFamily } from './issue';
 
 /** Every way the credentials can be wrong, and a refused attempt, give this one body (no enumeration). */
 const INVALID_CREDENTIALS = 'invalid username or password';
@@ -109,14 +109,21 @@ export const passwordGrant: Grant<'password', Prefetched> = {
     }
 
     const refresh = client.grantTypes.includes('refresh_token')
-      ? mintRefreshToken(deps, { clientId: client.clientId, userId: user.userId, username: user.username }, scope, now)
+      ? mintFamily(
+          deps,
+          // The count of ended sessions read with the hash just verified: a password change that commits
+          // before this family is stored raises it, and the refresh grant then refuses the family.
+          { clientId: client.clientId, userId: user.userId, username: user.username, sessionEpoch: user.sessionEpoch },
+          scope,
+          now,
+        )
       : undefined;
 
     // Nothing is committed before the password check; the refresh-token write and the signature are
     // independent, so they run together (a signature failure leaves only an unusable, never-issued record).
     const [accessToken] = await Promise.all([
       issueAccessToken(deps, client, user.userId, scope, now),
-      refresh === undefined ? undefined : deps.refreshTokens.create(refresh.record),
+      refresh === undefined ? undefined : deps.refreshTokens.createFamily(refresh.family),
       upgradePasswordHash(deps, user, password, context.requestId),
       before.pairFailures > 0 ? deps.loginAttempts.recordSuccess(subject) : undefined,
     ]);
