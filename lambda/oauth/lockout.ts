@@ -99,11 +99,37 @@ export function usernameKey(username: string): string {
   return createHash('sha256').update(username, 'utf8').digest('base64url');
 }
 
-/** IPv4-mapped IPv6 addresses count as their IPv4 address; anything that is not an IP counts as "unknown". */
+/**
+ * The address the counters key on. IPv4 as it is; IPv4-mapped IPv6 (`::ffff:198.51.100.1`, in any spelling)
+ * as its IPv4 address; other IPv6 by its /64 (RFC 5952 text, zone id dropped), since one subscriber holds a
+ * whole /64 and could otherwise walk its 2^64 addresses past every per-IP limit. Anything that is not an IP
+ * counts as "unknown".
+ */
 export function normalizeIp(ip: string): string {
-  const trimmed = ip
-    .trim()
-    .toLowerCase()
-    .replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
-  return isIP(trimmed) === 0 ? 'unknown' : trimmed;
+  const trimmed = ip.trim();
+  if (isIP(trimmed) === 4) return trimmed;
+  // Idempotent: a /64 this function made is its own key.
+  const address = trimmed.replace(/%[^%]*$/, '').replace(/\/64$/, '');
+  if (isIP(address) !== 6) return 'unknown';
+  const groups = ipv6Groups(address);
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+    const [high = 0, low = 0] = groups.slice(6);
+    return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
+  }
+  return `${canonicalIpv6([...groups.slice(0, 4), 0, 0, 0, 0])}/64`;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address (an embedded IPv4 tail included). */
+function ipv6Groups(address: string): number[] {
+  // The WHATWG URL parser writes IPv6 hosts in RFC 5952 form, the IPv4 tail as two hex groups.
+  const host = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  const [head = '', tail] = host.split('::');
+  const parse = (part: string) => (part === '' ? [] : part.split(':').map((group) => Number.parseInt(group, 16)));
+  const left = parse(head);
+  const right = tail === undefined ? [] : parse(tail);
+  return [...left, ...Array(8 - left.length - right.length).fill(0), ...right];
+}
+
+function canonicalIpv6(groups: readonly number[]): string {
+  return new URL(`http://[${groups.map((group) => group.toString(16)).join(':')}]/`).hostname.slice(1, -1);
 }

@@ -42,6 +42,27 @@ describe('brute-force protection in the password grant', () => {
     });
   });
 
+  it('counts every spelling of an IPv6 address, and every address of its /64, as one source', async () => {
+    const spellings = [
+      '2001:db8:1:2::1',
+      '2001:DB8:1:2:0:0:0:1',
+      '2001:db8:1:2::beef',
+      '2001:db8:1:2:ffff::7',
+      'fe80::1%eth0',
+    ];
+    for (const ip of spellings.slice(0, 4)) expect((await wrong({ ip })).status).toBe(400);
+    expect((await wrong({ ip: '2001:db8:1:2::1:1' })).status).toBe(400);
+    // Five failures from the /64: the right password from a sixth address of it is refused.
+    expect((await right({ ip: '2001:0db8:0001:0002:0000:0000:0000:0009' })).body).toBe(WRONG_BODY);
+    expect(deps.logger.entries.filter((e) => e.event === 'password_grant_failed').at(-1)?.fields).toMatchObject({
+      reason: 'locked',
+      lockout: 'pair_backoff',
+    });
+    // Another /64 is another source, and the IPv4-mapped form of an IPv4 address is that address.
+    expect((await right({ ip: '2001:db8:1:3::1' })).status).toBe(200);
+    expect((await right({ ip: '::ffff:198.51.100.1' })).status).toBe(200);
+  });
+
   it('doubles the wait with each further failure, up to 15 minutes', async () => {
     for (let i = 0; i < 5; i++) await wrong();
     // n failures → the next attempt waits 2^(n-5) s after the last one.

@@ -80,10 +80,26 @@ describe('attempt subjects', () => {
   });
 
   it.each([
-    ['2001:DB8::1', '2001:db8::1'],
     [' 198.51.100.1 ', '198.51.100.1'],
+    // One spelling for each IPv6 address (RFC 5952), keyed by its /64.
+    ['2001:DB8::1', '2001:db8::/64'],
+    ['2001:db8:0:0:0:0:0:1', '2001:db8::/64'],
+    ['2001:0db8:0000:0000:ffff:ffff:ffff:ffff', '2001:db8::/64'],
+    ['2001:db8:aaaa:bbbb:1:2:3:4', '2001:db8:aaaa:bbbb::/64'],
+    ['2001:db8:aaaa:bbbc::1', '2001:db8:aaaa:bbbc::/64'],
+    ['fe80::1%eth0', 'fe80::/64'],
+    ['::1', '::/64'],
+    // IPv4-mapped IPv6, in any spelling, is its IPv4 address.
+    ['::ffff:203.0.113.9', '203.0.113.9'],
+    ['::FFFF:CB00:7109', '203.0.113.9'],
+    ['0:0:0:0:0:ffff:203.0.113.9', '203.0.113.9'],
     ['not an ip', 'unknown'],
     ['', 'unknown'],
+    ['2001:db8::1::2', 'unknown'],
+    // A key it made is its own key.
+    ['2001:db8:aaaa:bbbb::/64', '2001:db8:aaaa:bbbb::/64'],
+    ['2001:db8::/48', 'unknown'],
+    ['203.0.113.256', 'unknown'],
   ])('%j → %j', (input, expected) => {
     expect(normalizeIp(input)).toBe(expected);
   });
