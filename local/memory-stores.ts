@@ -8,6 +8,7 @@ import type {
   UserDirectory,
   UserRefreshTokens,
 } from '../lambda/accounts/ports';
+import { isClientId } from '../lambda/oauth/client-id';
 import type { OAuthSettings } from '../lambda/oauth/config';
 import {
   type AttemptSubject,
@@ -36,7 +37,7 @@ import { type PublicJwk, rsaPublicJwk } from '../lambda/tokens/jwk';
 export class MemoryClientStore implements ClientRegistry {
   readonly clients = new Map<string, RegisteredClient>();
   async getClient(clientId: string) {
-    return this.clients.get(clientId);
+    return isClientId(clientId) ? this.clients.get(clientId) : undefined;
   }
   async createClient(client: RegisteredClient) {
     if (this.clients.has(client.clientId)) throw new ClientExistsError(client.clientId);

@@ -14,7 +14,7 @@ import { DynamoUserStore } from '../../lambda/adapters/user-store';
 import type { CommandContext } from './command';
 import { OperationalError } from './errors';
 import type { Target } from './target';
-import { printable } from './validate';
+import { printable, quotedClientId } from './validate';
 
 /** The ports on the target's tables, with the command's clock. */
 export function accountPorts(target: Target, context: Pick<CommandContext, 'now'>) {
@@ -32,9 +32,9 @@ export function accountPorts(target: Target, context: Pick<CommandContext, 'now'
 export function accountFailure(error: AccountError, target: Target | undefined): OperationalError {
   const where = target?.description ?? 'the target';
   if (error instanceof ClientExistsError)
-    return new OperationalError(`client "${error.clientId}" already exists in ${where}`);
+    return new OperationalError(`client ${quotedClientId(error.clientId)} already exists in ${where}`);
   if (error instanceof UnknownClientError)
-    return new OperationalError(`there is no client "${printable(error.clientId)}" in ${where}`);
+    return new OperationalError(`there is no client ${quotedClientId(error.clientId)} in ${where}`);
   if (error instanceof UserExistsError)
     return new OperationalError(`user "${printable(error.username)}" already exists in ${where}`);
   if (error instanceof UnknownUserError)

@@ -60,6 +60,7 @@ export async function runCli(argv: string[], io: CliIo, deps: CliDeps = {}): Pro
       flags,
       stdin: io.stdin,
       stderr: io.stderr,
+      env: io.env,
       now: deps.now ?? (() => new Date()),
       target: () =>
         (pending ??= resolveTarget({

@@ -5,17 +5,18 @@ import { arg, type CommandContext, type CommandHandler, type CommandResult, form
 import { UsageError } from './errors';
 import type { CommandId } from './spec';
 import {
+  clientIdCell,
   parseAudienceOption,
   parseGrantTypesOption,
   parseRefreshGraceOption,
   parseScopesOption,
   printable,
-  validateExistingKey,
-  validateNewClientId,
+  quotedClientId,
+  validateClientId,
 } from './validate';
 
 async function createClient(context: CommandContext): Promise<CommandResult> {
-  const clientId = validateNewClientId(arg(context, 'ID'));
+  const clientId = validateClientId(arg(context, 'ID'));
   const isPublic = context.flags.public === true;
   // Only a confidential back end may report its end users' IPs for the lockout counters.
   const trustEndUserIp = context.flags['trust-end-user-ip'] === true;
@@ -39,13 +40,13 @@ async function createClient(context: CommandContext): Promise<CommandResult> {
   if (secret === undefined) {
     return {
       json: { client_id: clientId, public: true },
-      human: `Created public client "${clientId}": it has no client secret (token_endpoint_auth_method "none").`,
+      human: `Created public client ${quotedClientId(clientId)}: it has no client secret (token_endpoint_auth_method "none").`,
     };
   }
   return {
     json: { client_id: clientId, client_secret: secret },
     human: [
-      `Created confidential client "${clientId}".`,
+      `Created confidential client ${quotedClientId(clientId)}.`,
       `client_secret: ${secret}`,
       'Store the secret now: it is shown only this once and cannot be recovered (only its hash is stored).',
     ].join('\n'),
@@ -69,7 +70,7 @@ async function listAllClients(context: CommandContext): Promise<CommandResult> {
   };
   if (clients.length === 0) return { json, human: 'No clients.' };
   const rows = clients.map((client) => [
-    printable(client.clientId),
+    clientIdCell(client.clientId),
     client.isPublic ? 'public' : 'confidential',
     client.grantTypes.join(','),
     client.scopes.length === 0 ? '-' : printable(client.scopes.join(' ')),
@@ -88,15 +89,15 @@ async function listAllClients(context: CommandContext): Promise<CommandResult> {
 }
 
 async function disableOneClient(context: CommandContext): Promise<CommandResult> {
-  const clientId = validateExistingKey('client ID', arg(context, 'ID'));
+  const clientId = validateClientId(arg(context, 'ID'));
   await disableClient(accountPorts(await context.target(), context), clientId);
-  return { json: { client_id: clientId, disabled: true }, human: `Disabled client "${printable(clientId)}".` };
+  return { json: { client_id: clientId, disabled: true }, human: `Disabled client ${quotedClientId(clientId)}.` };
 }
 
 async function deleteOneClient(context: CommandContext): Promise<CommandResult> {
-  const clientId = validateExistingKey('client ID', arg(context, 'ID'));
+  const clientId = validateClientId(arg(context, 'ID'));
   await deleteClient(accountPorts(await context.target(), context), clientId);
-  return { json: { client_id: clientId, deleted: true }, human: `Deleted client "${printable(clientId)}".` };
+  return { json: { client_id: clientId, deleted: true }, human: `Deleted client ${quotedClientId(clientId)}.` };
 }
 
 export const CLIENT_COMMANDS: Record<Extract<CommandId, `clients ${string}`>, CommandHandler> = {

@@ -11,6 +11,8 @@ export interface CommandContext {
   readonly stdin: StdinSource;
   /** Prompts and notes only: never a result, a password or a secret. */
   readonly stderr: (text: string) => void;
+  /** The environment the command runs in (settings such as PASSWORD_MIN_LENGTH). */
+  readonly env: Readonly<Record<string, string | undefined>>;
   /**
    * Connects to the target. Commands validate their arguments first, so a usage error is reported as such
    * even when no stack is running.

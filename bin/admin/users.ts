@@ -1,14 +1,26 @@
 /** users create | set-password | disable | enable | delete | unlock */
 import { deleteUser, disableUser, enableUser, registerUser, setPassword, unlockUser } from '../../lambda/accounts';
+import { minPasswordLength, passwordProblem } from '../../lambda/accounts/password-policy';
 import { accountPorts } from './accounts';
 import { arg, type CommandContext, type CommandHandler, type CommandResult } from './command';
+import { UsageError } from './errors';
 import type { CommandId } from './spec';
 import { readPasswordFromStdin } from './stdin';
 import { parseScopesOption, printable, validateExistingKey, validateNewUsername } from './validate';
 
-/** The password, read from stdin once the service has checked the user (a wrong name fails before the prompt). */
+/**
+ * The password, read from stdin once the service has checked the user (a wrong name fails before the
+ * prompt), and refused (exit 2) when it is too short or a common or breached one (NIST SP 800-63B).
+ */
 function stdinPassword(context: CommandContext): () => Promise<string> {
-  return () => readPasswordFromStdin(context.stdin, context.stderr);
+  const minLength = minPasswordLength(context.env);
+  if (typeof minLength === 'string') throw new UsageError(minLength, false);
+  return async () => {
+    const password = await readPasswordFromStdin(context.stdin, context.stderr);
+    const problem = passwordProblem(password, minLength);
+    if (problem !== undefined) throw new UsageError(`the password read from stdin is refused: ${problem}`, false);
+    return password;
+  };
 }
 
 async function createUser(context: CommandContext): Promise<CommandResult> {

@@ -1,12 +1,11 @@
 /** Checks of operator input; each throws UsageError with a message that names the offending argument. */
 import { isRefreshGraceSeconds, REFRESH_GRACE_SECONDS_RANGE } from '../../contract/settings';
+import { CLIENT_ID_RULE, isClientId } from '../../lambda/oauth/client-id';
 import { InvalidScopeError } from '../../lambda/oauth/errors';
 import { GRANT_TYPES, type GrantType } from '../../lambda/oauth/grants';
 import { parseScope } from '../../lambda/oauth/scope';
 import { UsageError } from './errors';
 
-/** Printable and URL-safe (RFC 3986 unreserved characters), so it survives Basic auth and form encoding unchanged. */
-const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 const MAX_USERNAME_LENGTH = 256;
 /** Longest audience accepted (a URI, typically). */
 const MAX_AUDIENCE_LENGTH = 1024;
@@ -14,11 +13,39 @@ const MAX_AUDIENCE_LENGTH = 1024;
 const MAX_KEY_BYTES = 1024;
 const CONTROL = /\p{Cc}/u;
 
-export function validateNewClientId(id: string): string {
-  if (!CLIENT_ID.test(id)) {
-    throw new UsageError(`invalid client ID "${printable(id)}": use 1 to 128 characters of A-Z a-z 0-9 . _ ~ -`);
-  }
-  return id;
+/**
+ * A client ID argument, for every clients command: the client-id rule (lambda/oauth/client-id.ts), since no
+ * client can be registered with any other. The message says what is wrong and states the rule.
+ */
+export function validateClientId(id: string): string {
+  if (isClientId(id)) return id;
+  const outside = [...id].find((character) => !isClientId(character));
+  const problem =
+    id === ''
+      ? 'it is empty'
+      : outside !== undefined
+        ? `it contains ${describeCharacter(outside)}`
+        : `it is ${id.length} characters long`;
+  throw new UsageError(`invalid client ID "${printable(id)}": ${problem}; a client ID is ${CLIENT_ID_RULE}`);
+}
+
+/** One character in a message: its code point, and the character itself when it is visible. */
+function describeCharacter(character: string): string {
+  const codePoint = `U+${character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+  return /[\p{Cc}\p{Cf}\p{Z}]/u.test(character) ? codePoint : `"${printable(character)}" (${codePoint})`;
+}
+
+/** A client ID in a message: quoted and escaped as a JSON string, in full when it is a valid ID. */
+export function quotedClientId(id: string): string {
+  return isClientId(id) ? JSON.stringify(id) : `"${printable(id)}"`;
+}
+
+/**
+ * A client ID in a table cell: as it is when it is one word of visible characters, otherwise quoted as in
+ * messages, so that a space in an ID never reads as a column break.
+ */
+export function clientIdCell(id: string): string {
+  return /^[\x21-\x7e]+$/.test(id) && !id.startsWith('"') ? id : quotedClientId(id);
 }
 
 /**
@@ -107,8 +134,18 @@ export function parseRefreshGraceOption(value: string | undefined): number | und
   return seconds;
 }
 
-/** Shows a value in a message without letting control characters reach the terminal, cut short if long. */
+/**
+ * Shows a value in a message without letting control characters reach the terminal, cut short if long: JSON
+ * string escapes, and \uXXXX for the controls JSON leaves alone (DEL, C1) and for format characters (such
+ * as bidirectional overrides) and line or paragraph separators.
+ */
 export function printable(value: string): string {
-  const escaped = JSON.stringify(value).slice(1, -1);
+  const escaped = JSON.stringify(value)
+    .slice(1, -1)
+    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (character) => {
+      let units = '';
+      for (let i = 0; i < character.length; i++) units += `\\u${character.charCodeAt(i).toString(16).padStart(4, '0')}`;
+      return units;
+    });
   return escaped.length > 80 ? `${escaped.slice(0, 77)}...` : escaped;
 }

@@ -1,5 +1,6 @@
 /** The operator's actions on clients: register, list, disable, delete. */
 import { isRefreshGraceSeconds, REFRESH_GRACE_SECONDS_RANGE } from '../../contract/settings';
+import { CLIENT_ID_RULE, isClientId } from '../oauth/client-id';
 import { generateClientSecret, hashClientSecret } from '../oauth/client-secret';
 import type { GrantType } from '../oauth/ports';
 import { InvalidClientRegistrationError, UnknownClientError } from './errors';
@@ -36,12 +37,16 @@ export interface ClientRegistration {
 
 /**
  * Registers a client. A confidential one gets a generated secret (256 random bits) unless it brings one;
- * only the secret's hash is stored. Fails with ClientExistsError if the id is taken.
+ * only the secret's hash is stored. Fails with InvalidClientRegistrationError if the id breaks the client-id
+ * rule (../oauth/client-id.ts), with ClientExistsError if it is taken.
  */
 export async function registerClient(
   deps: { readonly clients: ClientRegistry; readonly clock: Clock; readonly random: Pick<Random, 'bytes'> },
   client: NewClient,
 ): Promise<ClientRegistration> {
+  if (!isClientId(client.clientId)) {
+    throw new InvalidClientRegistrationError(client.clientId, `a client id is ${CLIENT_ID_RULE}`);
+  }
   if (client.isPublic && client.secret !== undefined) {
     throw new InvalidClientRegistrationError(client.clientId, 'a public client has no secret');
   }

@@ -36,7 +36,8 @@ export class InvalidClientRegistrationError extends AccountError {
     readonly clientId: string,
     reason: string,
   ) {
-    super(`client "${clientId}" cannot be registered: ${reason}`);
+    // The id may be the problem (a control character, say): it is shown escaped, as a JSON string.
+    super(`client ${JSON.stringify(clientId)} cannot be registered: ${reason}`);
     this.name = 'InvalidClientRegistrationError';
   }
 }

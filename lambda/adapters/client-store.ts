@@ -10,10 +10,11 @@ import { isRefreshGraceSeconds } from '../../contract/settings';
 import { CLIENTS_TABLE } from '../../contract/tables';
 import { ClientExistsError } from '../accounts/errors';
 import type { ClientRegistry, RegisteredClient } from '../accounts/ports';
+import { isClientId } from '../oauth/client-id';
 import { GRANT_TYPES } from '../oauth/grants';
 import type { GrantType } from '../oauth/ports';
 import { callDependency } from './aws-errors';
-import { bool, CorruptItemError, isUsableKey, optionalStr, str, strList } from './items';
+import { bool, CorruptItemError, optionalStr, str, strList } from './items';
 
 /** Registered clients, keyed by client_id. */
 export class DynamoClientStore implements ClientRegistry {
@@ -22,8 +23,9 @@ export class DynamoClientStore implements ClientRegistry {
     private readonly tableName: string,
   ) {}
 
+  /** An id that breaks the client-id rule (../oauth/client-id.ts) can name no client: it is not looked up. */
   async getClient(clientId: string): Promise<RegisteredClient | undefined> {
-    if (!isUsableKey(clientId)) return undefined;
+    if (!isClientId(clientId)) return undefined;
     const { Item } = await callDependency('dynamodb', () =>
       this.db.send(
         new GetCommand({

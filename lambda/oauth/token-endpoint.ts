@@ -1,4 +1,5 @@
 import { authenticateClient, readClientCredentials } from './client-auth';
+import { isClientId } from './client-id';
 import {
   InvalidRequestError,
   MethodNotAllowedError,
@@ -68,6 +69,8 @@ function listed(names: readonly string[]): string {
 /**
  * Client authentication as the token and revocation endpoints share it (RFC 6749 §2.3, RFC 7009 §2.1):
  * read the credentials, look the client up, check them; every failure is logged and is invalid_client.
+ * An id that breaks the client-id rule (./client-id.ts) names no client: it is not looked up, and it fails
+ * as an unknown client does.
  */
 export async function authenticateRequestClient(
   request: HttpRequest,
@@ -75,7 +78,7 @@ export async function authenticateRequestClient(
   deps: TokenEndpointDeps,
 ): Promise<Client> {
   const credentials = readClientCredentials(request.headers.authorization, params);
-  const client = await deps.clients.getClient(credentials.clientId);
+  const client = isClientId(credentials.clientId) ? await deps.clients.getClient(credentials.clientId) : undefined;
   try {
     return authenticateClient(credentials, client);
   } catch (error) {

@@ -139,6 +139,9 @@ describe.each([
     ['the id in another case', (registered: string) => registered.toUpperCase()],
     ['an empty id', () => ''],
     ['an id longer than any key', () => 'x'.repeat(3000)],
+    ['an id of 129 characters', () => 'x'.repeat(129)],
+    ['an id with a control character', (registered: string) => `${registered}\t`],
+    ['an id with a non-ASCII character', (registered: string) => `${registered}é`],
   ])('reads %s as missing', async (_case, lookup) => {
     const clientId = id('app');
     await harness.register({ clientId, isPublic: true, scopes: ['read'], grantTypes: ['password'], disabled: false });

@@ -302,7 +302,7 @@ describe('clients create', () => {
   });
 
   it.each([
-    [['clients', 'create', 'bad id'], /invalid client ID/],
+    [['clients', 'create', 'bad\tid'], /invalid client ID/],
     [['clients', 'create', 'x'.repeat(129)], /invalid client ID/],
     [
       ['clients', 'create', 'ok', '--grant-types', 'password,client_credentials'],
@@ -415,6 +415,77 @@ describe('clients list, disable, delete', () => {
   });
 });
 
+describe('client ids of any printable ASCII characters', () => {
+  const RULE = /a client ID is 1 to 128 printable ASCII characters \(RFC 6749 VSCHAR, %x20-7E/;
+
+  it("creates 'acme:web app', lists it in the table and in JSON, disables and deletes it", async () => {
+    const id = 'acme:web app';
+    const human = await run(['clients', 'create', id, '--scopes', 'read']);
+    expect(human.code).toBe(0);
+    expect(human.err).toBe('');
+    expect(human.out).toMatch(/^Created confidential client "acme:web app"\.\n/);
+    const secret = /^client_secret: (\S+)$/m.exec(human.out)?.[1] ?? '';
+    expect((await clientItem(id))?.secretHash).toBe(hashClientSecret(secret));
+
+    const listed = (await runJson(['clients', 'list'])).clients as Record<string, unknown>[];
+    expect(listed.find((client) => client.client_id === id)).toMatchObject({ client_id: id, public: false });
+
+    const table = await run(['clients', 'list']);
+    expect(table.code).toBe(0);
+    const lines = table.out.trimEnd().split('\n');
+    // Quoted, so that the space in the id is not a column break: the other columns stay where the header says.
+    const line = lines.find((candidate) => candidate.startsWith('"acme:web app"'));
+    expect(line).toMatch(/^"acme:web app"\s+confidential\s+password,refresh_token\s+read\s+-\s+default\s+no\s+\d{4}-/);
+    expect(line!.indexOf('confidential')).toBe(lines[0]!.indexOf('TYPE'));
+
+    expect(await run(['clients', 'disable', id])).toEqual({
+      code: 0,
+      out: 'Disabled client "acme:web app".\n',
+      err: '',
+    });
+    expect((await clientItem(id))?.disabled).toBe(true);
+    expect(await runJson(['clients', 'delete', id])).toEqual({ client_id: id, deleted: true });
+    expect(await clientItem(id)).toBeUndefined();
+    expectFailure(await run(['clients', 'delete', id]), 1, /there is no client "acme:web app" in the local stack/);
+  });
+
+  it('takes quotes, %, +, ~ and a backslash, and prints them escaped as a JSON string', async () => {
+    const id = `q "x" 100%+~\\ ${randomUUID().slice(0, 8)}`;
+    const created = await run(['clients', 'create', id, '--public']);
+    expect(created.code).toBe(0);
+    expect(created.out).toContain(`Created public client ${JSON.stringify(id)}:`);
+    const duplicate = await run(['clients', 'create', id, '--public']);
+    expectFailure(duplicate, 1, /already exists/);
+    expect(duplicate.err).toContain(`client ${JSON.stringify(id)} already exists`);
+
+    const json = await runJson(['clients', 'list']);
+    expect((json.clients as Record<string, unknown>[]).map((client) => client.client_id)).toContain(id);
+    const line = (await run(['clients', 'list'])).out.split('\n').find((candidate) => candidate.startsWith('"q '));
+    expect(line?.startsWith(`${JSON.stringify(id)}  `)).toBe(true);
+  });
+
+  it('creates an id of exactly 128 characters', async () => {
+    const id = `${unique('long')}-${'x'.repeat(128)}`.slice(0, 128);
+    expect(await runJson(['clients', 'create', id, '--public'])).toEqual({ client_id: id, public: true });
+    expect((await clientItem(id))?.clientId).toBe(id);
+  });
+
+  it.each([
+    ['129 characters', 'x'.repeat(129), /: it is 129 characters long; /],
+    ['a newline', 'acme\nweb', /"acme\\nweb": it contains U\+000A; /],
+    ['a tab', 'acme\tweb', /"acme\\tweb": it contains U\+0009; /],
+    ['DEL', 'acme\x7f', /"acme\\u007f": it contains U\+007F; /],
+    ['a non-ASCII letter', 'acmé', /"acmé": it contains "é" \(U\+00E9\); /],
+    ['nothing', '', /"": it is empty; /],
+  ])('refuses an id with %s (exit 2), naming the rule, and creates nothing', async (_case, id, problem) => {
+    const result = await run(['clients', 'create', id], { env: { LOCAL_STATE_DIR: emptyDir } });
+    expectFailure(result, 2, RULE);
+    expect(result.err).toMatch(problem);
+    if (id !== '') expect(await clientItem(id)).toBeUndefined();
+    for (const command of ['disable', 'delete']) expectFailure(await run(['clients', command, id]), 2, RULE);
+  });
+});
+
 describe('users', () => {
   it("creates a user with the password from stdin, hashed with the stack's scrypt params", async () => {
     const name = unique('alice');
@@ -446,15 +517,15 @@ describe('users', () => {
 
   it('strips exactly one trailing newline (\\n or \\r\\n) and keeps usernames as given', async () => {
     const crlf = unique('Bob Smith');
-    await createUser(crlf, 'pw one\r');
+    await createUser(crlf, 'pw number one\r');
     const hash1 = (await userItem(crlf))?.passwordHash as string;
-    expect(await verifyPassword('pw one', hash1)).toBe(true);
+    expect(await verifyPassword('pw number one', hash1)).toBe(true);
 
     const twoNewlines = unique('Émile');
-    await runJson(['users', 'create', twoNewlines, '--password-stdin'], 'pw two\n\n');
+    await runJson(['users', 'create', twoNewlines, '--password-stdin'], 'pw number two\n\n');
     const hash2 = (await userItem(twoNewlines))?.passwordHash as string;
-    expect(await verifyPassword('pw two\n', hash2)).toBe(true);
-    expect(await verifyPassword('pw two', hash2)).toBe(false);
+    expect(await verifyPassword('pw number two\n', hash2)).toBe(true);
+    expect(await verifyPassword('pw number two', hash2)).toBe(false);
   });
 
   it('prints neither the password nor the hash in human output', async () => {
@@ -507,11 +578,66 @@ describe('users', () => {
 
   it('refuses an existing username (exit 1) and keeps the old password', async () => {
     const name = unique('dupuser');
-    const userId = await createUser(name, 'first');
-    expectFailure(await run(['users', 'create', name, '--password-stdin'], { stdin: 'second' }), 1, /already exists/);
+    const userId = await createUser(name, 'first password');
+    expectFailure(
+      await run(['users', 'create', name, '--password-stdin'], { stdin: 'second password' }),
+      1,
+      /already exists/,
+    );
     const item = await userItem(name);
     expect(item?.userId).toBe(userId);
-    expect(await verifyPassword('first', item?.passwordHash as string)).toBe(true);
+    expect(await verifyPassword('first password', item?.passwordHash as string)).toBe(true);
+  });
+
+  describe('the passwords it accepts (NIST SP 800-63B)', () => {
+    it.each([
+      ['shorter than 8 characters', 'seven77', /at least 8 characters \(this one has 7\)/],
+      ['a common password', 'password1', /list of common and breached passwords/],
+      ['a common password in other case', 'PassWord1', /list of common and breached passwords/],
+      ['a breached one from the list', 'trustno1', /list of common and breached passwords/],
+    ])('refuses a password %s (exit 2), creating nothing', async (_case, password, message) => {
+      const name = unique('weak');
+      expectFailure(await run(['users', 'create', name, '--password-stdin'], { stdin: password }), 2, message);
+      expect(await userItem(name)).toBeUndefined();
+    });
+
+    it('accepts 8 characters without composition rules, and any long passphrase', async () => {
+      for (const password of ['kiwibird', 'correct horse battery staple', 'ŝĉâŭĝĥ-ĵô']) {
+        const name = unique('ok');
+        await createUser(name, password);
+        expect(await verifyPassword(password, (await userItem(name))?.passwordHash as string)).toBe(true);
+      }
+    });
+
+    it('applies to set-password too, keeping the old password', async () => {
+      const name = unique('keeps');
+      await createUser(name, 'a fine old password');
+      expectFailure(
+        await run(['users', 'set-password', name, '--password-stdin'], { stdin: 'qwerty123' }),
+        2,
+        /common/,
+      );
+      expect(await verifyPassword('a fine old password', (await userItem(name))?.passwordHash as string)).toBe(true);
+    });
+
+    it('raises the minimum with PASSWORD_MIN_LENGTH (8 to 64), and refuses a bad value naming it', async () => {
+      const env = (value: string) => ({ LOCAL_STATE_DIR: stateDir, PASSWORD_MIN_LENGTH: value });
+      const name = unique('longer');
+      expectFailure(
+        await run(['users', 'create', name, '--password-stdin'], { stdin: 'ten chars!', env: env('12') }),
+        2,
+        /at least 12 characters \(this one has 10\)/,
+      );
+      expect(
+        (await run(['users', 'create', name, '--password-stdin'], { stdin: 'twelve chars', env: env('12') })).code,
+      ).toBe(0);
+      for (const bad of ['7', '65', 'abc', '9.5'])
+        expectFailure(
+          await run(['users', 'create', unique('x'), '--password-stdin'], { stdin: 'whatever it is', env: env(bad) }),
+          2,
+          /PASSWORD_MIN_LENGTH=.*from 8 to 64/,
+        );
+    });
   });
 
   it("sets a new password and revokes the user's refresh tokens", async () => {
