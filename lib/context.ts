@@ -50,6 +50,7 @@ const SETTINGS_PARSERS: { readonly [K in Exclude<keyof TokenServiceSettings, 'cu
   scrypt: SCRYPT.parse,
   tokenFunctionMemoryMiB: number,
   tokenFunctionTimeoutSeconds: number,
+  tokenFunctionReservedConcurrency: number,
   waf: boolean,
   wafRateLimit: number,
   wafWellKnownRateLimit: number,

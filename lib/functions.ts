@@ -41,6 +41,8 @@ interface FunctionSpec {
   readonly description: string;
   readonly memoryMiB: number;
   readonly timeoutSeconds: number;
+  /** Concurrent executions reserved for the function (and its ceiling); undefined: none. */
+  readonly reservedConcurrency?: number;
   readonly environment?: Readonly<Record<string, string>>;
   /** Asynchronous invocations (the rotation schedule) are not retried: a retry would rotate twice. */
   readonly retryAttempts?: number;
@@ -58,6 +60,8 @@ export interface ServiceFunctionsProps {
   readonly environment: Readonly<Record<string, string>>;
   readonly tokenFunctionMemoryMiB: number;
   readonly tokenFunctionTimeoutSeconds: number;
+  /** See TokenServiceSettings.tokenFunctionReservedConcurrency; undefined: no reservation. */
+  readonly tokenFunctionReservedConcurrency?: number;
   readonly logRetention: RetentionDays;
 }
 
@@ -84,6 +88,7 @@ export class ServiceFunctions extends Construct {
         // scrypt decides: see TokenServiceSettings.tokenFunctionMemoryMiB.
         memoryMiB: props.tokenFunctionMemoryMiB,
         timeoutSeconds: props.tokenFunctionTimeoutSeconds,
+        reservedConcurrency: props.tokenFunctionReservedConcurrency,
       },
       jwks: {
         entry: 'jwks.ts',
@@ -147,6 +152,7 @@ export class ServiceFunctions extends Construct {
       architecture: ARCHITECTURE,
       memorySize: spec.memoryMiB,
       timeout: Duration.seconds(spec.timeoutSeconds),
+      reservedConcurrentExecutions: spec.reservedConcurrency,
       role,
       logGroup,
       environment: { ...this.props.environment, ...spec.environment, NODE_OPTIONS: '--enable-source-maps' },

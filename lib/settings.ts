@@ -92,6 +92,18 @@ export interface TokenServiceSettings {
    */
   readonly tokenFunctionTimeoutSeconds?: number;
   /**
+   * Concurrent executions reserved for the token function, which are also its ceiling: a flood of
+   * logins is throttled at this many (API Gateway answers 503 `temporarily_unavailable` and the
+   * throttle alarm fires) instead of taking the account's whole Lambda concurrency from the JWKS and
+   * metadata functions and from every other function in the account and region. At the default memory
+   * a login takes about 0.6 s, so N executions serve about N / 0.6 logins per second: 60 carry 100
+   * logins per second, the stage's default rate. Lambda refuses a reservation that leaves fewer than 100
+   * executions unreserved in the account (its quota is 1,000 by default and lower on new accounts), so
+   * none is made unless this is set.
+   * @default - no reservation: the function draws on the account's unreserved concurrency
+   */
+  readonly tokenFunctionReservedConcurrency?: number;
+  /**
    * Put an AWS WAF web ACL (per-IP rate limits on /token and /revoke and on the .well-known documents,
    * AWS managed rule groups) on the stage.
    * @default true
@@ -206,6 +218,8 @@ export interface ResolvedSettings {
   readonly scrypt: ScryptParams;
   readonly tokenFunctionMemoryMiB: number;
   readonly tokenFunctionTimeoutSeconds: number;
+  /** Undefined: no reservation. */
+  readonly tokenFunctionReservedConcurrency: number | undefined;
   readonly waf: boolean;
   readonly wafRateLimit: number;
   readonly wafWellKnownRateLimit: number;
@@ -259,6 +273,8 @@ export const RUNTIME_HEADROOM_MIB = 128;
 /** API Gateway's integration timeout is 29 s: the function must answer (even with a 503) before it. */
 const MAX_FUNCTION_TIMEOUT_SECONDS = 28;
 const LAMBDA_MEMORY_RANGE = [128, 10_240] as const;
+/** 0 would throttle every request; above 10,000 is beyond what an account's quota is likely to leave. */
+const RESERVED_CONCURRENCY_RANGE = [1, 10_000] as const;
 const WAF_RATE_LIMIT_RANGE = [10, 2_000_000_000] as const;
 const WAF_WINDOWS = [60, 120, 300, 600];
 const RETENTION_DAYS = Object.values(RetentionDays).filter((value): value is number => typeof value === 'number');
@@ -306,6 +322,7 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
     scrypt: settings.scrypt ?? DEFAULT_SETTINGS.scrypt,
     tokenFunctionMemoryMiB: settings.tokenFunctionMemoryMiB ?? DEFAULT_SETTINGS.tokenFunctionMemoryMiB,
     tokenFunctionTimeoutSeconds: settings.tokenFunctionTimeoutSeconds ?? DEFAULT_SETTINGS.tokenFunctionTimeoutSeconds,
+    tokenFunctionReservedConcurrency: settings.tokenFunctionReservedConcurrency,
     waf: settings.waf ?? DEFAULT_SETTINGS.waf,
     wafRateLimit: settings.wafRateLimit ?? DEFAULT_SETTINGS.wafRateLimit,
     wafWellKnownRateLimit: settings.wafWellKnownRateLimit ?? DEFAULT_SETTINGS.wafWellKnownRateLimit,
@@ -378,6 +395,13 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
     );
   }
   wholeNumber('tokenFunctionTimeoutSeconds', resolved.tokenFunctionTimeoutSeconds, [1, MAX_FUNCTION_TIMEOUT_SECONDS]);
+  if (resolved.tokenFunctionReservedConcurrency !== undefined) {
+    wholeNumber(
+      'tokenFunctionReservedConcurrency',
+      resolved.tokenFunctionReservedConcurrency,
+      RESERVED_CONCURRENCY_RANGE,
+    );
+  }
 
   // Signing-key rotation (lambda/tokens/key-registry.ts).
   wholeNumber('keyRotationDays', resolved.keyRotationDays, [0, 3650]);

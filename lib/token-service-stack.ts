@@ -129,6 +129,7 @@ export class TokenServiceStack extends Stack {
       },
       tokenFunctionMemoryMiB: settings.tokenFunctionMemoryMiB,
       tokenFunctionTimeoutSeconds: settings.tokenFunctionTimeoutSeconds,
+      tokenFunctionReservedConcurrency: settings.tokenFunctionReservedConcurrency,
       logRetention: settings.logRetention,
     });
     const { token, jwks, metadata } = this.functions.functions;

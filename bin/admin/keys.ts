@@ -101,7 +101,7 @@ async function revokeKey(context: CommandContext): Promise<CommandResult> {
       scheduled_for_deletion: result.scheduledForDeletion,
     },
     human: [
-      `Revoked signing key ${kid}: it is no longer published and no longer signs (functions notice within a minute).`,
+      `Revoked signing key ${kid}: its KMS key is disabled (nothing signs with it from now on) and it is no longer published.`,
       ...(result.created === undefined
         ? []
         : [`No other key was left: created ${result.created.kid}, which signs from now.`]),

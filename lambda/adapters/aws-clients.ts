@@ -14,11 +14,33 @@ export interface AwsClientOptions {
 }
 
 /**
- * A token request must answer within API Gateway's 29 s, and a client would rather get a quick 503 to
- * retry than wait: few attempts, short timeouts.
+ * A token request must answer within the function's timeout (10 s by default, always below API
+ * Gateway's 29 s), and a client would rather get a quick 503 to retry than wait: few attempts, short
+ * timeouts. DynamoDB and KMS answer in milliseconds, so an attempt that has not is stuck (a dead
+ * connection, a failing host), and a fresh one is the quickest way out. Each attempt must connect
+ * within `connectionTimeoutMs`, have its response headers within `requestTimeoutMs` of its start and
+ * then never sit `socketTimeoutMs` without a byte of its body; past any of them its socket is destroyed
+ * and it fails with a TimeoutError, which the SDK retries like other transient errors, up to
+ * `maxAttempts` in all. A dependency that stops answering thus fails a call in about
+ * maxAttempts × requestTimeoutMs (3 s), which callDependency turns into a 503.
  */
-const REQUEST_HANDLER = { connectionTimeout: 1_000, requestTimeout: 3_000 } as const;
-const MAX_ATTEMPTS = 3;
+export const SDK_TIMEOUTS = {
+  connectionTimeoutMs: 500,
+  requestTimeoutMs: 1_000,
+  socketTimeoutMs: 1_000,
+  maxAttempts: 3,
+} as const;
+
+const REQUEST_HANDLER = {
+  connectionTimeout: SDK_TIMEOUTS.connectionTimeoutMs,
+  requestTimeout: SDK_TIMEOUTS.requestTimeoutMs,
+  // Without it @smithy/node-http-handler only logs a warning when requestTimeout passes and keeps
+  // waiting: until the socket's idle timeout (300 s for these clients) or the end of the invocation.
+  throwOnRequestTimeout: true,
+  // Otherwise the service default (300 s) would let a response that stops mid-body hang as long.
+  socketTimeout: SDK_TIMEOUTS.socketTimeoutMs,
+} as const;
+const MAX_ATTEMPTS = SDK_TIMEOUTS.maxAttempts;
 
 export function createDocumentClient(options: AwsClientOptions): DynamoDBDocumentClient {
   const client = new DynamoDBClient({

@@ -2,6 +2,7 @@ import {
   CreateAliasCommand,
   CreateKeyCommand,
   DescribeKeyCommand,
+  DisableKeyCommand,
   GetPublicKeyCommand,
   type KMSClient,
   ScheduleKeyDeletionCommand,
@@ -87,13 +88,19 @@ export class SigningKeyManager {
     return { created, scheduledForDeletion: await this.sweep() };
   }
 
-  /** Unpublishes a key and stops it signing at once; a new key is created if none would be left. */
+  /**
+   * Unpublishes a key and stops it signing at once; a new key is created if none would be left. The KMS key
+   * is disabled first: from then on KMS refuses to sign with it, and every signer that meets the refusal
+   * reads the registry again at once instead of when its cache expires. Should a later step fail, the key
+   * stays disabled (no token is signed with it) and running the revocation again completes it.
+   */
   async revoke(
     kid: string,
   ): Promise<{ revoked: SigningKeyRecord; created?: SigningKeyRecord; scheduledForDeletion: string[] }> {
     const keys = await this.registered();
     const now = this.now();
     const plan = planRevocation(keys, kid, now);
+    await this.disable(plan.updates[0]!.keyArn);
     // An emergency key signs from now: signers skip the hand-over wait when no settled key is left.
     const created = plan.needsNewKey ? await this.createKey(now) : undefined;
     await this.store.write([...plan.updates, ...(created === undefined ? [] : [created])]);
@@ -121,6 +128,18 @@ export class SigningKeyManager {
       await this.store.write([{ ...key, deletionScheduledAt: now }]);
     }
     return due.map((key) => key.kid);
+  }
+
+  /** Disables a KMS key; one already disabled stays so, one pending deletion or deleted cannot sign anyway. */
+  private async disable(keyArn: string): Promise<void> {
+    try {
+      await this.kms.send(new DisableKeyCommand({ KeyId: keyArn }));
+    } catch (error) {
+      if (
+        !(error instanceof Error && (error.name === 'KMSInvalidStateException' || error.name === 'NotFoundException'))
+      )
+        throw error;
+    }
   }
 
   private async bootstrapArn(): Promise<string | undefined> {

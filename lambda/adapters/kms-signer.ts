@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { GetPublicKeyCommand, type GetPublicKeyCommandOutput, type KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import { DependencyUnavailableError } from '../oauth/errors';
 import type { JwtSigner, SigningKey } from '../oauth/ports';
 import { type PublicJwk, rsaPublicJwk } from '../tokens/jwk';
-import { publishedAt, type SigningKeyRecord, signingKeyAt } from '../tokens/key-registry';
+import { planRevocation, publishedAt, type SigningKeyRecord, signingKeyAt } from '../tokens/key-registry';
+import { SigningKeyWithdrawnError } from '../tokens/ports';
 import { callDependency } from './aws-errors';
 
 export interface KeyRegistryReader {
@@ -20,7 +22,17 @@ export interface KmsJwtSignerOptions {
 interface KeyView {
   /** The registry's records, or one record built from the bootstrap key when the registry is empty. */
   readonly keys: readonly SigningKeyRecord[];
+  /** Keys (ARNs) KMS refused to sign with before this view was read: they sign no more, whatever it says. */
+  readonly withdrawn: ReadonlySet<string>;
 }
+
+/**
+ * What Sign answers for a key that can no longer sign: disabled (`ropc-admin keys revoke` disables the key
+ * before it writes the registry) or pending deletion.
+ */
+const WITHDRAWN_KEY_ERRORS = new Set(['DisabledException', 'KMSInvalidStateException']);
+
+const NONE: ReadonlySet<string> = new Set();
 
 /**
  * Signs RS256 JWTs with RSA_2048 KMS keys: the private keys never leave KMS. Which key signs, and which
@@ -31,9 +43,17 @@ interface KeyView {
  * The read stays off the critical path: `prepare()` starts it alongside a request's first lookups, and
  * once the view is half a cache period old the next request refreshes it in the background while it
  * keeps signing with the view it has. Only a view a whole period old (an idle instance) is waited for.
+ *
+ * A revocation takes effect at once, cache or not: KMS refuses to sign with a disabled key, and a request
+ * that meets the refusal drops the view, reads the registry again and signs with the key that signs now
+ * (one retry, never more). The refused key counts as revoked even while the registry still lists it (the
+ * registry write follows the disabling), so the key the revocation will name signs: the newest other
+ * published key. When the revocation needs a new key, that key may not be registered yet: then the
+ * request gets a 503 (the client retries) and that read is not kept, so the next request reads again.
+ * A key disabled by hand stays refused only as long as the view that learnt it (a cache period at most).
  */
 export class KmsJwtSigner implements JwtSigner {
-  private cached?: { at: number; view: Promise<KeyView> };
+  private cached?: { at: number; view: Promise<KeyView>; withdrawn: ReadonlySet<string> };
   private refreshing = false;
   private bootstrap?: Promise<SigningKeyRecord>;
   private registryInUse = false;
@@ -55,15 +75,28 @@ export class KmsJwtSigner implements JwtSigner {
   }
 
   async signingKey(): Promise<SigningKey> {
-    const { keys } = await this.view();
+    return this.keyToSign(await this.view(), true);
+  }
+
+  /** The key that signs in `view`; `replaceable`: a refusal from KMS gets a replacement, else it is a 503. */
+  private keyToSign(view: KeyView, replaceable: boolean): SigningKey {
     const now = Math.floor(this.now() / 1000);
+    const keys = withWithdrawnRevoked(view, now);
     // Hand over only once every JWKS view can hold the new key; an emergency key (revocation left no
     // settled key) signs at once.
     const key = signingKeyAt(keys, now, this.cacheMs / 1000) ?? signingKeyAt(keys, now);
+    if (key === undefined && view.withdrawn.size > 0) {
+      // The revocation's new key is not in the registry yet: the client retries.
+      throw new DependencyUnavailableError('kms', {
+        cause: new Error(
+          `KMS refused to sign with ${[...view.withdrawn].join(', ')} and the key registry names no other key that signs yet`,
+        ),
+      });
+    }
     // Every key revoked and none created: an operator must act (logged as unexpected_error, a 500).
     if (key === undefined)
       throw new Error('no signing key is active in the key registry: run ropc-admin keys rotate --propagation 0');
-    return { kid: key.kid, alg: 'RS256', sign: (data) => this.sign(key.keyArn, data) };
+    return { kid: key.kid, alg: 'RS256', sign: (data) => this.sign(key.keyArn, data, replaceable) };
   }
 
   /** The keys resource servers need (RFC 7517), without private material. */
@@ -89,8 +122,8 @@ export class KmsJwtSigner implements JwtSigner {
     if (cached === undefined || now - cached.at >= this.cacheMs) return this.reload(now);
     if (now - cached.at >= this.cacheMs / 2 && !this.refreshing) {
       this.refreshing = true;
-      this.load()
-        .then((view) => this.install(now, Promise.resolve(view)))
+      this.load(NONE)
+        .then((view) => this.install(now, Promise.resolve(view), NONE))
         // A failed refresh leaves the current view; the next request past half its period tries again.
         .catch(() => undefined)
         .finally(() => {
@@ -100,9 +133,9 @@ export class KmsJwtSigner implements JwtSigner {
     return cached.view;
   }
 
-  private reload(now: number): Promise<KeyView> {
-    const view = this.load();
-    this.install(now, view);
+  private reload(now: number, withdrawn: ReadonlySet<string> = NONE): Promise<KeyView> {
+    const view = this.load(withdrawn);
+    this.install(now, view, withdrawn);
     // A failed read is not cached: the next request tries again.
     view.catch(() => {
       if (this.cached?.view === view) this.cached = undefined;
@@ -110,18 +143,41 @@ export class KmsJwtSigner implements JwtSigner {
     return view;
   }
 
-  /** Keeps the newest read: a background refresh that ends after a newer read does not replace it. */
-  private install(at: number, view: Promise<KeyView>): void {
-    if (this.cached === undefined || this.cached.at <= at) this.cached = { at, view };
+  /**
+   * Keeps the newest read: a background refresh that ends after a newer read (such as the one a refused
+   * Sign made) does not replace it.
+   */
+  private install(at: number, view: Promise<KeyView>, withdrawn: ReadonlySet<string>): void {
+    if (this.cached === undefined || this.cached.at <= at) this.cached = { at, view, withdrawn };
   }
 
-  private async load(): Promise<KeyView> {
+  private async load(withdrawn: ReadonlySet<string>): Promise<KeyView> {
     // Until the registry is seen in use, the bootstrap key is read alongside it, not after it.
     const bootstrap = this.registryInUse ? undefined : this.bootstrapKey();
     const registered = (await this.options.registry?.list()) ?? [];
     this.registryInUse = registered.length > 0;
-    if (this.registryInUse) return { keys: registered };
-    return { keys: [await (bootstrap ?? this.bootstrapKey())] };
+    if (this.registryInUse) return { keys: registered, withdrawn };
+    return { keys: [await (bootstrap ?? this.bootstrapKey())], withdrawn };
+  }
+
+  /**
+   * The key to sign with instead of `arn`, which KMS refused: from a registry read made now (the cached view
+   * is dropped), with `arn` withdrawn. Requests that meet the same refusal meanwhile share that read.
+   */
+  private async replacementFor(arn: string): Promise<SigningKey> {
+    const cached = this.cached;
+    const read =
+      cached?.withdrawn.has(arn) === true
+        ? cached.view
+        : this.reload(this.now(), new Set([...(cached?.withdrawn ?? NONE), arn]));
+    const view = await read;
+    try {
+      return this.keyToSign(view, false);
+    } catch (error) {
+      // No key signs yet (the revocation's new key is not registered): the next request reads again.
+      if (this.cached?.view === read) this.cached = undefined;
+      throw error;
+    }
   }
 
   /**
@@ -152,7 +208,12 @@ export class KmsJwtSigner implements JwtSigner {
     return record;
   }
 
-  private async sign(arn: string, data: Uint8Array): Promise<Uint8Array> {
+  /**
+   * One Sign call. When KMS refuses the key as withdrawn, a `replaceable` key rejects with its replacement
+   * (SigningKeyWithdrawnError: the token is assembled again for another kid); a replacement's own refusal
+   * is a 503, like any unavailable key.
+   */
+  private async sign(arn: string, data: Uint8Array, replaceable: boolean): Promise<Uint8Array> {
     const digest = createHash('sha256').update(data).digest();
     const response = await callDependency('kms', () =>
       this.kms.send(
@@ -163,12 +224,33 @@ export class KmsJwtSigner implements JwtSigner {
           SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256',
         }),
       ),
-    );
+    ).catch(async (error: unknown) => {
+      const refusal = error instanceof DependencyUnavailableError ? error.cause : undefined;
+      if (!replaceable || !(refusal instanceof Error && WITHDRAWN_KEY_ERRORS.has(refusal.name))) throw error;
+      throw new SigningKeyWithdrawnError(await this.replacementFor(arn), { cause: refusal });
+    });
     if (response.Signature === undefined || response.KeyId !== arn) {
       throw new Error('KMS Sign returned no signature or signed with another key');
     }
     return response.Signature;
   }
+}
+
+/**
+ * The view's records as they read once the revocation of its withdrawn keys is written (planRevocation):
+ * `keys revoke` disables a key before it writes the registry, so a read right after the refusal may not
+ * show the revocation yet. The key that signs is then the one the revocation names; none when it needs a
+ * new key.
+ */
+function withWithdrawnRevoked(view: KeyView, now: number): readonly SigningKeyRecord[] {
+  let keys = view.keys;
+  for (const arn of view.withdrawn) {
+    const key = keys.find((candidate) => candidate.keyArn === arn && candidate.state === 'active');
+    if (key === undefined) continue;
+    const { updates } = planRevocation(keys, key.kid, now);
+    keys = keys.map((record) => updates.find((update) => update.kid === record.kid) ?? record);
+  }
+  return keys;
 }
 
 /** A key registry record for the key a GetPublicKey answer describes (its kid is the RFC 7638 thumbprint). */

@@ -1,4 +1,4 @@
-import type { SigningKey } from './ports';
+import { type SigningKey, SigningKeyWithdrawnError } from './ports';
 
 /** RFC 9068 §2.2 claims of a JWT access token. Times are epoch seconds. */
 export interface AccessTokenClaims {
@@ -12,8 +12,21 @@ export interface AccessTokenClaims {
   readonly scope: string;
 }
 
-/** Builds the compact JWS: header `{alg, typ: at+jwt, kid}` (RFC 9068 §2.1), signed by `key`. */
+/**
+ * Builds the compact JWS: header `{alg, typ: at+jwt, kid}` (RFC 9068 §2.1), signed by `key`. When the key
+ * was withdrawn meanwhile, the token is built once more for its replacement (the header names the kid that
+ * signs); a second refusal is the caller's.
+ */
 export async function signAccessToken(claims: AccessTokenClaims, key: SigningKey): Promise<string> {
+  try {
+    return await signWith(claims, key);
+  } catch (error) {
+    if (!(error instanceof SigningKeyWithdrawnError)) throw error;
+    return signWith(claims, error.replacement);
+  }
+}
+
+async function signWith(claims: AccessTokenClaims, key: SigningKey): Promise<string> {
   const header = { alg: key.alg, typ: 'at+jwt', kid: key.kid };
   const signingInput = `${base64url(header)}.${base64url(claims)}`;
   const signature = await key.sign(Buffer.from(signingInput, 'ascii'));

@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCli } from '../../bin/admin/cli';
+import { createSigner } from '../../lambda/handlers/runtime';
 import { type LocalStack, localStackState, startLocalStack } from '../../local/stack';
-import { writeStackState } from '../../local/state';
+import { LOCAL_CREDENTIALS, writeStackState } from '../../local/state';
 import { LogAudit } from '../support/log-audit';
 import { FAST_SCRYPT } from '../support/memory';
 import { seedStack } from '../support/seed';
@@ -47,13 +48,18 @@ afterAll(async () => {
 });
 
 async function admin(...argv: string[]): Promise<Record<string, unknown>> {
+  return adminAt(stateDir, argv);
+}
+
+/** ropc-admin --json against the local stack whose state is in `dir`. */
+async function adminAt(dir: string, argv: string[]): Promise<Record<string, unknown>> {
   let out = '';
   let err = '';
   const code = await runCli([...argv, '--json'], {
     stdin: '',
     stdout: (text) => void (out += text),
     stderr: (text) => void (err += text),
-    env: { LOCAL_STATE_DIR: stateDir },
+    env: { LOCAL_STATE_DIR: dir },
   });
   expect(err).toBe('');
   expect(code).toBe(0);
@@ -61,7 +67,11 @@ async function admin(...argv: string[]): Promise<Record<string, unknown>> {
 }
 
 async function issue(): Promise<string> {
-  const response = await fetch(stack.tokenEndpoint, {
+  return issueAt(stack);
+}
+
+async function issueAt(target: LocalStack): Promise<string> {
+  const response = await fetch(target.tokenEndpoint, {
     method: 'POST',
     headers: {
       Authorization: `Basic ${Buffer.from(`rs-app:${SECRET}`).toString('base64')}`,
@@ -219,5 +229,68 @@ describe('signing-key rotation', () => {
     const token = await issue();
     expect(kidOf(token)).toBe(live[0]!.kid);
     await jwtVerify(token, createRemoteJWKSet(jwksUrl()), { issuer: stack.issuer });
+  });
+});
+
+/**
+ * An emergency revocation while the functions' key views are warm: here they keep what they read for 60 s,
+ * as in production, so only KMS's refusal of the disabled key can tell them before the next token.
+ */
+describe('emergency revocation with warm key caches', () => {
+  let warm: LocalStack;
+  let warmStateDir: string;
+
+  beforeAll(async () => {
+    warm = await startLocalStack({
+      dynamodbEndpoint: inject('dynamodbEndpoint'),
+      tablePrefix: `rev-${randomUUID().slice(0, 8)}`,
+      config: { scrypt: FAST_SCRYPT, keyCacheSeconds: 60 },
+      logSink: audit.sink,
+    });
+    warmStateDir = await mkdtemp(join(tmpdir(), 'ropc-revocation-'));
+    await writeStackState(warmStateDir, localStackState(warm));
+    await seedStack(warm, {
+      clients: [{ clientId: 'rs-app', secret: SECRET, grantTypes: ['password'] }],
+      users: [{ username: 'rita', password: PASSWORD }],
+    });
+  });
+
+  afterAll(async () => {
+    await warm?.stop();
+    if (warmStateDir) await rm(warmStateDir, { recursive: true, force: true });
+  });
+
+  it('signs the very next token with the other published key and it verifies against the JWKS', async () => {
+    // Two published keys before the functions first read the registry: the first signs, the new one is pending.
+    const rotated = (await adminAt(warmStateDir, ['keys', 'rotate'])) as { created: { kid: string; phase: string } };
+    expect(rotated.created.phase).toBe('pending');
+    const jwks = createRemoteJWKSet(new URL(`${warm.url}/.well-known/jwks.json`));
+    const before = await issueAt(warm);
+    await jwtVerify(before, jwks, { issuer: warm.issuer, typ: 'at+jwt' });
+    const doomed = kidOf(before);
+    expect(doomed).not.toBe(rotated.created.kid);
+
+    const revoked = (await adminAt(warmStateDir, ['keys', 'revoke', doomed])) as { revoked: string; created: unknown };
+    expect(revoked).toMatchObject({ revoked: doomed, created: null });
+    const next = await issueAt(warm);
+    expect(kidOf(next)).toBe(rotated.created.kid);
+    await jwtVerify(next, jwks, { issuer: warm.issuer, typ: 'at+jwt' });
+  });
+
+  it('signs the very next token with the key the revocation creates when it revokes the only key', async () => {
+    const listed = (await adminAt(warmStateDir, ['keys', 'list'])) as { keys: { kid: string; phase: string }[] };
+    const live = listed.keys.filter((key) => key.phase !== 'revoked');
+    expect(live.map((key) => key.phase)).toEqual(['signing']);
+    expect(kidOf(await issueAt(warm))).toBe(live[0]!.kid);
+
+    const revoked = (await adminAt(warmStateDir, ['keys', 'revoke', live[0]!.kid])) as { created: { kid: string } };
+    expect(revoked.created.kid).not.toBe(live[0]!.kid);
+    const next = await issueAt(warm);
+    expect(kidOf(next)).toBe(revoked.created.kid);
+    // The JWKS function's view is warm too: it publishes the new key within its cache period, a new instance at once.
+    const jwksInstance = createSigner(warm.config, { credentials: LOCAL_CREDENTIALS });
+    const keys = await jwksInstance.publicJwks();
+    expect(keys.map((key) => key.kid)).toEqual([revoked.created.kid]);
+    await jwtVerify(next, createLocalJWKSet({ keys }), { issuer: warm.issuer, typ: 'at+jwt' });
   });
 });

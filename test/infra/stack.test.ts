@@ -268,6 +268,31 @@ describe('Lambda functions', () => {
     }
     service.template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
   });
+
+  it('reserve no concurrency unless told to', () => {
+    for (const [id, fn] of Object.entries(resourcesOfType(service.template, 'AWS::Lambda::Function')))
+      expect(fn.Properties, id).not.toHaveProperty('ReservedConcurrentExecutions');
+  });
+
+  it.each<[unknown, number]>([
+    ['50', 50],
+    [1, 1],
+    [10_000, 10_000],
+  ])('reserve context tokenFunctionReservedConcurrency=%j for the token function only', (value, reserved) => {
+    const { stack, template } = synthService({ tokenFunctionReservedConcurrency: value });
+    const functions = resourcesOfType(template, 'AWS::Lambda::Function');
+    const tokenId = logicalId(stack.functions.functions.token);
+    expect(functions[tokenId]!.Properties!.ReservedConcurrentExecutions).toBe(reserved);
+    const others = Object.entries(functions).filter(([id]) => id !== tokenId);
+    expect(others.map(([id]) => id).sort()).toEqual(
+      [
+        logicalId(stack.functions.functions.jwks),
+        logicalId(stack.functions.functions.metadata),
+        logicalId(stack.keyRotation!.fn),
+      ].sort(),
+    );
+    for (const [id, fn] of others) expect(fn.Properties, id).not.toHaveProperty('ReservedConcurrentExecutions');
+  });
 });
 
 describe('DynamoDB tables', () => {
@@ -843,6 +868,11 @@ describe('settings', () => {
       /ipLockoutAlarmThreshold must be a whole number from 1/,
     ],
     [
+      'no reserved concurrency at all',
+      { tokenFunctionReservedConcurrency: 0 },
+      /tokenFunctionReservedConcurrency must be a whole number from 1 to 10000, got 0/,
+    ],
+    [
       'a WAF window WAF does not offer',
       { wafRateWindowSeconds: 30 },
       /wafRateWindowSeconds must be one of 60, 120, 300, 600/,
@@ -970,6 +1000,19 @@ describe('settings', () => {
     ['abc', /context refreshTokenGraceSeconds="abc": expected a number/],
   ])('stops the synthesis for context refreshTokenGraceSeconds=%j, naming the key and the range', (value, message) => {
     const attempt = () => synthService({ refreshTokenGraceSeconds: value });
+    expect(attempt).toThrow(TokenServiceSettingsError);
+    expect(attempt).toThrow(message);
+  });
+
+  it.each<[unknown, RegExp]>([
+    ['0', /tokenFunctionReservedConcurrency must be a whole number from 1 to 10000, got 0/],
+    ['10001', /tokenFunctionReservedConcurrency must be a whole number from 1 to 10000, got 10001/],
+    [-5, /tokenFunctionReservedConcurrency must be a whole number from 1 to 10000, got -5/],
+    ['2.5', /tokenFunctionReservedConcurrency must be a whole number from 1 to 10000, got 2.5/],
+    ['lots', /context tokenFunctionReservedConcurrency="lots": expected a number/],
+    ['', /context tokenFunctionReservedConcurrency="": expected a number/],
+  ])('stops the synthesis for context tokenFunctionReservedConcurrency=%j, naming the key', (value, message) => {
+    const attempt = () => synthService({ tokenFunctionReservedConcurrency: value });
     expect(attempt).toThrow(TokenServiceSettingsError);
     expect(attempt).toThrow(message);
   });

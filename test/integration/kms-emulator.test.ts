@@ -7,11 +7,13 @@ import {
   CreateKeyCommand,
   DeleteAliasCommand,
   DescribeKeyCommand,
+  DisabledException,
   DisableKeyCommand,
   EnableKeyCommand,
   GetPublicKeyCommand,
   type KeyMetadata,
   KMSClient,
+  KMSInvalidStateException,
   ListAliasesCommand,
   ListResourceTagsCommand,
   ScheduleKeyDeletionCommand,
@@ -746,6 +748,61 @@ describe('KMS emulator', () => {
         kms.send(new CreateAliasCommand({ AliasName: `alias/late-${key.KeyId}`, TargetKeyId: key.KeyId })),
         'KMSInvalidStateException',
       );
+    });
+
+    it('refuses a disabled, then deleted, RSA key the way KMS does, on the wire and through the SDK', async () => {
+      const key = await createSigningKey(kms, 'RSA_2048');
+      const digest = createHash('sha256').update(message).digest();
+      const signCommand = () =>
+        new SignCommand({
+          KeyId: key.Arn,
+          Message: digest,
+          MessageType: 'DIGEST',
+          SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256',
+        });
+      const rawSign = () =>
+        rawRequest(
+          emulator,
+          'TrentService.Sign',
+          JSON.stringify({
+            KeyId: key.Arn,
+            Message: digest.toString('base64'),
+            MessageType: 'DIGEST',
+            SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256',
+          }),
+        );
+      await kms.send(signCommand());
+
+      // DisableKey answers an empty body, and a key already disabled stays so without an error.
+      expect((await rawRequest(emulator, 'TrentService.DisableKey', JSON.stringify({ KeyId: key.Arn }))).body).toEqual(
+        {},
+      );
+      await kms.send(new DisableKeyCommand({ KeyId: key.KeyId }));
+      const disabled = await rawSign();
+      expect(disabled.status).toBe(400);
+      expect(disabled.headers.get('x-amzn-errortype')).toBe('DisabledException');
+      expect(disabled.body).toEqual({ __type: 'DisabledException', message: `${key.Arn} is disabled.` });
+      const refused = await failure(kms.send(signCommand()));
+      expect(refused).toBeInstanceOf(DisabledException);
+      expect(refused.$metadata?.httpStatusCode).toBe(400);
+      expect(refused.$fault).toBe('client');
+      await expectKmsError(kms.send(new GetPublicKeyCommand({ KeyId: key.Arn })), 'DisabledException');
+      // DescribeKey answers in every state.
+      expect((await kms.send(new DescribeKeyCommand({ KeyId: key.Arn }))).KeyMetadata).toMatchObject({
+        Enabled: false,
+        KeyState: 'Disabled',
+      });
+
+      // A disabled key can be scheduled for deletion (what the sweep after a revocation does).
+      await kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.Arn, PendingWindowInDays: 30 }));
+      const pending = await rawSign();
+      expect(pending.status).toBe(400);
+      expect(pending.body).toEqual({ __type: 'KMSInvalidStateException', message: `${key.Arn} is pending deletion.` });
+      expect(await failure(kms.send(signCommand()))).toBeInstanceOf(KMSInvalidStateException);
+      expect(await failure(kms.send(new DisableKeyCommand({ KeyId: key.Arn })))).toBeInstanceOf(
+        KMSInvalidStateException,
+      );
+      await expectKmsError(kms.send(new GetPublicKeyCommand({ KeyId: key.Arn })), 'KMSInvalidStateException');
     });
 
     it('honours a custom PendingWindowInDays', async () => {

@@ -1,8 +1,11 @@
-import type { KMSClient } from '@aws-sdk/client-kms';
+import { DisableKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SigningKeyManager } from '../../lambda/adapters/key-manager';
 import { KmsJwtSigner } from '../../lambda/adapters/kms-signer';
+import { DynamoSigningKeyStore } from '../../lambda/adapters/signing-key-store';
 import type { ServiceConfig } from '../../lambda/config';
-import { createTokenEndpointDeps } from '../../lambda/handlers/runtime';
+import { createSigner, createTokenEndpointDeps } from '../../lambda/handlers/runtime';
 import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
 import type { SigningKeyRecord } from '../../lambda/tokens/key-registry';
 import type { KmsEmulator } from '../../local/kms-emulator';
@@ -235,5 +238,173 @@ describe('KmsJwtSigner key view', () => {
     expect(await fourth).toBe('R');
     expect(getPublicKey()).toBe(1);
     client.destroy();
+  });
+});
+
+/**
+ * An emergency revocation through the real adapters (DynamoDB Local, the KMS emulator): a token function
+ * instance whose key view is warm (read seconds ago; it is kept 60 s), the key manager behind
+ * `ropc-admin keys revoke`, and a JWKS read by a new JWKS function instance.
+ */
+describe('an emergency revocation reaches a signer whose key view is warm', () => {
+  const REVOKED_ALIAS = 'alias/ropc-token-service/revocation-test';
+  const fixtures: { stop(): Promise<void> }[] = [];
+
+  afterAll(async () => {
+    for (const fixture of fixtures) await fixture.stop();
+  });
+
+  async function fixture() {
+    const services = await emulatedServices(REVOKED_ALIAS);
+    const { config } = services;
+    const db = documentClient(config.dynamodbEndpoint!);
+    await seed(db, config.tables, {
+      clients: [{ clientId: 'app', secret: 'app-secret' }],
+      users: [{ username: 'alice', password: 'pw-alice' }],
+    });
+    const tokenKms = kmsClient(services.kms.endpoint);
+    const operatorKms = kmsClient(services.kms.endpoint);
+    const calls: CallRecord[] = [];
+    instrument(tokenKms, 'kms', calls);
+    instrument(db, 'dynamodb', calls);
+    const deps = createTokenEndpointDeps(config, { logSink: () => undefined, sdk: { db, kms: tokenKms } });
+    const store = new DynamoSigningKeyStore(db, config.tables.signingKeys);
+    const manager = new SigningKeyManager(operatorKms, store, {
+      deployment: 'local',
+      bootstrapKeyId: REVOKED_ALIAS,
+      accessTokenTtl: config.accessTokenTtl,
+    });
+    const stop = async () => {
+      db.destroy();
+      tokenKms.destroy();
+      operatorKms.destroy();
+      await services.kms.stop();
+    };
+    fixtures.push({ stop });
+    const count = (command: string) => calls.filter((call) => call.command === command).length;
+    return {
+      config,
+      manager,
+      store,
+      operatorKms,
+      /** A password grant on the warm instance; the access token when it succeeds. */
+      async issue(): Promise<{ status: number; token?: string; retryAfter?: string }> {
+        const response = await handleTokenRequest(
+          tokenRequest(
+            { grant_type: 'password', username: 'alice', password: 'pw-alice' },
+            { authorization: basic('app', 'app-secret') },
+          ),
+          deps,
+        );
+        const body = JSON.parse(response.body) as { access_token?: string };
+        return { status: response.status, token: body.access_token, retryAfter: response.headers['Retry-After'] };
+      },
+      /** Sign calls and registry reads the token instance made so far. */
+      signs: () => count('Sign'),
+      registryReads: () =>
+        calls.filter((call) => call.command === 'Scan' && call.table === config.tables.signingKeys).length,
+      /** What a new JWKS function instance publishes. */
+      async verify(token: string) {
+        const jwks = createSigner(config, { sdk: { db, kms: operatorKms } });
+        const keys = await jwks.publicJwks();
+        await jwtVerify(token, createLocalJWKSet({ keys }), { issuer: config.issuer, typ: 'at+jwt' });
+        return keys.map((jwk) => jwk.kid);
+      },
+    };
+  }
+
+  const kidOf = (token: string | undefined) => decodeProtectedHeader(token ?? '').kid;
+
+  it('signs the very next token with the other published key once the signing key is revoked', async () => {
+    const f = await fixture();
+    const { created: other } = await f.manager.rotate(); // published now, signs in 3 hours
+    const before = await f.issue();
+    expect(before.status).toBe(200);
+    const doomed = kidOf(before.token);
+    expect(doomed).not.toBe(other.kid);
+
+    const signs = f.signs();
+    await f.manager.revoke(String(doomed));
+    const after = await f.issue();
+    expect(after.status).toBe(200);
+    expect(kidOf(after.token)).toBe(other.kid);
+    const published = await f.verify(after.token!);
+    expect(published).toEqual([other.kid]);
+    // KMS refused the revoked key once; the instance read the registry again and signed with the other key.
+    expect(f.signs() - signs).toBe(2);
+
+    // It keeps that view: the next token takes one Sign.
+    const next = await f.issue();
+    expect(kidOf(next.token)).toBe(other.kid);
+    expect(f.signs() - signs).toBe(3);
+  });
+
+  it('signs the next token with the key the revocation creates when it revokes the only key', async () => {
+    const f = await fixture();
+    const before = await f.issue(); // the first key, read from KMS while the registry is empty
+    expect(before.status).toBe(200);
+    const doomed = String(kidOf(before.token));
+
+    const { created } = await f.manager.revoke(doomed);
+    expect(created).toBeDefined();
+    const after = await f.issue();
+    expect(after.status).toBe(200);
+    expect(kidOf(after.token)).toBe(created!.kid);
+    expect(await f.verify(after.token!)).toEqual([created!.kid]);
+  });
+
+  it('signs with the other published key when KMS refuses a key the registry still lists as signing', async () => {
+    const f = await fixture();
+    const { created: other } = await f.manager.rotate();
+    const before = await f.issue();
+    const refusedKid = kidOf(before.token);
+    expect(refusedKid).not.toBe(other.kid);
+    const refused = (await f.store.list()).find((key) => key.kid === refusedKid)!;
+
+    // What `keys revoke` does first, before its registry write.
+    await f.operatorKms.send(new DisableKeyCommand({ KeyId: refused.keyArn }));
+    const reads = f.registryReads();
+    const after = await f.issue();
+    expect(after.status).toBe(200);
+    expect(kidOf(after.token)).toBe(other.kid);
+    expect(f.registryReads() - reads).toBe(1);
+    await f.verify(after.token!);
+  });
+
+  it('answers 503 while the only key is refused and no new key is registered, then signs with the new key', async () => {
+    const f = await fixture();
+    const before = await f.issue();
+    const onlyKid = String(kidOf(before.token));
+    await f.manager.list(); // registers the first key, as a revocation does before it disables the key
+    const [only] = await f.store.list();
+    await f.operatorKms.send(new DisableKeyCommand({ KeyId: only!.keyArn }));
+
+    const signs = f.signs();
+    const reads = f.registryReads();
+    const refused = await f.issue();
+    expect(refused.status).toBe(503);
+    expect(refused.retryAfter).toBe('1');
+    expect(f.signs() - signs).toBe(1);
+    expect(f.registryReads() - reads).toBe(1);
+
+    // The revocation completes (the key is disabled already): the client's retry is signed by the new key.
+    const { created } = await f.manager.revoke(onlyKid);
+    const retried = await f.issue();
+    expect(retried.status).toBe(200);
+    expect(kidOf(retried.token)).toBe(created!.kid);
+    await f.verify(retried.token!);
+  });
+
+  it('retries once: when the replacement is refused too, the request gets a 503', async () => {
+    const f = await fixture();
+    await f.manager.rotate();
+    await f.issue();
+    for (const key of await f.store.list()) {
+      await f.operatorKms.send(new DisableKeyCommand({ KeyId: key.keyArn }));
+    }
+    const signs = f.signs();
+    const refused = await f.issue();
+    expect(refused.status).toBe(503);
+    expect(f.signs() - signs).toBe(2);
   });
 });
