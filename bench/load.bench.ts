@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { DescribeKeyCommand, SignCommand } from '@aws-sdk/client-kms';
-import { BatchGetCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import autocannon from 'autocannon';
 import { FAMILY_USER_ATTRIBUTE, REFRESH_TOKENS_TABLE } from '../contract/tables';
+import { DynamoLoginAttemptStore } from '../lambda/adapters/login-attempt-store';
 import { familyKey, rotationUpdate } from '../lambda/adapters/refresh-token-store';
 import type { TokenEndpointDeps } from '../lambda/oauth/grants/grant';
 import { successorOf } from '../lambda/oauth/grants/refresh-token';
+import { attemptSubject, DEFAULT_LOCKOUT_POLICY } from '../lambda/oauth/lockout';
 import type { RefreshFamily } from '../lambda/oauth/ports';
 import { handleTokenRequest } from '../lambda/oauth/token-endpoint';
 import { DEFAULT_SCRYPT_PARAMS, hashPassword, verifyPassword } from '../lambda/passwords';
@@ -203,7 +205,7 @@ export const loadBench: Bench = {
         notes: [
           'grants: HTTP POST /token through the API Gateway emulation to the same handlers, DynamoDB Local and the KMS emulator; autocannon runs in the same process.',
           'latency = autocannon\'s per-response time (sub-ms, from its "response" event); req/s = steady rate between the first and the last completion.',
-          'floors: the raw calls issued directly with the SDK (same client settings as the service), by as many workers as connections — password: GetItem client ∥ GetItem user ∥ BatchGetItem counters → Sign ∥ PutItem refresh-token family; refresh: GetItem family ∥ GetItem client → Sign ∥ GetItem user → UpdateItem (the family rotated in place, on condition that its current token is the presented one, it is not revoked and unexpired).',
+          'floors: the raw calls issued directly with the SDK (same client settings as the service), by as many workers as connections — password: GetItem client ∥ GetItem user ∥ BatchGetItem counters → 3 conditional UpdateItems reserving the attempt → Sign ∥ PutItem refresh-token family ∥ the reservation given back; refresh: GetItem family ∥ GetItem client → Sign ∥ GetItem user → UpdateItem (the family rotated in place, on condition that its current token is the presented one, it is not revoked and unexpired).',
           `refresh p50 / floor p50: ${ratios.map((x) => `c=${x.c} ${round(x.ratio)}`).join(', ')} — goal ≤ 1.2 (judged at c=1, one request per Lambda instance): ${refreshMet ? 'met' : 'NOT met'}${ratios.every((x) => x.ratio <= 1.2) ? ' (and at every level)' : ''}.`,
           `password grant: best ${round(bestPassword, 2)} req/s against a ceiling of ${cores} cores ÷ ${round(scryptMs, 0)} ms scrypt = ${round(ceiling, 2)} req/s → ${round(bestPassword / ceiling, 2)}; goal ≥ 0.85: ${passwordMet ? 'met' : 'NOT met'}. scrypt itself, ${cores} at a time, reaches ${round(scryptParallelRate, 2)}/s (${round(scryptParallelRate / ceiling, 2)} of the ceiling) on this machine now, so the grant reaches ${round(bestPassword / scryptParallelRate, 2)} of what scrypt alone can do here${bestPassword >= 0.85 * scryptParallelRate && !passwordMet ? ": what holds the goal back is scrypt's own parallel throughput on this machine (cores shared with other processes, memory bandwidth), not the event loop" : ''}.`,
           `refresh at c=1, p50: floor ${round(floorP50(1), 1)} ms, in process (handleTokenRequest, no HTTP) ${round(inProcessP50, 1)} ms, over HTTP ${round(httpP50(1), 1)} ms: the grant's own work adds ${round(inProcessP50 - floorP50(1), 1)} ms, the HTTP hop through the API Gateway emulation (and autocannon in the same process) ${round(httpP50(1) - inProcessP50, 1)} ms.`,
@@ -353,29 +355,16 @@ function floorOperations(
     [ttl]: Math.min(family.idleExpiresAt, family.familyExpiresAt),
   });
 
+  // The lockout counters through their store: its calls are the raw ones (a BatchGetItem to read, one
+  // conditional UpdateItem per counter to reserve, a DeleteItem and two UpdateItems to give a success back).
+  const attempts = new DynamoLoginAttemptStore(db, tables.loginAttempts);
   const password = async () => {
     const user = users[++counter % users.length]!;
-    const ip = '127.0.0.1';
-    const hour = Math.floor(Date.now() / 3_600_000);
-    const day = Math.floor(Date.now() / 86_400_000);
-    await Promise.all([
-      getClient(),
-      getUser(user.username),
-      db.send(
-        new BatchGetCommand({
-          RequestItems: {
-            [tables.loginAttempts]: {
-              Keys: [
-                { pk: `user#${user.username}`, sk: `ip#${ip}` },
-                { pk: `user#${user.username}`, sk: `hour#${hour}` },
-                { pk: `ip#${ip}`, sk: `day#${day}` },
-              ],
-              ConsistentRead: true,
-            },
-          },
-        }),
-      ),
-    ]);
+    const subject = attemptSubject(user.username, '127.0.0.1');
+    const now = Math.floor(Date.now() / 1000);
+    const [, , before] = await Promise.all([getClient(), getUser(user.username), attempts.read(subject, now)]);
+    const reservation = await attempts.reserve(subject, before, now, DEFAULT_LOCKOUT_POLICY);
+    if (!reservation.granted) throw new Error(`the floor's attempt was refused: ${reservation.reason}`);
     const { family } = refreshFamily(deps, user);
     await Promise.all([
       sign(),
@@ -387,6 +376,7 @@ function floorOperations(
           ExpressionAttributeNames: { '#key': REFRESH_TOKENS_TABLE.partitionKey },
         }),
       ),
+      attempts.release(subject, before, now),
     ]);
   };
 

@@ -15,14 +15,25 @@ export const AUDIT_EVENTS = [
   'lockout_started',
   'client_authentication_failed',
   'token_revoked',
+  // A key-registry record that KMS does not vouch for: neither published nor used to sign (reason: why).
+  'signing_key_rejected',
   'dependency_unavailable',
   'unexpected_error',
 ] as const;
 
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 
-/** Everything the service logs: the audit events, and operational events that are not metrics. */
-export type LogEvent = AuditEvent | 'password_rehashed' | 'password_rehash_failed' | 'signing_key_rotated';
+/**
+ * Everything the service logs: the audit events, and operational events that are not metrics.
+ * `operator_action` is the operator CLI's: one line per state-changing command, in the file that
+ * ROPC_ADMIN_AUDIT_LOG names (bin/admin/audit.ts), not in a function's log.
+ */
+export type LogEvent =
+  | AuditEvent
+  | 'password_rehashed'
+  | 'password_rehash_failed'
+  | 'signing_key_rotated'
+  | 'operator_action';
 
 export function isAuditEvent(event: string): event is AuditEvent {
   return (AUDIT_EVENTS as readonly string[]).includes(event);

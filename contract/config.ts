@@ -4,6 +4,9 @@ import {
   DEFAULT_AUDIENCE,
   ISSUER,
   KEY_CACHE_SECONDS,
+  LOCKOUT_IP_FAILURES_PER_DAY,
+  LOCKOUT_PAIR_THRESHOLD,
+  LOCKOUT_USER_FAILURES_PER_HOUR,
   REFRESH_TOKEN_ABSOLUTE_TTL,
   REFRESH_TOKEN_GRACE,
   REFRESH_TOKEN_IDLE_TTL,
@@ -38,6 +41,12 @@ export interface ProtocolSettings {
  */
 export interface ServiceConfig extends ProtocolSettings {
   readonly scrypt: ScryptParams;
+  /** Consecutive failures for a (username, source IP) before each further attempt waits, exponentially. */
+  readonly lockoutPairThreshold: number;
+  /** Failures per username per clock hour, from all source IPs, before its password grants are refused. */
+  readonly lockoutUserFailuresPerHour: number;
+  /** Failures per source IP per UTC day, for any usernames, before its password grants are refused. */
+  readonly lockoutIpFailuresPerDay: number;
   readonly tables: TableNames;
   /** KMS key id, ARN or alias of the first signing key, used while the key registry is empty. */
   readonly signingKeyId: string;
@@ -59,6 +68,9 @@ export const ENV = {
   refreshTokenGraceSeconds: REFRESH_TOKEN_GRACE.env,
   scopesSupported: SCOPES_SUPPORTED.env,
   scrypt: SCRYPT.env,
+  lockoutPairThreshold: LOCKOUT_PAIR_THRESHOLD.env,
+  lockoutUserFailuresPerHour: LOCKOUT_USER_FAILURES_PER_HOUR.env,
+  lockoutIpFailuresPerDay: LOCKOUT_IP_FAILURES_PER_DAY.env,
   keyCacheSeconds: KEY_CACHE_SECONDS.env,
   clientsTable: 'CLIENTS_TABLE',
   usersTable: 'USERS_TABLE',
@@ -81,6 +93,9 @@ export function configToEnv(config: Omit<ServiceConfig, 'region'>): Record<strin
     [ENV.refreshTokenGraceSeconds]: REFRESH_TOKEN_GRACE.format(config.refreshTokenGraceSeconds),
     [ENV.scopesSupported]: SCOPES_SUPPORTED.format(config.scopesSupported),
     [ENV.scrypt]: SCRYPT.format(config.scrypt),
+    [ENV.lockoutPairThreshold]: LOCKOUT_PAIR_THRESHOLD.format(config.lockoutPairThreshold),
+    [ENV.lockoutUserFailuresPerHour]: LOCKOUT_USER_FAILURES_PER_HOUR.format(config.lockoutUserFailuresPerHour),
+    [ENV.lockoutIpFailuresPerDay]: LOCKOUT_IP_FAILURES_PER_DAY.format(config.lockoutIpFailuresPerDay),
     [ENV.clientsTable]: config.tables.clients,
     [ENV.usersTable]: config.tables.users,
     [ENV.refreshTokensTable]: config.tables.refreshTokens,

@@ -11,7 +11,10 @@ export type HandlerName = 'token' | 'jwks' | 'metadata';
 
 export interface Route {
   readonly path: string;
-  /** The methods the endpoint serves; the function answers every other method itself (405 with Allow). */
+  /**
+   * The methods the endpoint serves; the function answers every other method itself (405 with Allow), and
+   * the token function answers CORS preflights (OPTIONS) of /token and /revoke (lambda/oauth/cors.ts).
+   */
   readonly methods: readonly string[];
   readonly handler: HandlerName;
 }

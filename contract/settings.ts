@@ -173,6 +173,38 @@ export const SCRYPT: Setting<ScryptParams> = {
   },
 };
 
+/**
+ * The password grant's brute-force limits (lambda/oauth/lockout.ts LockoutPolicy): the token function
+ * reads them, the other functions carry them unused. Counters already written keep counting under new
+ * limits: a lower limit can refuse an address or a username at once.
+ */
+export const LOCKOUT_PAIR_THRESHOLD: Setting<number> = {
+  key: 'lockoutPairThreshold',
+  env: 'LOCKOUT_PAIR_THRESHOLD',
+  summary:
+    'consecutive failed password grants for one username from one source IP before each further attempt waits 1 s, 2 s, 4 s, … (capped at 15 minutes) after the last (1 to 100)',
+  shownDefault: '5',
+  ...wholeNumber(1, 100),
+};
+
+export const LOCKOUT_USER_FAILURES_PER_HOUR: Setting<number> = {
+  key: 'lockoutUserFailuresPerHour',
+  env: 'LOCKOUT_USER_FAILURES_PER_HOUR',
+  summary:
+    'failed password grants for one username per clock hour, from all source IPs, before its grants are refused until the hour ends (1 to 100000)',
+  shownDefault: '100',
+  ...wholeNumber(1, 100_000),
+};
+
+export const LOCKOUT_IP_FAILURES_PER_DAY: Setting<number> = {
+  key: 'lockoutIpFailuresPerDay',
+  env: 'LOCKOUT_IP_FAILURES_PER_DAY',
+  summary:
+    "daily failure budget of one source IP (an IPv6 /64), for any usernames: once spent, that address's password grants are refused until the next UTC day (1 to 1000000)",
+  shownDefault: '100',
+  ...wholeNumber(1, 1_000_000),
+};
+
 /** Functions only: the stack always uses the default. */
 export const KEY_CACHE_SECONDS: Setting<number> = {
   key: 'keyCacheSeconds',
@@ -189,6 +221,9 @@ export const DEFAULTS = {
   refreshTokenAbsoluteTtl: 90 * 24 * 3600,
   refreshTokenGraceSeconds: 30,
   scrypt: DEFAULT_SCRYPT_PARAMS,
+  lockoutPairThreshold: 5,
+  lockoutUserFailuresPerHour: 100,
+  lockoutIpFailuresPerDay: 100,
   keyCacheSeconds: 60,
 } as const;
 
@@ -201,6 +236,9 @@ export const SHARED_SETTINGS: readonly Setting<unknown>[] = [
   REFRESH_TOKEN_ABSOLUTE_TTL,
   REFRESH_TOKEN_GRACE,
   SCRYPT,
+  LOCKOUT_PAIR_THRESHOLD,
+  LOCKOUT_USER_FAILURES_PER_HOUR,
+  LOCKOUT_IP_FAILURES_PER_DAY,
   SCOPES_SUPPORTED,
   KEY_CACHE_SECONDS,
 ] as readonly Setting<unknown>[];

@@ -63,6 +63,9 @@ export const ACCESS_LOG_FIELDS: Readonly<Record<string, string>> = {
 /**
  * The REST API (the API type AWS WAF protects), built from the shared route table: every route is a
  * Lambda proxy for ANY method, and the function answers the methods it does not serve with 405 itself.
+ * CORS preflights (OPTIONS) reach the function the same way, as the local emulation sends them: no mock
+ * OPTIONS method and no API Gateway CORS, so that the token function alone decides the CORS headers of
+ * /token and /revoke (lambda/oauth/cors.ts).
  *
  * `binaryMediaTypes: ['*\/*']` hands every request body to the function base64-encoded and byte-exact
  * (the handler decodes `isBase64Encoded`), as the local emulation does. Responses are text with

@@ -6,6 +6,9 @@ import {
   DEFAULT_AUDIENCE,
   DEFAULTS,
   ISSUER,
+  LOCKOUT_IP_FAILURES_PER_DAY,
+  LOCKOUT_PAIR_THRESHOLD,
+  LOCKOUT_USER_FAILURES_PER_HOUR,
   lifetimeProblems,
   REFRESH_TOKEN_ABSOLUTE_TTL,
   REFRESH_TOKEN_GRACE,
@@ -79,6 +82,27 @@ export interface TokenServiceSettings {
    * @default N=131072 (2^17), r=8, p=1 (OWASP): 128 MiB and about half a second of one vCPU per hash
    */
   readonly scrypt?: ScryptParams;
+  /**
+   * Brute-force protection of the password grant: after this many consecutive failures for one username
+   * from one source IP, each further attempt from there waits 1 s, 2 s, 4 s, … (capped at 15 minutes)
+   * after the last one; a success ends the streak. 1 to 100.
+   * @default 5
+   */
+  readonly lockoutPairThreshold?: number;
+  /**
+   * Failed password grants one username may have in a clock hour, from all source IPs together, before
+   * its grants are refused until the hour ends (OWASP ASVS V2.2.1). 1 to 100000.
+   * @default 100
+   */
+  readonly lockoutUserFailuresPerHour?: number;
+  /**
+   * The daily failure budget of one source IP (an IPv6 /64), for any usernames: once spent, that
+   * address's password grants are refused until the next UTC day. A back end that relays its users'
+   * logins from one address is better registered with `--trust-end-user-ip` (each user's address is then
+   * counted) than given a higher budget. 1 to 1000000.
+   * @default 100
+   */
+  readonly lockoutIpFailuresPerDay?: number;
   /**
    * Memory of the token function. Lambda allots CPU in proportion to memory, one full vCPU at 1769 MiB,
    * and scrypt is single-threaded CPU work: below 1769 MiB a login is slower at about the same cost,
@@ -216,6 +240,9 @@ export interface ResolvedSettings {
   readonly refreshTokenAbsoluteTtlSeconds: number;
   readonly refreshTokenGraceSeconds: number;
   readonly scrypt: ScryptParams;
+  readonly lockoutPairThreshold: number;
+  readonly lockoutUserFailuresPerHour: number;
+  readonly lockoutIpFailuresPerDay: number;
   readonly tokenFunctionMemoryMiB: number;
   readonly tokenFunctionTimeoutSeconds: number;
   /** Undefined: no reservation. */
@@ -244,6 +271,9 @@ export const DEFAULT_SETTINGS = {
   refreshTokenAbsoluteTtlSeconds: DEFAULTS.refreshTokenAbsoluteTtl,
   refreshTokenGraceSeconds: DEFAULTS.refreshTokenGraceSeconds,
   scrypt: DEFAULTS.scrypt,
+  lockoutPairThreshold: DEFAULTS.lockoutPairThreshold,
+  lockoutUserFailuresPerHour: DEFAULTS.lockoutUserFailuresPerHour,
+  lockoutIpFailuresPerDay: DEFAULTS.lockoutIpFailuresPerDay,
   /** One full vCPU: see TokenServiceSettings.tokenFunctionMemoryMiB. */
   tokenFunctionMemoryMiB: 1769,
   tokenFunctionTimeoutSeconds: 10,
@@ -320,6 +350,9 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
       settings.refreshTokenAbsoluteTtlSeconds ?? DEFAULT_SETTINGS.refreshTokenAbsoluteTtlSeconds,
     refreshTokenGraceSeconds: settings.refreshTokenGraceSeconds ?? DEFAULT_SETTINGS.refreshTokenGraceSeconds,
     scrypt: settings.scrypt ?? DEFAULT_SETTINGS.scrypt,
+    lockoutPairThreshold: settings.lockoutPairThreshold ?? DEFAULT_SETTINGS.lockoutPairThreshold,
+    lockoutUserFailuresPerHour: settings.lockoutUserFailuresPerHour ?? DEFAULT_SETTINGS.lockoutUserFailuresPerHour,
+    lockoutIpFailuresPerDay: settings.lockoutIpFailuresPerDay ?? DEFAULT_SETTINGS.lockoutIpFailuresPerDay,
     tokenFunctionMemoryMiB: settings.tokenFunctionMemoryMiB ?? DEFAULT_SETTINGS.tokenFunctionMemoryMiB,
     tokenFunctionTimeoutSeconds: settings.tokenFunctionTimeoutSeconds ?? DEFAULT_SETTINGS.tokenFunctionTimeoutSeconds,
     tokenFunctionReservedConcurrency: settings.tokenFunctionReservedConcurrency,
@@ -380,6 +413,11 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
       (setting) => setting.key,
     ),
   );
+
+  // Brute-force protection of the password grant (lambda/oauth/lockout.ts).
+  shared(LOCKOUT_PAIR_THRESHOLD, resolved.lockoutPairThreshold);
+  shared(LOCKOUT_USER_FAILURES_PER_HOUR, resolved.lockoutUserFailuresPerHour);
+  shared(LOCKOUT_IP_FAILURES_PER_DAY, resolved.lockoutIpFailuresPerDay);
 
   // Passwords and the function that hashes them.
   const scryptProblem = SCRYPT.check(resolved.scrypt, SCRYPT.key);

@@ -45,9 +45,11 @@ export const KEY_ADMINISTRATION_ACTIONS = [
  * Who may use it is decided by its key policy alone (a key policy that names a role needs no IAM policy
  * on it), and the account's IAM policies cannot add anyone who signs.
  *
- * Asymmetric keys do not rotate automatically: `ropc-admin keys rotate` creates the next keys (tagged
- * like this one, with KMS's default key policy, so IAM decides) and the key registry publishes each in
- * the JWKS before it signs. allowSigningWithServiceKeys lets the token function use those.
+ * Asymmetric keys do not rotate automatically: `ropc-admin keys rotate` and the scheduled rotation create
+ * the next keys, tagged like this one and with this key's policy (SigningKeyManager reads it with
+ * GetKeyPolicy), so the same roles, and only they, may use them; the key registry publishes each in the
+ * JWKS before it signs. Keys rotated in by earlier versions have KMS's default key policy (IAM decides):
+ * the tag-conditioned IAM statements below keep them working until they retire.
  */
 export class SigningKey extends Construct {
   readonly key: Key;
@@ -106,10 +108,11 @@ export class SigningKey extends Construct {
   }
 
   /**
-   * kms:Sign, through IAM, on the keys `ropc-admin keys rotate` creates after deployment: any key of this
-   * account and region, but only while it carries the service's tag, and only RS256 over a digest. Keys
-   * with a policy of their own (like the first) are unaffected. No GetPublicKey: the signer reads a
-   * rotated key's public half from the key registry, which the rotation filled.
+   * kms:Sign, through IAM, on rotated keys whose key policy lets IAM decide (those earlier versions created
+   * with KMS's default key policy; keys created now carry this key's policy, which names the role): any
+   * key of this account and region, but only while it carries the service's tag, and only RS256 over a
+   * digest. The root statement of this key's policy does not delegate kms:Sign to IAM, so on this key and
+   * on keys created with its policy the statement adds nothing.
    */
   static allowSigningWithServiceKeys(role: IRole): void {
     const tag = tagOf(role);
@@ -130,17 +133,44 @@ export class SigningKey extends Construct {
   }
 
   /**
+   * kms:GetPublicKey, through IAM, on this account's and region's keys that carry the service's tag: the
+   * signers check every registry record against the public key KMS holds for its ARN. A key without the
+   * tag, or in another account (whatever its key policy says), is refused. Keys with this key's policy
+   * name the role themselves; this covers keys earlier versions rotated in with KMS's default key policy.
+   */
+  static allowPublicKeyReadOfServiceKeys(role: IRole): void {
+    const tag = tagOf(role);
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'ReadServiceSigningKeys',
+        actions: ['kms:GetPublicKey'],
+        resources: [`arn:${Aws.PARTITION}:kms:${Aws.REGION}:${Aws.ACCOUNT_ID}:key/*`],
+        conditions: { StringEquals: { [`aws:ResourceTag/${tag.TagKey}`]: tag.TagValue } },
+      }),
+    );
+  }
+
+  /**
    * The scheduled rotation on this (the first) key: describe it (its ARN and creation date, and the sweep
-   * tells it apart) and read its public key, to register it. Never its deletion: the first key belongs to
-   * the stack (SigningKeyManager.sweep leaves it to CloudFormation).
+   * tells it apart), read its public key, to register it, and read its key policy, which every new key
+   * gets. Never its deletion: the first key belongs to the stack (SigningKeyManager.sweep leaves it to
+   * CloudFormation), and an explicit Deny keeps the tag-conditioned deletion grant off it.
    */
   allowRotation(role: IRole): void {
     this.key.addToResourcePolicy(
       new PolicyStatement({
         sid: 'RotationRegistersFirstKey',
         principals: [role],
-        actions: ['kms:DescribeKey', 'kms:GetPublicKey'],
+        actions: ['kms:DescribeKey', 'kms:GetPublicKey', 'kms:GetKeyPolicy'],
         resources: ['*'],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'NeverDeleteTheFirstSigningKey',
+        effect: Effect.DENY,
+        actions: ['kms:ScheduleKeyDeletion'],
+        resources: [this.key.keyArn],
       }),
     );
   }
@@ -148,11 +178,16 @@ export class SigningKey extends Construct {
   /**
    * What SigningKeyManager (lambda/adapters/key-manager.ts) does to the keys it rotates in, through IAM:
    * create an RSA_2048 SIGN_VERIFY key that carries the service's tag and no other, name it with an alias
-   * beside the first key's, read its public key, and schedule the deletion of tagged keys.
+   * beside the first key's, and schedule the deletion of tagged RSA_2048 SIGN_VERIFY keys (never the first:
+   * allowRotation denies it). Reading a new key's public key needs no IAM: the key policy it gets names
+   * the role.
    *
-   * KMS cannot scope CreateKey to a resource, and tagging at creation needs kms:TagResource on every key
-   * of the account and region (KMS developer guide, "Controlling access to tags"): both are conditioned on
-   * the request carrying exactly the service tag.
+   * KMS cannot scope CreateKey to a resource, and tagging at creation needs kms:TagResource in an IAM
+   * policy covering every key of the account and region (KMS developer guide, "Controlling access to
+   * tags"): both are conditioned on the request carrying exactly the service tag. KMS has no condition key
+   * that tells tagging at creation from a TagResource call on an existing key, so the tag proves a key is
+   * the service's only as far as no one else with tagging rights puts it on a key; the key-attribute
+   * conditions narrow what the deletion grant reaches to signing keys like the service's.
    */
   static allowManagingServiceKeys(role: IRole, aliasName: string): void {
     const keys = `arn:${Aws.PARTITION}:kms:${Aws.REGION}:${Aws.ACCOUNT_ID}:key/*`;
@@ -162,7 +197,14 @@ export class SigningKey extends Construct {
       StringEquals: { [`aws:RequestTag/${tag.TagKey}`]: tag.TagValue },
       'ForAllValues:StringEquals': { 'aws:TagKeys': [tag.TagKey] },
     };
-    const tagged = { StringEquals: { [`aws:ResourceTag/${tag.TagKey}`]: tag.TagValue } };
+    const serviceKey = {
+      StringEquals: {
+        [`aws:ResourceTag/${tag.TagKey}`]: tag.TagValue,
+        'kms:KeySpec': 'RSA_2048',
+        'kms:KeyUsage': 'SIGN_VERIFY',
+        'kms:KeyOrigin': 'AWS_KMS',
+      },
+    };
     const statements = [
       new PolicyStatement({
         sid: 'CreateServiceSigningKeys',
@@ -187,9 +229,9 @@ export class SigningKey extends Construct {
       new PolicyStatement({ sid: 'NameServiceSigningKeys', actions: ['kms:CreateAlias'], resources: [aliases] }),
       new PolicyStatement({
         sid: 'ManageServiceSigningKeys',
-        actions: ['kms:CreateAlias', 'kms:GetPublicKey', 'kms:ScheduleKeyDeletion'],
+        actions: ['kms:CreateAlias', 'kms:ScheduleKeyDeletion'],
         resources: [keys],
-        conditions: tagged,
+        conditions: serviceKey,
       }),
     ];
     for (const statement of statements) role.addToPrincipalPolicy(statement);

@@ -24,7 +24,7 @@ import {
   TOKEN_ENDPOINT_OUTPUT,
   USERS_TABLE_NAME_OUTPUT,
 } from '../contract/stack-outputs';
-import type { TableDefinition } from '../contract/tables';
+import { type TableDefinition, USERS_TABLE } from '../contract/tables';
 import { TokenApi } from './api';
 import { type ServiceFunction, ServiceFunctions } from './functions';
 import { Monitoring } from './monitoring';
@@ -48,12 +48,28 @@ type TableName = TableDefinition['name'];
 export const TABLE_ACTIONS: Readonly<Record<HandlerName, Partial<Record<TableName, readonly string[]>>>> = {
   token: {
     clients: ['dynamodb:GetItem'],
-    users: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    users: ['dynamodb:GetItem'],
     refreshTokens: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     loginAttempts: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
     signingKeys: ['dynamodb:Scan'],
   },
   jwks: { signingKeys: ['dynamodb:Scan'] },
+  metadata: {},
+};
+
+/**
+ * Item writes limited to some attributes (IAM's dynamodb:Attributes): the login's rehash replaces a user's
+ * password hash, on the condition that it is still the one verified, and writes nothing else of the user.
+ * test/iam/ proves the call allowed with the attribute names it was recorded with.
+ */
+export const ATTRIBUTE_WRITES: Readonly<
+  Record<
+    HandlerName,
+    Partial<Record<TableName, { readonly actions: readonly string[]; readonly attributes: readonly string[] }>>
+  >
+> = {
+  token: { users: { actions: ['dynamodb:UpdateItem'], attributes: [USERS_TABLE.partitionKey, 'passwordHash'] } },
+  jwks: {},
   metadata: {},
 };
 
@@ -122,6 +138,9 @@ export class TokenServiceStack extends Stack {
           refreshTokenGraceSeconds: settings.refreshTokenGraceSeconds,
           scopesSupported: settings.scopesSupported,
           scrypt: settings.scrypt,
+          lockoutPairThreshold: settings.lockoutPairThreshold,
+          lockoutUserFailuresPerHour: settings.lockoutUserFailuresPerHour,
+          lockoutIpFailuresPerDay: settings.lockoutIpFailuresPerDay,
           tables: this.tables.names,
           signingKeyId: this.signingKey.aliasName,
           keyCacheSeconds: DEFAULTS.keyCacheSeconds,
@@ -145,10 +164,19 @@ export class TokenServiceStack extends Stack {
       for (const [table, actions] of Object.entries(tables) as [TableName, readonly string[]][]) {
         allowItemActions(this.functions.roles[handler], this.tables.tables[table], actions);
       }
+      for (const [table, { actions, attributes }] of Object.entries(ATTRIBUTE_WRITES[handler]) as [
+        TableName,
+        { actions: readonly string[]; attributes: readonly string[] },
+      ][]) {
+        allowAttributeWrites(this.functions.roles[handler], this.tables.tables[table], actions, attributes);
+      }
     }
     this.signingKey.allowSigning(this.functions.roles.token);
     SigningKey.allowSigningWithServiceKeys(this.functions.roles.token);
     this.signingKey.allowPublicKeyRead(this.functions.roles.jwks);
+    // Both check every registry record against KMS (GetPublicKey), on keys of this stack only.
+    SigningKey.allowPublicKeyReadOfServiceKeys(this.functions.roles.token);
+    SigningKey.allowPublicKeyReadOfServiceKeys(this.functions.roles.jwks);
     // The metadata function reads nothing but its environment.
 
     this.api.addRoutes(ROUTES, this.functions.functions);
@@ -277,11 +305,13 @@ export class TokenServiceStack extends Stack {
           "API Gateway's regional logging role uses the AWS managed policy made for it, which AWS keeps in step with what the service needs.",
       });
     }
-    Validations.of(this.functions.roles.token).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]`,
-      reason:
-        'Signing keys rotated in after deployment have ARNs unknown at synth time; the statement only applies to keys tagged as signing keys of this stack (ropc-token-service:signing-key = the stack name), in this account and region.',
-    });
+    for (const role of [this.functions.roles.token, this.functions.roles.jwks]) {
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]`,
+        reason:
+          'Signing keys rotated in after deployment have ARNs unknown at synth time; the statement only applies to keys tagged as signing keys of this stack (ropc-token-service:signing-key = the stack name), in this account and region.',
+      });
+    }
     if (this.keyRotation !== undefined) {
       const account = 'arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>';
       Validations.of(this.keyRotation.role).acknowledge(
@@ -318,4 +348,30 @@ export class TokenServiceStack extends Stack {
 
 function allowItemActions(role: IRole, table: Table, actions: readonly string[]): void {
   role.addToPrincipalPolicy(new PolicyStatement({ actions: [...actions], resources: [table.tableArn] }));
+}
+
+/**
+ * Item actions that may touch only `attributes`, as the DynamoDB developer guide's attribute-level policies
+ * write it: every attribute the request names among them, and no Select or ReturnValues that would return
+ * others.
+ */
+function allowAttributeWrites(
+  role: IRole,
+  table: Table,
+  actions: readonly string[],
+  attributes: readonly string[],
+): void {
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions: [...actions],
+      resources: [table.tableArn],
+      conditions: {
+        'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...attributes] },
+        StringEqualsIfExists: {
+          'dynamodb:Select': 'SPECIFIC_ATTRIBUTES',
+          'dynamodb:ReturnValues': ['NONE', 'UPDATED_OLD', 'UPDATED_NEW'],
+        },
+      },
+    }),
+  );
 }

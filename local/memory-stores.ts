@@ -1,11 +1,14 @@
 import { generateKeyPairSync, type KeyObject, sign as rsaSign } from 'node:crypto';
 import { ClientExistsError, UserExistsError } from '../lambda/accounts/errors';
 import type {
+  ClientChanges,
   ClientRegistry,
   LoginAttemptReset,
   RegisteredClient,
   RegisteredUser,
+  UserChanges,
   UserDirectory,
+  UserProfile,
   UserRefreshTokens,
 } from '../lambda/accounts/ports';
 import { isClientId } from '../lambda/oauth/client-id';
@@ -16,9 +19,14 @@ import {
   dayBucket,
   HOUR,
   hourBucket,
+  KNOWN_ADDRESS_RENEW_SECONDS,
+  KNOWN_ADDRESS_SECONDS,
+  type LockoutPolicy,
+  type LockoutReason,
   type LoginAttemptCounters,
 } from '../lambda/oauth/lockout';
 import {
+  type AttemptReservation,
   type JwtSigner,
   type Logger,
   type LoginAttemptStore,
@@ -41,7 +49,12 @@ export class MemoryClientStore implements ClientRegistry {
   }
   async createClient(client: RegisteredClient) {
     if (this.clients.has(client.clientId)) throw new ClientExistsError(client.clientId);
-    this.clients.set(client.clientId, { ...client, scopes: [...client.scopes], grantTypes: [...client.grantTypes] });
+    this.clients.set(client.clientId, {
+      ...client,
+      scopes: [...client.scopes],
+      grantTypes: [...client.grantTypes],
+      ...(client.allowedOrigins === undefined ? {} : { allowedOrigins: [...client.allowedOrigins] }),
+    });
   }
   async listClients() {
     return [...this.clients.values()].sort((a, b) => a.clientId.localeCompare(b.clientId));
@@ -50,6 +63,21 @@ export class MemoryClientStore implements ClientRegistry {
     const client = this.clients.get(clientId);
     if (client !== undefined) this.clients.set(clientId, { ...client, disabled });
     return client !== undefined;
+  }
+  async updateClient(clientId: string, changes: ClientChanges) {
+    const client = this.clients.get(clientId);
+    if (client === undefined) return undefined;
+    const { refreshGraceSeconds: _grace, allowedOrigins: _origins, ...rest } = client;
+    const grace = changes.refreshGraceSeconds === undefined ? client.refreshGraceSeconds : changes.refreshGraceSeconds;
+    const origins = changes.allowedOrigins ?? client.allowedOrigins ?? [];
+    const updated: RegisteredClient = {
+      ...rest,
+      ...(changes.scopes === undefined ? {} : { scopes: [...changes.scopes] }),
+      ...(grace === undefined || grace === null ? {} : { refreshGraceSeconds: grace }),
+      ...(origins.length === 0 ? {} : { allowedOrigins: [...origins] }),
+    };
+    this.clients.set(clientId, updated);
+    return updated;
   }
   async deleteClient(clientId: string) {
     return this.clients.delete(clientId);
@@ -68,6 +96,18 @@ export class MemoryUserStore implements UserDirectory {
   async createUser(user: RegisteredUser) {
     if (this.users.has(user.username)) throw new UserExistsError(user.username);
     this.users.set(user.username, { ...user, scopes: [...user.scopes] });
+  }
+  async listUsers(): Promise<UserProfile[]> {
+    return [...this.users.values()]
+      .map(({ passwordHash: _hash, ...profile }) => profile)
+      .sort((a, b) => a.username.localeCompare(b.username));
+  }
+  async updateUser(username: string, changes: UserChanges): Promise<UserProfile | undefined> {
+    if (changes.scopes !== undefined && !this.update(username, { scopes: [...changes.scopes] })) return undefined;
+    const user = this.users.get(username);
+    if (user === undefined) return undefined;
+    const { passwordHash: _hash, ...profile } = user;
+    return profile;
   }
   async setPassword(username: string, passwordHash: string, at: string) {
     return this.update(username, { passwordHash, passwordChangedAt: at, sessionEpoch: this.nextEpoch(username) });
@@ -192,6 +232,7 @@ export class MemoryLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
       pair: `user#${subject.userKey}|ip#${subject.ip}`,
       hour: `user#${subject.userKey}|hour#${hourBucket(now)}`,
       day: `ip#${subject.ip}|day#${dayBucket(now)}`,
+      known: `user#${subject.userKey}|known#${subject.ip}`,
     };
   }
   private live(key: string, now: number) {
@@ -206,6 +247,7 @@ export class MemoryLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
       pairLastFailureAt: pair?.lastFailureAt ?? 0,
       userFailuresThisHour: this.live(keys.hour, now)?.failures ?? 0,
       ipFailuresToday: this.live(keys.day, now)?.failures ?? 0,
+      ...(this.live(keys.known, now) === undefined ? {} : { knownAddressUntil: this.live(keys.known, now)!.expiresAt }),
     };
   }
   async recordFailure(subject: AttemptSubject, now: number): Promise<LoginAttemptCounters> {
@@ -225,8 +267,62 @@ export class MemoryLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
   async recordSuccess(subject: AttemptSubject): Promise<void> {
     this.items.delete(this.keys(subject, 0).pair);
   }
+  /** As the DynamoDB store: the pair only if unchanged since `before`, the windows only under their limits. */
+  async reserve(
+    subject: AttemptSubject,
+    before: LoginAttemptCounters,
+    now: number,
+    policy: LockoutPolicy,
+  ): Promise<AttemptReservation> {
+    const keys = this.keys(subject, now);
+    const pair = this.live(keys.pair, now);
+    const pairUnchanged =
+      before.pairFailures === 0
+        ? pair === undefined
+        : pair?.failures === before.pairFailures && pair.lastFailureAt === before.pairLastFailureAt;
+    const hour = this.live(keys.hour, now)?.failures ?? 0;
+    const day = this.live(keys.day, now)?.failures ?? 0;
+    if (day >= policy.ipFailuresPerDay) return { granted: false, reason: 'ip_budget' };
+    if (before.knownAddressUntil === undefined && hour >= policy.userFailuresPerHour)
+      return { granted: false, reason: 'user_ceiling' };
+    if (!pairUnchanged) return { granted: false, reason: 'concurrent_attempt' };
+    this.items.set(keys.pair, { failures: before.pairFailures + 1, lastFailureAt: now, expiresAt: now + DAY });
+    this.items.set(keys.hour, { failures: hour + 1, lastFailureAt: now, expiresAt: (hourBucket(now) + 1) * HOUR });
+    this.items.set(keys.day, { failures: day + 1, lastFailureAt: now, expiresAt: (dayBucket(now) + 1) * DAY });
+    return {
+      granted: true,
+      after: {
+        pairFailures: before.pairFailures + 1,
+        pairLastFailureAt: now,
+        userFailuresThisHour: hour + 1,
+        ipFailuresToday: day + 1,
+      },
+    };
+  }
+  async release(subject: AttemptSubject, before: LoginAttemptCounters, now: number): Promise<void> {
+    const keys = this.keys(subject, now);
+    this.items.delete(keys.pair);
+    if (before.knownAddressUntil === undefined || before.knownAddressUntil - now < KNOWN_ADDRESS_RENEW_SECONDS)
+      this.items.set(keys.known, { failures: 0, lastFailureAt: 0, expiresAt: now + KNOWN_ADDRESS_SECONDS });
+    for (const key of [keys.hour, keys.day]) {
+      const item = this.items.get(key);
+      if (item !== undefined && item.failures > 0) this.items.set(key, { ...item, failures: item.failures - 1 });
+    }
+  }
+  async recordRefusal(subject: AttemptSubject, reason: LockoutReason, now: number): Promise<void> {
+    const keys = this.keys(subject, now);
+    const bump = (key: string, expiresAt: number) => {
+      const failures = (this.live(key, now)?.failures ?? 0) + 1;
+      this.items.set(key, { failures, lastFailureAt: now, expiresAt });
+    };
+    if (reason === 'pair_backoff') bump(keys.pair, now + DAY);
+    else if (reason === 'user_ceiling') bump(keys.hour, (hourBucket(now) + 1) * HOUR);
+    else bump(keys.day, (dayBucket(now) + 1) * DAY);
+  }
   async clearUser(userKey: string) {
-    const keys = [...this.items.keys()].filter((key) => key.startsWith(`user#${userKey}|`));
+    const keys = [...this.items.keys()].filter(
+      (key) => key.startsWith(`user#${userKey}|`) && !key.startsWith(`user#${userKey}|known#`),
+    );
     for (const key of keys) this.items.delete(key);
     return keys.length;
   }

@@ -8,7 +8,7 @@ import { createJwksHandler } from '../lambda/handlers/jwks';
 import { createMetadataHandler } from '../lambda/handlers/metadata';
 import { createLogger, createSigner, createTokenEndpointDeps } from '../lambda/handlers/runtime';
 import { createTokenHandler } from '../lambda/handlers/token';
-import { DEFAULT_LIFETIMES } from '../lambda/oauth/config';
+import { DEFAULT_LIFETIMES, DEFAULT_LOCKOUT_LIMITS } from '../lambda/oauth/config';
 import { DEFAULT_SCRYPT_PARAMS } from '../lambda/passwords';
 import { type ApiGateway, startApiGateway } from './api-gateway';
 import { ensureSigningKey, ensureTables, localTableNames } from './bootstrap';
@@ -86,6 +86,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       issuer: url,
       defaultAudience: url,
       ...DEFAULT_LIFETIMES,
+      ...DEFAULT_LOCKOUT_LIMITS,
       scopesSupported: [],
       scrypt: DEFAULT_SCRYPT_PARAMS,
       keyCacheSeconds: DEFAULT_KEY_CACHE_SECONDS,
@@ -102,7 +103,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       port,
       handlers: {
         token: createTokenHandler(createTokenEndpointDeps(config, runtime)),
-        jwks: createJwksHandler(createSigner(config, runtime), logger),
+        jwks: createJwksHandler(createSigner(config, { ...runtime, logger }), logger),
         metadata: createMetadataHandler(config, logger),
       },
     });

@@ -4,7 +4,9 @@
  * everything it started, and so do SIGINT or SIGTERM to the npm process alone (a supervisor's, an IDE's,
  * `timeout`'s): the script `exec`s tsx so npm's forwarded signal reaches it, tsx relays it here, and this
  * process also stops when the processes that launched it go away. REFRESH_TOKEN_GRACE_SECONDS sets the
- * refresh-token grace of clients without their own (local/env-settings.ts).
+ * refresh-token grace of clients without their own, and LOCKOUT_PAIR_THRESHOLD,
+ * LOCKOUT_USER_FAILURES_PER_HOUR and LOCKOUT_IP_FAILURES_PER_DAY the password grant's brute-force limits
+ * (local/env-settings.ts).
  */
 import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -116,6 +118,7 @@ async function main(): Promise<void> {
       `  KMS emulator:    ${stack.kmsEndpoint}`,
       `  State:           ${stateDir}`,
       `  Refresh grace:   ${stack.config.refreshTokenGraceSeconds} s (REFRESH_TOKEN_GRACE_SECONDS; clients may have their own)`,
+      `  Lockout:         after ${stack.config.lockoutPairThreshold} failures per username and IP (LOCKOUT_PAIR_THRESHOLD), ${stack.config.lockoutUserFailuresPerHour} per username an hour (LOCKOUT_USER_FAILURES_PER_HOUR), ${stack.config.lockoutIpFailuresPerDay} per IP a day (LOCKOUT_IP_FAILURES_PER_DAY)`,
       '',
       `  Demo client:     ${demo.clientId}  secret ${demo.clientSecret}`,
       `  Demo user:       ${demo.username}  password ${demo.password}`,

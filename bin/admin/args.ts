@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { UsageError } from './errors';
 import {
   type BooleanOptionName,
+  COMMANDS,
   type CommandSpec,
   commandsOf,
   findCommand,
@@ -9,17 +10,23 @@ import {
   GROUPS,
   OPTION_TYPES,
   type OptionName,
+  REPEATABLE_OPTIONS,
   type StringOptionName,
 } from './spec';
+import { didYouMean } from './suggest';
 
 export type ParsedArgs =
-  | { readonly kind: 'help' }
+  /** Help for one command, for one group of commands, or (neither) for all of them. */
+  | { readonly kind: 'help'; readonly command?: CommandSpec; readonly group?: string }
+  | { readonly kind: 'version'; readonly json: boolean }
   | {
       readonly kind: 'command';
       readonly command: CommandSpec;
       /** Positional arguments by their name in the spec (ID, NAME, KID). */
       readonly args: Readonly<Record<string, string>>;
       readonly strings: Readonly<Partial<Record<StringOptionName, string>>>;
+      /** Every value of each string option, in order: more than one only for REPEATABLE_OPTIONS. */
+      readonly lists: Readonly<Partial<Record<StringOptionName, readonly string[]>>>;
       readonly flags: Readonly<Partial<Record<BooleanOptionName, true>>>;
     };
 
@@ -52,8 +59,11 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
 
   const positionals: string[] = [];
   const strings: Partial<Record<StringOptionName, string>> = {};
+  const lists: Partial<Record<StringOptionName, string[]>> = {};
   const flags: Partial<Record<BooleanOptionName, true>> = {};
   const seen: OptionName[] = [];
+  // Reported once the command is known, so that the suggestion is one of its options.
+  let unknownOption: string | undefined;
   for (const token of tokens) {
     if (token.kind === 'positional') {
       positionals.push(dashWords.get(token.value) ?? token.value);
@@ -66,7 +76,10 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
         `${token.rawName} is not accepted: secrets and passwords are read from stdin, never from arguments (use --password-stdin)`,
       );
     }
-    if (!isOptionName(name)) throw new UsageError(`unknown option ${token.rawName}`);
+    if (!isOptionName(name)) {
+      unknownOption ??= token.rawName;
+      continue;
+    }
     if (OPTION_TYPES[name] === 'boolean') {
       if (token.value !== undefined) throw new UsageError(`option --${name} takes no value`);
       flags[name as BooleanOptionName] = true;
@@ -81,24 +94,39 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
       ) {
         throw new UsageError(`option --${name} needs a value`);
       }
-      if (seen.includes(name)) throw new UsageError(`option --${name} is given more than once`);
+      if (seen.includes(name) && !REPEATABLE_OPTIONS.includes(name as StringOptionName))
+        throw new UsageError(`option --${name} is given more than once`);
       strings[name as StringOptionName] = value;
+      (lists[name as StringOptionName] ??= []).push(value);
     }
     seen.push(name);
   }
 
-  if (flags.help) return { kind: 'help' };
+  if (unknownOption !== undefined) {
+    // A mistyped option may have taken its value for an argument, so the command may not resolve: then
+    // the option is what to report, with the nearest of all options.
+    let applicable: readonly string[] = Object.keys(OPTION_TYPES);
+    try {
+      const resolved = resolveCommand(positionals[0] === 'help' ? positionals.slice(1) : positionals);
+      if (resolved.command !== undefined) applicable = [...GLOBAL_OPTIONS, ...resolved.command.options];
+    } catch {
+      // The command does not resolve: suggest from every option.
+    }
+    const suggestion = didYouMean(
+      unknownOption.replace(/^-+/, ''),
+      applicable.filter((option) => !SECRET_OPTIONS.has(option)),
+      (option) => `--${option}`,
+    );
+    throw new UsageError(`unknown option ${unknownOption}${suggestion}`);
+  }
+  if (flags.help || positionals[0] === 'help') {
+    const { command, group } = resolveCommand(positionals[0] === 'help' ? positionals.slice(1) : positionals, true);
+    return { kind: 'help', ...(command === undefined ? {} : { command }), ...(group === undefined ? {} : { group }) };
+  }
+  if (flags.version) return { kind: 'version', json: flags.json === true };
 
-  const [group, name, ...rest] = positionals;
-  if (group === undefined) throw new UsageError('missing command');
-  if (group === 'help') return { kind: 'help' };
-  if (!GROUPS.includes(group)) throw new UsageError(`unknown command "${group}"`);
-  const choices = commandsOf(group)
-    .map((spec) => spec.id.split(' ')[1])
-    .join('|');
-  if (name === undefined) throw new UsageError(`missing command after "${group}" (one of ${choices})`);
-  const command = findCommand(group, name);
-  if (command === undefined) throw new UsageError(`unknown command "${group} ${name}" (one of ${group} ${choices})`);
+  const { command, rest } = resolveCommand(positionals);
+  if (command === undefined) throw new Error('a command resolves to one of the spec');
 
   for (const option of seen) {
     if (!(GLOBAL_OPTIONS as readonly string[]).includes(option) && !command.options.includes(option)) {
@@ -125,7 +153,39 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   if (strings.region !== undefined && strings.stack === undefined) {
     throw new UsageError('--region only applies with --stack NAME (the local stack has its own region)');
   }
-  return { kind: 'command', command, args, strings, flags };
+  return { kind: 'command', command, args, strings, lists, flags };
+}
+
+/**
+ * The command that the first words name, and the words after it. With `partial` (for help), no words or a
+ * group alone are accepted too. Throws UsageError for an unknown group or command, with the nearest ones.
+ */
+function resolveCommand(
+  words: readonly string[],
+  partial = false,
+): { command?: CommandSpec; group?: string; rest: string[] } {
+  const [group, name, ...rest] = words;
+  if (group === undefined) {
+    if (partial) return { rest: [] };
+    throw new UsageError('missing command');
+  }
+  if (!GROUPS.includes(group)) {
+    // A command name without its group ("list") suggests the commands of that name.
+    const named = COMMANDS.filter((spec) => spec.id.split(' ')[1] === group).map((spec) => `"${spec.id}"`);
+    const suggestion = named.length > 0 ? `: did you mean ${named.join(' or ')}?` : didYouMean(group, GROUPS);
+    throw new UsageError(`unknown command "${group}"${suggestion} (the command groups are ${GROUPS.join(', ')})`);
+  }
+  const names = commandsOf(group).map((spec) => spec.id.split(' ')[1] ?? '');
+  if (name === undefined) {
+    if (partial) return { group, rest: [] };
+    throw new UsageError(`missing command after "${group}" (one of ${names.join('|')})`);
+  }
+  const command = findCommand(group, name);
+  if (command === undefined) {
+    const suggestion = didYouMean(name, names, (candidate) => `"${group} ${candidate}"`);
+    throw new UsageError(`unknown command "${group} ${name}"${suggestion} (one of ${group} ${names.join('|')})`);
+  }
+  return { command, group, rest };
 }
 
 export function usageLine(command: CommandSpec): string {

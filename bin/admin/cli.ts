@@ -8,16 +8,18 @@ import { CorruptItemError } from '../../lambda/adapters/items';
 import { DependencyUnavailableError } from '../../lambda/oauth/errors';
 import { accountFailure } from './accounts';
 import { parseCommandLine } from './args';
+import { type AuditLog, openAuditLog } from './audit';
 import { CLIENT_COMMANDS } from './clients';
-import type { CommandContext, CommandHandler } from './command';
+import type { CommandContext, CommandHandler, CommandResult } from './command';
 import { OperationalError, UsageError } from './errors';
-import { helpText } from './help';
+import { commandHelp, groupHelp, helpText } from './help';
 import { KEY_COMMANDS } from './keys';
 import type { CommandId } from './spec';
 import type { StdinSource } from './stdin';
 import { awsProblem, type DescribeStackOutputs, resolveTarget, type Target } from './target';
 import { TOKEN_COMMANDS } from './tokens';
 import { USER_COMMANDS } from './users';
+import { packageVersion } from './version';
 
 export interface CliIo {
   readonly stdin: StdinSource;
@@ -44,19 +46,32 @@ const PROGRAM = 'ropc-admin';
 /** Runs one command; resolves to the exit status (0 ok, 1 operation failed, 2 usage error). Never throws. */
 export async function runCli(argv: string[], io: CliIo, deps: CliDeps = {}): Promise<number> {
   let target: Target | undefined;
+  let audit: AuditLog | undefined;
   try {
     const parsed = parseCommandLine(argv);
     if (parsed.kind === 'help') {
-      io.stdout(helpText());
+      io.stdout(
+        parsed.command !== undefined
+          ? commandHelp(parsed.command)
+          : parsed.group !== undefined
+            ? groupHelp(parsed.group)
+            : helpText(),
+      );
       return 0;
     }
-    const { command, args, strings, flags } = parsed;
+    if (parsed.kind === 'version') {
+      const version = await packageVersion();
+      io.stdout(parsed.json ? `${JSON.stringify({ version })}\n` : `${version}\n`);
+      return 0;
+    }
+    const { command, args, strings, lists, flags } = parsed;
     const handler = HANDLERS[command.id];
     let pending: Promise<Target> | undefined;
     const context: CommandContext = {
       command,
       args,
       strings,
+      lists,
       flags,
       stdin: io.stdin,
       stderr: io.stderr,
@@ -70,8 +85,27 @@ export async function runCli(argv: string[], io: CliIo, deps: CliDeps = {}): Pro
           describeStackOutputs: deps.describeStackOutputs,
         }).then((resolved) => (target = resolved))),
     };
-    const result = await handler(context);
-    io.stdout(flags.json ? `${JSON.stringify(result.json)}\n` : `${result.human}\n`);
+    audit = await openAuditLog(io.env, command.id);
+    // The stack's name even when it could not be reached: the local stack is `local`, as its keys are tagged.
+    const targetName = () => target?.deployment ?? strings.stack ?? 'local';
+    let result: CommandResult;
+    try {
+      result = await handler(context);
+    } catch (error) {
+      // A usage error is found before anything is done: there is no action to record.
+      if (!(error instanceof UsageError)) {
+        await audit
+          ?.record(context, targetName(), { error })
+          .catch((auditError: Error) => io.stderr(`${PROGRAM}: ${auditError.message}\n`));
+      }
+      throw error;
+    }
+    try {
+      await audit?.record(context, targetName(), { result });
+    } finally {
+      // Printed whatever the audit log says: a client secret shown now is shown only this once.
+      io.stdout(flags.json ? `${JSON.stringify(result.json)}\n` : `${result.human}\n`);
+    }
     return 0;
   } catch (error) {
     const { message, exitCode } = describeFailure(error, target);
@@ -80,6 +114,7 @@ export async function runCli(argv: string[], io: CliIo, deps: CliDeps = {}): Pro
     return exitCode;
   } finally {
     target?.close();
+    await audit?.close().catch(() => {});
   }
 }
 

@@ -7,6 +7,8 @@ export interface CommandContext {
   readonly command: CommandSpec;
   readonly args: Readonly<Record<string, string>>;
   readonly strings: Readonly<Partial<Record<StringOptionName, string>>>;
+  /** Every value of each string option, in order: more than one only for the spec's REPEATABLE_OPTIONS. */
+  readonly lists: Readonly<Partial<Record<StringOptionName, readonly string[]>>>;
   readonly flags: Readonly<Partial<Record<BooleanOptionName, true>>>;
   readonly stdin: StdinSource;
   /** Prompts and notes only: never a result, a password or a secret. */
@@ -25,6 +27,8 @@ export interface CommandContext {
 export interface CommandResult {
   readonly json: Readonly<Record<string, unknown>>;
   readonly human: string;
+  /** For the audit log, when the arguments do not name it: what the command acted on (the kid keys rotate created). */
+  readonly subject?: string;
 }
 
 export type CommandHandler = (context: CommandContext) => Promise<CommandResult>;
@@ -47,4 +51,10 @@ export function formatTable(headers: readonly string[], rows: readonly (readonly
       .join('  ')
       .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');
+}
+
+/** Formats one item as aligned `label  value` lines, for the show commands. */
+export function formatFields(fields: readonly (readonly [string, string])[]): string {
+  const width = Math.max(...fields.map(([label]) => label.length));
+  return fields.map(([label, value]) => `${label.padEnd(width)}  ${value}`.trimEnd()).join('\n');
 }

@@ -81,6 +81,7 @@ async function rotateKeys(context: CommandContext): Promise<CommandResult> {
       `It is published now and signs from ${iso(result.created.signsFrom)}${propagation === 0 ? ' (at once)' : ''}.`,
       ...deletionLines(result.scheduledForDeletion),
     ].join('\n'),
+    subject: result.created.kid,
   };
 }
 

@@ -1,7 +1,7 @@
 /** The command table: every command, its arguments and options, and its line in the usage text. */
 
 /** Options every command accepts. */
-export const GLOBAL_OPTIONS = ['json', 'stack', 'region', 'help'] as const;
+export const GLOBAL_OPTIONS = ['json', 'stack', 'region', 'help', 'version'] as const;
 
 /** Every option the CLI knows, with its kind. */
 export const OPTION_TYPES = {
@@ -9,6 +9,7 @@ export const OPTION_TYPES = {
   stack: 'string',
   region: 'string',
   help: 'boolean',
+  version: 'boolean',
   public: 'boolean',
   scopes: 'string',
   audience: 'string',
@@ -16,6 +17,7 @@ export const OPTION_TYPES = {
   'password-stdin': 'boolean',
   'trust-end-user-ip': 'boolean',
   'refresh-grace': 'string',
+  'allowed-origin': 'string',
   propagation: 'string',
   username: 'string',
 } as const satisfies Record<string, 'string' | 'boolean'>;
@@ -24,12 +26,21 @@ export type OptionName = keyof typeof OPTION_TYPES;
 export type StringOptionName = { [K in OptionName]: (typeof OPTION_TYPES)[K] extends 'string' ? K : never }[OptionName];
 export type BooleanOptionName = Exclude<OptionName, StringOptionName>;
 
+/** String options that may be given more than once: each value counts (CommandContext.lists). */
+export const REPEATABLE_OPTIONS: readonly StringOptionName[] = ['allowed-origin'];
+
 export type CommandId =
   | 'clients create'
   | 'clients list'
+  | 'clients show'
+  | 'clients update'
   | 'clients disable'
+  | 'clients enable'
   | 'clients delete'
   | 'users create'
+  | 'users list'
+  | 'users show'
+  | 'users update'
   | 'users set-password'
   | 'users disable'
   | 'users enable'
@@ -72,21 +83,37 @@ function command(
 export const COMMANDS: readonly CommandSpec[] = [
   command(
     'clients create',
-    'ID [--public] [--scopes "a b"] [--audience A] [--grant-types password,refresh_token] [--trust-end-user-ip] [--refresh-grace SECONDS]',
-    "register a client; prints its client_secret once (public clients get none); --refresh-grace: for how many seconds (0 to 60, default the stack's) a rotated refresh token still gets the same successor",
+    'ID [--public] [--scopes "a b"] [--audience A] [--grant-types password,refresh_token] [--trust-end-user-ip] [--refresh-grace SECONDS] [--allowed-origin URL]...',
+    "register a client; prints its client_secret once (public clients get none); --refresh-grace: for how many seconds (0 to 60, default the stack's) a rotated refresh token still gets the same successor; --allowed-origin (repeatable, at most 20): a browser origin, https://host[:port] (http only on localhost), whose pages may read the client's token responses (CORS)",
     {
       positionals: ['ID'],
-      options: ['public', 'scopes', 'audience', 'grant-types', 'trust-end-user-ip', 'refresh-grace'],
+      options: ['public', 'scopes', 'audience', 'grant-types', 'trust-end-user-ip', 'refresh-grace', 'allowed-origin'],
     },
   ),
   command('clients list', '', 'list the registered clients'),
+  command('clients show', 'ID', 'show one client (never its secret or the hash of it)', { positionals: ['ID'] }),
+  command(
+    'clients update',
+    'ID [--scopes "a b"] [--refresh-grace SECONDS|default] [--allowed-origin URL|none]...',
+    "change a client's scopes (replaced as a whole), its own refresh-token grace (0 to 60 seconds, or default: the stack's) or its allowed origins (the ones given replace them all; none removes them); at least one option",
+    { positionals: ['ID'], options: ['scopes', 'refresh-grace', 'allowed-origin'] },
+  ),
   command('clients disable', 'ID', 'disable a client (its requests fail with invalid_client)', { positionals: ['ID'] }),
+  command('clients enable', 'ID', 'enable a disabled client', { positionals: ['ID'] }),
   command('clients delete', 'ID', 'delete a client', { positionals: ['ID'] }),
   command('users create', 'NAME --password-stdin [--scopes "a b"]', 'create a user; the password is read from stdin', {
     positionals: ['NAME'],
     options: ['password-stdin', 'scopes'],
     required: ['password-stdin'],
   }),
+  command('users list', '', 'list the users (never their password hashes)'),
+  command('users show', 'NAME', 'show one user (never the password hash)', { positionals: ['NAME'] }),
+  command(
+    'users update',
+    'NAME --scopes "a b"',
+    "replace a user's scopes (refresh tokens issued before keep theirs: revoke them with tokens revoke)",
+    { positionals: ['NAME'], options: ['scopes'], required: ['scopes'] },
+  ),
   command(
     'users set-password',
     'NAME --password-stdin',

@@ -1,12 +1,30 @@
-/** users create | set-password | disable | enable | delete | unlock */
-import { deleteUser, disableUser, enableUser, registerUser, setPassword, unlockUser } from '../../lambda/accounts';
+/** users create | list | show | update | set-password | disable | enable | delete | unlock */
+import {
+  deleteUser,
+  disableUser,
+  enableUser,
+  listUsers,
+  registerUser,
+  setPassword,
+  showUser,
+  type UserProfile,
+  unlockUser,
+  updateUser,
+} from '../../lambda/accounts';
 import { minPasswordLength, passwordProblem } from '../../lambda/accounts/password-policy';
 import { accountPorts } from './accounts';
-import { arg, type CommandContext, type CommandHandler, type CommandResult } from './command';
+import {
+  arg,
+  type CommandContext,
+  type CommandHandler,
+  type CommandResult,
+  formatFields,
+  formatTable,
+} from './command';
 import { UsageError } from './errors';
 import type { CommandId } from './spec';
 import { readPasswordFromStdin } from './stdin';
-import { parseScopesOption, printable, validateExistingKey, validateNewUsername } from './validate';
+import { parseScopesOption, printable, usernameCell, validateExistingKey, validateNewUsername } from './validate';
 
 /**
  * The password, read from stdin once the service has checked the user (a wrong name fails before the
@@ -36,6 +54,71 @@ async function createUser(context: CommandContext): Promise<CommandResult> {
   return {
     json: { username, user_id: userId, created: true },
     human: `Created user "${printable(username)}" (user id ${userId}).`,
+  };
+}
+
+/** A user in JSON, as users list prints each one and users show and update print theirs: never the hash. */
+function userJson(user: UserProfile): Record<string, unknown> {
+  return {
+    username: user.username,
+    user_id: user.userId,
+    scopes: [...user.scopes],
+    disabled: user.disabled,
+    created_at: user.createdAt,
+    password_changed_at: user.passwordChangedAt,
+  };
+}
+
+function scopesCell(scopes: readonly string[]): string {
+  return scopes.length === 0 ? '-' : printable(scopes.join(' '));
+}
+
+async function listAllUsers(context: CommandContext): Promise<CommandResult> {
+  const users = await listUsers(accountPorts(await context.target(), context));
+  const json = { users: users.map(userJson) };
+  if (users.length === 0) return { json, human: 'No users.' };
+  const rows = users.map((user) => [
+    usernameCell(user.username),
+    user.userId,
+    scopesCell(user.scopes),
+    user.disabled ? 'yes' : 'no',
+    user.createdAt,
+    user.passwordChangedAt,
+  ]);
+  return {
+    json,
+    human: formatTable(['USERNAME', 'USER ID', 'SCOPES', 'DISABLED', 'CREATED', 'PASSWORD CHANGED'], rows),
+  };
+}
+
+function userFields(user: UserProfile): string {
+  return formatFields([
+    ['Username', `"${printable(user.username)}"`],
+    ['User ID', user.userId],
+    ['Scopes', scopesCell(user.scopes)],
+    ['Disabled', user.disabled ? 'yes' : 'no'],
+    ['Created', user.createdAt],
+    ['Password changed', user.passwordChangedAt],
+  ]);
+}
+
+async function showOneUser(context: CommandContext): Promise<CommandResult> {
+  const username = validateExistingKey('user NAME', arg(context, 'NAME'));
+  const user = await showUser(accountPorts(await context.target(), context), username);
+  return { json: userJson(user), human: userFields(user) };
+}
+
+async function updateOneUser(context: CommandContext): Promise<CommandResult> {
+  const username = validateExistingKey('user NAME', arg(context, 'NAME'));
+  const scopes = parseScopesOption(context.strings.scopes);
+  const user = await updateUser(accountPorts(await context.target(), context), username, { scopes });
+  return {
+    json: userJson(user),
+    human: [
+      `Updated user "${printable(username)}":`,
+      userFields(user),
+      `Refresh tokens issued before keep the scope they were issued with: \`ropc-admin tokens revoke --username NAME\` ends them.`,
+    ].join('\n'),
   };
 }
 
@@ -95,6 +178,9 @@ export function plural(count: number, noun: string): string {
 
 export const USER_COMMANDS: Record<Extract<CommandId, `users ${string}`>, CommandHandler> = {
   'users create': createUser,
+  'users list': listAllUsers,
+  'users show': showOneUser,
+  'users update': updateOneUser,
   'users set-password': changePassword,
   'users disable': disableOneUser,
   'users enable': enableOneUser,

@@ -135,6 +135,28 @@ export function parseRefreshGraceOption(value: string | undefined): number | und
 }
 
 /**
+ * `clients update --refresh-grace SECONDS|default`: a grace as at creation, or `default` (null), which
+ * removes the client's own so that the stack's applies again; absent means no change.
+ */
+export function parseRefreshGraceChange(value: string | undefined): number | null | undefined {
+  if (value === 'default') return null;
+  try {
+    return parseRefreshGraceOption(value);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    throw new UsageError(error.message.replace(/\)$/, ", or default for the stack's)"));
+  }
+}
+
+/**
+ * A username in a table cell: as it is (escaped) when it has no whitespace, otherwise quoted, so that a
+ * space in a name never reads as a column break.
+ */
+export function usernameCell(name: string): string {
+  return /^[^\s"]\S*$/u.test(name) ? printable(name) : `"${printable(name)}"`;
+}
+
+/**
  * Shows a value in a message without letting control characters reach the terminal, cut short if long: JSON
  * string escapes, and \uXXXX for the controls JSON leaves alone (DEL, C1) and for format characters (such
  * as bidirectional overrides) and line or paragraph separators.

@@ -1,10 +1,11 @@
-/** The operator's actions on clients: register, list, disable, delete. */
+/** The operator's actions on clients: register, list, show, update, disable, enable, delete. */
 import { isRefreshGraceSeconds, REFRESH_GRACE_SECONDS_RANGE } from '../../contract/settings';
 import { CLIENT_ID_RULE, isClientId } from '../oauth/client-id';
 import { generateClientSecret, hashClientSecret } from '../oauth/client-secret';
+import { MAX_ALLOWED_ORIGINS, ORIGIN_RULE, parseOrigin } from '../oauth/origin';
 import type { GrantType } from '../oauth/ports';
 import { InvalidClientRegistrationError, UnknownClientError } from './errors';
-import type { ClientRegistry, Clock, Random, RegisteredClient } from './ports';
+import type { ClientChanges, ClientRegistry, Clock, Random, RegisteredClient } from './ports';
 
 export interface NewClient {
   readonly clientId: string;
@@ -22,6 +23,12 @@ export interface NewClient {
    * refreshTokenGraceSeconds applies.
    */
   readonly refreshGraceSeconds?: number;
+  /**
+   * The browser origins whose pages may read the client's token and revocation responses (CORS): each
+   * scheme://host[:port] (../oauth/origin.ts), stored in its serialization, duplicates dropped, at most
+   * MAX_ALLOWED_ORIGINS. Absent or empty: none, and nothing is stored.
+   */
+  readonly allowedOrigins?: readonly string[];
   /**
    * Confidential clients only: the secret to register instead of a generated one (the local demo keeps its
    * own across restarts; test seeds and benchmarks use known ones).
@@ -64,6 +71,7 @@ export async function registerClient(
       `the refresh-token grace must be a whole number of seconds from ${min} to ${max}, got ${client.refreshGraceSeconds}`,
     );
   }
+  const allowedOrigins = allowedOriginsOf(client.clientId, client.allowedOrigins ?? []);
   const secret = client.isPublic
     ? undefined
     : (client.secret ?? generateClientSecret((length) => deps.random.bytes(length)));
@@ -77,15 +85,102 @@ export async function registerClient(
     disabled: false,
     ...(client.trustEndUserIp === true ? { trustEndUserIp: true } : {}),
     ...(client.refreshGraceSeconds === undefined ? {} : { refreshGraceSeconds: client.refreshGraceSeconds }),
+    ...(allowedOrigins.length === 0 ? {} : { allowedOrigins }),
     createdAt: new Date(deps.clock()).toISOString(),
   };
   await deps.clients.createClient(registered);
   return secret === undefined ? { clientId: client.clientId } : { clientId: client.clientId, clientSecret: secret };
 }
 
+/**
+ * A client's allowed origins in their serialization, duplicates dropped, in the order given; fails with
+ * InvalidClientRegistrationError on a value that is not an origin, or on more than MAX_ALLOWED_ORIGINS.
+ */
+function allowedOriginsOf(
+  clientId: string,
+  values: readonly string[],
+  action: 'registered' | 'updated' = 'registered',
+): string[] {
+  const origins = new Set<string>();
+  for (const value of values) {
+    const parsed = parseOrigin(value);
+    if ('problem' in parsed) {
+      throw new InvalidClientRegistrationError(
+        clientId,
+        `${JSON.stringify(value)} is not an allowed origin (${parsed.problem}); an origin is ${ORIGIN_RULE}`,
+        action,
+      );
+    }
+    origins.add(parsed.origin);
+  }
+  if (origins.size > MAX_ALLOWED_ORIGINS) {
+    throw new InvalidClientRegistrationError(
+      clientId,
+      `a client lists at most ${MAX_ALLOWED_ORIGINS} allowed origins, got ${origins.size}`,
+      action,
+    );
+  }
+  return [...origins];
+}
+
 /** Every registered client, by client_id. */
 export function listClients(deps: { readonly clients: ClientRegistry }): Promise<RegisteredClient[]> {
   return deps.clients.listClients();
+}
+
+/** One registered client. Fails with UnknownClientError. */
+export async function showClient(
+  deps: { readonly clients: ClientRegistry },
+  clientId: string,
+): Promise<RegisteredClient> {
+  const client = await deps.clients.getClient(clientId);
+  if (client === undefined) throw new UnknownClientError(clientId);
+  return client;
+}
+
+/**
+ * Replaces the client's scopes and/or its own refresh-token grace (null: the stack's from then on), in one
+ * write; returns the client as it is now. The scopes apply at once, to refresh tokens issued before too (the
+ * refresh grant narrows to the client's scopes); the grace applies to the next retry; allowed origins (a
+ * list that replaces the stored one, checked as at registration) apply to the next request. Fails with
+ * InvalidClientRegistrationError when there is nothing to change, the grace is out of range or an origin is
+ * not one, with UnknownClientError.
+ */
+export async function updateClient(
+  deps: { readonly clients: ClientRegistry },
+  clientId: string,
+  changes: ClientChanges,
+): Promise<RegisteredClient> {
+  if (
+    changes.scopes === undefined &&
+    changes.refreshGraceSeconds === undefined &&
+    changes.allowedOrigins === undefined
+  ) {
+    throw new InvalidClientRegistrationError(clientId, 'there is nothing to change', 'updated');
+  }
+  const allowedOrigins =
+    changes.allowedOrigins === undefined ? undefined : allowedOriginsOf(clientId, changes.allowedOrigins, 'updated');
+  const grace = changes.refreshGraceSeconds;
+  if (grace !== undefined && grace !== null && !isRefreshGraceSeconds(grace)) {
+    const { min, max } = REFRESH_GRACE_SECONDS_RANGE;
+    throw new InvalidClientRegistrationError(
+      clientId,
+      `the refresh-token grace must be a whole number of seconds from ${min} to ${max}, got ${grace}`,
+      'updated',
+    );
+  }
+  const updated = await deps.clients.updateClient(clientId, {
+    ...(changes.scopes === undefined ? {} : { scopes: [...new Set(changes.scopes)] }),
+    ...(grace === undefined ? {} : { refreshGraceSeconds: grace }),
+    ...(allowedOrigins === undefined ? {} : { allowedOrigins }),
+  });
+  if (updated === undefined) throw new UnknownClientError(clientId);
+  return updated;
+}
+
+/** Undoes disableClient: the client authenticates again, and so do its refresh tokens. Fails with UnknownClientError. */
+export async function enableClient(deps: { readonly clients: ClientRegistry }, clientId: string): Promise<void> {
+  if (!(await deps.clients.setDisabled(clientId, false))) throw new UnknownClientError(clientId);
 }
 
 /**

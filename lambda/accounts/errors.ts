@@ -29,15 +29,16 @@ export class UnknownClientError extends AccountError {
   }
 }
 
-/** A registration that breaks a rule of confidential and public clients (RFC 6749 §2.1). */
+/** A registration, or a change of one, that breaks a rule of confidential and public clients (RFC 6749 §2.1). */
 export class InvalidClientRegistrationError extends AccountError {
   readonly code = 'invalid_client_registration';
   constructor(
     readonly clientId: string,
     reason: string,
+    action: 'registered' | 'updated' = 'registered',
   ) {
     // The id may be the problem (a control character, say): it is shown escaped, as a JSON string.
-    super(`client ${JSON.stringify(clientId)} cannot be registered: ${reason}`);
+    super(`client ${JSON.stringify(clientId)} cannot be ${action}: ${reason}`);
     this.name = 'InvalidClientRegistrationError';
   }
 }

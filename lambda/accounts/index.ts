@@ -7,9 +7,12 @@ export {
   type ClientRegistration,
   deleteClient,
   disableClient,
+  enableClient,
   listClients,
   type NewClient,
   registerClient,
+  showClient,
+  updateClient,
 } from './clients';
 export {
   AccountError,
@@ -21,25 +24,31 @@ export {
   UserExistsError,
 } from './errors';
 export type {
+  ClientChanges,
   ClientRegistry,
   Clock,
   LoginAttemptReset,
   Random,
   RegisteredClient,
   RegisteredUser,
+  UserChanges,
   UserDirectory,
+  UserProfile,
   UserRefreshTokens,
 } from './ports';
 export {
   deleteUser,
   disableUser,
   enableUser,
+  listUsers,
   type NewPassword,
   type NewUser,
   type PasswordSource,
   registerUser,
   revokeUserTokens,
   setPassword,
+  showUser,
   type UserRevocation,
   unlockUser,
+  updateUser,
 } from './users';

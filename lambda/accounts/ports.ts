@@ -25,6 +25,23 @@ export interface RegisteredUser extends User {
   readonly passwordChangedAt: string;
 }
 
+/** What an operator may change of a registered client; each field given replaces the stored one. */
+export interface ClientChanges {
+  readonly scopes?: readonly string[];
+  /** Whole seconds, 0 to 60; null removes the client's own grace, so that the stack's applies again. */
+  readonly refreshGraceSeconds?: number | null;
+  /** Replaces the client's allowed origins (CORS) as a whole; empty removes them all. */
+  readonly allowedOrigins?: readonly string[];
+}
+
+/** What an operator may change of a registered user. */
+export interface UserChanges {
+  readonly scopes?: readonly string[];
+}
+
+/** A user as the operator sees them: everything but the password hash. */
+export type UserProfile = Omit<RegisteredUser, 'passwordHash'>;
+
 /** The registered clients, keyed by client_id. */
 export interface ClientRegistry extends ClientStore {
   getClient(clientId: string): Promise<RegisteredClient | undefined>;
@@ -34,6 +51,8 @@ export interface ClientRegistry extends ClientStore {
   listClients(): Promise<RegisteredClient[]>;
   /** False when there is no such client. */
   setDisabled(clientId: string, disabled: boolean): Promise<boolean>;
+  /** Applies the changes in one conditional write; the client as it is now, or undefined when there is no such client. */
+  updateClient(clientId: string, changes: ClientChanges): Promise<RegisteredClient | undefined>;
   /** False when there is no such client. */
   deleteClient(clientId: string): Promise<boolean>;
 }
@@ -43,6 +62,10 @@ export interface UserDirectory extends UserStore {
   getUser(username: string): Promise<RegisteredUser | undefined>;
   /** Fails with UserExistsError (./errors) if the username is taken. */
   createUser(user: RegisteredUser): Promise<void>;
+  /** Every user, by username, without password hashes (they are not even read). */
+  listUsers(): Promise<UserProfile[]>;
+  /** Applies the changes in one conditional write; the user as they are now, or undefined when there is no such user. */
+  updateUser(username: string, changes: UserChanges): Promise<UserProfile | undefined>;
   /**
    * Sets the hash unconditionally (an operator's change), and when, and ends the user's sessions in the
    * same write (raises sessionEpoch); false when there is no such user.

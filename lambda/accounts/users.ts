@@ -1,12 +1,21 @@
 /**
- * The operator's actions on users: register, set a password, disable, enable, delete, unlock, and revoke
- * their refresh tokens. Disabling, deleting or changing the password of a user also revokes every refresh
+ * The operator's actions on users: register, list, show, change their scopes, set a password, disable,
+ * enable, delete, unlock, and revoke their refresh tokens. Disabling, deleting or changing the password of a user also revokes every refresh
  * token of theirs.
  */
 import { usernameKey } from '../oauth/lockout';
 import { hashPassword, type ScryptParams } from '../passwords';
 import { UnknownUserError, UserExistsError } from './errors';
-import type { Clock, LoginAttemptReset, Random, RegisteredUser, UserDirectory, UserRefreshTokens } from './ports';
+import type {
+  Clock,
+  LoginAttemptReset,
+  Random,
+  RegisteredUser,
+  UserChanges,
+  UserDirectory,
+  UserProfile,
+  UserRefreshTokens,
+} from './ports';
 
 /**
  * A password in clear, or how to ask for it: a function is called only once the action is known to go
@@ -63,6 +72,32 @@ export async function registerUser(
   };
   await deps.users.createUser(registered);
   return { username: registered.username, userId: registered.userId };
+}
+
+/** Every user, by username, without password hashes. */
+export function listUsers(deps: Users): Promise<UserProfile[]> {
+  return deps.users.listUsers();
+}
+
+/** One user, without the password hash. Fails with UnknownUserError. */
+export async function showUser(deps: Users, username: string): Promise<UserProfile> {
+  const user = await deps.users.getUser(username);
+  if (user === undefined) throw new UnknownUserError(username);
+  const { passwordHash: _hash, ...profile } = user;
+  return profile;
+}
+
+/**
+ * Replaces the user's scopes, in one write; returns the user as they are now. Password grants from then on
+ * get the new scopes; refresh tokens issued before keep the scope they were issued with (RFC 6749 §6) until
+ * they are revoked (revokeUserTokens) or expire. Fails with UnknownUserError.
+ */
+export async function updateUser(deps: Users, username: string, changes: UserChanges): Promise<UserProfile> {
+  const updated = await deps.users.updateUser(username, {
+    ...(changes.scopes === undefined ? {} : { scopes: [...new Set(changes.scopes)] }),
+  });
+  if (updated === undefined) throw new UnknownUserError(username);
+  return updated;
 }
 
 /**

@@ -25,7 +25,7 @@ export interface AwsClientOptions {
  * maxAttempts × requestTimeoutMs (3 s), which callDependency turns into a 503.
  */
 export const SDK_TIMEOUTS = {
-  connectionTimeoutMs: 500,
+  connectionTimeoutMs: 1_000,
   requestTimeoutMs: 1_000,
   socketTimeoutMs: 1_000,
   maxAttempts: 3,

@@ -9,9 +9,10 @@ import {
 import { isRefreshGraceSeconds } from '../../contract/settings';
 import { CLIENTS_TABLE } from '../../contract/tables';
 import { ClientExistsError } from '../accounts/errors';
-import type { ClientRegistry, RegisteredClient } from '../accounts/ports';
+import type { ClientChanges, ClientRegistry, RegisteredClient } from '../accounts/ports';
 import { isClientId } from '../oauth/client-id';
 import { GRANT_TYPES } from '../oauth/grants';
+import { MAX_ALLOWED_ORIGINS, normalizeOrigin } from '../oauth/origin';
 import type { GrantType } from '../oauth/ports';
 import { callDependency } from './aws-errors';
 import { bool, CorruptItemError, optionalStr, str, strList } from './items';
@@ -87,6 +88,48 @@ export class DynamoClientStore implements ClientRegistry {
     }
   }
 
+  /** Undefined when there is no such client; the condition keeps the update from creating one. */
+  async updateClient(clientId: string, changes: ClientChanges): Promise<RegisteredClient | undefined> {
+    const set: string[] = [];
+    const remove: string[] = [];
+    const values: Record<string, unknown> = {};
+    if (changes.scopes !== undefined) {
+      set.push('scopes = :scopes');
+      values[':scopes'] = [...changes.scopes];
+    }
+    if (changes.refreshGraceSeconds === null) remove.push('refreshGraceSeconds');
+    else if (changes.refreshGraceSeconds !== undefined) {
+      set.push('refreshGraceSeconds = :grace');
+      values[':grace'] = changes.refreshGraceSeconds;
+    }
+    if (changes.allowedOrigins?.length === 0) remove.push('allowedOrigins');
+    else if (changes.allowedOrigins !== undefined) {
+      set.push('allowedOrigins = :origins');
+      values[':origins'] = [...changes.allowedOrigins];
+    }
+    if (set.length === 0 && remove.length === 0) return this.getClient(clientId);
+    const expression = [
+      ...(set.length === 0 ? [] : [`SET ${set.join(', ')}`]),
+      ...(remove.length === 0 ? [] : [`REMOVE ${remove.join(', ')}`]),
+    ].join(' ');
+    try {
+      const { Attributes } = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { clientId },
+          UpdateExpression: expression,
+          ConditionExpression: 'attribute_exists(clientId)',
+          ...(Object.keys(values).length === 0 ? {} : { ExpressionAttributeValues: values }),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Attributes === undefined ? undefined : toClient(Attributes);
+    } catch (error) {
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return undefined;
+      throw error;
+    }
+  }
+
   /** Returns false when there is no such client. */
   async deleteClient(clientId: string): Promise<boolean> {
     const { Attributes } = await this.db.send(
@@ -115,7 +158,21 @@ function toClient(item: Record<string, unknown>): RegisteredClient {
     trustEndUserIp: bool(item, table, 'trustEndUserIp'),
     createdAt: timestamp(item, table, 'createdAt'),
     ...refreshGrace(item, table, 'refreshGraceSeconds'),
+    ...allowedOrigins(item, table, 'allowedOrigins'),
   };
+}
+
+/**
+ * The client's allowed origins, when it lists any: each in its serialization (../oauth/origin.ts), as
+ * registration stores them, at most MAX_ALLOWED_ORIGINS; anything else is corrupt (registration never
+ * stores it).
+ */
+function allowedOrigins(item: Record<string, unknown>, table: string, name: string): { allowedOrigins?: string[] } {
+  if (item[name] === undefined) return {};
+  const origins = strList(item, table, name);
+  if (origins.length > MAX_ALLOWED_ORIGINS || origins.some((origin) => normalizeOrigin(origin) !== origin))
+    throw new CorruptItemError(table, name);
+  return origins.length === 0 ? {} : { allowedOrigins: origins };
 }
 
 /** The client's own refresh-token grace, when it has one: whole seconds, 0 to 60; absent means the stack's. */

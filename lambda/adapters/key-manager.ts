@@ -3,6 +3,7 @@ import {
   CreateKeyCommand,
   DescribeKeyCommand,
   DisableKeyCommand,
+  GetKeyPolicyCommand,
   GetPublicKeyCommand,
   type KMSClient,
   ScheduleKeyDeletionCommand,
@@ -42,7 +43,9 @@ export interface KeyStatus {
 
 /**
  * Operates the key registry against KMS: the same code runs behind `ropc-admin keys …` and the
- * scheduled rotation. New keys are RSA_2048 SIGN_VERIFY, tagged, with an alias next to the first key's.
+ * scheduled rotation. New keys are RSA_2048 SIGN_VERIFY, tagged, with an alias next to the first key's,
+ * and get the first key's key policy: who may sign with them and read them is what it is for the first key
+ * (KMS's default key policy would let any principal whose IAM policies allow kms:Sign sign with them).
  */
 export class SigningKeyManager {
   private readonly clock: () => number;
@@ -142,6 +145,26 @@ export class SigningKeyManager {
     }
   }
 
+  /**
+   * The first key's key policy, for a new key: read from KMS each time, so a key created after the first
+   * key's policy changed gets the policy as it is now. It must keep the account's IAM policies in charge of
+   * kms:PutKeyPolicy (the new key is created without KMS's lockout safety check, see createKey).
+   */
+  private async firstKeyPolicy(): Promise<string> {
+    const { KeyMetadata } = await this.kms.send(new DescribeKeyCommand({ KeyId: this.options.bootstrapKeyId }));
+    if (KeyMetadata?.Arn === undefined) throw new Error('KMS DescribeKey returned no key');
+    // GetKeyPolicy takes a key id or ARN, not an alias.
+    const { Policy } = await this.kms.send(new GetKeyPolicyCommand({ KeyId: KeyMetadata.Arn, PolicyName: 'default' }));
+    if (Policy === undefined) throw new Error('KMS GetKeyPolicy returned no policy');
+    const account = KeyMetadata.Arn.split(':')[4] ?? '';
+    if (!letsAccount(Policy, account, 'kms:PutKeyPolicy')) {
+      throw new Error(
+        `the first signing key's policy must let the account (arn:…:iam::${account}:root) decide kms:PutKeyPolicy through IAM, or keys created with it could become unmanageable`,
+      );
+    }
+    return Policy;
+  }
+
   private async bootstrapArn(): Promise<string | undefined> {
     try {
       const { KeyMetadata } = await this.kms.send(new DescribeKeyCommand({ KeyId: this.options.bootstrapKeyId }));
@@ -163,14 +186,23 @@ export class SigningKeyManager {
     return [first];
   }
 
-  /** A new KMS key and its alias, signing from `now` unless the caller schedules it. */
+  /**
+   * A new KMS key with the first key's policy, and its alias, signing from `now` unless the caller schedules
+   * it. KMS's lockout safety check would require the policy to let the caller (the rotation function's
+   * role, or the operator) make a later PutKeyPolicy call on the key; neither needs that, so the check is
+   * skipped instead of granting it: firstKeyPolicy has checked that the account's IAM policies keep the
+   * key manageable.
+   */
   private async createKey(now: number): Promise<SigningKeyRecord> {
+    const policy = await this.firstKeyPolicy();
     const { KeyMetadata } = await this.kms.send(
       new CreateKeyCommand({
         KeySpec: 'RSA_2048',
         KeyUsage: 'SIGN_VERIFY',
         Description: `ropc-token-service access-token signing key, created ${new Date(now * 1000).toISOString()}`,
         Tags: [signingKeyTag(this.options.deployment)],
+        Policy: policy,
+        BypassPolicyLockoutSafetyCheck: true,
       }),
     );
     if (KeyMetadata?.KeyId === undefined) throw new Error('KMS CreateKey returned no key');
@@ -195,4 +227,32 @@ export class SigningKeyManager {
     const stamp = new Date(now * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
     return `${base}-${stamp}-${keyId.slice(0, 8)}`;
   }
+}
+
+/**
+ * Whether a key policy has an Allow statement, without conditions, that names the account (its root ARN or
+ * its bare id, as KMS accepts either) for `action`, by name or by a wildcard: IAM policies then decide it.
+ */
+function letsAccount(policy: string, account: string, action: string): boolean {
+  let document: { Statement?: unknown };
+  try {
+    document = JSON.parse(policy) as { Statement?: unknown };
+  } catch {
+    return false;
+  }
+  const statements = [document.Statement ?? []].flat() as {
+    Effect?: unknown;
+    Principal?: unknown;
+    Action?: unknown;
+    Condition?: unknown;
+  }[];
+  return statements.some((statement) => {
+    if (statement.Effect !== 'Allow' || statement.Condition !== undefined) return false;
+    const principals = [(statement.Principal as { AWS?: unknown } | undefined)?.AWS ?? []].flat();
+    const actions = [statement.Action ?? []].flat();
+    return (
+      principals.some((arn) => arn === account || (typeof arn === 'string' && arn.endsWith(`:iam::${account}:root`))) &&
+      actions.some((name) => name === action || name === 'kms:*' || name === '*')
+    );
+  });
 }

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { GetPublicKeyCommand, type GetPublicKeyCommandOutput, type KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { DependencyUnavailableError } from '../oauth/errors';
-import type { JwtSigner, SigningKey } from '../oauth/ports';
+import type { JwtSigner, Logger, SigningKey } from '../oauth/ports';
 import { type PublicJwk, rsaPublicJwk } from '../tokens/jwk';
 import { planRevocation, publishedAt, type SigningKeyRecord, signingKeyAt } from '../tokens/key-registry';
 import { SigningKeyWithdrawnError } from '../tokens/ports';
-import { callDependency } from './aws-errors';
+import { callDependency, isUnavailable } from './aws-errors';
 
 export interface KeyRegistryReader {
   list(): Promise<SigningKeyRecord[]>;
@@ -17,7 +17,23 @@ export interface KmsJwtSignerOptions {
   /** How long what was read is reused (the registry and the bootstrap key's public key). */
   readonly cacheSeconds?: number;
   readonly now?: () => number;
+  /** Where registry records that KMS does not vouch for are reported (signing_key_rejected). */
+  readonly logger?: Pick<Logger, 'warn'>;
 }
+
+/** Why a registry record is neither published nor used to sign (the `reason` of signing_key_rejected). */
+export type SigningKeyRejection =
+  /** GetPublicKey on the record's key ARN was refused: no such key, access denied, disabled, pending deletion. */
+  | 'kms_refused'
+  /** KMS answered for another key than the record's ARN (an alias ARN, say). */
+  | 'key_arn_mismatch'
+  /** The key is not an RSA_2048 SIGN_VERIFY key. */
+  | 'not_a_signing_key'
+  /** The public key KMS holds is not the record's: its thumbprint is not the kid, or n or e differ. */
+  | 'public_key_mismatch';
+
+/** What GetPublicKey answered for a key id: the answer, or the name of KMS's refusal. */
+type PublicKeyRead = { readonly answer: GetPublicKeyCommandOutput } | { readonly refusal: string };
 
 interface KeyView {
   /** The registry's records, or one record built from the bootstrap key when the registry is empty. */
@@ -34,11 +50,30 @@ const WITHDRAWN_KEY_ERRORS = new Set(['DisabledException', 'KMSInvalidStateExcep
 
 const NONE: ReadonlySet<string> = new Set();
 
+/** What GetPublicKey answers for a key ARN that names no key this function may read as a signing key. */
+const REFUSALS = new Set([
+  'NotFoundException',
+  'AccessDeniedException',
+  'DisabledException',
+  'KMSInvalidStateException',
+  'InvalidArnException',
+  'InvalidKeyUsageException',
+  'UnsupportedOperationException',
+  'ValidationException',
+]);
+
 /**
  * Signs RS256 JWTs with RSA_2048 KMS keys: the private keys never leave KMS. Which key signs, and which
  * keys are published, comes from the key registry, read at most once per cache period (so rotation adds
  * no per-request call). Each signature is one Sign call over the SHA-256 digest, pinned to the key's ARN
  * so kid and signature always match.
+ *
+ * The registry alone is not trusted: a record is published and signs only once KMS vouches for it, its
+ * public key (GetPublicKey on the record's ARN) being the record's (same kid, n and e; an RSA_2048
+ * SIGN_VERIFY key answered for that very ARN). A key's public key never changes, so each ARN's answer is
+ * kept for the instance's life; a refusal is asked again at the next registry read, and KMS being
+ * unavailable fails the read (a 503) rather than dropping a key. The check is part of the registry read,
+ * off the critical path like it. Records that fail are left out of the view and logged once per read.
  *
  * The read stays off the critical path: `prepare()` starts it alongside a request's first lookups, and
  * once the view is half a cache period old the next request refreshes it in the background while it
@@ -57,6 +92,8 @@ export class KmsJwtSigner implements JwtSigner {
   private refreshing = false;
   private bootstrap?: Promise<SigningKeyRecord>;
   private registryInUse = false;
+  /** GetPublicKey per key id: a success is kept for good (a key's public key never changes). */
+  private readonly publicKeys = new Map<string, Promise<PublicKeyRead>>();
   private readonly cacheMs: number;
   private readonly now: () => number;
 
@@ -154,10 +191,90 @@ export class KmsJwtSigner implements JwtSigner {
   private async load(withdrawn: ReadonlySet<string>): Promise<KeyView> {
     // Until the registry is seen in use, the bootstrap key is read alongside it, not after it.
     const bootstrap = this.registryInUse ? undefined : this.bootstrapKey();
-    const registered = (await this.options.registry?.list()) ?? [];
+    const listed = (await this.options.registry?.list()) ?? [];
+    // The bootstrap key's answer vouches for the first key's record: no second GetPublicKey for it.
+    if (bootstrap !== undefined && listed.length > 0) await bootstrap.catch(() => undefined);
+    const registered = await this.vouchedFor(listed);
+    // A registry whose every record KMS refused is as good as empty: the bootstrap key signs.
     this.registryInUse = registered.length > 0;
     if (this.registryInUse) return { keys: registered, withdrawn };
     return { keys: [await (bootstrap ?? this.bootstrapKey())], withdrawn };
+  }
+
+  /**
+   * The records KMS vouches for, and those that can neither be published nor sign while this read is in
+   * use (revoked, or unpublished and retired), which need no check. Each record left out is logged.
+   */
+  private async vouchedFor(records: readonly SigningKeyRecord[]): Promise<SigningKeyRecord[]> {
+    const now = Math.floor(this.now() / 1000);
+    const settle = this.cacheMs / 1000;
+    const verdicts = await Promise.all(
+      records.map(async (record) =>
+        inUseDuring(record, now, settle) ? this.rejection(record, await this.publicKey(record.keyArn)) : undefined,
+      ),
+    );
+    return records.filter((record, index) => {
+      const verdict = verdicts[index];
+      if (verdict === undefined) return true;
+      this.options.logger?.warn('signing_key_rejected', {
+        kid: record.kid.slice(0, 128),
+        key_arn: record.keyArn.slice(0, 256),
+        reason: verdict.reason,
+        ...(verdict.error === undefined ? {} : { error: verdict.error }),
+      });
+      return false;
+    });
+  }
+
+  /** Why `record` is not the key KMS answered with for its ARN; undefined when it is. */
+  private rejection(
+    record: SigningKeyRecord,
+    read: PublicKeyRead,
+  ): { reason: SigningKeyRejection; error?: string } | undefined {
+    if ('refusal' in read) return { reason: 'kms_refused', error: read.refusal };
+    const { answer } = read;
+    if (answer.KeyId !== record.keyArn) return { reason: 'key_arn_mismatch' };
+    if (answer.KeySpec !== 'RSA_2048' || answer.KeyUsage !== 'SIGN_VERIFY' || answer.PublicKey === undefined)
+      return { reason: 'not_a_signing_key' };
+    let jwk: PublicJwk;
+    try {
+      jwk = rsaPublicJwk(answer.PublicKey);
+    } catch {
+      return { reason: 'not_a_signing_key' };
+    }
+    if (jwk.kid !== record.kid || jwk.n !== record.n || jwk.e !== record.e) return { reason: 'public_key_mismatch' };
+    return undefined;
+  }
+
+  /** GetPublicKey on a key id, once per instance when it succeeds; concurrent reads share one call. */
+  private publicKey(keyId: string): Promise<PublicKeyRead> {
+    let read = this.publicKeys.get(keyId);
+    if (read === undefined) {
+      read = this.readPublicKey(keyId);
+      this.publicKeys.set(keyId, read);
+      const forget = () => {
+        if (this.publicKeys.get(keyId) === read) this.publicKeys.delete(keyId);
+      };
+      read.then((result) => 'refusal' in result && forget(), forget);
+    }
+    return read;
+  }
+
+  /**
+   * A refusal is an answer about the key (it does not exist, is not this function's to read, cannot be
+   * used); KMS being unavailable is not, and fails the registry read.
+   */
+  private async readPublicKey(keyId: string): Promise<PublicKeyRead> {
+    try {
+      return { answer: await this.kms.send(new GetPublicKeyCommand({ KeyId: keyId })) };
+    } catch (error) {
+      if (!(error instanceof Error)) throw error;
+      if (REFUSALS.has(error.name)) return { refusal: error.name };
+      if (isUnavailable(error)) throw new DependencyUnavailableError('kms', { cause: error });
+      // Any other error KMS answers for the request itself (a 4xx) is about this key id too.
+      if ((error as { $fault?: unknown }).$fault === 'client') return { refusal: error.name };
+      throw error;
+    }
   }
 
   /**
@@ -200,6 +317,8 @@ export class KmsJwtSigner implements JwtSigner {
       this.kms.send(new GetPublicKeyCommand({ KeyId: this.bootstrapKeyId })),
     );
     const record = signingKeyRecord(response, 0, 0);
+    // The same answer vouches for the first key's registry record, once the registry is in use.
+    if (!this.publicKeys.has(record.keyArn)) this.publicKeys.set(record.keyArn, Promise.resolve({ answer: response }));
     if (response.KeySpec !== 'RSA_2048' || response.KeyUsage !== 'SIGN_VERIFY') {
       throw new Error(
         `the signing key must be an RSA_2048 SIGN_VERIFY key, not ${response.KeySpec} ${response.KeyUsage}`,
@@ -234,6 +353,17 @@ export class KmsJwtSigner implements JwtSigner {
     }
     return response.Signature;
   }
+}
+
+/**
+ * Whether a record can be published or sign at some instant of a view read at `now` and used for at most
+ * `settle` seconds (a signer hands over `settle` seconds late): only such records need KMS's word.
+ */
+function inUseDuring(record: SigningKeyRecord, now: number, settle: number): boolean {
+  if (record.state !== 'active') return false;
+  const published = record.unpublishAfter === undefined || now < record.unpublishAfter;
+  const maySign = record.retiredAt === undefined || record.retiredAt > now - settle;
+  return published || maySign;
 }
 
 /**

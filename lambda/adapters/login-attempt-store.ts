@@ -10,8 +10,19 @@ import {
 import { LOGIN_ATTEMPTS_TABLE } from '../../contract/tables';
 import type { LoginAttemptReset } from '../accounts/ports';
 import { DependencyUnavailableError } from '../oauth/errors';
-import { type AttemptSubject, DAY, dayBucket, HOUR, hourBucket, type LoginAttemptCounters } from '../oauth/lockout';
-import type { LoginAttemptStore } from '../oauth/ports';
+import {
+  type AttemptSubject,
+  DAY,
+  dayBucket,
+  HOUR,
+  hourBucket,
+  KNOWN_ADDRESS_RENEW_SECONDS,
+  KNOWN_ADDRESS_SECONDS,
+  type LockoutPolicy,
+  type LockoutReason,
+  type LoginAttemptCounters,
+} from '../oauth/lockout';
+import type { AttemptReservation, LoginAttemptStore } from '../oauth/ports';
 import { callDependency } from './aws-errors';
 
 /** A (username, IP) failure streak is forgotten after a quiet day; always longer than the longest backoff. */
@@ -27,6 +38,9 @@ const hourKey = (s: AttemptSubject, now: number): Key => ({
   [SK]: `hour#${hourBucket(now)}`,
 });
 const dayKey = (s: AttemptSubject, now: number): Key => ({ [PK]: `ip#${s.ip}`, [SK]: `day#${dayBucket(now)}` });
+/** That the username logged in from this IP (not a counter: `users unlock` leaves it). */
+const KNOWN_PREFIX = 'known#';
+const knownKey = (s: AttemptSubject): Key => ({ [PK]: `user#${s.userKey}`, [SK]: `${KNOWN_PREFIX}${s.ip}` });
 
 /**
  * Failure counters in DynamoDB. Hour and day counters live under keys of their own window, so a new
@@ -39,7 +53,7 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
   ) {}
 
   async read(subject: AttemptSubject, now: number): Promise<LoginAttemptCounters> {
-    const keys = [pairKey(subject), hourKey(subject, now), dayKey(subject, now)];
+    const keys = [pairKey(subject), hourKey(subject, now), dayKey(subject, now), knownKey(subject)];
     const items = await this.batchGet(keys);
     const live = (key: Key) => {
       const item = items.find((candidate) => candidate[PK] === key[PK] && candidate[SK] === key[SK]);
@@ -51,6 +65,7 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
       pairLastFailureAt: Number(pair?.lastFailureAt ?? 0),
       userFailuresThisHour: Number(live(keys[1]!)?.failures ?? 0),
       ipFailuresToday: Number(live(keys[2]!)?.failures ?? 0),
+      ...knownUntil(live(keys[3]!)),
     };
   }
 
@@ -61,6 +76,77 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
       this.incrementWindow(dayKey(subject, now), (dayBucket(now) + 1) * DAY),
     ]);
     return { pairFailures: pair, pairLastFailureAt: now, userFailuresThisHour: hour, ipFailuresToday: day };
+  }
+
+  async reserve(
+    subject: AttemptSubject,
+    before: LoginAttemptCounters,
+    now: number,
+    policy: LockoutPolicy,
+  ): Promise<AttemptReservation> {
+    const hour = hourKey(subject, now);
+    const day = dayKey(subject, now);
+    const results = await Promise.allSettled([
+      this.reservePair(subject, before, now),
+      // From an address the user logged in from, the ceiling does not apply; the failure still counts.
+      this.reserveWindow(
+        hour,
+        before.knownAddressUntil === undefined ? policy.userFailuresPerHour : undefined,
+        (hourBucket(now) + 1) * HOUR,
+      ),
+      this.reserveWindow(day, policy.ipFailuresPerDay, (dayBucket(now) + 1) * DAY),
+    ]);
+    const [pair, hourCount, dayCount] = results.map((result) =>
+      result.status === 'fulfilled' ? result.value : undefined,
+    );
+    if (pair !== undefined && hourCount !== undefined && dayCount !== undefined) {
+      return {
+        granted: true,
+        after: {
+          pairFailures: pair,
+          pairLastFailureAt: now,
+          userFailuresThisHour: hourCount,
+          ipFailuresToday: dayCount,
+        },
+      };
+    }
+    // Refused or failed: what was counted is taken back, so that a refused attempt counts on no counter.
+    await Promise.allSettled([
+      pair === undefined ? undefined : this.unreservePair(subject, before, now),
+      hourCount === undefined ? undefined : this.giveBack(hour),
+      dayCount === undefined ? undefined : this.giveBack(day),
+    ]);
+    const failed = results.find((result) => result.status === 'rejected' && !isConditionFailure(result.reason));
+    if (failed?.status === 'rejected') throw failed.reason;
+    if (dayCount === undefined) return { granted: false, reason: 'ip_budget' };
+    if (hourCount === undefined) return { granted: false, reason: 'user_ceiling' };
+    return { granted: false, reason: 'concurrent_attempt' };
+  }
+
+  async release(subject: AttemptSubject, before: LoginAttemptCounters, now: number): Promise<void> {
+    const renew =
+      before.knownAddressUntil === undefined || before.knownAddressUntil - now < KNOWN_ADDRESS_RENEW_SECONDS;
+    await Promise.all([
+      this.recordSuccess(subject),
+      this.giveBack(hourKey(subject, now)),
+      this.giveBack(dayKey(subject, now)),
+      renew
+        ? callDependency('dynamodb', () =>
+            this.db.send(
+              new PutCommand({
+                TableName: this.tableName,
+                Item: { ...knownKey(subject), expiresAt: now + KNOWN_ADDRESS_SECONDS },
+              }),
+            ),
+          )
+        : undefined,
+    ]);
+  }
+
+  async recordRefusal(subject: AttemptSubject, reason: LockoutReason, now: number): Promise<void> {
+    if (reason === 'pair_backoff') await this.incrementPair(subject, now);
+    else if (reason === 'user_ceiling') await this.incrementWindow(hourKey(subject, now), (hourBucket(now) + 1) * HOUR);
+    else await this.incrementWindow(dayKey(subject, now), (dayBucket(now) + 1) * DAY);
   }
 
   async recordSuccess(subject: AttemptSubject): Promise<void> {
@@ -85,7 +171,9 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
           ConsistentRead: true,
         }),
       );
-      const keys = (page.Items ?? []).map((item) => ({ [PK]: String(item[PK]), [SK]: String(item[SK]) }));
+      const keys = (page.Items ?? [])
+        .filter((item) => !String(item[SK]).startsWith(KNOWN_PREFIX))
+        .map((item) => ({ [PK]: String(item[PK]), [SK]: String(item[SK]) }));
       for (let i = 0; i < keys.length; i += 25) {
         let requests: Record<string, unknown>[] | undefined = keys
           .slice(i, i + 25)
@@ -150,6 +238,106 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
     }
   }
 
+  /**
+   * The streak's next failure, only if the streak is still the one `before` read (a failure since, by a
+   * concurrent attempt, refuses this one): the new count. Throws ConditionalCheckFailedException otherwise.
+   */
+  private async reservePair(subject: AttemptSubject, before: LoginAttemptCounters, now: number): Promise<number> {
+    const next = before.pairFailures + 1;
+    await callDependency('dynamodb', () =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: pairKey(subject),
+          UpdateExpression: 'SET failures = :next, lastFailureAt = :now, expiresAt = :expiresAt',
+          // A streak read as none is absent or expired (TTL is late); one read as n is still n, as of then.
+          ConditionExpression:
+            before.pairFailures === 0
+              ? 'attribute_not_exists(failures) OR expiresAt <= :now'
+              : 'failures = :read AND lastFailureAt = :readAt AND expiresAt > :now',
+          ExpressionAttributeValues: {
+            ':next': next,
+            ':now': now,
+            ':expiresAt': now + PAIR_MEMORY_SECONDS,
+            ...(before.pairFailures === 0 ? {} : { ':read': before.pairFailures, ':readAt': before.pairLastFailureAt }),
+          },
+        }),
+      ),
+    );
+    return next;
+  }
+
+  /** Puts the streak back as `before` read it, if it is still the one reservePair wrote. */
+  private async unreservePair(subject: AttemptSubject, before: LoginAttemptCounters, now: number): Promise<void> {
+    try {
+      await callDependency('dynamodb', () =>
+        this.db.send(
+          before.pairFailures === 0
+            ? new DeleteCommand({
+                TableName: this.tableName,
+                Key: pairKey(subject),
+                ConditionExpression: 'failures = :one AND lastFailureAt = :now',
+                ExpressionAttributeValues: { ':one': 1, ':now': now },
+              })
+            : new UpdateCommand({
+                TableName: this.tableName,
+                Key: pairKey(subject),
+                UpdateExpression: 'SET failures = :read, lastFailureAt = :readAt',
+                ConditionExpression: 'failures = :next AND lastFailureAt = :now',
+                ExpressionAttributeValues: {
+                  ':read': before.pairFailures,
+                  ':readAt': before.pairLastFailureAt,
+                  ':next': before.pairFailures + 1,
+                  ':now': now,
+                },
+              }),
+        ),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  /** One more failure in a window, only while the window is under `limit` (when there is one): the new count. */
+  private async reserveWindow(key: Key, limit: number | undefined, windowEnd: number): Promise<number> {
+    const { Attributes } = await callDependency('dynamodb', () =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: 'ADD failures :one SET expiresAt = :expiresAt',
+          ...(limit === undefined
+            ? { ExpressionAttributeValues: { ':one': 1, ':expiresAt': windowEnd } }
+            : {
+                ConditionExpression: 'attribute_not_exists(failures) OR failures < :limit',
+                ExpressionAttributeValues: { ':one': 1, ':expiresAt': windowEnd, ':limit': limit },
+              }),
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      ),
+    );
+    return Number(Attributes?.failures ?? 1);
+  }
+
+  /** Takes one reserved failure back from a window (a success, or an attempt another limit refused). */
+  private async giveBack(key: Key): Promise<void> {
+    try {
+      await callDependency('dynamodb', () =>
+        this.db.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: 'ADD failures :minusOne',
+            ConditionExpression: 'failures > :zero',
+            ExpressionAttributeValues: { ':minusOne': -1, ':zero': 0 },
+          }),
+        ),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
   private async incrementWindow(key: Key, windowEnd: number): Promise<number> {
     const { Attributes } = await callDependency('dynamodb', () =>
       this.db.send(
@@ -164,4 +352,12 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
     );
     return Number(Attributes?.failures ?? 1);
   }
+}
+
+function knownUntil(item: Record<string, unknown> | undefined): { knownAddressUntil?: number } {
+  return item === undefined ? {} : { knownAddressUntil: Number(item.expiresAt) };
+}
+
+function isConditionFailure(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
 }

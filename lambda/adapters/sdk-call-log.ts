@@ -24,7 +24,7 @@ export interface SdkCallRecord {
   readonly service: string;
   readonly command: string;
   readonly input: Record<string, unknown>;
-  /** Identifiers the response names (the key ARN KMS resolved an alias to, a created key's ARN). */
+  /** Identifiers the response names (the key ARN KMS resolved an alias to, a created key's ARN), and a key policy read. */
   readonly output?: Record<string, unknown>;
   /** The error's name when the call failed (it was still authorized, or refused, by IAM first). */
   readonly error?: string;
@@ -45,6 +45,10 @@ const INPUT_FIELDS = [
   'EncryptionAlgorithm',
   'PendingWindowInDays',
   'Tags',
+  'PolicyName',
+  'BypassPolicyLockoutSafetyCheck',
+  'ReturnValues',
+  'Select',
   'StackName',
 ] as const;
 
@@ -138,6 +142,9 @@ function describeInput(input: Record<string, unknown>): Record<string, unknown> 
   for (const field of INPUT_FIELDS) if (input[field] !== undefined) described[field] = input[field];
   // KMS: the key policy a CreateKey gives the new key (no secret in it): the proof evaluates that key's calls against it.
   if (typeof input.Policy === 'string') described.Policy = input.Policy;
+  // DynamoDB: the names (never the values) of the attributes a write touches, for dynamodb:Attributes.
+  const attributes = attributeNames(input);
+  if (attributes !== undefined) described.Attributes = attributes;
   // Batch operations: per table, which kinds of request (a BatchWriteItem of Puts and Deletes).
   if (isRecord(input.RequestItems)) {
     described.RequestItems = Object.fromEntries(
@@ -153,15 +160,47 @@ function describeInput(input: Record<string, unknown>): Record<string, unknown> 
   if (Array.isArray(input.TransactItems)) {
     described.TransactItems = input.TransactItems.map((item: unknown) => {
       const [kind, part] = isRecord(item) ? (Object.entries(item)[0] ?? []) : [];
-      return { kind, TableName: isRecord(part) ? part.TableName : undefined };
+      const attributes = isRecord(part) ? attributeNames(part) : undefined;
+      return {
+        kind,
+        TableName: isRecord(part) ? part.TableName : undefined,
+        ...(attributes === undefined ? {} : { Attributes: attributes }),
+      };
     });
   }
   return described;
 }
 
+/** Words of an expression that are DynamoDB's own, not attribute names. */
+const EXPRESSION_WORDS = new Set(['SET', 'REMOVE', 'ADD', 'DELETE', 'AND', 'OR', 'NOT', 'BETWEEN', 'IN']);
+
+/**
+ * The top-level attribute names an update touches, sorted: those of its key, of its UpdateExpression and of
+ * its ConditionExpression, with `#name` placeholders resolved (what IAM's dynamodb:Attributes holds for an
+ * UpdateItem). Undefined for a request without an UpdateExpression.
+ */
+export function attributeNames(input: Record<string, unknown>): string[] | undefined {
+  if (typeof input.UpdateExpression !== 'string') return undefined;
+  const aliases = isRecord(input.ExpressionAttributeNames) ? input.ExpressionAttributeNames : {};
+  const names = new Set(isRecord(input.Key) ? Object.keys(input.Key) : []);
+  for (const expression of [input.UpdateExpression, input.ConditionExpression]) {
+    if (typeof expression !== 'string') continue;
+    // A path's first element (a[0].b names a), never a value (:v), a function (size(…)) or a nested name (.b).
+    for (const match of expression.matchAll(/(^|[^\w:#.])(#?[A-Za-z_][\w]*)(?=\s*(\(?))/g)) {
+      const [, , word, call] = match;
+      if (word === undefined || call === '(' || EXPRESSION_WORDS.has(word.toUpperCase())) continue;
+      const name = word.startsWith('#') ? aliases[word] : word;
+      if (typeof name === 'string') names.add(name);
+    }
+  }
+  return [...names].sort();
+}
+
 function describeOutput(output: Record<string, unknown>): Record<string, unknown> | undefined {
   const described: Record<string, unknown> = {};
   if (typeof output.KeyId === 'string') described.KeyId = output.KeyId;
+  // GetKeyPolicy: the policy (no secret in it), so the proof can tell a new key's policy copied from it.
+  if (typeof output.Policy === 'string') described.Policy = output.Policy;
   if (isRecord(output.KeyMetadata) && typeof output.KeyMetadata.Arn === 'string')
     described.KeyArn = output.KeyMetadata.Arn;
   return Object.keys(described).length === 0 ? undefined : described;

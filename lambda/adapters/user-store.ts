@@ -3,19 +3,33 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { USERS_TABLE } from '../../contract/tables';
 import { UserExistsError } from '../accounts/errors';
-import type { RegisteredUser, UserDirectory } from '../accounts/ports';
+import type { RegisteredUser, UserChanges, UserDirectory, UserProfile } from '../accounts/ports';
 import { callDependency } from './aws-errors';
 import { bool, isUsableKey, num, str, strList } from './items';
+
+/** What listUsers reads of each user: every attribute of a UserProfile, never the password hash. */
+const PROFILE_ATTRIBUTES = [
+  'username',
+  'userId',
+  'scopes',
+  'disabled',
+  'createdAt',
+  'passwordChangedAt',
+  'sessionEpoch',
+];
 
 /** Resource owners, keyed by username; `userId` is the stable subject identifier. */
 export class DynamoUserStore implements UserDirectory {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
+    /** Items per Scan page for listUsers (DynamoDB's 1 MB page when absent); tests make it small. */
+    private readonly pageSize?: number,
   ) {}
 
   async getUser(username: string): Promise<RegisteredUser | undefined> {
@@ -64,6 +78,52 @@ export class DynamoUserStore implements UserDirectory {
     } catch (error) {
       if (error instanceof Error && error.name === 'ConditionalCheckFailedException')
         throw new UserExistsError(user.username);
+      throw error;
+    }
+  }
+
+  /** A paginated Scan that projects the hash away: it never leaves the table. */
+  async listUsers(): Promise<UserProfile[]> {
+    const names = Object.fromEntries(PROFILE_ATTRIBUTES.map((name, index) => [`#a${index}`, name]));
+    const users: UserProfile[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          ProjectionExpression: Object.keys(names).join(', '),
+          ExpressionAttributeNames: names,
+          ExclusiveStartKey: startKey,
+          ConsistentRead: true,
+          Limit: this.pageSize,
+        }),
+      );
+      for (const item of page.Items ?? []) users.push(toProfile(item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return users.sort((a, b) => a.username.localeCompare(b.username));
+  }
+
+  /** Undefined when there is no such user; the condition keeps the update from creating one. */
+  async updateUser(username: string, changes: UserChanges): Promise<UserProfile | undefined> {
+    if (changes.scopes === undefined) {
+      const user = await this.getUser(username);
+      return user === undefined ? undefined : withoutHash(user);
+    }
+    try {
+      const { Attributes } = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { username },
+          UpdateExpression: 'SET scopes = :scopes',
+          ConditionExpression: 'attribute_exists(username)',
+          ExpressionAttributeValues: { ':scopes': [...changes.scopes] },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Attributes === undefined ? undefined : withoutHash(toUser(Attributes));
+    } catch (error) {
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return undefined;
       throw error;
     }
   }
@@ -121,15 +181,22 @@ export class DynamoUserStore implements UserDirectory {
 }
 
 function toUser(item: Record<string, unknown>): RegisteredUser {
+  return { ...toProfile(item), passwordHash: str(item, 'users', 'passwordHash') };
+}
+
+function toProfile(item: Record<string, unknown>): UserProfile {
   const table = 'users';
   return {
     username: str(item, table, 'username'),
     userId: str(item, table, 'userId'),
-    passwordHash: str(item, table, 'passwordHash'),
     scopes: strList(item, table, 'scopes'),
     disabled: bool(item, table, 'disabled'),
     createdAt: str(item, table, 'createdAt'),
     passwordChangedAt: str(item, table, 'passwordChangedAt'),
     ...(item.sessionEpoch === undefined ? {} : { sessionEpoch: num(item, table, 'sessionEpoch') }),
   };
+}
+
+function withoutHash({ passwordHash: _hash, ...profile }: RegisteredUser): UserProfile {
+  return profile;
 }

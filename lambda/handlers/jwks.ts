@@ -49,6 +49,6 @@ let instance: ProxyHandler | undefined;
 export const handler: LambdaProxyHandler = (event, context) => {
   logger ??= createLogger();
   logger.addContext(context);
-  instance ??= createJwksHandler(createSigner(configFromEnv(process.env)), logger);
+  instance ??= createJwksHandler(createSigner(configFromEnv(process.env), { logger }), logger);
   return instance(event);
 };

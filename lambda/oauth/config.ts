@@ -11,3 +11,10 @@ export const DEFAULT_LIFETIMES = {
   refreshTokenAbsoluteTtl: DEFAULTS.refreshTokenAbsoluteTtl,
   refreshTokenGraceSeconds: DEFAULTS.refreshTokenGraceSeconds,
 } as const;
+
+/** The lockout limits' defaults (contract/settings.ts), those of DEFAULT_LOCKOUT_POLICY. */
+export const DEFAULT_LOCKOUT_LIMITS = {
+  lockoutPairThreshold: DEFAULTS.lockoutPairThreshold,
+  lockoutUserFailuresPerHour: DEFAULTS.lockoutUserFailuresPerHour,
+  lockoutIpFailuresPerDay: DEFAULTS.lockoutIpFailuresPerDay,
+} as const;

@@ -33,6 +33,12 @@ export interface LoginAttemptCounters {
   readonly userFailuresThisHour: number;
   /** Failures from this IP in the current UTC day, for any username. */
   readonly ipFailuresToday: number;
+  /**
+   * Until when this IP counts as one the username logged in from (epoch seconds): set by a success, for
+   * KNOWN_ADDRESS_SECONDS. Absent when it is not. The per-user ceiling does not apply to such an address
+   * (its own pair backoff does), so guesses from elsewhere cannot lock the user out of their usual places.
+   */
+  readonly knownAddressUntil?: number;
 }
 
 export const NO_FAILURES: LoginAttemptCounters = {
@@ -60,7 +66,7 @@ export function lockoutDecision(
   if (counters.ipFailuresToday >= policy.ipFailuresPerDay) {
     return { refused: true, reason: 'ip_budget', until: (dayBucket(now) + 1) * DAY };
   }
-  if (counters.userFailuresThisHour >= policy.userFailuresPerHour) {
+  if (counters.knownAddressUntil === undefined && counters.userFailuresThisHour >= policy.userFailuresPerHour) {
     return { refused: true, reason: 'user_ceiling', until: (hourBucket(now) + 1) * HOUR };
   }
   const delay = pairDelaySeconds(counters.pairFailures, policy);
@@ -79,6 +85,10 @@ export function pairDelaySeconds(failures: number, policy: LockoutPolicy = DEFAU
 
 export const HOUR = 3600;
 export const DAY = 86400;
+/** How long a successful login makes its address a known one for the username. */
+export const KNOWN_ADDRESS_SECONDS = 30 * DAY;
+/** A success renews its address's mark only when less than this is left, so most successes write nothing. */
+export const KNOWN_ADDRESS_RENEW_SECONDS = 25 * DAY;
 export const hourBucket = (now: number) => Math.floor(now / HOUR);
 export const dayBucket = (now: number) => Math.floor(now / DAY);
 

@@ -1,7 +1,7 @@
 import type { LogEvent } from '../../contract/audit-events';
 import type { Random, SigningKey } from '../tokens/ports';
 import type { GrantType } from './grants';
-import type { AttemptSubject, LoginAttemptCounters } from './lockout';
+import type { AttemptSubject, LockoutPolicy, LockoutReason, LoginAttemptCounters } from './lockout';
 
 /**
  * What the protocol core needs from the outside world. Adapters in lambda/adapters implement these
@@ -33,6 +33,11 @@ export interface Client {
    * same successor (0 to 60; 0 is strict one-time use). The stack's refreshTokenGraceSeconds when absent.
    */
   readonly refreshGraceSeconds?: number;
+  /**
+   * The browser origins (./origin.ts, in their serialization) whose pages may read this client's token and
+   * revocation responses (CORS, ./cors.ts). Absent or empty: none.
+   */
+  readonly allowedOrigins?: readonly string[];
 }
 
 export interface User {
@@ -177,12 +182,37 @@ export interface RefreshTokenStore {
 }
 
 /** Failure counters behind the lockout policy (lambda/oauth/lockout.ts). Times are epoch seconds. */
+/** What reserving an attempt gave: the counters with it counted, or what refused it. */
+export type AttemptReservation =
+  | { readonly granted: true; readonly after: LoginAttemptCounters }
+  | { readonly granted: false; readonly reason: Exclude<LockoutReason, 'pair_backoff'> | 'concurrent_attempt' };
+
 export interface LoginAttemptStore {
   /** The counters that concern an attempt by this subject at `now`; expired counters read as zero. */
   read(subject: AttemptSubject, now: number): Promise<LoginAttemptCounters>;
-  /** Counts one failed (or refused) attempt; returns the counters after it. */
+  /**
+   * Counts the attempt as a failure before its password is checked, one conditional write per counter:
+   * the (username, IP) streak only if it is still what `before` read, so that of concurrent attempts one
+   * goes ahead; the user's hour and the IP's day only while under the policy's limits. When any counter
+   * refuses, the others are taken back and the attempt is refused. A write that fails throws, after the
+   * others are taken back where possible: the attempt is never evaluated uncounted.
+   */
+  reserve(
+    subject: AttemptSubject,
+    before: LoginAttemptCounters,
+    now: number,
+    policy: LockoutPolicy,
+  ): Promise<AttemptReservation>;
+  /**
+   * The reserved attempt succeeded: the hour and day counters give it back, the streak ends, and the
+   * address becomes (or stays) one the username logged in from (renewed only when its mark runs low).
+   */
+  release(subject: AttemptSubject, before: LoginAttemptCounters, now: number): Promise<void>;
+  /** An attempt a limit refused counts on that limit's counter only, never on another. */
+  recordRefusal(subject: AttemptSubject, reason: LockoutReason, now: number): Promise<void>;
+  /** Counts one failed attempt on every counter, unconditionally; returns the counters after it. */
   recordFailure(subject: AttemptSubject, now: number): Promise<LoginAttemptCounters>;
-  /** A successful login ends the (username, IP) failure streak. */
+  /** Ends the (username, IP) failure streak. */
   recordSuccess(subject: AttemptSubject): Promise<void>;
 }
 

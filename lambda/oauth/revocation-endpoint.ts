@@ -1,4 +1,5 @@
 import { sameTokenHash } from '../tokens/refresh-token';
+import { type CorsState, preflightResponse, readOrigin, withCors } from './cors';
 import { InvalidRequestError, MethodNotAllowedError } from './errors';
 import { parseForm } from './form';
 import { started, type TokenEndpointDeps } from './grants/grant';
@@ -12,15 +13,19 @@ import { authenticateRequestClient } from './token-endpoint';
  * revokes its whole family (§2.1 lets the server revoke related tokens; every token of a family comes from
  * one grant). Unknown tokens, access tokens (self-contained JWTs that expire on their own) and other
  * clients' tokens all get the same 200 (§2.2), and another client's token is left untouched.
- * token_type_hint is only a hint (§2.1): every token is looked up as a refresh token.
+ * token_type_hint is only a hint (§2.1): every token is looked up as a refresh token. CORS as at the token
+ * endpoint (./cors.ts): the headers of the client the request names, and OPTIONS is the preflight.
  */
 export async function handleRevocationRequest(request: HttpRequest, deps: TokenEndpointDeps): Promise<HttpResponse> {
+  const cors: CorsState = {};
   try {
+    if (request.method === 'OPTIONS') return preflightResponse(request);
     if (request.method !== 'POST') throw new MethodNotAllowedError(['POST']);
+    cors.request = readOrigin(request);
     const params = parseForm(request.headers['content-type'], request.body);
     const token = params.get('token');
     const lookup = token === undefined ? undefined : started(findRefreshToken(token, deps.refreshTokens));
-    const client = await authenticateRequestClient(request, params, deps);
+    const client = await authenticateRequestClient(request, params, deps, cors);
     if (token === undefined || lookup === undefined) throw new InvalidRequestError('token is required');
 
     const family = revocable(await lookup, client.clientId);
@@ -39,9 +44,9 @@ export async function handleRevocationRequest(request: HttpRequest, deps: TokenE
       });
     }
     // §2.2: clients ignore the body; an empty JSON object keeps strict JSON clients content.
-    return jsonResponse(200, {}, { ...NO_STORE_HEADERS });
+    return withCors(jsonResponse(200, {}, { ...NO_STORE_HEADERS }), cors);
   } catch (error) {
-    return errorResponse(error, deps.logger, request.requestId);
+    return withCors(errorResponse(error, deps.logger, request.requestId), cors);
   }
 }
 

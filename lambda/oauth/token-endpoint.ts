@@ -1,5 +1,6 @@
 import { authenticateClient, readClientCredentials } from './client-auth';
 import { isClientId } from './client-id';
+import { type CorsState, preflightResponse, readOrigin, withCors } from './cors';
 import {
   InvalidRequestError,
   MethodNotAllowedError,
@@ -22,11 +23,15 @@ export const END_USER_IP_HEADER = 'x-end-user-ip';
  * client lookup ∥ the signer's key reads, when its cache needs them) → client authentication → grant
  * supported (grants/index.ts) → grant allowed for the client (its registration, and confidential-only
  * grants for confidential clients) → the grant.
- * Every outcome is rendered by tokenResponse or errorResponse.
+ * Every outcome is rendered by tokenResponse or errorResponse, with the CORS headers of the client the
+ * request names once it is looked up (./cors.ts); OPTIONS is the CORS preflight.
  */
 export async function handleTokenRequest(request: HttpRequest, deps: TokenEndpointDeps): Promise<HttpResponse> {
+  const cors: CorsState = {};
   try {
+    if (request.method === 'OPTIONS') return preflightResponse(request);
     if (request.method !== 'POST') throw new MethodNotAllowedError(['POST']);
+    cors.request = readOrigin(request);
     const params = parseForm(request.headers['content-type'], request.body);
     const grantType = params.get('grant_type');
     if (grantType === undefined) {
@@ -42,7 +47,7 @@ export async function handleTokenRequest(request: HttpRequest, deps: TokenEndpoi
     const prefetched = grant?.prefetch?.(params, deps, context) ?? Promise.resolve(undefined);
     // Every grant signs: the signer's reads (if its cache needs them) overlap the lookups.
     if (grant !== undefined) deps.signer.prepare();
-    const client = await authenticateRequestClient(request, params, deps);
+    const client = await authenticateRequestClient(request, params, deps, cors);
     if (grant === undefined) throw new UnsupportedGrantTypeError(UNSUPPORTED_GRANT_DESCRIPTION);
     if (
       !(client.grantTypes as readonly string[]).includes(grant.type) ||
@@ -56,9 +61,9 @@ export async function handleTokenRequest(request: HttpRequest, deps: TokenEndpoi
         `${listed(grant.parameters)} ${grant.parameters.length > 1 ? 'are' : 'is'} required`,
       );
     const tokens = await grant.issue(client, params, prefetched, deps, context);
-    return tokenResponse(tokens);
+    return withCors(tokenResponse(tokens), cors);
   } catch (error) {
-    return errorResponse(error, deps.logger, request.requestId);
+    return withCors(errorResponse(error, deps.logger, request.requestId), cors);
   }
 }
 
@@ -70,15 +75,18 @@ function listed(names: readonly string[]): string {
  * Client authentication as the token and revocation endpoints share it (RFC 6749 §2.3, RFC 7009 §2.1):
  * read the credentials, look the client up, check them; every failure is logged and is invalid_client.
  * An id that breaks the client-id rule (./client-id.ts) names no client: it is not looked up, and it fails
- * as an unknown client does.
+ * as an unknown client does. The client found goes into `cors` whether or not it authenticates: a browser
+ * app at an origin it lists may read why it was refused (the same invalid_client whatever the reason).
  */
 export async function authenticateRequestClient(
   request: HttpRequest,
   params: ReadonlyMap<string, string>,
   deps: TokenEndpointDeps,
+  cors: CorsState = {},
 ): Promise<Client> {
   const credentials = readClientCredentials(request.headers.authorization, params);
   const client = isClientId(credentials.clientId) ? await deps.clients.getClient(credentials.clientId) : undefined;
+  cors.client = client;
   try {
     return authenticateClient(credentials, client);
   } catch (error) {

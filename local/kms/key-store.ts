@@ -28,6 +28,8 @@ export interface KeyRecord {
   pendingWindowInDays?: number;
   /** Insertion-ordered TagKey → TagValue. */
   readonly tags: Map<string, string>;
+  /** The key policy CreateKey was given, as given; undefined: KMS's default key policy. */
+  readonly policy?: string;
   readonly privateKey: KeyObject;
   readonly publicKey: KeyObject;
 }
@@ -48,6 +50,7 @@ interface PersistedKey {
   deletionDate?: number;
   pendingWindowInDays?: number;
   tags: Tag[];
+  policy?: string;
   privateKeyPem: string;
 }
 
@@ -81,6 +84,23 @@ export class KeyStore {
     const store = new KeyStore(region, accountId, stateFile);
     await store.load(stateFile);
     return store;
+  }
+
+  /** What GetKeyPolicy answers for a key created without a policy: KMS's default key policy (IAM decides). */
+  defaultKeyPolicy(): string {
+    return JSON.stringify({
+      Version: '2012-10-17',
+      Id: 'key-default-1',
+      Statement: [
+        {
+          Sid: 'Enable IAM User Permissions',
+          Effect: 'Allow',
+          Principal: { AWS: `arn:${this.partition}:iam::${this.accountId}:root` },
+          Action: 'kms:*',
+          Resource: '*',
+        },
+      ],
+    });
   }
 
   keyArn(keyId: string): string {
@@ -157,6 +177,7 @@ export class KeyStore {
         deletionDate: key.deletionDate,
         pendingWindowInDays: key.pendingWindowInDays,
         tags: tagList(key),
+        policy: key.policy,
         privateKeyPem: key.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
       })),
       aliases: [...this.aliases.values()].map((alias) => ({ ...alias })),

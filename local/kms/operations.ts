@@ -1,6 +1,6 @@
 /** The KMS operations the emulator implements, and the dispatch table from operation name to handler. */
 import { createHash, createPublicKey, randomUUID } from 'node:crypto';
-import { KmsError, unsupported } from './errors';
+import { KmsError, notFound, unsupported } from './errors';
 import {
   assertEnabled,
   assertNotPendingDeletion,
@@ -9,7 +9,7 @@ import {
   keySpecOf,
   tagList,
 } from './key-store';
-import type { Params } from './params';
+import { isPlainObject, type Params } from './params';
 import { signDigest, verifyDigest } from './signing';
 import {
   ALIAS_NAME_LENGTH,
@@ -57,7 +57,10 @@ async function createKey(store: KeyStore, params: Params): Promise<object> {
   const origin = params.optionalEnum('Origin', ALL_ORIGINS) ?? 'AWS_KMS';
   const description = params.optionalString('Description', { min: 0, max: 8192 }) ?? '';
   const tags = params.optionalTags('Tags') ?? [];
-  params.optionalString('Policy', { max: 131072 }); // accepted and ignored: the emulator has no IAM
+  // Kept and answered by GetKeyPolicy; not enforced (the emulator has no IAM), hence no lockout safety check.
+  const policy = params.optionalString('Policy', { max: 32768 });
+  if (policy !== undefined) checkKeyPolicy(policy);
+  params.optionalBoolean('BypassPolicyLockoutSafetyCheck');
   if (keySpecParam && legacySpecParam) {
     throw new KmsError(
       'ValidationException',
@@ -91,12 +94,44 @@ async function createKey(store: KeyStore, params: Params): Promise<object> {
     creationDate: nowInSeconds(),
     keyState: 'Enabled',
     tags: new Map(tags.map((tag) => [tag.TagKey, tag.TagValue])),
+    ...(policy === undefined ? {} : { policy }),
     privateKey,
     publicKey: createPublicKey(privateKey),
   };
   store.keys.set(key.keyId, key);
   await store.save();
   return { KeyMetadata: keyMetadata(store, key) };
+}
+
+/**
+ * What KMS checks of a key policy's form (MalformedPolicyDocumentException otherwise): a JSON object whose
+ * Statement is one statement or a non-empty list of them, each with an Effect and a Principal.
+ */
+function checkKeyPolicy(policy: string): void {
+  const malformed = (why: string) =>
+    new KmsError('MalformedPolicyDocumentException', `The key policy is not syntactically correct: ${why}.`);
+  let document: unknown;
+  try {
+    document = JSON.parse(policy);
+  } catch {
+    throw malformed('it is not JSON');
+  }
+  if (!isPlainObject(document)) throw malformed('it is not a JSON object');
+  const statements = Array.isArray(document.Statement) ? document.Statement : [document.Statement];
+  if (statements.length === 0 || statements.some((statement) => !isPlainObject(statement)))
+    throw malformed('it has no Statement');
+  for (const statement of statements as Record<string, unknown>[]) {
+    if (statement.Effect !== 'Allow' && statement.Effect !== 'Deny') throw malformed('a statement has no Effect');
+    if (statement.Principal === undefined) throw malformed('a statement has no Principal');
+  }
+}
+
+/** The key's policy as CreateKey set it (or KMS's default); like KMS, by key ID or key ARN only. */
+function getKeyPolicy(store: KeyStore, params: Params): object {
+  const key = managedKey(store, params);
+  const policyName = params.optionalString('PolicyName', { min: 1, max: 128 }) ?? 'default';
+  if (policyName !== 'default') throw notFound(`No such policy: ${policyName}`);
+  return { Policy: key.policy ?? store.defaultKeyPolicy(), PolicyName: 'default' };
 }
 
 function describeKey(store: KeyStore, params: Params): object {
@@ -338,6 +373,7 @@ export const OPERATIONS = new Map<string, Operation>([
   ['CreateKey', createKey],
   ['DescribeKey', describeKey],
   ['GetPublicKey', getPublicKey],
+  ['GetKeyPolicy', getKeyPolicy],
   ['Sign', sign],
   ['Verify', verify],
   ['CreateAlias', createAlias],

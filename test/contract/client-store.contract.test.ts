@@ -208,6 +208,39 @@ describe.each([
       expect(await change(harness.store, clientId)).toBe(false);
       expect(await harness.store.getClient(clientId)).toBeUndefined();
     });
+
+    it('updateClient replaces the scopes, returns the client as it is now, and changes nothing else', async () => {
+      const client = registered(id('rescoped'));
+      await harness.store.createClient(client);
+      const expected = { ...client, scopes: ['read', 'write', 'admin'] };
+      expect(await harness.store.updateClient(client.clientId, { scopes: ['read', 'write', 'admin'] })).toMatchObject(
+        expected,
+      );
+      expect(await harness.store.getClient(client.clientId)).toMatchObject(expected);
+      expect(await harness.store.updateClient(client.clientId, { scopes: [] })).toMatchObject({ scopes: [] });
+    });
+
+    it("updateClient sets the client's own refresh-token grace, and null removes it", async () => {
+      const client = registered(id('regraced'));
+      await harness.store.createClient(client);
+      expect(await harness.store.updateClient(client.clientId, { refreshGraceSeconds: 0 })).toMatchObject({
+        ...client,
+        refreshGraceSeconds: 0,
+      });
+      const both = await harness.store.updateClient(client.clientId, { scopes: ['write'], refreshGraceSeconds: 45 });
+      expect(both).toMatchObject({ ...client, scopes: ['write'], refreshGraceSeconds: 45 });
+      const cleared = await harness.store.updateClient(client.clientId, { refreshGraceSeconds: null });
+      expect(cleared).toMatchObject({ ...client, scopes: ['write'] });
+      expect(cleared).not.toHaveProperty('refreshGraceSeconds');
+      expect(await harness.store.getClient(client.clientId)).not.toHaveProperty('refreshGraceSeconds');
+    });
+
+    it('updateClient of an unknown client returns undefined and registers nothing', async () => {
+      const clientId = id('unknown');
+      expect(await harness.store.updateClient(clientId, { scopes: ['read'] })).toBeUndefined();
+      expect(await harness.store.updateClient(clientId, { refreshGraceSeconds: null })).toBeUndefined();
+      expect(await harness.store.getClient(clientId)).toBeUndefined();
+    });
   });
 });
 

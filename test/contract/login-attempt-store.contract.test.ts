@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { LoginAttemptReset } from '../../lambda/accounts/ports';
 import { DynamoLoginAttemptStore } from '../../lambda/adapters/login-attempt-store';
-import { type AttemptSubject, attemptSubject, DAY, HOUR, NO_FAILURES } from '../../lambda/oauth/lockout';
+import {
+  type AttemptSubject,
+  attemptSubject,
+  DAY,
+  DEFAULT_LOCKOUT_POLICY,
+  HOUR,
+  NO_FAILURES,
+} from '../../lambda/oauth/lockout';
 import type { LoginAttemptStore } from '../../lambda/oauth/ports';
 import { MemoryLoginAttemptStore } from '../support/memory';
 import { dynamoDbLocal } from './dynamodb';
@@ -42,6 +49,158 @@ describe.each([
   async function fail(subject: AttemptSubject, ...times: number[]) {
     for (const at of times) await store.recordFailure(subject, at);
   }
+
+  describe('reserving an attempt before its password is checked', () => {
+    const POLICY = { ...DEFAULT_LOCKOUT_POLICY, userFailuresPerHour: 100, ipFailuresPerDay: 100 };
+
+    it('counts the attempt on the pair, hour and day counters, and returns them', async () => {
+      const subject = freshSubject();
+      expect(await store.reserve(subject, NO_FAILURES, NOW, POLICY)).toEqual({
+        granted: true,
+        after: { pairFailures: 1, pairLastFailureAt: NOW, userFailuresThisHour: 1, ipFailuresToday: 1 },
+      });
+      const before = await store.read(subject, NOW + 5);
+      expect(before).toEqual({ pairFailures: 1, pairLastFailureAt: NOW, userFailuresThisHour: 1, ipFailuresToday: 1 });
+      expect(await store.reserve(subject, before, NOW + 5, POLICY)).toEqual({
+        granted: true,
+        after: { pairFailures: 2, pairLastFailureAt: NOW + 5, userFailuresThisHour: 2, ipFailuresToday: 2 },
+      });
+    });
+
+    it('refuses, counting nothing, an attempt whose streak changed since it was read', async () => {
+      const subject = freshSubject();
+      await store.recordFailure(subject, NOW);
+      const stale = NO_FAILURES;
+      expect(await store.reserve(subject, stale, NOW + 1, POLICY)).toEqual({
+        granted: false,
+        reason: 'concurrent_attempt',
+      });
+      expect(await store.read(subject, NOW + 1)).toEqual({
+        pairFailures: 1,
+        pairLastFailureAt: NOW,
+        userFailuresThisHour: 1,
+        ipFailuresToday: 1,
+      });
+    });
+
+    it('starts a new streak over one that expired but is still stored (TTL is late)', async () => {
+      const subject = freshSubject();
+      await store.recordFailure(subject, NOW);
+      const later = NOW + DAY + 1;
+      const before = await store.read(subject, later);
+      expect(before.pairFailures).toBe(0);
+      expect(await store.reserve(subject, before, later, POLICY)).toMatchObject({
+        granted: true,
+        after: { pairFailures: 1, pairLastFailureAt: later },
+      });
+    });
+
+    it.each([
+      ['the user reached its hourly ceiling', 'user_ceiling', { userFailuresPerHour: 2 }],
+      ['the IP spent its daily budget', 'ip_budget', { ipFailuresPerDay: 2 }],
+    ] as const)('refuses when %s, and takes back what it counted elsewhere', async (_case, reason, limits) => {
+      const subject = freshSubject();
+      await store.recordFailure(subject, NOW);
+      await store.recordFailure(subject, NOW);
+      const before = await store.read(subject, NOW);
+      expect(await store.reserve(subject, before, NOW, { ...POLICY, ...limits })).toEqual({ granted: false, reason });
+      expect(await store.read(subject, NOW)).toEqual(before);
+    });
+
+    it('lets exactly one of 20 concurrent attempts of one (username, IP) go ahead', async () => {
+      const subject = freshSubject();
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => store.reserve(subject, NO_FAILURES, NOW, POLICY)),
+      );
+      expect(results.filter((result) => result.granted)).toHaveLength(1);
+      expect(results.filter((result) => !result.granted && result.reason === 'concurrent_attempt')).toHaveLength(19);
+      expect(await store.read(subject, NOW)).toMatchObject({
+        pairFailures: 1,
+        userFailuresThisHour: 1,
+        ipFailuresToday: 1,
+      });
+    });
+
+    it('lets no more attempts through than the hourly ceiling, from many addresses at once', async () => {
+      const username = `user-${randomUUID()}`;
+      // 90 failures already this hour, then 30 attempts at once from 30 addresses: only 10 fit.
+      for (let i = 0; i < 90; i++) await store.recordFailure(attemptSubject(username, freshIp()), NOW);
+      const subjects = Array.from({ length: 30 }, () => attemptSubject(username, freshIp()));
+      const results = await Promise.all(subjects.map((subject) => store.reserve(subject, NO_FAILURES, NOW, POLICY)));
+      expect(results.filter((result) => result.granted)).toHaveLength(10);
+      expect(results.filter((result) => !result.granted && result.reason === 'user_ceiling')).toHaveLength(20);
+      expect((await store.read(subjects[0]!, NOW)).userFailuresThisHour).toBe(100);
+      // The refused ones counted nowhere else: their addresses' streaks and days are as before.
+      const refused = subjects.filter((_, index) => !results[index]!.granted);
+      for (const subject of refused)
+        expect(await store.read(subject, NOW)).toMatchObject({ pairFailures: 0, ipFailuresToday: 0 });
+    });
+
+    it('gives a successful attempt back: no hour or day failure, no streak, and the address known for 30 days', async () => {
+      const subject = freshSubject();
+      await store.recordFailure(subject, NOW);
+      const before = await store.read(subject, NOW + 1);
+      expect(before.knownAddressUntil).toBeUndefined();
+      expect((await store.reserve(subject, before, NOW + 1, POLICY)).granted).toBe(true);
+      await store.release(subject, before, NOW + 1);
+      expect(await store.read(subject, NOW + 1)).toEqual({
+        ...NO_FAILURES,
+        userFailuresThisHour: 1,
+        ipFailuresToday: 1,
+        knownAddressUntil: NOW + 1 + 30 * DAY,
+      });
+      // Known only from that address, and only until the mark runs out (TTL is late: the read checks).
+      expect((await store.read({ ...subject, ip: freshIp() }, NOW + 1)).knownAddressUntil).toBeUndefined();
+      expect((await store.read(subject, NOW + 1 + 30 * DAY)).knownAddressUntil).toBeUndefined();
+      // `users unlock` clears counters, not where the user logs in from.
+      await store.clearUser(subject.userKey);
+      expect((await store.read(subject, NOW + 2)).knownAddressUntil).toBe(NOW + 1 + 30 * DAY);
+    });
+
+    it('renews the mark of a known address only when it runs low', async () => {
+      const subject = freshSubject();
+      const first = await store.read(subject, NOW);
+      await store.reserve(subject, first, NOW, POLICY);
+      await store.release(subject, first, NOW);
+      const soon = await store.read(subject, NOW + DAY);
+      await store.reserve(subject, soon, NOW + DAY, POLICY);
+      await store.release(subject, soon, NOW + DAY);
+      expect((await store.read(subject, NOW + DAY)).knownAddressUntil).toBe(NOW + 30 * DAY);
+      const late = await store.read(subject, NOW + 6 * DAY);
+      await store.reserve(subject, late, NOW + 6 * DAY, POLICY);
+      await store.release(subject, late, NOW + 6 * DAY);
+      expect((await store.read(subject, NOW + 6 * DAY)).knownAddressUntil).toBe(NOW + 36 * DAY);
+    });
+
+    it('does not hold a known address to the hourly ceiling, and still counts its failures', async () => {
+      const subject = freshSubject();
+      const first = await store.read(subject, NOW);
+      await store.reserve(subject, first, NOW, POLICY);
+      await store.release(subject, first, NOW);
+      const tight = { ...POLICY, userFailuresPerHour: 1 };
+      await store.recordFailure({ ...subject, ip: freshIp() }, NOW);
+      const known = await store.read(subject, NOW);
+      expect(await store.reserve(subject, known, NOW, tight)).toMatchObject({
+        granted: true,
+        after: { userFailuresThisHour: 2 },
+      });
+      const elsewhere = { ...subject, ip: freshIp() };
+      expect(await store.reserve(elsewhere, await store.read(elsewhere, NOW), NOW, tight)).toEqual({
+        granted: false,
+        reason: 'user_ceiling',
+      });
+    });
+
+    it.each([
+      ['pair_backoff', { pairFailures: 1, userFailuresThisHour: 0, ipFailuresToday: 0 }],
+      ['user_ceiling', { pairFailures: 0, userFailuresThisHour: 1, ipFailuresToday: 0 }],
+      ['ip_budget', { pairFailures: 0, userFailuresThisHour: 0, ipFailuresToday: 1 }],
+    ] as const)('counts an attempt %s refused on that counter only', async (reason, expected) => {
+      const subject = freshSubject();
+      await store.recordRefusal(subject, reason, NOW);
+      expect(await store.read(subject, NOW)).toMatchObject(expected);
+    });
+  });
 
   it('reads zero for a subject that never failed', async () => {
     expect(await store.read(freshSubject(), NOW)).toEqual(NO_FAILURES);

@@ -169,6 +169,36 @@ describe.each([
       expect(await harness.store.deleteUser(created.username)).toBeUndefined();
     });
 
+    it('lists every user by username, without the password hash', async () => {
+      const prefix = `list-${randomUUID()}`;
+      for (const suffix of ['b', 'c', 'a']) {
+        await harness.store.createUser(registered({ username: `${prefix}-${suffix}`, sessionEpoch: 2 }));
+      }
+      const listed = (await harness.store.listUsers()).filter((listedUser) => listedUser.username.startsWith(prefix));
+      expect(listed.map((listedUser) => listedUser.username)).toEqual([`${prefix}-a`, `${prefix}-b`, `${prefix}-c`]);
+      const { passwordHash: _hash, ...profile } = (await harness.store.getUser(`${prefix}-a`))!;
+      expect(listed[0]).toEqual(profile);
+      for (const listedUser of listed) expect(listedUser).not.toHaveProperty('passwordHash');
+    });
+
+    it('updateUser replaces the scopes, returns the user without the hash, and changes nothing else', async () => {
+      const created = registered({ sessionEpoch: 3 });
+      await harness.store.createUser(created);
+      const { passwordHash: _hash, ...profile } = created;
+      expect(await harness.store.updateUser(created.username, { scopes: ['admin'] })).toEqual({
+        ...profile,
+        scopes: ['admin'],
+      });
+      expect(await harness.store.getUser(created.username)).toEqual({ ...created, scopes: ['admin'] });
+      expect(await harness.store.updateUser(created.username, { scopes: [] })).toMatchObject({ scopes: [] });
+    });
+
+    it('updateUser of an unknown user returns undefined and registers nothing', async () => {
+      const username = `unknown-${randomUUID()}`;
+      expect(await harness.store.updateUser(username, { scopes: ['read'] })).toBeUndefined();
+      expect(await harness.store.getUser(username)).toBeUndefined();
+    });
+
     it.each([
       ['setPassword', (store: UserDirectory, username: string) => store.setPassword(username, '$scrypt$new', LATER)],
       ['setDisabled', (store: UserDirectory, username: string) => store.setDisabled(username, true)],
@@ -178,5 +208,19 @@ describe.each([
       expect(await change(harness.store, username)).toBe(false);
       expect(await harness.store.getUser(username)).toBeUndefined();
     });
+  });
+});
+
+describe('DynamoUserStore: listUsers', () => {
+  it('follows the Scan across pages', async () => {
+    const { db, tables } = await dynamo.get();
+    const store = new DynamoUserStore(db, tables.users, 2);
+    const prefix = `paged-${randomUUID()}`;
+    const names = ['e', 'd', 'c', 'b', 'a'].map((suffix) => `${prefix}-${suffix}`);
+    for (const username of names) {
+      await store.createUser({ ...user({ username }), createdAt: CREATED_AT, passwordChangedAt: CREATED_AT });
+    }
+    const listed = (await store.listUsers()).filter((listedUser) => listedUser.username.startsWith(prefix));
+    expect(listed.map((listedUser) => listedUser.username)).toEqual([...names].sort());
   });
 });

@@ -68,3 +68,57 @@ describe('npm start with REFRESH_TOKEN_GRACE_SECONDS', () => {
     expect(await started.exited).toBe(0);
   });
 });
+
+describe('npm start with the lockout limits', () => {
+  it.each([
+    ['LOCKOUT_PAIR_THRESHOLD', 'abc', 'LOCKOUT_PAIR_THRESHOLD="abc": expected a number'],
+    [
+      'LOCKOUT_USER_FAILURES_PER_HOUR',
+      '0',
+      'LOCKOUT_USER_FAILURES_PER_HOUR must be a whole number from 1 to 100000, got 0',
+    ],
+    [
+      'LOCKOUT_IP_FAILURES_PER_DAY',
+      '1000001',
+      'LOCKOUT_IP_FAILURES_PER_DAY must be a whole number from 1 to 1000000, got 1000001',
+    ],
+  ])(
+    'refuses %s=%j before starting anything, naming the variable, with a non-zero exit',
+    async (name, value, message) => {
+      const started = await start({ [name]: value });
+      expect(await started.exited).toBe(1);
+      expect(started.output()).toContain(`npm start failed: invalid configuration: ${message}`);
+      expect(started.output()).not.toMatch(/\n\s+at /);
+      expect(started.output()).not.toContain('Starting ropc-token-service');
+      expect(existsSync(started.stateDir)).toBe(false);
+    },
+  );
+
+  it('says in its banner which limits it was given, and refuses logins from an address past its budget', async () => {
+    const started = await start({
+      LOCKOUT_PAIR_THRESHOLD: '2',
+      LOCKOUT_USER_FAILURES_PER_HOUR: '40',
+      LOCKOUT_IP_FAILURES_PER_DAY: '3',
+    });
+    await until(started, 'Ctrl-C stops everything.');
+    expect(started.output()).toMatch(
+      /^ {2}Lockout: +after 2 failures per username and IP \(LOCKOUT_PAIR_THRESHOLD\), 40 per username an hour \(LOCKOUT_USER_FAILURES_PER_HOUR\), 3 per IP a day \(LOCKOUT_IP_FAILURES_PER_DAY\)$/m,
+    );
+    const banner = started.output();
+    const [, endpoint] = banner.match(/Token endpoint: +(\S+)/)!;
+    const [, clientId, secret] = banner.match(/Demo client: +(\S+) +secret (\S+)/)!;
+    const [, username, password] = banner.match(/Demo user: +(\S+) +password (\S+)/)!;
+    const login = (user: string, pass: string) =>
+      fetch(endpoint!, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}` },
+        body: new URLSearchParams({ grant_type: 'password', username: user, password: pass }),
+      }).then((response) => response.status);
+    expect(await login(username!, password!)).toBe(200);
+    // Three failures spend this address's budget of 3: the demo user's right password is refused next.
+    for (const user of ['nobody-1', 'nobody-2', 'nobody-3']) expect(await login(user, 'wrong')).toBe(400);
+    expect(await login(username!, password!)).toBe(400);
+    started.child.kill('SIGINT');
+    expect(await started.exited).toBe(0);
+  });
+});

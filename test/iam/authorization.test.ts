@@ -87,6 +87,19 @@ describe('IAM authorization of every recorded SDK call', () => {
     );
   });
 
+  it("evaluates every call on a key rotation created under that key's policy: the first key's", () => {
+    const onRotated = [...verdicts, ...operatorVerdicts].filter(
+      (verdict) => verdict.check.label === 'a rotated signing key',
+    );
+    expect(onRotated.map((verdict) => verdict.check.keyPolicy)).toEqual(onRotated.map(() => stack.signingKey.policy));
+    const allowed = new Set(
+      onRotated.filter((verdict) => verdict.allowed).map(({ check }) => `${check.principal} ${check.action}`),
+    );
+    for (const call of ['token kms:Sign', 'jwks kms:GetPublicKey', 'rotateKeys kms:CreateAlias']) {
+      expect([...allowed], call).toContain(call);
+    }
+  });
+
   it('grants each function no action that its calls do not need', () => {
     const unused: string[] = [];
     for (const principal of Object.keys(stack.roles) as FunctionPrincipal[]) {

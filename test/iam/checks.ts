@@ -71,6 +71,8 @@ interface KeyFacts {
   readonly arn: string;
   readonly label: string;
   readonly tags: Readonly<Record<string, string>>;
+  /** kms:KeySpec, kms:KeyUsage and kms:KeyOrigin: what IAM knows of every call on the key. */
+  readonly attributes: Readonly<Record<string, string>>;
   readonly policy: PolicyDocument;
 }
 
@@ -79,9 +81,13 @@ interface KeyFacts {
  * - DynamoDB: one action per call on the table, or on the index for a Query or Scan of one;
  *   TransactWriteItems into PutItem / UpdateItem / DeleteItem / ConditionCheckItem per item;
  *   batch calls into the batch action on each table.
+ * - DynamoDB writes with an UpdateExpression: the attribute names they touch as dynamodb:Attributes, and
+ *   their ReturnValues (dynamodb:ReturnValues).
  * - KMS: the key's ARN even when the call names an alias (IAM authorizes the key), with the key's tags
- *   as aws:ResourceTag/…; CreateKey on `*` with its kms:KeySpec, kms:KeyUsage, kms:KeyOrigin and request
- *   tags, plus kms:TagResource on the new key when it has tags; CreateAlias on the alias and on the key.
+ *   as aws:ResourceTag/… and its kms:KeySpec, kms:KeyUsage, kms:KeyOrigin; CreateKey on `*` with those of
+ *   the new key, its kms:BypassPolicyLockoutSafetyCheck and request tags, plus kms:TagResource on the new
+ *   key when it has tags; CreateAlias on the alias and on the key. A key CreateKey made is evaluated under
+ *   the key policy it was given: the first key's, when the policy is one GetKeyPolicy read from it.
  * Local names map to the deployment's: tables by their local suffix, the first signing key (the one the
  * functions name by alias) to the template's key, keys that rotation created to new keys of the account,
  * the signing-key tag's value (the deployment's name, `local` locally) to the stack name.
@@ -113,7 +119,7 @@ export function expandToChecks(records: readonly SdkCallRecord[], stack: Deploye
       const table = (localName: string) => stack.tables[logicalTable(localName)];
       switch (record.command) {
         case 'TransactWriteItems':
-          for (const item of input.TransactItems as { kind: string; TableName: string }[]) {
+          for (const item of input.TransactItems as { kind: string; TableName: string; Attributes?: string[] }[]) {
             const action = {
               Put: 'PutItem',
               Update: 'UpdateItem',
@@ -125,7 +131,7 @@ export function expandToChecks(records: readonly SdkCallRecord[], stack: Deploye
               `dynamodb:${action}`,
               table(item.TableName).arn,
               `table ${logicalTable(item.TableName)}`,
-              {},
+              writeContext(item),
               {},
               item.kind,
             );
@@ -150,21 +156,30 @@ export function expandToChecks(records: readonly SdkCallRecord[], stack: Deploye
             `dynamodb:${record.command}`,
             arn,
             index === undefined ? `table ${logicalTable(name)}` : `index ${logicalTable(name)}/${index}`,
+            writeContext(input),
           );
         }
       }
     } else if (record.service === 'kms') {
       const onKey = (action: string, key: KeyFacts, context: Record<string, string | string[]> = {}, part?: string) =>
-        add(action, key.arn, key.label, { ...resourceTags(key.tags), ...context }, { keyPolicy: key.policy }, part);
+        add(
+          action,
+          key.arn,
+          key.label,
+          { ...resourceTags(key.tags), ...key.attributes, ...context },
+          { keyPolicy: key.policy },
+          part,
+        );
       switch (record.command) {
         case 'CreateKey': {
           const tags = deployedTags(input.Tags, stack);
           const requestTags = requestTagContext(tags);
           add('kms:CreateKey', '*', 'a new key', {
             ...requestTags,
-            ...(input.KeySpec === undefined ? {} : { 'kms:KeySpec': input.KeySpec }),
-            ...(input.KeyUsage === undefined ? {} : { 'kms:KeyUsage': input.KeyUsage }),
-            'kms:KeyOrigin': input.Origin ?? 'AWS_KMS',
+            ...createdKeyAttributes(input),
+            ...(input.BypassPolicyLockoutSafetyCheck === undefined
+              ? {}
+              : { 'kms:BypassPolicyLockoutSafetyCheck': String(input.BypassPolicyLockoutSafetyCheck) }),
           });
           const created = record.output?.KeyArn;
           if (Object.keys(tags).length > 0 && typeof created === 'string') {
@@ -258,14 +273,21 @@ function keyIdOf(keyArnOrId: string): string {
  * they were given) and, for every alias the functions name a key by, the ARN KMS resolved it to.
  */
 function keyDirectory(records: readonly SdkCallRecord[], stack: DeployedStack) {
-  const created = new Map<string, { tags: Record<string, string>; policy?: string }>();
+  const created = new Map<
+    string,
+    { tags: Record<string, string>; attributes: Record<string, string>; policy?: string }
+  >();
   const rotatedAliases = new Set<string>();
   const aliasTargets = new Map<string, string>();
   for (const record of records) {
     if (record.service !== 'kms') continue;
     const input = record.input as Record<string, any>;
     if (record.command === 'CreateKey' && typeof record.output?.KeyArn === 'string') {
-      created.set(keyIdOf(record.output.KeyArn), { tags: deployedTags(input.Tags, stack), policy: input.Policy });
+      created.set(keyIdOf(record.output.KeyArn), {
+        tags: deployedTags(input.Tags, stack),
+        attributes: createdKeyAttributes(input),
+        policy: input.Policy,
+      });
     }
     if (record.command === 'CreateAlias') rotatedAliases.add(String(input.AliasName));
   }
@@ -274,10 +296,19 @@ function keyDirectory(records: readonly SdkCallRecord[], stack: DeployedStack) {
     const resolved = record.output?.KeyId ?? record.output?.KeyArn;
     if (keyId?.startsWith('alias/') && typeof resolved === 'string') aliasTargets.set(keyId, resolved);
   }
+  // The policies GetKeyPolicy read from the first key: a key created with one of them has the first key's.
+  const firstKeyPolicies = new Set<string>();
+  for (const record of records) {
+    const keyId = (record.input as { KeyId?: string }).KeyId;
+    const policy = record.output?.Policy;
+    if (record.service !== 'kms' || record.command !== 'GetKeyPolicy' || typeof policy !== 'string') continue;
+    if (keyId !== undefined && !created.has(keyIdOf(keyId))) firstKeyPolicies.add(policy);
+  }
   const first: KeyFacts = {
     arn: stack.signingKey.arn,
     label: 'the first signing key',
     tags: stack.signingKey.tags,
+    attributes: stack.signingKey.attributes,
     policy: stack.signingKey.policy,
   };
   const byLocalArn = (localArn: string): KeyFacts => {
@@ -288,7 +319,11 @@ function keyDirectory(records: readonly SdkCallRecord[], stack: DeployedStack) {
       arn: `arn:${stack.partition}:kms:${stack.region}:${stack.account}:key/${keyId}`,
       label: 'a rotated signing key',
       tags: rotated.tags,
-      policy: rotated.policy === undefined ? defaultKeyPolicy(stack) : deployedKeyPolicy(rotated.policy),
+      attributes: rotated.attributes,
+      policy:
+        rotated.policy === undefined
+          ? defaultKeyPolicy(stack)
+          : deployedKeyPolicy(rotated.policy, firstKeyPolicies, stack),
     };
   };
   return {
@@ -306,11 +341,42 @@ function keyDirectory(records: readonly SdkCallRecord[], stack: DeployedStack) {
   };
 }
 
-/** A key policy given at CreateKey: the proof does not map local principals into the deployment yet. */
-function deployedKeyPolicy(policy: string): PolicyDocument {
+/**
+ * A key policy given at CreateKey, in the deployment: a copy of the first key's (what GetKeyPolicy read
+ * from it) is, on AWS, the first key's policy as the template writes it. Any other policy names local
+ * principals the proof cannot map.
+ */
+function deployedKeyPolicy(
+  policy: string,
+  firstKeyPolicies: ReadonlySet<string>,
+  stack: DeployedStack,
+): PolicyDocument {
+  if (firstKeyPolicies.has(policy)) return stack.signingKey.policy;
   throw new Error(
-    `a key was created with a key policy (${policy.slice(0, 60)}…): map its principals into the deployment`,
+    `a key was created with a key policy that is not the first key's (${policy.slice(0, 60)}…): the proof cannot map its principals into the deployment`,
   );
+}
+
+/** What IAM knows of a key CreateKey makes, from the request (KMS's defaults where it says nothing). */
+function createdKeyAttributes(input: Record<string, unknown>): Record<string, string> {
+  return {
+    'kms:KeySpec': String(input.KeySpec ?? 'SYMMETRIC_DEFAULT'),
+    'kms:KeyUsage': String(input.KeyUsage ?? 'ENCRYPT_DECRYPT'),
+    'kms:KeyOrigin': String(input.Origin ?? 'AWS_KMS'),
+  };
+}
+
+/** The condition keys of a DynamoDB write: the attribute names it touches, and what it asks back. */
+function writeContext(input: {
+  Attributes?: unknown;
+  ReturnValues?: unknown;
+  Select?: unknown;
+}): Record<string, string | string[]> {
+  return {
+    ...(Array.isArray(input.Attributes) ? { 'dynamodb:Attributes': input.Attributes.map(String) } : {}),
+    ...(typeof input.ReturnValues === 'string' ? { 'dynamodb:ReturnValues': input.ReturnValues } : {}),
+    ...(typeof input.Select === 'string' ? { 'dynamodb:Select': input.Select } : {}),
+  };
 }
 
 /** Tags in a request, with the signing-key tag's value (the local deployment's name) as the stack's name. */

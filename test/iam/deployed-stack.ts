@@ -48,6 +48,8 @@ export interface DeployedStack {
     readonly arn: string;
     readonly policy: PolicyDocument;
     readonly tags: Readonly<Record<string, string>>;
+    /** kms:KeySpec, kms:KeyUsage and kms:KeyOrigin, as the template creates the key. */
+    readonly attributes: Readonly<Record<string, string>>;
     readonly alias: string;
   };
   /** Every resource of the template (for checks of other resource kinds). */
@@ -108,6 +110,11 @@ export function deployedStack(context: Record<string, unknown> = {}): DeployedSt
       arn: resolver.arnOf(keyId),
       policy: resolver.resolve(keyProperties.KeyPolicy) as PolicyDocument,
       tags,
+      attributes: {
+        'kms:KeySpec': String(keyProperties.KeySpec ?? 'SYMMETRIC_DEFAULT'),
+        'kms:KeyUsage': String(keyProperties.KeyUsage ?? 'ENCRYPT_DECRYPT'),
+        'kms:KeyOrigin': String(keyProperties.Origin ?? 'AWS_KMS'),
+      },
       alias: stack.signingKey.aliasName,
     },
     resources,

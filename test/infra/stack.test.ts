@@ -25,7 +25,12 @@ import {
   TokenServiceSettingsError,
 } from '../../lib/settings';
 import { KEY_ADMINISTRATION_ACTIONS } from '../../lib/signing-key';
-import { ROTATION_TABLE_ACTIONS, TABLE_ACTIONS, TokenServiceStack } from '../../lib/token-service-stack';
+import {
+  ATTRIBUTE_WRITES,
+  ROTATION_TABLE_ACTIONS,
+  TABLE_ACTIONS,
+  TokenServiceStack,
+} from '../../lib/token-service-stack';
 import { COUNT_ONLY_RULES } from '../../lib/waf';
 import {
   acknowledgments,
@@ -118,6 +123,28 @@ describe('REST API', () => {
         type: 'AWS_PROXY',
         auth: 'NONE',
       });
+    }
+  });
+
+  it('lets CORS preflights of /token and /revoke reach the token function: ANY is their one method, no mock OPTIONS', () => {
+    const paths = resourcePaths(resourcesOfType(service.template, 'AWS::ApiGateway::Resource'));
+    const methods = Object.values(resourcesOfType(service.template, 'AWS::ApiGateway::Method'));
+    for (const path of ['/token', '/revoke']) {
+      const onPath = methods.filter((method) => paths.get(method.Properties!.ResourceId.Ref) === path);
+      expect(
+        onPath.map((method) => method.Properties!.HttpMethod),
+        path,
+      ).toEqual(['ANY']);
+      const integration = onPath[0]!.Properties!.Integration;
+      expect(integration.Type).toBe('AWS_PROXY');
+      expect(JSON.stringify(integration.Uri)).toContain(`"${functionIds.token}"`);
+    }
+    // No API Gateway CORS anywhere: no MOCK integration (what CDK's defaultCorsPreflightOptions adds) and
+    // no method response headers of its own.
+    for (const method of methods) {
+      expect(method.Properties!.HttpMethod).not.toBe('OPTIONS');
+      expect(method.Properties!.Integration.Type).not.toBe('MOCK');
+      expect(JSON.stringify(method.Properties!.MethodResponses ?? [])).not.toContain('Access-Control');
     }
   });
 
@@ -232,6 +259,9 @@ describe('Lambda functions', () => {
       expect(variables.NODE_OPTIONS).toBe('--enable-source-maps');
       expect(variables[ENV.scrypt]).toBe('N=131072,r=8,p=1');
       expect(variables[ENV.refreshTokenGraceSeconds]).toBe('30');
+      expect(variables[ENV.lockoutPairThreshold]).toBe('5');
+      expect(variables[ENV.lockoutUserFailuresPerHour]).toBe('100');
+      expect(variables[ENV.lockoutIpFailuresPerDay]).toBe('100');
       expect(variables[ENV.signingKeyId]).toBe('alias/ropc-token-service/RopcTokenService/signing');
       expect(variables[ENV.issuer]).toEqual({
         'Fn::Join': [
@@ -373,7 +403,7 @@ describe('signing key', () => {
       byPrincipal(roleIds.rotateKeys)
         .flatMap((statement) => statement.Action)
         .sort(),
-    ).toEqual(['kms:DescribeKey', 'kms:GetPublicKey']);
+    ).toEqual(['kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:GetPublicKey']);
     const account = policy.filter((statement) => JSON.stringify(statement.Principal).includes(':root'));
     expect(account.flatMap((statement) => statement.Action).sort()).toEqual([...KEY_ADMINISTRATION_ACTIONS].sort());
     expect(policy.filter((statement) => statement.Action.includes('kms:Sign'))).toHaveLength(1);
@@ -397,19 +427,46 @@ describe('IAM', () => {
 
   it('gives each function exactly the DynamoDB actions its code performs, on exactly its tables', () => {
     for (const name of HANDLERS) {
+      // One entry per table, action and condition: CDK merges statements that differ only in resources.
       const granted = roleStatements(roleIds[name])
         .filter((statement) => statement.Action.some((action) => action.startsWith('dynamodb:')))
-        .map((statement) => ({ resource: statement.Resource, actions: [...statement.Action].sort() }));
-      const expected = Object.entries(TABLE_ACTIONS[name]).map(([table, actions]) => ({
-        resource: [{ 'Fn::GetAtt': [tableIdFor(table), 'Arn'] }],
-        actions: [...actions!].sort(),
-      }));
-      expect(granted, name).toEqual(expect.arrayContaining(expected));
-      expect(granted, name).toHaveLength(expected.length);
+        .flatMap((statement) =>
+          statement.Resource.flatMap((resource) =>
+            statement.Action.map((action) => JSON.stringify([resource, action, statement.Condition ?? null])),
+          ),
+        );
+      const attributeConditions = (attributes: readonly string[]) => ({
+        'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...attributes] },
+        StringEqualsIfExists: {
+          'dynamodb:Select': 'SPECIFIC_ATTRIBUTES',
+          'dynamodb:ReturnValues': ['NONE', 'UPDATED_OLD', 'UPDATED_NEW'],
+        },
+      });
+      const expected = [
+        ...Object.entries(TABLE_ACTIONS[name]).flatMap(([table, actions]) =>
+          actions!.map((action) => JSON.stringify([{ 'Fn::GetAtt': [tableIdFor(table), 'Arn'] }, action, null])),
+        ),
+        ...Object.entries(ATTRIBUTE_WRITES[name]).flatMap(([table, write]) =>
+          write!.actions.map((action) =>
+            JSON.stringify([
+              { 'Fn::GetAtt': [tableIdFor(table), 'Arn'] },
+              action,
+              attributeConditions(write!.attributes),
+            ]),
+          ),
+        ),
+      ];
+      expect([...granted].sort(), name).toEqual([...expected].sort());
     }
+    // The login's rehash writes the password hash of a user (named by its key) and nothing else.
+    expect(ATTRIBUTE_WRITES).toEqual({
+      token: { users: { actions: ['dynamodb:UpdateItem'], attributes: ['username', 'passwordHash'] } },
+      jwks: {},
+      metadata: {},
+    });
     expect(TABLE_ACTIONS.token).toEqual({
       clients: ['dynamodb:GetItem'],
-      users: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      users: ['dynamodb:GetItem'],
       refreshTokens: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       loginAttempts: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
       signingKeys: ['dynamodb:Scan'],
@@ -441,14 +498,15 @@ describe('IAM', () => {
     }
   });
 
-  it('lets the token function use rotated keys, only those carrying the service tag, Sign only RS256 over a digest', () => {
+  it('lets the token and JWKS functions read, and the token function Sign with, only keys carrying the service tag (RS256 over a digest)', () => {
     const kms = (name: HandlerName) =>
       roleStatements(roleIds[name]).filter((statement) => statement.Action.some((action) => action.startsWith('kms:')));
-    expect(kms('jwks')).toEqual([]);
     expect(kms('metadata')).toEqual([]);
+    const jwks = kms('jwks');
+    expect(jwks.flatMap((statement) => statement.Action)).toEqual(['kms:GetPublicKey']);
     const token = kms('token');
-    expect(token.flatMap((statement) => statement.Action).sort()).toEqual(['kms:Sign']);
-    for (const statement of token) {
+    expect(token.flatMap((statement) => statement.Action).sort()).toEqual(['kms:GetPublicKey', 'kms:Sign']);
+    for (const statement of [...token, ...jwks]) {
       expect(JSON.stringify(statement.Resource)).toMatch(/:kms:.*:key\/\*"\]\]\}\]$/);
       expect(statement.Condition?.StringEquals).toMatchObject({
         'aws:ResourceTag/ropc-token-service:signing-key': 'RopcTokenService',
@@ -460,7 +518,7 @@ describe('IAM', () => {
     });
   });
 
-  it('lets the rotation create, name, read and delete only keys with the service tag (CreateKey: RSA_2048 SIGN_VERIFY only)', () => {
+  it('lets the rotation create, name and delete only RSA_2048 SIGN_VERIFY keys with the service tag, never the first key', () => {
     const kms = roleStatements(roleIds.rotateKeys).filter((statement) =>
       statement.Action.some((action) => action.startsWith('kms:')),
     );
@@ -469,6 +527,7 @@ describe('IAM', () => {
       'CreateServiceSigningKeys',
       'ManageServiceSigningKeys',
       'NameServiceSigningKeys',
+      'NeverDeleteTheFirstSigningKey',
       'TagNewServiceSigningKeys',
     ]);
     expect(bySid.CreateServiceSigningKeys).toMatchObject({
@@ -492,8 +551,22 @@ describe('IAM', () => {
       ':alias/ropc-token-service/RopcTokenService/signing-*',
     );
     expect(bySid.ManageServiceSigningKeys).toMatchObject({
-      Action: ['kms:CreateAlias', 'kms:GetPublicKey', 'kms:ScheduleKeyDeletion'],
-      Condition: { StringEquals: { 'aws:ResourceTag/ropc-token-service:signing-key': 'RopcTokenService' } },
+      Effect: 'Allow',
+      Action: ['kms:CreateAlias', 'kms:ScheduleKeyDeletion'],
+      Condition: {
+        StringEquals: {
+          'aws:ResourceTag/ropc-token-service:signing-key': 'RopcTokenService',
+          'kms:KeySpec': 'RSA_2048',
+          'kms:KeyUsage': 'SIGN_VERIFY',
+          'kms:KeyOrigin': 'AWS_KMS',
+        },
+      },
+    });
+    expect(bySid.NeverDeleteTheFirstSigningKey).toEqual({
+      Sid: 'NeverDeleteTheFirstSigningKey',
+      Effect: 'Deny',
+      Action: ['kms:ScheduleKeyDeletion'],
+      Resource: [{ 'Fn::GetAtt': [logicalId(service.stack.signingKey.key), 'Arn'] }],
     });
     expect(kms.flatMap((statement) => statement.Action)).not.toContain('kms:Sign');
   });
@@ -787,6 +860,7 @@ describe('cdk-nag AwsSolutions', () => {
         'RopcTokenService/Api/RestApi AwsSolutions-COG4',
         'RopcTokenService/Api/RestApi/CloudWatchRole AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
         'RopcTokenService/Functions/TokenRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]',
+        'RopcTokenService/Functions/JwksRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]',
         'RopcTokenService/Functions/RotateKeysRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]',
         'RopcTokenService/Functions/RotateKeysRole AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:alias/ropc-token-service/RopcTokenService/signing-*]',
         'RopcTokenService/Functions/RotateKeysRole AwsSolutions-IAM5[Resource::*]',
@@ -908,6 +982,21 @@ describe('settings', () => {
       { refreshTokenGraceSeconds: 1.5 },
       /refreshTokenGraceSeconds must be a whole number from 0 to 60, got 1.5/,
     ],
+    [
+      'a lockout that never starts its backoff',
+      { lockoutPairThreshold: 0 },
+      /lockoutPairThreshold must be a whole number from 1 to 100, got 0/,
+    ],
+    [
+      'a fractional hourly lockout limit',
+      { lockoutUserFailuresPerHour: 1.5 },
+      /lockoutUserFailuresPerHour must be a whole number from 1 to 100000, got 1.5/,
+    ],
+    [
+      'a daily IP budget above a million',
+      { lockoutIpFailuresPerDay: 1_000_001 },
+      /lockoutIpFailuresPerDay must be a whole number from 1 to 1000000, got 1000001/,
+    ],
     ['a bad scope', { scopesSupported: ['read', 'a"b'] }, /"a"b" is not a valid scope token/],
     ['a bad stage name', { stageName: 'prod/1' }, /stageName may hold only/],
     ['an AWS-reserved alias', { signingKeyAlias: 'alias/aws/mine' }, /must not start with "alias\/aws\/"/],
@@ -1000,6 +1089,43 @@ describe('settings', () => {
     ['abc', /context refreshTokenGraceSeconds="abc": expected a number/],
   ])('stops the synthesis for context refreshTokenGraceSeconds=%j, naming the key and the range', (value, message) => {
     const attempt = () => synthService({ refreshTokenGraceSeconds: value });
+    expect(attempt).toThrow(TokenServiceSettingsError);
+    expect(attempt).toThrow(message);
+  });
+
+  it('passes the lockout limits given as context to the token function', () => {
+    const { stack, template } = synthService({
+      lockoutPairThreshold: '2',
+      lockoutUserFailuresPerHour: 40,
+      lockoutIpFailuresPerDay: '3',
+    });
+    const fn = resourcesOfType(template, 'AWS::Lambda::Function')[logicalId(stack.functions.functions.token)]!;
+    expect(fn.Properties!.Environment.Variables).toMatchObject({
+      LOCKOUT_PAIR_THRESHOLD: '2',
+      LOCKOUT_USER_FAILURES_PER_HOUR: '40',
+      LOCKOUT_IP_FAILURES_PER_DAY: '3',
+    });
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ['lockoutPairThreshold', '0', /lockoutPairThreshold must be a whole number from 1 to 100, got 0/],
+    ['lockoutPairThreshold', '101', /lockoutPairThreshold must be a whole number from 1 to 100, got 101/],
+    ['lockoutPairThreshold', 'abc', /context lockoutPairThreshold="abc": expected a number/],
+    ['lockoutUserFailuresPerHour', '0', /lockoutUserFailuresPerHour must be a whole number from 1 to 100000, got 0/],
+    [
+      'lockoutUserFailuresPerHour',
+      '100001',
+      /lockoutUserFailuresPerHour must be a whole number from 1 to 100000, got 100001/,
+    ],
+    ['lockoutIpFailuresPerDay', '2.5', /lockoutIpFailuresPerDay must be a whole number from 1 to 1000000, got 2.5/],
+    [
+      'lockoutIpFailuresPerDay',
+      '1000001',
+      /lockoutIpFailuresPerDay must be a whole number from 1 to 1000000, got 1000001/,
+    ],
+    ['lockoutIpFailuresPerDay', 'lots', /context lockoutIpFailuresPerDay="lots": expected a number/],
+  ])('stops the synthesis for context %s=%j, naming the key and the range', (key, value, message) => {
+    const attempt = () => synthService({ [key]: value });
     expect(attempt).toThrow(TokenServiceSettingsError);
     expect(attempt).toThrow(message);
   });

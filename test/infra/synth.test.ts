@@ -93,7 +93,7 @@ describe('cdk synth', () => {
         logSink: () => undefined,
       });
       await seedStack(stack, {
-        clients: [{ clientId: 'bundle-app' }],
+        clients: [{ clientId: 'bundle-app' }, { clientId: 'bundle-spa', allowedOrigins: [SPA_ORIGIN] }],
         users: [{ username: 'bundle-user', password: 'bundle password' }],
       });
     });
@@ -251,6 +251,84 @@ describe('cdk synth', () => {
       }
     }, 60_000);
 
+    it('token: a CORS preflight, then a password grant and a revocation from a browser origin the client lists', async () => {
+      const fn = bundledFunction('POST /token');
+      const browser = { 'Content-Type': 'application/x-www-form-urlencoded', Origin: SPA_ORIGIN };
+      const { value } = await runFunction(fn, async (invoke) => {
+        const preflights = [];
+        for (const path of ['/token', '/revoke'] as const) {
+          preflights.push(
+            await invoke(
+              proxyEvent({
+                method: 'OPTIONS',
+                path,
+                headers: {
+                  Origin: SPA_ORIGIN,
+                  'Access-Control-Request-Method': 'POST',
+                  'Access-Control-Request-Headers': 'content-type',
+                },
+              }),
+            ),
+          );
+        }
+        const login = await invoke(
+          proxyEvent({
+            method: 'POST',
+            path: '/token',
+            headers: browser,
+            body: new URLSearchParams({
+              grant_type: 'password',
+              client_id: 'bundle-spa',
+              username: 'bundle-user',
+              password: 'bundle password',
+            }).toString(),
+            base64: true,
+          }),
+        );
+        const elsewhere = await invoke(
+          proxyEvent({
+            method: 'POST',
+            path: '/token',
+            headers: { ...browser, Origin: 'https://elsewhere.example.test' },
+            body: new URLSearchParams({
+              grant_type: 'password',
+              client_id: 'bundle-spa',
+              username: 'bundle-user',
+              password: 'wrong',
+            }).toString(),
+          }),
+        );
+        const revoke = await invoke(
+          proxyEvent({
+            method: 'POST',
+            path: '/revoke',
+            headers: browser,
+            body: new URLSearchParams({
+              token: String(response(login).body.refresh_token),
+              client_id: 'bundle-spa',
+            }).toString(),
+            base64: true,
+          }),
+        );
+        return { preflights, login, elsewhere, revoke };
+      });
+      for (const preflight of value.preflights) {
+        expect(preflight.statusCode).toBe(204);
+        expect(preflight.body).toBe('');
+        expect(preflight.headers).toMatchObject({
+          'Access-Control-Allow-Origin': SPA_ORIGIN,
+          'Access-Control-Allow-Methods': 'POST',
+          'Access-Control-Allow-Headers': 'Authorization, Content-Type',
+        });
+      }
+      expect(value.login.statusCode).toBe(200);
+      expect(value.login.headers).toMatchObject({ 'Access-Control-Allow-Origin': SPA_ORIGIN, Vary: 'Origin' });
+      expect(value.revoke.statusCode).toBe(200);
+      expect(value.revoke.headers).toMatchObject({ 'Access-Control-Allow-Origin': SPA_ORIGIN });
+      expect(value.elsewhere.statusCode).toBe(400);
+      expect(Object.keys(value.elsewhere.headers ?? {}).filter((name) => /^access-control-/i.test(name))).toEqual([]);
+    }, 60_000);
+
     it("jwks: GET /.well-known/jwks.json is a key set that verifies the token bundle's access token, and revalidates with 304", async () => {
       expect(accessToken, 'the token test ran first and issued an access token').toBeDefined();
       const fn = bundledFunction('GET /.well-known/jwks.json');
@@ -324,6 +402,8 @@ describe('cdk synth', () => {
 });
 
 const API_ID = 'a1b2c3d4e5';
+/** A browser app's origin, listed by the bundle tests' public client. */
+const SPA_ORIGIN = 'https://spa.example.test';
 const STAGE = 'prod';
 
 /**
@@ -331,7 +411,7 @@ const STAGE = 'prod';
  * no path parameters, so the resource is the path; requestContext.path carries the stage.
  */
 function proxyEvent(request: {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'OPTIONS';
   path: string;
   headers?: Record<string, string>;
   query?: Record<string, string>;

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -340,6 +340,8 @@ describe('clients list, disable, delete', () => {
       scopes: ['read'],
       audience: 'aud-1',
       refresh_grace_seconds: null,
+      trust_end_user_ip: false,
+      allowed_origins: [],
       disabled: false,
       created_at: expect.any(String),
     });
@@ -357,7 +359,7 @@ describe('clients list, disable, delete', () => {
     expect(human.code).toBe(0);
     const lines = human.out.trimEnd().split('\n');
     expect(lines[0]).toMatch(
-      /^CLIENT ID\s+TYPE\s+GRANT TYPES\s+SCOPES\s+AUDIENCE\s+REFRESH GRACE\s+DISABLED\s+CREATED$/,
+      /^CLIENT ID\s+TYPE\s+GRANT TYPES\s+SCOPES\s+AUDIENCE\s+REFRESH GRACE\s+DISABLED\s+CREATED\s+ALLOWED ORIGINS$/,
     );
     expect(lines.find((line) => line.startsWith(confidential))).toMatch(
       new RegExp(
@@ -809,7 +811,7 @@ describe('tokens revoke', () => {
 
 describe('command line and target errors', () => {
   it('prints usage for every command with --help', async () => {
-    for (const argv of [['--help'], ['-h'], ['help'], ['clients', 'create', '--help']]) {
+    for (const argv of [['--help'], ['-h'], ['help']]) {
       const { code, out, err } = await run(argv, { env: { LOCAL_STATE_DIR: emptyDir } });
       expect(code).toBe(0);
       expect(err).toBe('');
@@ -817,9 +819,15 @@ describe('command line and target errors', () => {
         'clients create ID [--public] [--scopes "a b"] [--audience A] [--grant-types password,refresh_token]',
         '[--refresh-grace SECONDS]',
         'clients list',
+        'clients show ID',
+        'clients update ID [--scopes "a b"] [--refresh-grace SECONDS|default]',
         'clients disable ID',
+        'clients enable ID',
         'clients delete ID',
         'users create NAME --password-stdin [--scopes "a b"]',
+        'users list',
+        'users show NAME',
+        'users update NAME --scopes "a b"',
         'users set-password NAME --password-stdin',
         'users disable NAME',
         'users enable NAME',
@@ -832,16 +840,21 @@ describe('command line and target errors', () => {
         '--stack NAME',
         '--region R',
         '--json',
+        '--version',
       ]) {
         expect(out).toContain(command);
       }
+      for (const group of ['clients', 'users', 'tokens', 'keys']) expect(out).toMatch(new RegExp(`^  ${group}: `, 'm'));
     }
   });
 
   it.each([
     [[], /missing command \(run "ropc-admin --help" for usage\)/],
-    [['frobnicate'], /unknown command "frobnicate" \(run "ropc-admin --help" for usage\)/],
-    [['clients'], /missing command after "clients" \(one of create\|list\|disable\|delete\)/],
+    [
+      ['frobnicate'],
+      /unknown command "frobnicate" \(the command groups are clients, users, tokens, keys\) \(run "ropc-admin --help" for usage\)/,
+    ],
+    [['clients'], /missing command after "clients" \(one of create\|list\|show\|update\|disable\|enable\|delete\)/],
     [['clients', 'rename', 'x'], /unknown command "clients rename"/],
     [['clients', 'list', '--verbose'], /unknown option --verbose/],
     [['clients', 'list', '--json=yes'], /option --json takes no value/],
@@ -1229,7 +1242,7 @@ describe('arguments that begin with a dash', () => {
       flags: { json: true },
     });
     expect(parseCommandLine(['keys', 'revoke', '--', '-x'])).toMatchObject({ args: { KID: '-x' } });
-    expect(parseCommandLine(['keys', '-h'])).toEqual({ kind: 'help' });
+    expect(parseCommandLine(['keys', '-h'])).toEqual({ kind: 'help', group: 'keys' });
   });
 });
 
@@ -1246,5 +1259,483 @@ describe('option values that begin with a dash', () => {
       strings: { 'refresh-grace': '-1' },
       flags: { json: true },
     });
+  });
+});
+
+describe('clients show, update, enable', () => {
+  it('shows one client with the fields clients list prints for it, and never the secret or its hash', async () => {
+    const id = unique('show');
+    await runJson([
+      'clients',
+      'create',
+      id,
+      '--scopes',
+      'read write',
+      '--audience',
+      'https://api.example.test',
+      '--trust-end-user-ip',
+      '--refresh-grace',
+      '5',
+    ]);
+    const shown = await runJson(['clients', 'show', id]);
+    expect(shown).toEqual({
+      client_id: id,
+      public: false,
+      grant_types: ['password', 'refresh_token'],
+      scopes: ['read', 'write'],
+      audience: 'https://api.example.test',
+      refresh_grace_seconds: 5,
+      trust_end_user_ip: true,
+      allowed_origins: [],
+      disabled: false,
+      created_at: (await clientItem(id))?.createdAt,
+    });
+    const listed = (await runJson(['clients', 'list'])).clients as Record<string, unknown>[];
+    expect(listed.find((client) => client.client_id === id)).toEqual(shown);
+
+    const human = await run(['clients', 'show', id]);
+    expect(human.code).toBe(0);
+    expect(human.err).toBe('');
+    expect(human.out.trimEnd().split('\n')).toEqual([
+      `Client ID           ${id}`,
+      'Type                confidential',
+      'Grant types         password,refresh_token',
+      'Scopes              read write',
+      'Audience            https://api.example.test',
+      'Refresh grace       5s',
+      'Trusts end-user IP  yes',
+      'Allowed origins     -',
+      'Disabled            no',
+      `Created             ${shown.created_at}`,
+    ]);
+    expect(human.out + JSON.stringify(shown)).not.toMatch(/sha256:|secret/i);
+  });
+
+  it("shows a public client without its own audience or grace as using the stack's, and an id with a space quoted", async () => {
+    const id = `acme:${unique('show spa')}`;
+    await runJson(['clients', 'create', id, '--public', '--grant-types', 'password']);
+    expect(await runJson(['clients', 'show', id])).toMatchObject({
+      client_id: id,
+      public: true,
+      grant_types: ['password'],
+      scopes: [],
+      audience: null,
+      refresh_grace_seconds: null,
+      trust_end_user_ip: false,
+    });
+    const { out } = await run(['clients', 'show', id]);
+    expect(out).toContain(`Client ID           ${JSON.stringify(id)}\n`);
+    expect(out).toContain("Audience            - (the stack's)\n");
+    expect(out).toContain("Refresh grace       default (the stack's)\n");
+    expect(out).toContain('Scopes              -\n');
+  });
+
+  it('enables a disabled client', async () => {
+    const id = unique('enable');
+    await runJson(['clients', 'create', id]);
+    await runJson(['clients', 'disable', id]);
+    expect(await runJson(['clients', 'enable', id])).toEqual({ client_id: id, disabled: false });
+    expect((await clientItem(id))?.disabled).toBe(false);
+    expect(await run(['clients', 'enable', id])).toEqual({ code: 0, out: `Enabled client "${id}".\n`, err: '' });
+  });
+
+  it('replaces the scopes and changes nothing else', async () => {
+    const id = unique('rescope');
+    await runJson(['clients', 'create', id, '--scopes', 'read', '--refresh-grace', '7', '--trust-end-user-ip']);
+    const before = await clientItem(id);
+    const updated = await runJson(['clients', 'update', id, '--scopes', 'read write admin']);
+    expect(updated).toEqual({ ...(await runJson(['clients', 'show', id])), scopes: ['read', 'write', 'admin'] });
+    expect(updated.refresh_grace_seconds).toBe(7);
+    expect(await clientItem(id)).toEqual({ ...before, scopes: ['read', 'write', 'admin'] });
+
+    await runJson(['clients', 'update', id, '--scopes', '']);
+    expect((await clientItem(id))?.scopes).toEqual([]);
+  });
+
+  it("sets the client's own refresh grace, and `default` gives it the stack's again", async () => {
+    const id = unique('regrace');
+    await runJson(['clients', 'create', id, '--scopes', 'read']);
+    expect((await runJson(['clients', 'update', id, '--refresh-grace', '0'])).refresh_grace_seconds).toBe(0);
+    expect((await clientItem(id))?.refreshGraceSeconds).toBe(0);
+    const both = await runJson(['clients', 'update', id, '--refresh-grace=60', '--scopes', 'write']);
+    expect(both).toMatchObject({ refresh_grace_seconds: 60, scopes: ['write'] });
+    expect((await runJson(['clients', 'update', id, '--refresh-grace', 'default'])).refresh_grace_seconds).toBeNull();
+    expect(await clientItem(id)).not.toHaveProperty('refreshGraceSeconds');
+    expect((await clientItem(id))?.scopes).toEqual(['write']);
+  });
+
+  it('prints the client as it is now after an update', async () => {
+    const id = unique('update-human');
+    await runJson(['clients', 'create', id]);
+    const { code, out, err } = await run(['clients', 'update', id, '--scopes', 'a b', '--refresh-grace', '12']);
+    expect({ code, err }).toEqual({ code: 0, err: '' });
+    const lines = out.trimEnd().split('\n');
+    expect(lines[0]).toBe(`Updated client "${id}":`);
+    expect(lines).toContain('Scopes              a b');
+    expect(lines).toContain('Refresh grace       12s');
+  });
+
+  it.each([
+    [[], /"clients update" needs at least one of --scopes, --refresh-grace.*: there is nothing to change/],
+    [['--refresh-grace', '61'], /invalid --refresh-grace "61": .*from 0 to 60 .*, or default for the stack's\)/],
+    [['--refresh-grace', '-1'], /invalid --refresh-grace "-1"/],
+    [['--refresh-grace', 'stack'], /invalid --refresh-grace "stack"/],
+    [['--scopes', 'a"b'], /invalid --scopes/],
+    [['--public'], /option --public does not apply to "clients update"/],
+    [['--audience', 'x'], /option --audience does not apply to "clients update"/],
+  ])('refuses update %j as a usage error (exit 2) and changes nothing', async (options, message) => {
+    const id = unique('update-bad');
+    await runJson(['clients', 'create', id, '--scopes', 'read', '--refresh-grace', '3']);
+    const before = await clientItem(id);
+    expectFailure(await run(['clients', 'update', id, ...options]), 2, message);
+    expect(await clientItem(id)).toEqual(before);
+  });
+
+  it.each([
+    [['clients', 'show']],
+    [['clients', 'enable']],
+    [['clients', 'update', '--scopes', 'read']],
+    [['clients', 'update', '--refresh-grace', 'default']],
+  ])('%j of an unknown client fails (exit 1) and creates nothing', async (argv) => {
+    const id = unique('ghost');
+    const [group, name, ...options] = argv;
+    expectFailure(
+      await run([group!, name!, id, ...options]),
+      1,
+      new RegExp(`there is no client "${id}" in the local stack`),
+    );
+    expect(await clientItem(id)).toBeUndefined();
+  });
+
+  it('refuses an id outside the client-id rule before looking it up (exit 2)', async () => {
+    expectFailure(
+      await run(['clients', 'show', 'tab\there'], { env: { LOCAL_STATE_DIR: emptyDir } }),
+      2,
+      /invalid client ID/,
+    );
+    expectFailure(await run(['clients', 'update', '', '--scopes', 'a']), 2, /invalid client ID "": it is empty/);
+  });
+});
+
+describe('users list, show, update', () => {
+  it('lists users as a table and as JSON, by username, never with a password hash', async () => {
+    const first = unique('list-user-a');
+    const second = `${unique('list-user-b')} smith`;
+    const firstId = await createUser(first);
+    const secondId = await createUser(second);
+    await runJson(['users', 'update', first, '--scopes', 'read write']);
+    await runJson(['users', 'disable', second]);
+
+    const json = await runJson(['users', 'list']);
+    expect(Object.keys(json)).toEqual(['users']);
+    const users = json.users as Record<string, unknown>[];
+    const item = await userItem(first);
+    expect(users.find((user) => user.username === first)).toEqual({
+      username: first,
+      user_id: firstId,
+      scopes: ['read', 'write'],
+      disabled: false,
+      created_at: item?.createdAt,
+      password_changed_at: item?.passwordChangedAt,
+    });
+    expect(users.find((user) => user.username === second)).toMatchObject({ user_id: secondId, disabled: true });
+    const names = users.map((user) => user.username as string);
+    expect(names).toEqual([...names].sort((a, b) => a.localeCompare(b)));
+    expect(JSON.stringify(json)).not.toMatch(/\$scrypt|password_hash|passwordHash/);
+
+    const human = await run(['users', 'list']);
+    expect(human.code).toBe(0);
+    const lines = human.out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^USERNAME\s+USER ID\s+SCOPES\s+DISABLED\s+CREATED\s+PASSWORD CHANGED$/);
+    expect(lines.find((line) => line.startsWith(`${first} `))).toMatch(
+      new RegExp(`^${first}\\s+${firstId}\\s+read write\\s+no\\s+\\d{4}-\\S+\\s+\\d{4}-\\S+$`),
+    );
+    // A username with a space is quoted, so that it does not read as two columns.
+    expect(lines.find((line) => line.startsWith(`"${second}"`))).toMatch(new RegExp(`\\s${secondId}\\s+-\\s+yes\\s`));
+    expect(human.out).not.toContain('$scrypt');
+  });
+
+  it('shows one user, never the password hash', async () => {
+    const name = unique('show-user');
+    const userId = await createUser(name);
+    await runJson(['users', 'update', name, '--scopes', 'profile']);
+    const item = await userItem(name);
+    const shown = await runJson(['users', 'show', name]);
+    expect(shown).toEqual({
+      username: name,
+      user_id: userId,
+      scopes: ['profile'],
+      disabled: false,
+      created_at: item?.createdAt,
+      password_changed_at: item?.passwordChangedAt,
+    });
+    const human = await run(['users', 'show', name]);
+    expect(human.err).toBe('');
+    expect(human.out.trimEnd().split('\n')).toEqual([
+      `Username          "${name}"`,
+      `User ID           ${userId}`,
+      'Scopes            profile',
+      'Disabled          no',
+      `Created           ${item?.createdAt}`,
+      `Password changed  ${item?.passwordChangedAt}`,
+    ]);
+    expect(human.out + JSON.stringify(shown)).not.toContain('$scrypt');
+  });
+
+  it("replaces a user's scopes and changes nothing else: not the password, not the sessions", async () => {
+    const name = unique('update-user');
+    await createUser(name);
+    await runJson(['users', 'update', name, '--scopes', 'read']);
+    const before = await userItem(name);
+    const updated = await runJson(['users', 'update', name, '--scopes', 'write admin']);
+    expect(updated).toMatchObject({ username: name, scopes: ['write', 'admin'] });
+    expect(updated).not.toHaveProperty('password_hash');
+    expect(await userItem(name)).toEqual({ ...before, scopes: ['write', 'admin'] });
+
+    const human = await run(['users', 'update', name, '--scopes', '']);
+    expect(human.code).toBe(0);
+    expect(human.out).toContain(`Updated user "${name}":\n`);
+    expect(human.out).toContain('Scopes            -\n');
+    expect(human.out).toContain('`ropc-admin tokens revoke --username NAME` ends them');
+    expect((await userItem(name))?.scopes).toEqual([]);
+  });
+
+  it('needs --scopes to update a user (exit 2)', async () => {
+    const name = unique('update-nothing');
+    await createUser(name);
+    const before = await userItem(name);
+    expectFailure(await run(['users', 'update', name]), 2, /"users update" needs --scopes/);
+    expectFailure(await run(['users', 'update', name, '--scopes', 'a\\b']), 2, /invalid --scopes/);
+    expect(await userItem(name)).toEqual(before);
+  });
+
+  it.each([[['users', 'show']], [['users', 'update', '--scopes', 'read']]])(
+    '%j of an unknown user fails (exit 1) and creates nothing',
+    async (argv) => {
+      const name = unique('ghost-user');
+      const [group, command, ...options] = argv;
+      expectFailure(
+        await run([group!, command!, name, ...options]),
+        1,
+        new RegExp(`there is no user "${name}" in the local stack`),
+      );
+      expect(await userItem(name)).toBeUndefined();
+    },
+  );
+});
+
+describe('help, version and suggestions', () => {
+  it('prints the help of each command after --help, without looking for a stack', async () => {
+    const { COMMANDS } = await import('../../bin/admin/spec');
+    const { usageLine } = await import('../../bin/admin/args');
+    for (const command of COMMANDS) {
+      const [group, name] = command.id.split(' ');
+      for (const argv of [
+        [group!, name!, '--help'],
+        [group!, name!, '-h'],
+        ['help', group!, name!],
+        ['--json', group!, name!, 'some-argument', '--help'],
+      ]) {
+        const { code, out, err } = await run(argv, { env: { LOCAL_STATE_DIR: emptyDir } });
+        expect({ argv, code, err }).toEqual({ argv, code: 0, err: '' });
+        expect(out.startsWith(`Usage: ropc-admin ${usageLine(command)}\n`)).toBe(true);
+        const summary = command.summary.charAt(0).toUpperCase() + command.summary.slice(1);
+        expect(out).toContain(summary);
+        for (const option of command.options) expect(out).toMatch(new RegExp(`^  --${option}\\b.* {2}\\S`, 'm'));
+        for (const positional of command.positionals) expect(out).toMatch(new RegExp(`^  ${positional}  \\S`, 'm'));
+        expect(out).toContain('--stack NAME');
+        // Only this command: no other command's usage line.
+        const others = COMMANDS.filter((other) => other.id !== command.id && !usageLine(command).startsWith(other.id));
+        for (const other of others) expect(out).not.toContain(`ropc-admin ${usageLine(other)}\n`);
+      }
+    }
+    const update = await run(['clients', 'update', '--help']);
+    expect(update.out).toMatch(/^ {2}--refresh-grace SECONDS\|default {2}.*default: the stack's$/m);
+    expect(update.out).toMatch(/^ {2}ID {2}the client ID/m);
+    expect((await run(['users', 'update', '--help'])).out).toMatch(/^ {2}--scopes "a b" {2}.*\(required\)$/m);
+  });
+
+  it('describes every option the commands take', async () => {
+    const { COMMANDS, GLOBAL_OPTIONS } = await import('../../bin/admin/spec');
+    const { OPTION_HELP } = await import('../../bin/admin/help');
+    const options = new Set([...GLOBAL_OPTIONS, ...COMMANDS.flatMap((command) => command.options)]);
+    expect([...options].filter((option) => !OPTION_HELP[option]?.[1])).toEqual([]);
+  });
+
+  it('prints the commands of a group after GROUP --help', async () => {
+    const { code, out, err } = await run(['users', '--help'], { env: { LOCAL_STATE_DIR: emptyDir } });
+    expect({ code, err }).toEqual({ code: 0, err: '' });
+    expect(out.startsWith('Usage: ropc-admin users COMMAND')).toBe(true);
+    for (const command of ['users list', 'users show NAME', 'users update NAME --scopes "a b"', 'users unlock NAME'])
+      expect(out).toContain(command);
+    expect(out).not.toContain('clients create');
+    expect((await run(['help', 'keys'])).out).toContain('keys rotate [--propagation DURATION]');
+  });
+
+  it('prints the version of the package with --version', async () => {
+    const { version } = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string };
+    expect(await run(['--version'], { env: { LOCAL_STATE_DIR: emptyDir } })).toEqual({
+      code: 0,
+      out: `${version}\n`,
+      err: '',
+    });
+    expect(await run(['--version', '--json'])).toEqual({ code: 0, out: `${JSON.stringify({ version })}\n`, err: '' });
+    expectFailure(await run(['--version=1']), 2, /option --version takes no value/);
+  });
+
+  it.each([
+    [
+      ['clients', 'lst'],
+      /unknown command "clients lst": did you mean "clients list"\? \(one of clients create\|list\|/,
+    ],
+    [['clients', 'shwo', 'app'], /unknown command "clients shwo": did you mean "clients show"\?/],
+    [['users', 'updaet', 'alice'], /unknown command "users updaet": did you mean "users update"\?/],
+    [
+      ['clinets', 'list'],
+      /unknown command "clinets": did you mean "clients"\? \(the command groups are clients, users, tokens, keys\)/,
+    ],
+    [['list'], /unknown command "list": did you mean "clients list" or "users list" or "keys list"\?/],
+    [['clients', 'lst', '--help'], /unknown command "clients lst": did you mean "clients list"\?/],
+    [['clients', 'create', 'app', '--scope', 'read'], /unknown option --scope: did you mean --scopes\?/],
+    [
+      ['clients', 'create', 'app', '--refresh-graec', '5'],
+      /unknown option --refresh-graec: did you mean --refresh-grace\?/,
+    ],
+    [['users', 'list', '--jsno'], /unknown option --jsno: did you mean --json\?/],
+    [['--scope', 'read', 'clients', 'create', 'app'], /unknown option --scope: did you mean --scopes\?/],
+  ])('suggests the nearest for %j (exit 2)', async (argv, message) => {
+    expectFailure(await run(argv), 2, message);
+    expect(await clientItem('app')).toBeUndefined();
+  });
+
+  it.each([
+    [['frobnicate', 'list'], /unknown command "frobnicate" \(the command groups/],
+    [['clients', 'rename', 'x'], /unknown command "clients rename" \(one of/],
+    // --scopes does not apply to clients list: it is not suggested there.
+    [['clients', 'list', '--scope'], /unknown option --scope \(run "ropc-admin --help" for usage\)/],
+  ])('suggests nothing when nothing is near, for %j (exit 2)', async (argv, message) => {
+    const result = await run(argv);
+    expectFailure(result, 2, message);
+    expect(result.err).not.toContain('did you mean');
+  });
+
+  it('counts edits, a swap of neighbours as one', async () => {
+    const { closest, editDistance } = await import('../../bin/admin/suggest');
+    expect([editDistance('lst', 'list'), editDistance('shwo', 'show'), editDistance('', 'abc')]).toEqual([1, 1, 3]);
+    expect(closest('lst', ['list', 'last', 'show'])).toEqual(['list', 'last']);
+    expect(closest('xyz', ['list', 'show'])).toEqual([]);
+  });
+});
+
+describe('the audit log (ROPC_ADMIN_AUDIT_LOG)', () => {
+  const NOW = new Date('2026-11-28T12:00:00.000Z');
+
+  async function withAuditLog(
+    body: (run: (argv: string[], stdin?: string) => Promise<Run>, path: string) => Promise<void>,
+  ): Promise<void> {
+    const dir = await mkdtemp(join(tmpdir(), 'ropc-admin-audit-'));
+    const path = join(dir, 'audit.jsonl');
+    try {
+      await body(
+        (argv, stdin) =>
+          run(argv, {
+            stdin,
+            env: { LOCAL_STATE_DIR: stateDir, ROPC_ADMIN_AUDIT_LOG: path },
+            deps: { now: () => NOW },
+          }),
+        path,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async function lines(path: string): Promise<Record<string, unknown>[]> {
+    const text = existsSync(path) ? await readFile(path, 'utf8') : '';
+    return text
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+
+  it('appends one JSON line per state-changing command, with no secret, password or hash', async () => {
+    await withAuditLog(async (audited, path) => {
+      const client = unique('audited');
+      const user = unique('audited-user');
+      const created = await audited(['clients', 'create', client, '--json']);
+      const secret = (JSON.parse(created.out) as { client_secret: string }).client_secret;
+      expect((await audited(['clients', 'update', client, '--scopes', 'read'])).code).toBe(0);
+      expect((await audited(['clients', 'show', client])).code).toBe(0);
+      expect((await audited(['clients', 'list'])).code).toBe(0);
+      expect((await audited(['users', 'create', user, '--password-stdin'], 'audited passphrase\n')).code).toBe(0);
+      expect((await audited(['users', 'list'])).code).toBe(0);
+      expect((await audited(['tokens', 'revoke', '--username', user])).code).toBe(0);
+      expect((await audited(['clients', 'disable', 'no-such-client'])).code).toBe(1);
+
+      const base = { timestamp: NOW.toISOString(), service: 'ropc-admin', event: 'operator_action', target: 'local' };
+      expect(await lines(path)).toEqual([
+        { ...base, level: 'INFO', command: 'clients create', subject: client, outcome: 'succeeded' },
+        { ...base, level: 'INFO', command: 'clients update', subject: client, outcome: 'succeeded' },
+        { ...base, level: 'INFO', command: 'users create', subject: user, outcome: 'succeeded' },
+        { ...base, level: 'INFO', command: 'tokens revoke', subject: user, outcome: 'succeeded' },
+        {
+          ...base,
+          level: 'WARN',
+          command: 'clients disable',
+          subject: 'no-such-client',
+          outcome: 'failed',
+          reason: 'unknown_client',
+        },
+      ]);
+      const text = await readFile(path, 'utf8');
+      expect(text).not.toContain(secret);
+      expect(text).not.toMatch(/audited passphrase|\$scrypt|sha256:/);
+      expect((await stat(path)).mode & 0o777).toBe(0o600);
+    });
+  });
+
+  it('records nothing for a usage error, and the stack a command was aimed at when it cannot be reached', async () => {
+    await withAuditLog(async (audited, path) => {
+      expect((await audited(['clients', 'update', unique('nothing')])).code).toBe(2);
+      expect((await audited(['clients', 'creat', 'x'])).code).toBe(2);
+      expect(await lines(path)).toEqual([]);
+      const missing = await run(['clients', 'disable', 'x', '--stack', 'prod', '--region', 'eu-west-1'], {
+        env: { ROPC_ADMIN_AUDIT_LOG: path },
+        deps: { now: () => NOW, describeStackOutputs: async () => undefined },
+      });
+      expect(missing.code).toBe(1);
+      expect(await lines(path)).toEqual([
+        {
+          timestamp: NOW.toISOString(),
+          level: 'WARN',
+          service: 'ropc-admin',
+          event: 'operator_action',
+          command: 'clients disable',
+          target: 'prod',
+          region: 'eu-west-1',
+          subject: 'x',
+          outcome: 'failed',
+          reason: 'error',
+        },
+      ]);
+    });
+  });
+
+  it('refuses to act when the audit log cannot be opened (exit 1), and changes nothing', async () => {
+    const id = unique('unaudited');
+    const path = join(emptyDir, 'no-such-dir', 'audit.jsonl');
+    const result = await run(['clients', 'create', id], {
+      env: { LOCAL_STATE_DIR: stateDir, ROPC_ADMIN_AUDIT_LOG: path },
+    });
+    expectFailure(
+      result,
+      1,
+      /cannot open the audit log .*no-such-dir.* from ROPC_ADMIN_AUDIT_LOG \(ENOENT\): nothing was done/,
+    );
+    expect(await clientItem(id)).toBeUndefined();
+    // Reading commands are not audited, so they do not need the log.
+    expect(
+      (await run(['clients', 'list'], { env: { LOCAL_STATE_DIR: stateDir, ROPC_ADMIN_AUDIT_LOG: path } })).code,
+    ).toBe(0);
   });
 });

@@ -10,6 +10,7 @@ import {
   DisabledException,
   DisableKeyCommand,
   EnableKeyCommand,
+  GetKeyPolicyCommand,
   GetPublicKeyCommand,
   type KeyMetadata,
   KMSClient,
@@ -856,6 +857,71 @@ describe('KMS emulator', () => {
     });
   });
 
+  describe('key policies', () => {
+    const policy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'Admin',
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::000000000000:root' },
+          Action: 'kms:*',
+          Resource: '*',
+        },
+      ],
+    });
+
+    it("keeps the policy CreateKey was given and answers it with GetKeyPolicy, KMS's default policy otherwise", async () => {
+      const { KeyMetadata: given } = await kms.send(
+        new CreateKeyCommand({
+          KeySpec: 'RSA_2048',
+          KeyUsage: 'SIGN_VERIFY',
+          Policy: policy,
+          BypassPolicyLockoutSafetyCheck: true,
+        }),
+      );
+      expect(await kms.send(new GetKeyPolicyCommand({ KeyId: given!.Arn, PolicyName: 'default' }))).toMatchObject({
+        Policy: policy,
+        PolicyName: 'default',
+      });
+      const plain = await createSigningKey(kms, 'RSA_2048');
+      const { Policy } = await kms.send(new GetKeyPolicyCommand({ KeyId: plain.KeyId }));
+      expect(JSON.parse(Policy!)).toMatchObject({
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { AWS: `arn:aws:iam::${emulator.accountId}:root` },
+            Action: 'kms:*',
+            Resource: '*',
+          },
+        ],
+      });
+      // Like KMS: a key id or ARN, not an alias; the only policy name is "default".
+      await kms.send(new CreateAliasCommand({ AliasName: 'alias/policy-test', TargetKeyId: given!.KeyId }));
+      await expectKmsError(kms.send(new GetKeyPolicyCommand({ KeyId: 'alias/policy-test' })), 'NotFoundException');
+      await expectKmsError(
+        kms.send(new GetKeyPolicyCommand({ KeyId: given!.KeyId, PolicyName: 'other' })),
+        'NotFoundException',
+      );
+    });
+
+    it('refuses a key policy that is not a policy document, as MalformedPolicyDocumentException', async () => {
+      for (const malformed of [
+        'not json',
+        '[]',
+        '{"Version":"2012-10-17"}',
+        '{"Statement":[]}',
+        '{"Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}',
+        '{"Statement":[{"Effect":"Maybe","Principal":"*","Action":"kms:*","Resource":"*"}]}',
+      ]) {
+        await expectKmsError(
+          kms.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY', Policy: malformed })),
+          'MalformedPolicyDocumentException',
+        );
+      }
+    });
+  });
+
   describe('tags', () => {
     it('keeps CreateKey tags, adds and overwrites with TagResource, lists with ListResourceTags', async () => {
       const { KeyMetadata: key } = await kms.send(
@@ -1193,11 +1259,17 @@ describe('KMS emulator persistence', () => {
     await rm(stateDir, { recursive: true, force: true });
   });
 
-  it('keeps keys, aliases, tags and states across a restart with the same stateDir', async () => {
+  it('keeps keys, aliases, tags, key policies and states across a restart with the same stateDir', async () => {
     const dir = join(stateDir, 'restart');
     const first = await startKmsEmulator({ stateDir: dir });
     let kms = kmsClient(first);
     const rsa = await createSigningKey(kms, 'RSA_2048', { Description: 'persisted' });
+    const policy = JSON.stringify({
+      Statement: [{ Effect: 'Allow', Principal: { AWS: '000000000000' }, Action: 'kms:*', Resource: '*' }],
+    });
+    const { KeyMetadata: governed } = await kms.send(
+      new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY', Policy: policy }),
+    );
     const ec = await createSigningKey(kms, 'ECC_NIST_P256');
     const doomed = await createSigningKey(kms, 'ECC_NIST_P256');
     await kms.send(new CreateAliasCommand({ AliasName: 'alias/jwt-signing', TargetKeyId: rsa.KeyId }));
@@ -1223,6 +1295,7 @@ describe('KMS emulator persistence', () => {
       expect((await kms.send(new ListResourceTagsCommand({ KeyId: rsa.KeyId }))).Tags).toEqual([
         { TagKey: 'purpose', TagValue: 'jwt' },
       ]);
+      expect((await kms.send(new GetKeyPolicyCommand({ KeyId: governed!.KeyId }))).Policy).toBe(policy);
       expect((await kms.send(new DescribeKeyCommand({ KeyId: ec.KeyId }))).KeyMetadata?.KeyState).toBe('Disabled');
       expect((await kms.send(new DescribeKeyCommand({ KeyId: doomed.KeyId }))).KeyMetadata).toMatchObject({
         KeyState: 'PendingDeletion',

@@ -1,8 +1,8 @@
-import { DisableKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, DisableKeyCommand, GetPublicKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SigningKeyManager } from '../../lambda/adapters/key-manager';
-import { KmsJwtSigner } from '../../lambda/adapters/kms-signer';
+import { KmsJwtSigner, signingKeyRecord } from '../../lambda/adapters/kms-signer';
 import { DynamoSigningKeyStore } from '../../lambda/adapters/signing-key-store';
 import type { ServiceConfig } from '../../lambda/config';
 import { createSigner, createTokenEndpointDeps } from '../../lambda/handlers/runtime';
@@ -10,7 +10,6 @@ import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
 import type { SigningKeyRecord } from '../../lambda/tokens/key-registry';
 import type { KmsEmulator } from '../../local/kms-emulator';
 import { type CallRecord, instrument, stages } from '../../local/sdk-calls';
-import { LOCAL_REGION } from '../../local/state';
 import { documentClient, emulatedServices, kmsClient } from '../support/aws';
 import { basic, tokenRequest } from '../support/memory';
 import { seed } from '../support/seed';
@@ -18,6 +17,10 @@ import { seed } from '../support/seed';
 const ALIAS = 'alias/ropc-token-service/signer-test';
 let kms: KmsEmulator;
 let config: ServiceConfig;
+
+/** Registry records of real emulator keys, by the label the key-view tests give them. */
+const LABELS = ['A', 'B', 'C', 'D', 'E', 'R'] as const;
+const records = new Map<string, SigningKeyRecord>();
 
 beforeAll(async () => {
   ({ kms, config } = await emulatedServices(ALIAS));
@@ -27,6 +30,13 @@ beforeAll(async () => {
     users: [{ username: 'alice', password: 'pw-alice' }],
   });
   db.destroy();
+  // The signers publish and sign only with records whose public key KMS holds under their ARN.
+  const client = kmsClient(kms.endpoint);
+  for (const label of LABELS) {
+    const { KeyMetadata } = await client.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' }));
+    records.set(label, signingKeyRecord(await client.send(new GetPublicKeyCommand({ KeyId: KeyMetadata!.Arn })), 0, 0));
+  }
+  client.destroy();
 });
 
 afterAll(async () => {
@@ -36,8 +46,9 @@ afterAll(async () => {
 describe('the signer key cache stays off the critical path', () => {
   // A new instance (empty key cache, empty registry so the bootstrap key is read too): the reads the signer
   // needs overlap the grant's first lookups instead of adding stages before Sign.
+  // The password grant's stages: its lookups, the lockout counters' reservation, then sign and store.
   it.each([
-    ['password', 2],
+    ['password', 3],
     ['refresh_token', 3],
   ] as const)('a %s grant on a cold instance takes at most %i stages of DynamoDB/KMS calls', async (grant, goal) => {
     const auth = { authorization: basic('app', 'app-secret') };
@@ -93,17 +104,26 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
-function key(kid: string): SigningKeyRecord {
-  return {
-    kid,
-    keyArn: `arn:aws:kms:${LOCAL_REGION}:000000000000:key/${kid}`,
-    alg: 'RS256',
-    n: 'AQAB',
-    e: 'AQAB',
-    createdAt: 0,
-    signsFrom: 0,
-    state: 'active',
-  };
+/** The registry record of the emulator key labelled `label`. */
+function key(label: (typeof LABELS)[number]): SigningKeyRecord {
+  return records.get(label)!;
+}
+
+/** The label of the key `kid` names, or the kid itself (the bootstrap key has none). */
+function labelOf(kid: string): string {
+  return [...records].find(([, record]) => record.kid === kid)?.[0] ?? kid;
+}
+
+/** Until `check` passes (a view installed in the background, after its KMS check). */
+async function eventually(check: () => Promise<void>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await check();
+    } catch (error) {
+      if (attempt >= 100) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
 }
 
 /** True when the promise settles within a few event-loop turns (it needs no I/O that is still pending). */
@@ -136,7 +156,7 @@ describe('KmsJwtSigner key view', () => {
     reads.length = 0;
     const { client } = countingKms();
     const signer = new KmsJwtSigner(client, ALIAS, { registry, cacheSeconds: 60, now: () => clock });
-    const kid = async () => (await signer.signingKey()).kid;
+    const kid = async () => labelOf((await signer.signingKey()).kid);
 
     const first = kid();
     expect(reads).toHaveLength(1);
@@ -156,8 +176,7 @@ describe('KmsJwtSigner key view', () => {
     expect(await kid()).toBe('A'); // one refresh at a time
     expect(reads).toHaveLength(2);
     reads[1]!.resolve([key('B')]);
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    expect(await kid()).toBe('B');
+    await eventually(async () => expect(await kid()).toBe('B'));
 
     // 40 s after the refresh that began at 31 s: refreshed ahead again, without waiting.
     clock += 40_000;
@@ -183,7 +202,7 @@ describe('KmsJwtSigner key view', () => {
     reads.length = 0;
     const { client } = countingKms();
     const signer = new KmsJwtSigner(client, ALIAS, { registry, cacheSeconds: 60, now: () => clock });
-    const kid = async () => (await signer.signingKey()).kid;
+    const kid = async () => labelOf((await signer.signingKey()).kid);
 
     const first = kid();
     reads[0]!.resolve([key('A')]);
@@ -212,7 +231,7 @@ describe('KmsJwtSigner key view', () => {
     reads.length = 0;
     const { client, getPublicKey } = countingKms();
     const signer = new KmsJwtSigner(client, ALIAS, { registry, cacheSeconds: 60, now: () => clock });
-    const kid = async () => (await signer.signingKey()).kid;
+    const kid = async () => labelOf((await signer.signingKey()).kid);
 
     signer.prepare();
     expect(reads).toHaveLength(1);
@@ -228,15 +247,17 @@ describe('KmsJwtSigner key view', () => {
     expect(await second).toBe(bootstrapKid);
     expect(getPublicKey()).toBe(1);
 
+    // A registry record is checked against KMS once per instance, not once per read.
     clock += 61_000;
     const third = kid();
     reads[2]!.resolve([key('R')]);
     expect(await third).toBe('R');
+    expect(getPublicKey()).toBe(2);
     clock += 61_000;
     const fourth = kid();
     reads[3]!.resolve([key('R')]);
     expect(await fourth).toBe('R');
-    expect(getPublicKey()).toBe(1);
+    expect(getPublicKey()).toBe(2);
     client.destroy();
   });
 });

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { configToEnv } from '../../lambda/config';
-import { DEFAULT_LIFETIMES } from '../../lambda/oauth/config';
+import { DEFAULT_LIFETIMES, DEFAULT_LOCKOUT_LIMITS } from '../../lambda/oauth/config';
 import { localTableNames } from '../../local/bootstrap';
 import { LOCAL_REGION } from '../../local/state';
 import { FAST_SCRYPT } from '../support/memory';
@@ -21,6 +21,7 @@ beforeAll(() => {
       issuer: 'https://auth.example.test',
       defaultAudience: 'api',
       ...DEFAULT_LIFETIMES,
+      ...DEFAULT_LOCKOUT_LIMITS,
       scopesSupported: [],
       scrypt: FAST_SCRYPT,
       tables: localTableNames('lambda-logging'),

@@ -1,10 +1,16 @@
-import { DescribeKeyCommand, ListAliasesCommand } from '@aws-sdk/client-kms';
+import {
+  CreateAliasCommand,
+  CreateKeyCommand,
+  DescribeKeyCommand,
+  GetKeyPolicyCommand,
+  ListAliasesCommand,
+} from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SigningKeyManager } from '../../lambda/adapters/key-manager';
 import { DynamoSigningKeyStore } from '../../lambda/adapters/signing-key-store';
 import { configToEnv } from '../../lambda/config';
 import { handler } from '../../lambda/handlers/rotate-keys';
-import { DEFAULT_LIFETIMES } from '../../lambda/oauth/config';
+import { DEFAULT_LIFETIMES, DEFAULT_LOCKOUT_LIMITS } from '../../lambda/oauth/config';
 import { ensureSigningKey } from '../../local/bootstrap';
 import { type KmsEmulator, startKmsEmulator } from '../../local/kms-emulator';
 import { LOCAL_REGION } from '../../local/state';
@@ -13,6 +19,8 @@ import { FAST_SCRYPT } from '../support/memory';
 
 let kms: KmsEmulator;
 const saved = { ...process.env };
+/** The kid of the key the handler's first run created. */
+let createdByHandler: string;
 
 beforeAll(async () => {
   const { endpoint, tables } = await freshTables();
@@ -25,6 +33,7 @@ beforeAll(async () => {
       issuer: 'https://auth.example.test',
       defaultAudience: 'api',
       ...DEFAULT_LIFETIMES,
+      ...DEFAULT_LOCKOUT_LIMITS,
       scopesSupported: [],
       scrypt: FAST_SCRYPT,
       tables,
@@ -49,6 +58,7 @@ describe('scheduled rotation handler', () => {
   it('registers the first key and creates a pending one, as keys rotate does', async () => {
     const before = Date.now();
     const result = await handler();
+    createdByHandler = result.created;
     expect(Date.parse(result.signsFrom) - before).toBeGreaterThanOrEqual(7199_000);
     const db = documentClient(process.env.DYNAMODB_ENDPOINT!);
     const keys = await new DynamoSigningKeyStore(db, process.env.SIGNING_KEYS_TABLE!).list();
@@ -63,7 +73,8 @@ describe('scheduled rotation handler', () => {
   it("starts a new key's schedule after the KMS calls that created it, so no JWKS read older than the record is trusted", async () => {
     let ms = 1_900_000_000_400;
     const client = kmsClient(kms.endpoint);
-    // Every KMS call takes 1.5 s of this clock: CreateKey, CreateAlias and GetPublicKey before the write.
+    // Every KMS call takes 1.5 s of this clock: DescribeKey and GetKeyPolicy (the first key's policy),
+    // CreateKey, CreateAlias and GetPublicKey before the write.
     const commands: string[] = [];
     client.middlewareStack.add(
       (next, context) => async (args) => {
@@ -85,8 +96,8 @@ describe('scheduled rotation handler', () => {
       const requestedAt = Math.floor(ms / 1000);
       const { created } = await manager.rotate(0);
       expect(created.createdAt).toBe(requestedAt);
-      // 3 calls × 1.5 s = 4.5 s after the request, rounded up to 5, plus 1 s for the registry write.
-      expect(created.signsFrom).toBe(requestedAt + 6);
+      // 5 calls × 1.5 s = 7.5 s after the request, rounded up to 8, plus 1 s for the registry write.
+      expect(created.signsFrom).toBe(requestedAt + 9);
       const retired = (await store.list()).filter((key) => key.retiredAt !== undefined && key.kid !== created.kid);
       expect(retired.some((key) => key.retiredAt === created.signsFrom)).toBe(true);
       // A bad propagation period is refused before any key is created.
@@ -107,7 +118,8 @@ describe('scheduled rotation handler', () => {
       const { KeyMetadata: first } = await client.send(
         new DescribeKeyCommand({ KeyId: 'alias/ropc-token-service/scheduled' }),
       );
-      const rotated = (await store.list()).find((key) => key.keyArn !== first?.Arn && key.state === 'active')!;
+      const rotated = (await store.list()).find((key) => key.kid === createdByHandler)!;
+      expect(rotated.keyArn).not.toBe(first?.Arn);
       const now = Math.floor(Date.now() / 1000);
       await store.write([{ ...rotated, state: 'revoked', revokedAt: now, unpublishAfter: now }]);
       const result = await handler();
@@ -141,6 +153,64 @@ describe('scheduled rotation handler', () => {
       expect(stamped.map((alias) => alias.TargetKeyId).sort()).toEqual(
         [first.created.keyArn, second.created.keyArn].map((arn) => arn.split('/').at(-1)).sort(),
       );
+    } finally {
+      db.destroy();
+      client.destroy();
+    }
+  });
+
+  it("gives every key it creates the first key's key policy, and refuses a policy that would leave a key unmanageable", async () => {
+    const db = documentClient(process.env.DYNAMODB_ENDPOINT!);
+    const client = kmsClient(kms.endpoint);
+    const created: Record<string, unknown>[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'CreateKeyCommand') created.push(args.input as Record<string, unknown>);
+        return next(args);
+      },
+      { step: 'initialize', name: 'createKeyInputs' },
+    );
+    const firstKey = async (alias: string, statements: object[]) => {
+      const policy = JSON.stringify({ Version: '2012-10-17', Statement: statements });
+      const { KeyMetadata } = await client.send(
+        new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY', Policy: policy }),
+      );
+      await client.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: KeyMetadata!.KeyId }));
+      return policy;
+    };
+    const root = { AWS: 'arn:aws:iam::000000000000:root' };
+    const signer = { AWS: 'arn:aws:iam::000000000000:role/token' };
+    const manager = (alias: string) =>
+      new SigningKeyManager(client, new DynamoSigningKeyStore(db, process.env.SIGNING_KEYS_TABLE!), {
+        deployment: 'policy-test',
+        bootstrapKeyId: alias,
+        accessTokenTtl: 900,
+      });
+    try {
+      const policy = await firstKey('alias/ropc-token-service/policy-first', [
+        {
+          Sid: 'Admin',
+          Effect: 'Allow',
+          Principal: root,
+          Action: ['kms:PutKeyPolicy', 'kms:DescribeKey'],
+          Resource: '*',
+        },
+        { Sid: 'Sign', Effect: 'Allow', Principal: signer, Action: 'kms:Sign', Resource: '*' },
+      ]);
+      const { created: rotated } = await manager('alias/ropc-token-service/policy-first').rotate(3600);
+      const { Policy } = await client.send(new GetKeyPolicyCommand({ KeyId: rotated.keyArn, PolicyName: 'default' }));
+      expect(Policy).toBe(policy);
+      expect(created.at(-1)).toMatchObject({ Policy: policy, BypassPolicyLockoutSafetyCheck: true });
+
+      // Without a statement that lets the account's IAM policies decide PutKeyPolicy, no key is created.
+      await firstKey('alias/ropc-token-service/policy-locked', [
+        { Sid: 'Sign', Effect: 'Allow', Principal: signer, Action: ['kms:Sign', 'kms:PutKeyPolicy'], Resource: '*' },
+      ]);
+      const before = created.length;
+      await expect(manager('alias/ropc-token-service/policy-locked').rotate(3600)).rejects.toThrow(
+        /must let the account .* decide kms:PutKeyPolicy/,
+      );
+      expect(created.length).toBe(before);
     } finally {
       db.destroy();
       client.destroy();

@@ -5,7 +5,7 @@ import { inject } from 'vitest';
 import type { TableNames } from '../../contract/tables';
 import { createDocumentClient } from '../../lambda/adapters/aws-clients';
 import type { ServiceConfig } from '../../lambda/config';
-import { DEFAULT_LIFETIMES } from '../../lambda/oauth/config';
+import { DEFAULT_LIFETIMES, DEFAULT_LOCKOUT_LIMITS } from '../../lambda/oauth/config';
 import { ensureSigningKey, ensureTables, localTableNames } from '../../local/bootstrap';
 import { type KmsEmulator, startKmsEmulator } from '../../local/kms-emulator';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/state';
@@ -36,7 +36,7 @@ export function kmsClient(endpoint: string) {
 
 /**
  * Fresh tables, a KMS emulator holding a signing key under `alias`, and a service configuration that uses
- * both (fast scrypt, default lifetimes). The caller stops the emulator.
+ * both (fast scrypt, default lifetimes and lockout limits). The caller stops the emulator.
  */
 export async function emulatedServices(
   alias: string,
@@ -56,6 +56,7 @@ export async function emulatedServices(
       issuer: 'http://127.0.0.1:1',
       defaultAudience: 'api',
       ...DEFAULT_LIFETIMES,
+      ...DEFAULT_LOCKOUT_LIMITS,
       scopesSupported: ['read'],
       scrypt: FAST_SCRYPT,
       keyCacheSeconds: 60,

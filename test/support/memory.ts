@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { disableClient, disableUser, registerClient, registerUser } from '../../lambda/accounts';
 import type { OAuthSettings } from '../../lambda/oauth/config';
 import type { TokenEndpointDeps } from '../../lambda/oauth/grants/grant';
@@ -51,11 +51,13 @@ export function memoryDeps(settings: OAuthSettings = SETTINGS): MemoryDeps {
     passwords: scryptPasswordHasher(FAST_SCRYPT),
     clock: () => now,
     random: {
+      // Deterministic, and distinct for every draw (family ids and tokens never collide).
       bytes: (length) => {
         counter++;
-        return Buffer.alloc(length, counter % 256).map(
-          (byte, index) => (byte + index * 7 + Math.floor(counter / 256)) % 256,
-        );
+        const bytes = Buffer.alloc(length);
+        for (let offset = 0; offset < length; offset += 32)
+          createHash('sha256').update(`${counter}:${offset}`).digest().copy(bytes, offset);
+        return bytes;
       },
       uuid: () => `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`,
     },

@@ -26,6 +26,8 @@ export interface ClientSeed {
   readonly trustEndUserIp?: boolean;
   /** The client's own refresh-token grace; the stack's when absent. */
   readonly refreshGraceSeconds?: number;
+  /** Browser origins whose pages may read the client's responses (CORS). */
+  readonly allowedOrigins?: readonly string[];
 }
 
 export interface UserSeed {
@@ -61,6 +63,7 @@ export async function seed(
         grantTypes: client.grantTypes ?? ['password', 'refresh_token'],
         ...(client.trustEndUserIp === undefined ? {} : { trustEndUserIp: client.trustEndUserIp }),
         ...(client.refreshGraceSeconds === undefined ? {} : { refreshGraceSeconds: client.refreshGraceSeconds }),
+        ...(client.allowedOrigins === undefined ? {} : { allowedOrigins: client.allowedOrigins }),
       },
     );
   }

@@ -5,19 +5,25 @@ import {
   deleteUser,
   disableClient,
   disableUser,
+  enableClient,
   enableUser,
   InvalidClientRegistrationError,
   listClients,
+  listUsers,
   type NewClient,
   registerClient,
   registerUser,
   revokeUserTokens,
   setPassword,
+  showClient,
+  showUser,
   UnknownClientError,
   UnknownUserError,
   UserExistsError,
   type UserRefreshTokens,
   unlockUser,
+  updateClient,
+  updateUser,
 } from '../../lambda/accounts';
 import { hashClientSecret, verifyClientSecret } from '../../lambda/oauth/client-secret';
 import { attemptSubject, usernameKey } from '../../lambda/oauth/lockout';
@@ -246,6 +252,94 @@ describe('listClients, disableClient, deleteClient', () => {
     expect(error).toBeInstanceOf(UnknownClientError);
     expect(error).toMatchObject({ code: 'unknown_client', clientId: 'ghost' });
     expect(p.clients.clients.size).toBe(3);
+  });
+});
+
+describe('showClient, updateClient, enableClient', () => {
+  let p: Ports;
+  beforeEach(async () => {
+    p = ports();
+    await registerClient(p, { ...CONFIDENTIAL, refreshGraceSeconds: 10 });
+  });
+
+  it('shows the client as registered', async () => {
+    expect(await showClient(p, 'app')).toEqual(p.clients.clients.get('app'));
+  });
+
+  it('replaces the scopes (duplicates dropped) and keeps the rest', async () => {
+    const before = p.clients.clients.get('app')!;
+    const updated = await updateClient(p, 'app', { scopes: ['admin', 'read', 'admin'] });
+    expect(updated).toEqual({ ...before, scopes: ['admin', 'read'] });
+    expect(p.clients.clients.get('app')).toEqual(updated);
+  });
+
+  it("sets the client's own grace, and null gives it the stack's again", async () => {
+    expect((await updateClient(p, 'app', { refreshGraceSeconds: 0 })).refreshGraceSeconds).toBe(0);
+    expect(await updateClient(p, 'app', { refreshGraceSeconds: null })).not.toHaveProperty('refreshGraceSeconds');
+  });
+
+  it.each([
+    ['nothing to change', {}, /cannot be updated: there is nothing to change/],
+    ['a grace above 60', { refreshGraceSeconds: 61 }, /cannot be updated: .*from 0 to 60, got 61/],
+    ['a fractional grace', { refreshGraceSeconds: 1.5 }, /got 1\.5/],
+  ])('refuses %s with InvalidClientRegistrationError and changes nothing', async (_case, changes, message) => {
+    const before = p.clients.clients.get('app');
+    const error = await failure(updateClient(p, 'app', changes));
+    expect(error).toBeInstanceOf(InvalidClientRegistrationError);
+    expect((error as Error).message).toMatch(message);
+    expect(p.clients.clients.get('app')).toEqual(before);
+  });
+
+  it('enables a disabled client', async () => {
+    await disableClient(p, 'app');
+    await enableClient(p, 'app');
+    expect(p.clients.clients.get('app')?.disabled).toBe(false);
+  });
+
+  it.each([
+    ['showClient', (ports: Ports) => showClient(ports, 'ghost')],
+    ['updateClient', (ports: Ports) => updateClient(ports, 'ghost', { scopes: [] })],
+    ['enableClient', (ports: Ports) => enableClient(ports, 'ghost')],
+  ])('%s of an unknown client fails with UnknownClientError and registers nothing', async (_name, action) => {
+    expect(await failure(action(p))).toBeInstanceOf(UnknownClientError);
+    expect([...p.clients.clients.keys()]).toEqual(['app']);
+  });
+});
+
+describe('listUsers, showUser, updateUser', () => {
+  let p: Ports;
+  beforeEach(async () => {
+    p = ports();
+    for (const username of ['carol', 'alice', 'bob']) {
+      await registerUser(p, { username, passwordHash: `$scrypt$${username}`, scopes: ['read'] });
+    }
+  });
+
+  it('lists the users by username, without their password hashes', async () => {
+    const users = await listUsers(p);
+    expect(users.map((user) => user.username)).toEqual(['alice', 'bob', 'carol']);
+    for (const user of users) expect(user).not.toHaveProperty('passwordHash');
+  });
+
+  it('shows a user without the password hash', async () => {
+    const { passwordHash: _hash, ...profile } = p.users.users.get('bob')!;
+    expect(await showUser(p, 'bob')).toEqual(profile);
+  });
+
+  it('replaces the scopes (duplicates dropped) and keeps the rest, the hash and the sessions included', async () => {
+    const before = p.users.users.get('bob')!;
+    const updated = await updateUser(p, 'bob', { scopes: ['write', 'admin', 'write'] });
+    expect(updated).toMatchObject({ username: 'bob', scopes: ['write', 'admin'] });
+    expect(updated).not.toHaveProperty('passwordHash');
+    expect(p.users.users.get('bob')).toEqual({ ...before, scopes: ['write', 'admin'] });
+  });
+
+  it.each([
+    ['showUser', (ports: Ports) => showUser(ports, 'ghost')],
+    ['updateUser', (ports: Ports) => updateUser(ports, 'ghost', { scopes: ['read'] })],
+  ])('%s of an unknown user fails with UnknownUserError and registers nothing', async (_name, action) => {
+    expect(await failure(action(p))).toBeInstanceOf(UnknownUserError);
+    expect(p.users.users.has('ghost')).toBe(false);
   });
 });
 
@@ -484,6 +578,41 @@ describe('through the token endpoint', () => {
     );
     expect(refresh.status).toBe(400);
     expect(JSON.parse(refresh.body)).toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it("narrowing a client's scopes narrows the access tokens its refresh tokens get from then on", async () => {
+    const deps = memoryDeps();
+    await seed(deps);
+    const auth = { authorization: basic('app', CONFIDENTIAL_SECRET) };
+    const login = await handleTokenRequest(
+      tokenRequest({ grant_type: 'password', username: 'alice', password: 'correct horse' }, auth),
+      deps,
+    );
+    const { refresh_token: token, scope } = JSON.parse(login.body) as { refresh_token: string; scope: string };
+    expect(scope).toBe('read write');
+
+    await updateClient(deps, 'app', { scopes: ['read'] });
+    const refresh = await handleTokenRequest(
+      tokenRequest({ grant_type: 'refresh_token', refresh_token: token }, auth),
+      deps,
+    );
+    expect(refresh.status).toBe(200);
+    expect(JSON.parse(refresh.body)).toMatchObject({ scope: 'read' });
+  });
+
+  it("a user's new scopes apply to their next password grant", async () => {
+    const deps = memoryDeps();
+    await seed(deps);
+    await updateUser(deps, 'alice', { scopes: ['admin'] });
+    const login = await handleTokenRequest(
+      tokenRequest(
+        { grant_type: 'password', username: 'alice', password: 'correct horse' },
+        { authorization: basic('app', CONFIDENTIAL_SECRET) },
+      ),
+      deps,
+    );
+    expect(login.status).toBe(200);
+    expect(JSON.parse(login.body)).toMatchObject({ scope: 'admin' });
   });
 
   it('a user registered through the services can log in, with their sub in the access token', async () => {

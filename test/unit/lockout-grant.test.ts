@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { usernameKey } from '../../lambda/oauth/lockout';
+import { DependencyUnavailableError } from '../../lambda/oauth/errors';
+import { NO_FAILURES, usernameKey } from '../../lambda/oauth/lockout';
 import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
 import { basic, CONFIDENTIAL_SECRET, type MemoryDeps, memoryDeps, seed, tokenRequest } from '../support/memory';
 
@@ -138,5 +139,76 @@ describe('brute-force protection in the password grant', () => {
     // Trusted: the end user's IP is locked, other users behind the same back end are not.
     expect((await right({ headers: { 'x-end-user-ip': '192.0.2.88' } })).status).toBe(400);
     expect((await right({ headers: { 'x-end-user-ip': '192.0.2.89' } })).status).toBe(200);
+  });
+});
+
+describe('attempts counted before their password is checked', () => {
+  const counters = (username: string, ip: string) =>
+    deps.loginAttempts.read({ userKey: usernameKey(username), ip }, deps.clock() / 1000);
+
+  it('lets one of 20 concurrent guesses from one address be evaluated: the right one, sent last, is refused', async () => {
+    let verified = 0;
+    const verify = deps.passwords.verify.bind(deps.passwords);
+    deps.passwords.verify = async (password, encoded) => {
+      verified++;
+      return verify(password, encoded);
+    };
+    const answers = await Promise.all([...Array.from({ length: 19 }, () => wrong()), right()]);
+    expect(answers.every((answer) => answer.body === WRONG_BODY)).toBe(true);
+    expect(verified).toBe(1);
+    expect(deps.logger.entries.filter((e) => e.fields?.lockout === 'concurrent_attempt')).toHaveLength(19);
+    expect((await counters('alice', '198.51.100.1')).pairFailures).toBe(1);
+  });
+
+  it('lets no more than the hourly ceiling of guesses through from many addresses at once', async () => {
+    for (let i = 0; i < 95; i++) await wrong({ ip: `203.0.113.${i}` });
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => wrong({ ip: `198.51.100.${100 + i}` })));
+    expect(answers.every((answer) => answer.status === 400)).toBe(true);
+    expect((await counters('alice', '198.51.100.100')).userFailuresThisHour).toBe(100);
+    expect(
+      deps.logger.entries.filter((e) => e.event === 'password_grant_failed' && e.fields?.lockout === 'user_ceiling'),
+    ).toHaveLength(15);
+  });
+
+  it("does not let an address that spent its budget count guesses on someone else's account", async () => {
+    for (let i = 0; i < 100; i++) await wrong({ username: `nobody-${i}`, ip: '192.0.2.66' });
+    for (let i = 0; i < 100; i++) expect((await wrong({ ip: '192.0.2.66' })).body).toBe(WRONG_BODY);
+    expect(deps.logger.entries.at(-1)?.fields).toMatchObject({ reason: 'locked', lockout: 'ip_budget' });
+    // The victim's own counters are untouched, and the victim logs in from anywhere else.
+    expect(await counters('alice', '198.51.100.1')).toEqual(NO_FAILURES);
+    expect((await right()).status).toBe(200);
+  });
+
+  it('keeps the hourly ceiling from locking a user out of an address they logged in from', async () => {
+    expect((await right({ ip: '198.51.100.7' })).status).toBe(200);
+    // A distributed guess spends alice's hour from 100 other addresses.
+    for (let i = 0; i < 100; i++) await wrong({ ip: `203.0.113.${i}` });
+    expect((await right({ ip: '198.51.100.200' })).body).toBe(WRONG_BODY);
+    expect(deps.logger.entries.at(-1)?.fields).toMatchObject({ reason: 'locked', lockout: 'user_ceiling' });
+    // From the address alice logged in from, the ceiling does not apply; its own backoff still does.
+    expect((await right({ ip: '198.51.100.7' })).status).toBe(200);
+    for (let i = 0; i < 5; i++) await wrong({ ip: '198.51.100.7' });
+    expect((await right({ ip: '198.51.100.7' })).body).toBe(WRONG_BODY);
+    expect(deps.logger.entries.at(-1)?.fields).toMatchObject({ reason: 'locked', lockout: 'pair_backoff' });
+  });
+
+  it('gives a success back: one address may log in far more often than its failure budget', async () => {
+    for (let i = 0; i < 150; i++) expect((await right()).status).toBe(200);
+    expect(await counters('alice', '198.51.100.1')).toEqual({ ...NO_FAILURES, knownAddressUntil: expect.any(Number) });
+  });
+
+  it('fails closed: a counter that cannot be written means no password is checked (503)', async () => {
+    let verified = 0;
+    deps.passwords.verify = async () => {
+      verified++;
+      return true;
+    };
+    deps.loginAttempts.reserve = async () => {
+      throw new DependencyUnavailableError('dynamodb');
+    };
+    const answer = await right();
+    expect(answer.status).toBe(503);
+    expect(JSON.parse(answer.body).error).toBe('temporarily_unavailable');
+    expect(verified).toBe(0);
   });
 });

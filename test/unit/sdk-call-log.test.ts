@@ -1,7 +1,9 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import { DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { recordSdkCalls } from '../../lambda/adapters/sdk-call-log';
 
@@ -88,5 +90,59 @@ describe('the SDK call log (the authorization proof reads it)', () => {
         .trim()
         .split('\n'),
     ).toHaveLength(1);
+  });
+
+  it('records the names of the attributes a write touches, never their values', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sdk-call-log-'));
+    dirs.push(dir);
+    const base = new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    const db = DynamoDBDocumentClient.from(base);
+    base.middlewareStack.add(() => async () => ({ response: {}, output: { $metadata: {} } }), {
+      step: 'initialize',
+      priority: 'low',
+      name: 'answer',
+    });
+    recordSdkCalls(db, 'dynamodb', 'token', { ROPC_SDK_CALL_LOG: dir });
+    const hash = '$scrypt$ln=17,r=8,p=1$c2FsdA$aGFzaA';
+    await db.send(
+      new UpdateCommand({
+        TableName: 'users',
+        Key: { username: 'alice@example.com' },
+        UpdateExpression: 'SET passwordHash = :next',
+        ConditionExpression: 'passwordHash = :previous',
+        ExpressionAttributeValues: { ':next': hash, ':previous': 'old' },
+      }),
+    );
+    await db.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: 'tokens',
+              Key: { tokenHash: 'h' },
+              UpdateExpression: 'SET #state = :rotated, rotatedAt = :now, list_item[0].inner = :x REMOVE #ttl',
+              ConditionExpression: '#state = :active AND size(scope) > :zero AND attribute_exists(#key)',
+              ExpressionAttributeNames: { '#state': 'state', '#ttl': 'expiresAt', '#key': 'tokenHash' },
+              ExpressionAttributeValues: { ':rotated': 'r', ':now': 1, ':x': 2, ':active': 'a', ':zero': 0 },
+            },
+          },
+        ],
+      }),
+    );
+    const text = readFileSync(join(dir, readdirSync(dir)[0]!), 'utf8');
+    const [update, transaction] = text
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(update.input).toEqual({ TableName: 'users', Attributes: ['passwordHash', 'username'] });
+    expect(transaction.input.TransactItems).toEqual([
+      {
+        kind: 'Update',
+        TableName: 'tokens',
+        Attributes: ['expiresAt', 'list_item', 'rotatedAt', 'scope', 'state', 'tokenHash'],
+      },
+    ]);
+    expect(text).not.toContain('alice@example.com');
+    expect(text).not.toContain(hash);
   });
 });

@@ -72,8 +72,17 @@ export const passwordGrant: Grant<'password', Prefetched> = {
     // A refused attempt costs the same scrypt run and the same counter writes as a wrong password, and
     // gets the same answer: lockout is invisible, so it reveals neither the account nor its state.
     const decision = lockoutDecision(before, now, policy);
+    // The attempt is counted before its password is checked, with conditional writes: of concurrent guesses
+    // from one place one goes ahead, and no limit is outrun by parallel requests. A limit that refuses it
+    // (read above, or met by the reservation) is the only counter it adds to.
+    const reservation = decision.refused ? undefined : await deps.loginAttempts.reserve(subject, before, now, policy);
+    const refusal = decision.refused
+      ? decision.reason
+      : reservation?.granted === false
+        ? reservation.reason
+        : undefined;
     const passwordMatches =
-      user === undefined || decision.refused
+      user === undefined || refusal !== undefined
         ? await deps.passwords.verifyDummy(password)
         : await deps.passwords.verify(password, user.passwordHash);
     // 2. The user's scopes are known only now. A right password of which nothing can be granted is not
@@ -85,26 +94,28 @@ export const passwordGrant: Grant<'password', Prefetched> = {
     //    in the address's daily budget, which an attacker can probe by logging in to an account of their
     //    own from it. Only the log says `scope_not_granted`. Never a token with "scope": "".
     const scope = user === undefined ? [] : grantableScope(candidateScope, user.scopes);
-    const failure = decision.refused
-      ? 'locked'
-      : user === undefined
-        ? 'unknown_user'
-        : user.disabled
-          ? 'disabled_user'
-          : !passwordMatches
-            ? 'wrong_password'
-            : scope.length === 0
-              ? 'scope_not_granted'
-              : undefined;
+    const failure =
+      refusal !== undefined
+        ? 'locked'
+        : user === undefined
+          ? 'unknown_user'
+          : user.disabled
+            ? 'disabled_user'
+            : !passwordMatches
+              ? 'wrong_password'
+              : scope.length === 0
+                ? 'scope_not_granted'
+                : undefined;
 
     if (failure !== undefined || user === undefined) {
-      const after = await deps.loginAttempts.recordFailure(subject, now);
-      const started = lockoutStarted(before, after, policy);
+      if (decision.reason !== undefined) await deps.loginAttempts.recordRefusal(subject, decision.reason, now);
+      // A reserved attempt is counted already; the failure that reaches a limit starts a lockout.
+      const started = reservation?.granted === true ? lockoutStarted(before, reservation.after, policy) : undefined;
       if (started !== undefined) deps.logger.warn('lockout_started', { ...log, lockout: started });
       throw new InvalidGrantError(INVALID_CREDENTIALS).audited('password_grant_failed', {
         ...log,
         reason: failure,
-        lockout: decision.reason,
+        lockout: refusal,
       });
     }
 
@@ -125,7 +136,8 @@ export const passwordGrant: Grant<'password', Prefetched> = {
       issueAccessToken(deps, client, user.userId, scope, now),
       refresh === undefined ? undefined : deps.refreshTokens.createFamily(refresh.family),
       upgradePasswordHash(deps, user, password, context.requestId),
-      before.pairFailures > 0 ? deps.loginAttempts.recordSuccess(subject) : undefined,
+      // The reservation is given back: a success is no failure, and it ends the streak.
+      deps.loginAttempts.release(subject, before, now),
     ]);
 
     deps.logger.info('password_grant_succeeded', log);
