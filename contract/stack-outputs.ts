@@ -21,6 +21,8 @@ export const REVOCATION_ENDPOINT_OUTPUT = 'RevocationEndpoint';
 export const CUSTOM_DOMAIN_TARGET_OUTPUT = 'CustomDomainTarget';
 /** The key-rotation function, for an out-of-schedule rotation (`aws lambda invoke`). */
 export const KEY_ROTATION_FUNCTION_OUTPUT = 'KeyRotationFunctionName';
+/** The CloudWatch dashboard of the service (grants, reuse, lockouts, the token function, the API). */
+export const DASHBOARD_NAME_OUTPUT = 'DashboardName';
 
 /** Outputs every stack of this service has and the CLI needs; ScryptParams and AccessTokenTtlSeconds are optional. */
 export const REQUIRED_STACK_OUTPUTS: readonly string[] = [

@@ -33,6 +33,8 @@ export interface TokenApiProps {
   readonly loggingRole: boolean;
   readonly logRetention: RetentionDays;
   readonly customDomain?: CustomDomainOptions;
+  /** X-Ray active tracing on the stage. */
+  readonly tracing: boolean;
 }
 
 /**
@@ -112,7 +114,7 @@ export class TokenApi extends Construct {
         loggingLevel: MethodLoggingLevel.ERROR,
         dataTraceEnabled: false,
         metricsEnabled: false,
-        tracingEnabled: false,
+        tracingEnabled: props.tracing,
       },
     });
     // TLS 1.2 minimum on the execute-api endpoint too: API Gateway's default for a regional API is TLS_1_0.

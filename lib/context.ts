@@ -12,6 +12,7 @@ import {
   SCOPES_SUPPORTED,
   SCRYPT,
 } from '../contract/settings';
+import { didYouMean } from '../contract/suggest';
 import { type TokenServiceSettings, TokenServiceSettingsError } from './settings';
 
 /** The stack name when `-c stackName=…` is not given. */
@@ -73,6 +74,7 @@ const SETTINGS_PARSERS: { readonly [K in Exclude<keyof TokenServiceSettings, 'cu
   serverErrorRatePercent: number,
   passwordFailureAlarmThreshold: number,
   ipLockoutAlarmThreshold: number,
+  tracing: boolean,
 };
 
 const CUSTOM_DOMAIN_NAME = 'customDomainName';
@@ -92,7 +94,7 @@ export interface ContextSettings {
   readonly settings: TokenServiceSettings;
 }
 
-/** Reads the app's context (cdk.json, `-c key=value`); throws TokenServiceSettingsError naming each bad key. */
+/** Reads the app's context (cdk.json, `-c key=value`); throws TokenServiceSettingsError naming each bad or unknown key. */
 export function settingsFromContext(node: Node): ContextSettings {
   const problems: string[] = [];
   const settings: Record<string, unknown> = {};
@@ -124,17 +126,33 @@ export function settingsFromContext(node: Node): ContextSettings {
       `context ${STACK_NAME}="${stackName}": a stack name starts with a letter and holds only letters, digits and -`,
     );
   }
+  for (const key of unknownContextKeys(node)) {
+    const suggestion = didYouMean(key, CONTEXT_KEYS, (candidate) => candidate);
+    problems.push(
+      `context key "${key}" is not a setting of this app${suggestion === '' ? ` (the settings: ${CONTEXT_KEYS.join(', ')})` : suggestion}`,
+    );
+  }
 
   if (problems.length > 0) throw new TokenServiceSettingsError(problems);
   return { stackName, settings: settings as TokenServiceSettings };
 }
 
 /**
- * Plain context keys this app does not know: most likely misspelt settings, which would otherwise be
- * ignored without a word. Feature flags and CDK's own keys contain ":" or start with "@" and are left alone.
+ * Whether a context key is CDK's rather than a setting: feature flags (`@aws-cdk/…`, and every other
+ * `@…` flag cdk.json carries), the toolkit's and the framework's own keys (`aws:cdk:…`, `cdk-…`,
+ * `acknowledged-issue-numbers`), and the cached results of context lookups (`availability-zones:…`,
+ * `ssm:…`), which all contain ":". No setting name contains ":" or starts with "@".
+ */
+export function isCdkContextKey(key: string): boolean {
+  return key.includes(':') || key.startsWith('@') || key.startsWith('cdk-') || key === 'acknowledged-issue-numbers';
+}
+
+/**
+ * Context keys that are neither a setting of this app nor CDK's own: most likely misspelt settings,
+ * which would otherwise be ignored without a word. settingsFromContext refuses them.
  */
 export function unknownContextKeys(node: Node): string[] {
   return Object.keys(node.getAllContext() as Record<string, unknown>).filter(
-    (key) => !key.includes(':') && !key.startsWith('@') && !CONTEXT_KEYS.includes(key),
+    (key) => !isCdkContextKey(key) && !CONTEXT_KEYS.includes(key),
   );
 }

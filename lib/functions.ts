@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { type BundlingOptions, LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -63,6 +63,8 @@ export interface ServiceFunctionsProps {
   /** See TokenServiceSettings.tokenFunctionReservedConcurrency; undefined: no reservation. */
   readonly tokenFunctionReservedConcurrency?: number;
   readonly logRetention: RetentionDays;
+  /** X-Ray active tracing on every function (CDK grants the role X-Ray's two write actions). */
+  readonly tracing: boolean;
 }
 
 /**
@@ -158,6 +160,7 @@ export class ServiceFunctions extends Construct {
       environment: { ...this.props.environment, ...spec.environment, NODE_OPTIONS: '--enable-source-maps' },
       bundling: BUNDLING,
       retryAttempts: spec.retryAttempts,
+      tracing: this.props.tracing ? Tracing.ACTIVE : undefined,
     });
     return { fn, role, logGroup };
   }

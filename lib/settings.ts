@@ -226,6 +226,13 @@ export interface TokenServiceSettings {
    * @default 3
    */
   readonly ipLockoutAlarmThreshold?: number;
+  /**
+   * X-Ray active tracing on the API stage and every function: a trace per request, through API Gateway,
+   * Lambda and the function's time, for finding where latency goes. The function roles get X-Ray's
+   * PutTraceSegments and PutTelemetryRecords. X-Ray bills traces beyond its free tier.
+   * @default false
+   */
+  readonly tracing?: boolean;
 }
 
 /** Settings with every default applied and every rule checked. */
@@ -263,6 +270,7 @@ export interface ResolvedSettings {
   readonly serverErrorRatePercent: number;
   readonly passwordFailureAlarmThreshold: number;
   readonly ipLockoutAlarmThreshold: number;
+  readonly tracing: boolean;
 }
 
 export const DEFAULT_SETTINGS = {
@@ -293,6 +301,7 @@ export const DEFAULT_SETTINGS = {
   /** See TokenServiceSettings.passwordFailureAlarmThreshold and ipLockoutAlarmThreshold. */
   passwordFailureAlarmThreshold: 200,
   ipLockoutAlarmThreshold: 3,
+  tracing: false,
 } as const;
 
 /** The prefix of every signing-key alias this service creates. */
@@ -374,6 +383,7 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
     passwordFailureAlarmThreshold:
       settings.passwordFailureAlarmThreshold ?? DEFAULT_SETTINGS.passwordFailureAlarmThreshold,
     ipLockoutAlarmThreshold: settings.ipLockoutAlarmThreshold ?? DEFAULT_SETTINGS.ipLockoutAlarmThreshold,
+    tracing: settings.tracing ?? DEFAULT_SETTINGS.tracing,
   };
 
   // Issuer and domain.

@@ -11,6 +11,7 @@ import {
   ACCESS_TOKEN_TTL_OUTPUT,
   CLIENTS_TABLE_NAME_OUTPUT,
   CUSTOM_DOMAIN_TARGET_OUTPUT,
+  DASHBOARD_NAME_OUTPUT,
   ISSUER_OUTPUT,
   JWKS_URI_OUTPUT,
   KEY_ROTATION_FUNCTION_OUTPUT,
@@ -26,6 +27,7 @@ import {
 } from '../contract/stack-outputs';
 import { type TableDefinition, USERS_TABLE } from '../contract/tables';
 import { TokenApi } from './api';
+import { ServiceDashboard } from './dashboard';
 import { type ServiceFunction, ServiceFunctions } from './functions';
 import { Monitoring } from './monitoring';
 import { type ResolvedSettings, resolveSettings, type TokenServiceSettings } from './settings';
@@ -101,6 +103,7 @@ export class TokenServiceStack extends Stack {
   /** The scheduled key rotation; undefined when keyRotationDays is 0. */
   readonly keyRotation: ServiceFunction | undefined;
   readonly monitoring: Monitoring;
+  readonly dashboard: ServiceDashboard;
   /** `iss` of the tokens; a CloudFormation expression when derived from the API. */
   readonly issuer: string;
 
@@ -119,6 +122,7 @@ export class TokenServiceStack extends Stack {
       loggingRole: settings.apiGatewayLoggingRole,
       logRetention: settings.logRetention,
       customDomain: settings.customDomain,
+      tracing: settings.tracing,
     });
     // Built from the API's id, not `restApi.url`, which would make the functions depend on the deployment
     // that depends on them.
@@ -150,6 +154,7 @@ export class TokenServiceStack extends Stack {
       tokenFunctionTimeoutSeconds: settings.tokenFunctionTimeoutSeconds,
       tokenFunctionReservedConcurrency: settings.tokenFunctionReservedConcurrency,
       logRetention: settings.logRetention,
+      tracing: settings.tracing,
     });
     const { token, jwks, metadata } = this.functions.functions;
     // The functions name the key by its alias: it must exist before they can serve.
@@ -204,6 +209,11 @@ export class TokenServiceStack extends Stack {
       passwordFailureAlarmThreshold: settings.passwordFailureAlarmThreshold,
       ipLockoutAlarmThreshold: settings.ipLockoutAlarmThreshold,
       alarmTopicArn: settings.alarmTopicArn,
+    });
+    this.dashboard = new ServiceDashboard(this, 'Dashboard', {
+      stage: this.api.stage,
+      tokenFunction: token,
+      stackName: this.stackName,
     });
 
     this.addOutputs();
@@ -262,6 +272,11 @@ export class TokenServiceStack extends Stack {
       'Access-token lifetime in seconds (how long a retired key stays published)',
     );
     output(SCRYPT_PARAMS_OUTPUT, `N=${N},r=${r},p=${p}`, 'scrypt policy for new password hashes');
+    output(
+      DASHBOARD_NAME_OUTPUT,
+      this.dashboard.dashboard.dashboardName,
+      'CloudWatch dashboard: grants, refresh-token reuse, lockouts, the token function and the API',
+    );
     if (this.keyRotation !== undefined) {
       output(
         KEY_ROTATION_FUNCTION_OUTPUT,
@@ -318,7 +333,10 @@ export class TokenServiceStack extends Stack {
         {
           id: 'AwsSolutions-IAM5[Resource::*]',
           reason:
-            'KMS CreateKey has no resource to scope to, so the statement is conditioned on the request creating an RSA_2048 SIGN_VERIFY key tagged as a signing key of this stack (ropc-token-service:signing-key = the stack name).',
+            'KMS CreateKey has no resource to scope to, so the statement is conditioned on the request creating an RSA_2048 SIGN_VERIFY key tagged as a signing key of this stack (ropc-token-service:signing-key = the stack name)' +
+            (this.settings.tracing
+              ? '; with tracing on, the X-Ray PutTraceSegments and PutTelemetryRecords that CDK grants support no resource-level permissions either.'
+              : '.'),
         },
         {
           id: `AwsSolutions-IAM5[Resource::${account}:key/*]`,
@@ -337,6 +355,16 @@ export class TokenServiceStack extends Stack {
       reason:
         'The service is built and tested for nodejs22.x (Node 22 LTS, supported by Lambda into 2027), and moving to nodejs24.x is a tested upgrade rather than a silent one.',
     });
+    if (this.settings.tracing) {
+      // The rotation role's Resource::* acknowledgment above names X-Ray too.
+      for (const role of Object.values(this.functions.roles)) {
+        Validations.of(role).acknowledge({
+          id: 'AwsSolutions-IAM5[Resource::*]',
+          reason:
+            'X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions, so the grant CDK adds for active tracing names every resource.',
+        });
+      }
+    }
     if (this.waf === undefined) {
       Validations.of(this.api.restApi).acknowledge({
         id: 'AwsSolutions-APIG3',

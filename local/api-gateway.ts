@@ -9,6 +9,8 @@ export interface ApiGatewayOptions {
   readonly port?: number;
   readonly host?: string;
   readonly stage?: string;
+  /** Called once per request when its response has been sent (or its connection closed): method, path, status, time taken. */
+  readonly onResponse?: (entry: { method: string; path: string; status: number; durationMs: number }) => void;
 }
 
 export interface ApiGateway {
@@ -30,6 +32,7 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<ApiGa
   const host = options.host ?? '127.0.0.1';
   const stage = options.stage ?? 'local';
   const server = createServer((request, response) => {
+    if (options.onResponse !== undefined) observe(request, response, options.onResponse);
     serve(request, response, options.handlers, stage).catch(() => {
       if (!response.headersSent)
         send(response, 502, { 'Content-Type': 'application/json' }, '{"message": "Internal server error"}');
@@ -139,6 +142,24 @@ function proxyEvent(
       stage,
     },
   };
+}
+
+/** Reports the request once its response is done; the path without its query string, which may carry anything. */
+function observe(
+  request: IncomingMessage,
+  response: ServerResponse,
+  report: NonNullable<ApiGatewayOptions['onResponse']>,
+): void {
+  const started = performance.now();
+  const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+  response.once('close', () => {
+    report({
+      method: request.method ?? 'GET',
+      path,
+      status: response.statusCode,
+      durationMs: performance.now() - started,
+    });
+  });
 }
 
 /** requestContext.identity of an unauthenticated call (no IAM, Cognito or API key): only the caller's address and agent. */

@@ -22,3 +22,21 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
     });
   });
 }
+
+/**
+ * Whether `port` on `host` is taken: true when listening on it fails with EADDRINUSE (or EACCES, a port
+ * this user may not bind). Any other failure is thrown. The port is released again before this resolves.
+ */
+export function portTaken(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise<boolean>((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE' || err.code === 'EACCES') resolve(true);
+      else reject(err);
+    });
+    server.listen({ port, host, exclusive: true }, () => {
+      server.close((err) => (err ? reject(err) : resolve(false)));
+    });
+  });
+}

