@@ -22,8 +22,11 @@ export const DASHBOARD_GRANT_EVENTS: readonly AuditEvent[] = [
 export const DASHBOARD_SECURITY_EVENTS: readonly AuditEvent[] = ['refresh_token_reuse_detected', 'lockout_started'];
 
 const PERIOD = Duration.minutes(5);
-const WIDTH = 12;
-const HEIGHT = 6;
+
+/** Two graphs side by side per row. */
+function graph(title: string, left: IMetric[]): GraphWidget {
+  return new GraphWidget({ title, left, width: 12, height: 6 });
+}
 
 /**
  * One CloudWatch dashboard for the service: grants and their failures, refresh-token reuse and lockouts
@@ -53,58 +56,28 @@ export class ServiceDashboard extends Construct {
       defaultInterval: Duration.hours(3),
       widgets: [
         [
-          new GraphWidget({
-            title: 'Grants (5 minutes)',
-            left: DASHBOARD_GRANT_EVENTS.map(event),
-            width: WIDTH,
-            height: HEIGHT,
-          }),
-          new GraphWidget({
-            title: 'Refresh-token reuse and lockouts (5 minutes)',
-            left: DASHBOARD_SECURITY_EVENTS.map(event),
-            width: WIDTH,
-            height: HEIGHT,
-          }),
+          graph('Grants (5 minutes)', DASHBOARD_GRANT_EVENTS.map(event)),
+          graph('Refresh-token reuse and lockouts (5 minutes)', DASHBOARD_SECURITY_EVENTS.map(event)),
         ],
         [
-          new GraphWidget({
-            title: 'Token function duration',
-            left: [
-              fn.metricDuration({ statistic: 'p50', period: PERIOD, label: 'p50' }),
-              fn.metricDuration({ statistic: 'p99', period: PERIOD, label: 'p99' }),
-            ],
-            width: WIDTH,
-            height: HEIGHT,
-          }),
-          new GraphWidget({
-            title: 'Token function errors and throttles (5 minutes)',
-            left: [
-              fn.metricErrors({ statistic: 'Sum', period: PERIOD, label: 'Errors' }),
-              fn.metricThrottles({ statistic: 'Sum', period: PERIOD, label: 'Throttles' }),
-            ],
-            width: WIDTH,
-            height: HEIGHT,
-          }),
+          graph('Token function duration', [
+            fn.metricDuration({ statistic: 'p50', period: PERIOD, label: 'p50' }),
+            fn.metricDuration({ statistic: 'p99', period: PERIOD, label: 'p99' }),
+          ]),
+          graph('Token function errors and throttles (5 minutes)', [
+            fn.metricErrors({ statistic: 'Sum', period: PERIOD, label: 'Errors' }),
+            fn.metricThrottles({ statistic: 'Sum', period: PERIOD, label: 'Throttles' }),
+          ]),
         ],
         [
-          new GraphWidget({
-            title: 'API 4xx and 5xx responses (5 minutes)',
-            left: [
-              stage.metricClientError({ statistic: 'Sum', period: PERIOD, label: '4xx' }),
-              stage.metricServerError({ statistic: 'Sum', period: PERIOD, label: '5xx' }),
-            ],
-            width: WIDTH,
-            height: HEIGHT,
-          }),
-          new GraphWidget({
-            title: 'API latency',
-            left: [
-              stage.metricLatency({ statistic: 'p50', period: PERIOD, label: 'p50' }),
-              stage.metricLatency({ statistic: 'p99', period: PERIOD, label: 'p99' }),
-            ],
-            width: WIDTH,
-            height: HEIGHT,
-          }),
+          graph('API 4xx and 5xx responses (5 minutes)', [
+            stage.metricClientError({ statistic: 'Sum', period: PERIOD, label: '4xx' }),
+            stage.metricServerError({ statistic: 'Sum', period: PERIOD, label: '5xx' }),
+          ]),
+          graph('API latency', [
+            stage.metricLatency({ statistic: 'p50', period: PERIOD, label: 'p50' }),
+            stage.metricLatency({ statistic: 'p99', period: PERIOD, label: 'p99' }),
+          ]),
         ],
       ],
     });

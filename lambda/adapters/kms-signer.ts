@@ -234,8 +234,7 @@ export class KmsJwtSigner implements JwtSigner {
     if ('refusal' in read) return { reason: 'kms_refused', error: read.refusal };
     const { answer } = read;
     if (answer.KeyId !== record.keyArn) return { reason: 'key_arn_mismatch' };
-    if (answer.KeySpec !== 'RSA_2048' || answer.KeyUsage !== 'SIGN_VERIFY' || answer.PublicKey === undefined)
-      return { reason: 'not_a_signing_key' };
+    if (!isSigningKeyAnswer(answer) || answer.PublicKey === undefined) return { reason: 'not_a_signing_key' };
     let jwk: PublicJwk;
     try {
       jwk = rsaPublicJwk(answer.PublicKey);
@@ -319,7 +318,7 @@ export class KmsJwtSigner implements JwtSigner {
     const record = signingKeyRecord(response, 0, 0);
     // The same answer vouches for the first key's registry record, once the registry is in use.
     if (!this.publicKeys.has(record.keyArn)) this.publicKeys.set(record.keyArn, Promise.resolve({ answer: response }));
-    if (response.KeySpec !== 'RSA_2048' || response.KeyUsage !== 'SIGN_VERIFY') {
+    if (!isSigningKeyAnswer(response)) {
       throw new Error(
         `the signing key must be an RSA_2048 SIGN_VERIFY key, not ${response.KeySpec} ${response.KeyUsage}`,
       );
@@ -381,6 +380,11 @@ function withWithdrawnRevoked(view: KeyView, now: number): readonly SigningKeyRe
     keys = keys.map((record) => updates.find((update) => update.kid === record.kid) ?? record);
   }
   return keys;
+}
+
+/** Whether a GetPublicKey answer is of the kind of key the service signs with. */
+function isSigningKeyAnswer(answer: GetPublicKeyCommandOutput): boolean {
+  return answer.KeySpec === 'RSA_2048' && answer.KeyUsage === 'SIGN_VERIFY';
 }
 
 /** A key registry record for the key a GetPublicKey answer describes (its kid is the RFC 7638 thumbprint). */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
+import { DEFAULTS } from '../../contract/settings';
 
 /**
  * Brute-force protection for the password grant, as three independent counters:
@@ -17,11 +18,12 @@ export interface LockoutPolicy {
   readonly ipFailuresPerDay: number;
 }
 
+/** The limits' defaults are the shared settings' (contract/settings.ts); the backoff's cap is fixed. */
 export const DEFAULT_LOCKOUT_POLICY: LockoutPolicy = {
-  pairThreshold: 5,
+  pairThreshold: DEFAULTS.lockoutPairThreshold,
   pairMaxDelaySeconds: 15 * 60,
-  userFailuresPerHour: 100,
-  ipFailuresPerDay: 100,
+  userFailuresPerHour: DEFAULTS.lockoutUserFailuresPerHour,
+  ipFailuresPerDay: DEFAULTS.lockoutIpFailuresPerDay,
 };
 
 /** The counters that concern one attempt, as read before it (expired counters read as zero). */

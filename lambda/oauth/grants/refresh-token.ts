@@ -192,9 +192,8 @@ async function afterConflict(
     });
   }
   const verdict = judge(family, presented.hash, request.graceSeconds, request.now);
+  // The access token is signed already: a retry uses it; anything else is settled without a second rotation.
   if (verdict.kind === 'retry') return retried(request, presented, family, accessToken);
-  if (verdict.kind === 'rotate')
-    throw invalid(request, { userId: family.userId, familyId: family.familyId, reason: 'conflict' });
   return settle(request, presented, family, verdict, false);
 }
 
