@@ -6,16 +6,19 @@
  * `{"__type": ..., "message": ...}`), so the unmodified `@aws-sdk/client-kms` works against it
  * with `endpoint: emulator.endpoint` and any region and static credentials.
  *
- * Scope: asymmetric signing keys only (RSA_2048, ECC_NIST_P256 with KeyUsage SIGN_VERIFY) and the
- * operations in OPERATIONS (kms/operations.ts). Private keys never leave the emulator except in
- * its own state file (when `stateDir` is given); neither keys nor message contents are ever logged.
+ * Scope: asymmetric signing keys (RSA_2048, ECC_NIST_P256 with KeyUsage SIGN_VERIFY), symmetric
+ * encryption keys (SYMMETRIC_DEFAULT with KeyUsage ENCRYPT_DECRYPT: Encrypt, Decrypt, ReEncrypt,
+ * GenerateDataKey[WithoutPlaintext], in the emulator's own authenticated ciphertext format, see
+ * kms/ciphertext.ts) and the operations in OPERATIONS (kms/operations.ts). Key material never leaves
+ * the emulator except in its own state file (when `stateDir` is given); neither keys nor message,
+ * plaintext or data-key contents are ever logged.
  *
  * Test-only control endpoint (not part of KMS): `POST /_emulator/faults` with a KmsFault as JSON
  * adds a fault, `DELETE /_emulator/faults` clears them, `GET /_emulator/faults` lists them.
  *
  * This file is the public entry; the implementation lives in ./kms/: protocol (HTTP, dispatch,
  * responses), operations, key-store (keys, aliases, tags, persistence), faults, params, errors,
- * vocabulary, and signing/p256 (signature math).
+ * vocabulary, signing/p256 (signature math) and ciphertext (the symmetric ciphertext blob).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';

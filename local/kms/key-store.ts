@@ -2,7 +2,7 @@
  * Keys, aliases and tags: their in-memory records, their persistence to the state file (when a
  * state directory is given), and key lookup by key ID, key ARN, alias name or alias ARN.
  */
-import { createPrivateKey, createPublicKey, type KeyObject, randomUUID } from 'node:crypto';
+import { createPrivateKey, createPublicKey, createSecretKey, type KeyObject, randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KmsError, notFound } from './errors';
@@ -14,10 +14,13 @@ import {
   KEY_SPECS,
   type KeySpec,
   type KeyState,
+  type KeyUsage,
   partitionOf,
+  SYMMETRIC_KEY_BYTES,
 } from './vocabulary';
 
-export interface KeyRecord {
+/** What describes a key apart from its usage and material, as CreateKey and the state file give it. */
+export interface KeyAttributes {
   readonly keyId: string;
   readonly keySpec: KeySpec;
   readonly description: string;
@@ -30,8 +33,36 @@ export interface KeyRecord {
   readonly tags: Map<string, string>;
   /** The key policy CreateKey was given, as given; undefined: KMS's default key policy. */
   readonly policy?: string;
+}
+
+/** An asymmetric SIGN_VERIFY key: RSA_2048 or ECC_NIST_P256. */
+export interface SigningKey extends KeyAttributes {
+  readonly keyUsage: 'SIGN_VERIFY';
   readonly privateKey: KeyObject;
   readonly publicKey: KeyObject;
+}
+
+/** A SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key: 256 bits of AES key material. */
+export interface EncryptionKey extends KeyAttributes {
+  readonly keyUsage: 'ENCRYPT_DECRYPT';
+  readonly secretKey: KeyObject;
+}
+
+export type KeyRecord = SigningKey | EncryptionKey;
+
+/**
+ * A key record from its attributes and its key material: a private key for a SIGN_VERIFY key, a
+ * secret key for an ENCRYPT_DECRYPT one.
+ */
+export function keyRecord(attributes: KeyAttributes, usage: KeyUsage, material: KeyObject): KeyRecord {
+  if (usage === 'ENCRYPT_DECRYPT') {
+    if (material.type !== 'secret' || material.symmetricKeySize !== SYMMETRIC_KEY_BYTES) {
+      throw new Error(`key ${attributes.keyId} needs ${SYMMETRIC_KEY_BYTES} bytes of symmetric key material`);
+    }
+    return { ...attributes, keyUsage: usage, secretKey: material };
+  }
+  if (material.type !== 'private') throw new Error(`key ${attributes.keyId} needs a private key`);
+  return { ...attributes, keyUsage: usage, privateKey: material, publicKey: createPublicKey(material) };
 }
 
 export interface AliasRecord {
@@ -51,7 +82,12 @@ interface PersistedKey {
   pendingWindowInDays?: number;
   tags: Tag[];
   policy?: string;
-  privateKeyPem: string;
+  /** Absent in state files written before symmetric keys: those hold SIGN_VERIFY keys only. */
+  keyUsage?: KeyUsage;
+  /** The private key of a SIGN_VERIFY key, PKCS#8 PEM. */
+  privateKeyPem?: string;
+  /** The key material of an ENCRYPT_DECRYPT key, base64. */
+  secretKey?: string;
 }
 
 interface PersistedState {
@@ -113,7 +149,7 @@ export class KeyStore {
 
   /**
    * Finds a key the way KMS does: key ID or key ARN always; alias name or alias ARN only for
-   * operations that accept them (DescribeKey, GetPublicKey, Sign, Verify).
+   * operations that accept them (DescribeKey, GetPublicKey, Sign, Verify and the encryption operations).
    */
   resolveKey(identifier: string, { allowAlias }: { allowAlias: boolean }): KeyRecord {
     const arn = ARN_PATTERN.exec(identifier);
@@ -178,7 +214,10 @@ export class KeyStore {
         pendingWindowInDays: key.pendingWindowInDays,
         tags: tagList(key),
         policy: key.policy,
-        privateKeyPem: key.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+        keyUsage: key.keyUsage,
+        ...(key.keyUsage === 'SIGN_VERIFY'
+          ? { privateKeyPem: key.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() }
+          : { secretKey: key.secretKey.export().toString('base64') }),
       })),
       aliases: [...this.aliases.values()].map((alias) => ({ ...alias })),
     };
@@ -197,15 +236,17 @@ export class KeyStore {
       if (state.version !== 1 || !Array.isArray(state.keys) || !Array.isArray(state.aliases)) {
         throw new Error('unknown format');
       }
-      for (const { privateKeyPem, tags, ...saved } of state.keys) {
+      for (const { privateKeyPem, secretKey, keyUsage = 'SIGN_VERIFY', tags, ...saved } of state.keys) {
         if (!isImplementedKeySpec(saved.keySpec)) throw new Error(`unsupported key spec in key ${saved.keyId}`);
-        const privateKey = createPrivateKey(privateKeyPem);
-        this.keys.set(saved.keyId, {
-          ...saved,
-          tags: new Map(tags.map((tag) => [tag.TagKey, tag.TagValue])),
-          privateKey,
-          publicKey: createPublicKey(privateKey),
-        });
+        if (KEY_SPECS[saved.keySpec].usage !== keyUsage) {
+          throw new Error(`key usage ${keyUsage} does not fit key spec ${saved.keySpec} in key ${saved.keyId}`);
+        }
+        const material =
+          keyUsage === 'SIGN_VERIFY'
+            ? createPrivateKey(privateKeyPem ?? '')
+            : createSecretKey(Buffer.from(secretKey ?? '', 'base64'));
+        const attributes = { ...saved, tags: new Map(tags.map((tag) => [tag.TagKey, tag.TagValue])) };
+        this.keys.set(saved.keyId, keyRecord(attributes, keyUsage, material));
       }
       for (const alias of state.aliases) this.aliases.set(alias.aliasName, { ...alias });
     } catch (err) {
@@ -238,7 +279,7 @@ export function keySpecOf(key: KeyRecord) {
   return KEY_SPECS[key.keySpec];
 }
 
-/** Sign, Verify and GetPublicKey need an enabled key. */
+/** Sign, Verify, GetPublicKey and the encryption operations need an enabled key. */
 export function assertEnabled(store: KeyStore, key: KeyRecord): void {
   if (key.keyState === 'Disabled') throw new KmsError('DisabledException', `${store.keyArn(key.keyId)} is disabled.`);
   assertNotPendingDeletion(store, key);

@@ -1,6 +1,6 @@
 /** ECDSA on NIST P-256 over a precomputed digest (node:crypto always hashes, so this is BigInt math). */
 import { randomBytes } from 'node:crypto';
-import type { KeyRecord } from './key-store';
+import type { SigningKey } from './key-store';
 
 export interface JacobianPoint {
   readonly x: bigint;
@@ -86,11 +86,11 @@ function affineX(point: JacobianPoint): bigint {
 const toBigInt = (bytes: Uint8Array) => (bytes.length === 0 ? 0n : BigInt(`0x${Buffer.from(bytes).toString('hex')}`));
 const fromBase64Url = (value: string | undefined) => toBigInt(Buffer.from(value ?? '', 'base64url'));
 
-export function ecPrivateScalar(key: KeyRecord): bigint {
+export function ecPrivateScalar(key: SigningKey): bigint {
   return fromBase64Url(key.privateKey.export({ format: 'jwk' }).d);
 }
 
-export function ecPublicPoint(key: KeyRecord): JacobianPoint {
+export function ecPublicPoint(key: SigningKey): JacobianPoint {
   const jwk = key.publicKey.export({ format: 'jwk' });
   return { x: fromBase64Url(jwk.x), y: fromBase64Url(jwk.y), z: 1n };
 }

@@ -59,9 +59,13 @@ export class Params {
   }
 
   /** A base64 blob; its value is never echoed in errors (it may be sensitive). */
-  blob(field: string, { min = 1, max = Infinity }: { min?: number; max?: number } = {}): Buffer {
+  blob(field: string, constraints?: { min?: number; max?: number }): Buffer {
+    return this.optionalBlob(field, constraints) ?? this.missing(field);
+  }
+
+  optionalBlob(field: string, { min = 1, max = Infinity }: { min?: number; max?: number } = {}): Buffer | undefined {
     const value = this.value(field);
-    if (value === undefined) return this.missing(field);
+    if (value === undefined) return undefined;
     if (typeof value !== 'string' || !BASE64_PATTERN.test(value)) {
       throw serializationError(`'${field}' must be a base64-encoded string.`);
     }
@@ -87,6 +91,19 @@ export class Params {
     if (value === undefined) return undefined;
     if (typeof value !== 'boolean') throw serializationError(`'${field}' must be a boolean.`);
     return value;
+  }
+
+  /** A map of strings to strings, such as an EncryptionContext; empty when absent. */
+  stringMap(field: string): Record<string, string> {
+    const value = this.value(field);
+    if (value === undefined) return {};
+    if (!isPlainObject(value)) throw serializationError(`'${field}' must be a map of strings.`);
+    const entries = Object.entries(value);
+    if (entries.some(([, entry]) => typeof entry !== 'string')) {
+      throw serializationError(`'${field}' values must be strings.`);
+    }
+    // fromEntries defines own properties, so even a key named __proto__ stays a pair.
+    return Object.fromEntries(entries) as Record<string, string>;
   }
 
   optionalTags(field: string): Tag[] | undefined {

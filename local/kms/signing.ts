@@ -10,7 +10,7 @@ import {
   randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
-import type { KeyRecord } from './key-store';
+import type { SigningKey } from './key-store';
 import { ecdsaSign, ecdsaVerify, ecPrivateScalar, ecPublicPoint } from './p256';
 import type { HashName, SigningAlgorithm } from './vocabulary';
 
@@ -21,7 +21,7 @@ const DIGEST_INFO_PREFIX: Record<HashName, Buffer> = {
   sha512: Buffer.from('3051300d060960864801650304020305000440', 'hex'),
 };
 
-export function signDigest(key: KeyRecord, algorithm: SigningAlgorithm, digest: Buffer): Buffer {
+export function signDigest(key: SigningKey, algorithm: SigningAlgorithm, digest: Buffer): Buffer {
   switch (algorithm.scheme) {
     case 'pkcs1':
       return privateEncrypt(
@@ -38,7 +38,7 @@ export function signDigest(key: KeyRecord, algorithm: SigningAlgorithm, digest: 
   }
 }
 
-export function verifyDigest(key: KeyRecord, algorithm: SigningAlgorithm, digest: Buffer, signature: Buffer): boolean {
+export function verifyDigest(key: SigningKey, algorithm: SigningAlgorithm, digest: Buffer, signature: Buffer): boolean {
   switch (algorithm.scheme) {
     case 'pkcs1': {
       const recovered = rsaPublicOperation(key, signature, cryptoConstants.RSA_PKCS1_PADDING);
@@ -54,12 +54,12 @@ export function verifyDigest(key: KeyRecord, algorithm: SigningAlgorithm, digest
   }
 }
 
-function rsaModulusBits(key: KeyRecord): number {
+function rsaModulusBits(key: SigningKey): number {
   return key.privateKey.asymmetricKeyDetails?.modulusLength ?? 2048;
 }
 
 /** RSA public-key operation on a signature, or undefined when it is not even well formed. */
-function rsaPublicOperation(key: KeyRecord, signature: Buffer, padding: number): Buffer | undefined {
+function rsaPublicOperation(key: SigningKey, signature: Buffer, padding: number): Buffer | undefined {
   if (signature.length !== Math.ceil(rsaModulusBits(key) / 8)) return undefined;
   try {
     return publicDecrypt({ key: key.publicKey, padding }, signature);

@@ -1,5 +1,5 @@
 /** KMS vocabulary: the enum values real KMS accepts, the key specs implemented here, and limits. */
-import { generateKeyPair } from 'node:crypto';
+import { createSecretKey, generateKeyPair, type KeyObject, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 
 /** Every KeySpec real KMS knows: a valid but unimplemented one is "unsupported", not "invalid". */
@@ -40,6 +40,17 @@ export const ALL_SIGNING_ALGORITHMS = [
   'ED25519_PH_SHA_512',
 ] as const;
 export const MESSAGE_TYPES = ['RAW', 'DIGEST', 'EXTERNAL_MU'] as const;
+export const ALL_ENCRYPTION_ALGORITHMS = [
+  'SYMMETRIC_DEFAULT',
+  'RSAES_OAEP_SHA_1',
+  'RSAES_OAEP_SHA_256',
+  'SM2PKE',
+] as const;
+export const DATA_KEY_SPECS = { AES_256: 32, AES_128: 16 } as const;
+export type DataKeySpec = keyof typeof DATA_KEY_SPECS;
+
+/** The key usages implemented here: asymmetric keys sign, symmetric keys encrypt. */
+export type KeyUsage = 'SIGN_VERIFY' | 'ENCRYPT_DECRYPT';
 
 export type HashName = 'sha256' | 'sha384' | 'sha512';
 
@@ -66,22 +77,49 @@ const RSA_SIGNING_ALGORITHMS = [
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
+/** What one implemented key spec is: what real KMS allows it, what the emulator does with it, and its key material. */
+export interface KeySpecDefinition {
+  /** Every KeyUsage real KMS accepts for the spec. */
+  readonly validUsages: readonly (typeof ALL_KEY_USAGES)[number][];
+  /** The one usage the emulator implements for it. */
+  readonly usage: KeyUsage;
+  readonly signingAlgorithms: readonly SigningAlgorithm[];
+  readonly encryptionAlgorithms: readonly (typeof ALL_ENCRYPTION_ALGORITHMS)[number][];
+  /** A private key (asymmetric specs) or a secret key (SYMMETRIC_DEFAULT). */
+  readonly generate: () => Promise<KeyObject>;
+}
+
+export type KeySpec = 'RSA_2048' | 'ECC_NIST_P256' | 'SYMMETRIC_DEFAULT';
+
+export const SYMMETRIC_KEY_BYTES = 32;
+
 /** The key specs this emulator implements, and what real KMS allows for each. */
-export const KEY_SPECS = {
+export const KEY_SPECS: Readonly<Record<KeySpec, KeySpecDefinition>> = {
   RSA_2048: {
     validUsages: ['ENCRYPT_DECRYPT', 'SIGN_VERIFY'],
+    usage: 'SIGN_VERIFY',
     signingAlgorithms: RSA_SIGNING_ALGORITHMS,
+    encryptionAlgorithms: [],
     generate: async () =>
       (await generateKeyPairAsync('rsa', { modulusLength: 2048, publicExponent: 0x10001 })).privateKey,
   },
   ECC_NIST_P256: {
     validUsages: ['SIGN_VERIFY', 'KEY_AGREEMENT'],
+    usage: 'SIGN_VERIFY',
     signingAlgorithms: [signingAlgorithm('ECDSA_SHA_256', 'ecdsa', 256)],
+    encryptionAlgorithms: [],
     generate: async () => (await generateKeyPairAsync('ec', { namedCurve: 'prime256v1' })).privateKey,
   },
-} as const;
+  // KMS's symmetric keys are 256-bit AES-GCM keys; here too (the ciphertext format is the emulator's own).
+  SYMMETRIC_DEFAULT: {
+    validUsages: ['ENCRYPT_DECRYPT'],
+    usage: 'ENCRYPT_DECRYPT',
+    signingAlgorithms: [],
+    encryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
+    generate: async () => createSecretKey(randomBytes(SYMMETRIC_KEY_BYTES)),
+  },
+};
 
-export type KeySpec = keyof typeof KEY_SPECS;
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
 
 export const isImplementedKeySpec = (spec: string): spec is KeySpec => Object.hasOwn(KEY_SPECS, spec);
@@ -92,6 +130,12 @@ const ALIAS_NAME_PATTERN = /^[a-zA-Z0-9:/_-]+$/;
 export const KEY_ID_LENGTH = { min: 1, max: 2048 };
 export const ALIAS_NAME_LENGTH = { min: 1, max: 256, pattern: ALIAS_NAME_PATTERN };
 export const MAX_MESSAGE_BYTES = 4096;
+/** Encrypt's Plaintext, like Sign's Message: 1 to 4096 bytes (PlaintextType). */
+export const MAX_PLAINTEXT_BYTES = 4096;
+/** CiphertextType: 1 to 6144 bytes. */
+export const MAX_CIPHERTEXT_BYTES = 6144;
+/** GenerateDataKey's NumberOfBytes (NumberOfBytesType). */
+export const DATA_KEY_BYTES = { min: 1, max: 1024 };
 export const MAX_TAGS_PER_KEY = 50;
 
 export function partitionOf(region: string): string {

@@ -244,8 +244,11 @@ describe('KMS emulator', () => {
         'UnsupportedOperationException',
       );
       expect(err.message).toContain('RSA_3072');
-      // No KeySpec means SYMMETRIC_DEFAULT, which the emulator does not implement.
-      await expectKmsError(kms.send(new CreateKeyCommand({})), 'UnsupportedOperationException');
+      // HMAC keys exist in KMS, but not here.
+      await expectKmsError(
+        kms.send(new CreateKeyCommand({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' })),
+        'UnsupportedOperationException',
+      );
       // RSA may encrypt in KMS, but not here.
       await expectKmsError(
         kms.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' })),
@@ -1075,7 +1078,7 @@ describe('KMS emulator', () => {
           400,
           'ValidationException',
         ],
-        ['TrentService.Encrypt', '{}', 400, 'UnsupportedOperationException'],
+        ['TrentService.GenerateMac', '{}', 400, 'UnsupportedOperationException'],
         ['TrentService.toString', '{}', 400, 'UnsupportedOperationException'],
         ['Foo_20141101.Sign', '{}', 400, 'UnknownOperationException'],
         [undefined, '{}', 400, 'UnknownOperationException'],
