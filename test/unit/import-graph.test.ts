@@ -78,9 +78,10 @@ describe('import graph', () => {
     expect(sdkImports(reached)).toEqual([]);
   });
 
-  it('keeps the protocol core and the account services pure: they reach no AWS SDK module, the adapters do', () => {
-    const roots = files.filter((file) => /^lambda\/(oauth|accounts)\//.test(file.path)).map((file) => file.path);
+  it('keeps the protocol core, the account services and the second factor pure: they reach no AWS SDK module, the adapters do', () => {
+    const roots = files.filter((file) => /^lambda\/(oauth|accounts|mfa)\//.test(file.path)).map((file) => file.path);
     expect(roots.some((path) => path.startsWith('lambda/accounts/'))).toBe(true);
+    expect(roots.some((path) => path.startsWith('lambda/mfa/'))).toBe(true);
     const reached = reachable(roots);
     expect([...reached].filter((path) => path.startsWith('lambda/adapters/'))).toEqual([]);
     expect(sdkImports(reached)).toEqual([]);
