@@ -7,6 +7,7 @@ export {
   parseScryptParams,
   validateScryptParams,
 } from '../../contract/scrypt-params';
+export { hashProblem } from './formats';
 export { scryptPasswordHasher } from './hasher';
 export { PasswordHashFormatError } from './phc';
 export {
