@@ -4,6 +4,7 @@
  */
 import { cpus, totalmem } from 'node:os';
 import { coldStartBench } from './cold-start.bench';
+import { importBench } from './import.bench';
 import { type Bench, type BenchResult, renderTable, saveResults } from './lib';
 import { loadBench } from './load.bench';
 import { refreshModelBench } from './refresh-storage.bench';
@@ -22,6 +23,7 @@ const BENCHES: readonly Bench[] = [
   refreshModelBench,
   loadBench,
   soakBench,
+  importBench,
 ];
 
 async function main(): Promise<void> {

@@ -4,6 +4,7 @@ import {
   DEFAULT_AUDIENCE,
   ISSUER,
   KEY_CACHE_SECONDS,
+  LEGACY_VERIFIER_FUNCTION_ARN,
   LOCKOUT_IP_FAILURES_PER_DAY,
   LOCKOUT_PAIR_THRESHOLD,
   LOCKOUT_USER_FAILURES_PER_HOUR,
@@ -12,6 +13,7 @@ import {
   REFRESH_TOKEN_IDLE_TTL,
   SCOPES_SUPPORTED,
   SCRYPT,
+  TRUSTED_PROXY_HOPS,
 } from './settings';
 import type { TableNames } from './tables';
 
@@ -31,6 +33,11 @@ export interface ProtocolSettings {
   readonly refreshTokenGraceSeconds: number;
   /** Advertised in the metadata document; clients and users carry their own allowed scopes. */
   readonly scopesSupported: readonly string[];
+  /**
+   * Proxies in front of API Gateway that append to X-Forwarded-For (contract/settings.ts TRUSTED_PROXY_HOPS);
+   * absent: 0, API Gateway's sourceIp is the client's address.
+   */
+  readonly trustedProxyHops?: number;
 }
 
 /**
@@ -50,8 +57,15 @@ export interface ServiceConfig extends ProtocolSettings {
   readonly tables: TableNames;
   /** KMS key id, ARN or alias of the first signing key, used while the key registry is empty. */
   readonly signingKeyId: string;
+  /**
+   * The KMS symmetric key that TOTP secrets are encrypted with (key id, ARN or alias): the token function
+   * decrypts an enrolled user's secret with it. Absent: no user can be enrolled, and none is.
+   */
+  readonly mfaKeyId?: string;
   /** How long the functions reuse what they read from the key registry (at most 60 s in production). */
   readonly keyCacheSeconds: number;
+  /** The legacy verifier of lazy migration (contract/settings.ts LEGACY_VERIFIER_FUNCTION_ARN); absent: none. */
+  readonly legacyVerifierFunctionArn?: string;
   readonly region?: string;
   /** Local emulators only. */
   readonly dynamodbEndpoint?: string;
@@ -72,12 +86,15 @@ export const ENV = {
   lockoutUserFailuresPerHour: LOCKOUT_USER_FAILURES_PER_HOUR.env,
   lockoutIpFailuresPerDay: LOCKOUT_IP_FAILURES_PER_DAY.env,
   keyCacheSeconds: KEY_CACHE_SECONDS.env,
+  trustedProxyHops: TRUSTED_PROXY_HOPS.env,
   clientsTable: 'CLIENTS_TABLE',
   usersTable: 'USERS_TABLE',
   refreshTokensTable: 'REFRESH_TOKENS_TABLE',
   loginAttemptsTable: 'LOGIN_ATTEMPTS_TABLE',
   signingKeysTable: 'SIGNING_KEYS_TABLE',
+  mfaChallengesTable: 'MFA_CHALLENGES_TABLE',
   signingKeyId: 'SIGNING_KEY_ID',
+  mfaKeyId: 'MFA_KEY_ID',
   dynamodbEndpoint: 'DYNAMODB_ENDPOINT',
   kmsEndpoint: 'KMS_ENDPOINT',
 } as const;
@@ -101,9 +118,16 @@ export function configToEnv(config: Omit<ServiceConfig, 'region'>): Record<strin
     [ENV.refreshTokensTable]: config.tables.refreshTokens,
     [ENV.loginAttemptsTable]: config.tables.loginAttempts,
     [ENV.signingKeysTable]: config.tables.signingKeys,
+    [ENV.mfaChallengesTable]: config.tables.mfaChallenges,
     [ENV.keyCacheSeconds]: KEY_CACHE_SECONDS.format(config.keyCacheSeconds),
     [ENV.signingKeyId]: config.signingKeyId,
   };
+  // Only with lazy migration: a function without the variable asks no verifier.
+  if (config.legacyVerifierFunctionArn !== undefined)
+    env[LEGACY_VERIFIER_FUNCTION_ARN.env] = LEGACY_VERIFIER_FUNCTION_ARN.format(config.legacyVerifierFunctionArn);
+  if (config.trustedProxyHops !== undefined)
+    env[ENV.trustedProxyHops] = TRUSTED_PROXY_HOPS.format(config.trustedProxyHops);
+  if (config.mfaKeyId !== undefined) env[ENV.mfaKeyId] = config.mfaKeyId;
   if (config.dynamodbEndpoint !== undefined) env[ENV.dynamodbEndpoint] = config.dynamodbEndpoint;
   if (config.kmsEndpoint !== undefined) env[ENV.kmsEndpoint] = config.kmsEndpoint;
   return env;

@@ -205,6 +205,47 @@ export const LOCKOUT_IP_FAILURES_PER_DAY: Setting<number> = {
   ...wholeNumber(1, 1_000_000),
 };
 
+/** How long the token function waits for the legacy verifier before it answers 503 (no retry within it). */
+export const LEGACY_VERIFIER_TIMEOUT_SECONDS = 5;
+
+/** A Lambda function's ARN, unqualified or with a version or alias: exactly what the token function may invoke. */
+const LAMBDA_FUNCTION_ARN =
+  /^arn:aws[a-z-]*:lambda:[a-z]{2}(-[a-z]+)+-\d:\d{12}:function:[A-Za-z0-9_-]{1,64}(:(\$LATEST|[A-Za-z0-9_-]{1,128}))?$/;
+
+/**
+ * Lazy migration: the function that verifies the password of a username unknown here (an LDAP bind, an
+ * old API), `{"username","password","clientId"}` → `{"verified":true,"sub"?,"scopes"?}` | `{"verified":false}`.
+ * A verified user is created here and never asked about again. Absent: no migration, unknown is unknown.
+ */
+export const LEGACY_VERIFIER_FUNCTION_ARN: Setting<string> = {
+  key: 'legacyVerifierFunctionArn',
+  env: 'LEGACY_VERIFIER_FUNCTION_ARN',
+  summary: `Lambda function that verifies the passwords of users not migrated yet (lazy migration; ${LEGACY_VERIFIER_TIMEOUT_SECONDS} s timeout, then 503); the token function may invoke it and nothing else`,
+  shownDefault: 'none (no migration)',
+  parse: text,
+  format: (value) => value,
+  check: (value, name) =>
+    LAMBDA_FUNCTION_ARN.test(value)
+      ? undefined
+      : `${name} must be a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>[:<version or alias>]), got "${value}"`,
+};
+
+/**
+ * How many proxies in front of API Gateway (CloudFront, a load balancer) append the address they were
+ * called from to X-Forwarded-For. With N > 0 the token function counts the address the farthest of them
+ * saw (lambda/handlers/apigw.ts clientAddress) in the lockout counters instead of API Gateway's sourceIp,
+ * which is then the nearest proxy's. A value above the real count lets a client choose its address, and
+ * any value above 0 does so when the API can also be called without the proxies.
+ */
+export const TRUSTED_PROXY_HOPS: Setting<number> = {
+  key: 'trustedProxyHops',
+  env: 'TRUSTED_PROXY_HOPS',
+  summary:
+    'proxies in front of API Gateway that append to X-Forwarded-For, whose client address the lockout counts (CloudFront: 1, an ALB in front: 1, none: 0); too high a value, or an API reachable without them, lets clients choose their address (0 to 5)',
+  shownDefault: '0',
+  ...wholeNumber(0, 5),
+};
+
 /** Functions only: the stack always uses the default. */
 export const KEY_CACHE_SECONDS: Setting<number> = {
   key: 'keyCacheSeconds',
@@ -224,6 +265,7 @@ export const DEFAULTS = {
   lockoutPairThreshold: 5,
   lockoutUserFailuresPerHour: 100,
   lockoutIpFailuresPerDay: 100,
+  trustedProxyHops: 0,
   keyCacheSeconds: 60,
 } as const;
 
@@ -239,7 +281,9 @@ export const SHARED_SETTINGS: readonly Setting<unknown>[] = [
   LOCKOUT_PAIR_THRESHOLD,
   LOCKOUT_USER_FAILURES_PER_HOUR,
   LOCKOUT_IP_FAILURES_PER_DAY,
+  TRUSTED_PROXY_HOPS,
   SCOPES_SUPPORTED,
+  LEGACY_VERIFIER_FUNCTION_ARN,
   KEY_CACHE_SECONDS,
 ] as readonly Setting<unknown>[];
 

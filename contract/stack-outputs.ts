@@ -7,6 +7,10 @@ export const USERS_TABLE_NAME_OUTPUT = 'UsersTableName';
 export const REFRESH_TOKENS_TABLE_NAME_OUTPUT = 'RefreshTokensTableName';
 export const LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT = 'LoginAttemptsTableName';
 export const SIGNING_KEYS_TABLE_NAME_OUTPUT = 'SigningKeysTableName';
+/** Pending second factors; the CLI never touches them. Optional: stacks from before MFA lack it. */
+export const MFA_CHALLENGES_TABLE_NAME_OUTPUT = 'MfaChallengesTableName';
+/** The KMS key that encrypts TOTP secrets (`users mfa enroll`). Optional: stacks from before MFA lack it. */
+export const MFA_KEY_ID_OUTPUT = 'MfaKeyId';
 /** Access-token lifetime in seconds; decides how long a retired key stays published. Optional: 900. */
 export const ACCESS_TOKEN_TTL_OUTPUT = 'AccessTokenTtlSeconds';
 export const SIGNING_KEY_ALIAS_OUTPUT = 'SigningKeyAlias';

@@ -4,7 +4,7 @@
  */
 export interface TableDefinition {
   /** Logical name; the physical name comes from configuration. */
-  readonly name: 'clients' | 'users' | 'refreshTokens' | 'loginAttempts' | 'signingKeys';
+  readonly name: 'clients' | 'users' | 'refreshTokens' | 'loginAttempts' | 'signingKeys' | 'mfaChallenges';
   readonly partitionKey: string;
   readonly sortKey?: string;
   /** Epoch-seconds attribute DynamoDB TTL deletes by (late: readers check it themselves). */
@@ -22,6 +22,21 @@ export interface TableDefinition {
 export const CLIENTS_TABLE: TableDefinition = { name: 'clients', partitionKey: 'clientId', retain: true };
 
 export const USERS_TABLE: TableDefinition = { name: 'users', partitionKey: 'username', retain: true };
+
+/**
+ * The second factor's attributes of a user item (top-level, so that IAM's dynamodb:Attributes can keep the
+ * token function to the last two and the enrollment date its commit conditions on).
+ */
+export const USER_MFA_ATTRIBUTES = {
+  /** Binary: KMS ciphertext of the TOTP secret, encryption context {userId}. */
+  secret: 'mfaSecret',
+  /** ISO 8601. */
+  enrolledAt: 'mfaEnrolledAt',
+  /** Number: the TOTP step of the last accepted code. */
+  lastStep: 'mfaLastStep',
+  /** String Set: the unused recovery codes' hashes (a set: two codes spent at once both go, by value). */
+  recoveryCodeHashes: 'recoveryCodeHashes',
+} as const;
 
 /**
  * The user id of a refresh-token family's item (lambda/adapters/refresh-token-store.ts). Not `userId`, so
@@ -59,12 +74,25 @@ export const LOGIN_ATTEMPTS_TABLE: TableDefinition = {
 /** The signing-key registry (lambda/tokens/key-registry.ts): losing it would unpublish every key. */
 export const SIGNING_KEYS_TABLE: TableDefinition = { name: 'signingKeys', partitionKey: 'kid', retain: true };
 
+/**
+ * Pending second factors (lambda/mfa/mfa-token.ts MfaChallenge), by the SHA-256 of their mfa_token: five
+ * minutes each. A table of their own: refreshTokens' byUser index would take an item with a userId for a
+ * legacy token, and loginAttempts' items mean something else.
+ */
+export const MFA_CHALLENGES_TABLE: TableDefinition = {
+  name: 'mfaChallenges',
+  partitionKey: 'tokenHash',
+  ttlAttribute: 'expiresAt',
+  retain: false,
+};
+
 export const TABLE_DEFINITIONS: readonly TableDefinition[] = [
   CLIENTS_TABLE,
   USERS_TABLE,
   REFRESH_TOKENS_TABLE,
   LOGIN_ATTEMPTS_TABLE,
   SIGNING_KEYS_TABLE,
+  MFA_CHALLENGES_TABLE,
 ];
 
 /** Physical table names, by logical name. */

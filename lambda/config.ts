@@ -5,6 +5,7 @@ import {
   DEFAULTS,
   ISSUER,
   KEY_CACHE_SECONDS,
+  LEGACY_VERIFIER_FUNCTION_ARN,
   LOCKOUT_IP_FAILURES_PER_DAY,
   LOCKOUT_PAIR_THRESHOLD,
   LOCKOUT_USER_FAILURES_PER_HOUR,
@@ -15,6 +16,7 @@ import {
   SCOPES_SUPPORTED,
   SCRYPT,
   type Setting,
+  TRUSTED_PROXY_HOPS,
 } from '../contract/settings';
 
 // The configuration's shape and its variables are shared with the stack (contract/config.ts).
@@ -89,9 +91,15 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
       refreshTokens: required(ENV.refreshTokensTable),
       loginAttempts: required(ENV.loginAttemptsTable),
       signingKeys: required(ENV.signingKeysTable),
+      mfaChallenges: required(ENV.mfaChallengesTable),
     },
     keyCacheSeconds: setting(KEY_CACHE_SECONDS, DEFAULTS.keyCacheSeconds),
+    // Absent unless set: 0, the caller's address is API Gateway's sourceIp (lambda/handlers/apigw.ts).
+    ...optional('trustedProxyHops', settingFromEnv(env, TRUSTED_PROXY_HOPS, problems)),
+    // Only when the stack names one (legacyVerifierFunctionArn): no migration otherwise.
+    ...optional('legacyVerifierFunctionArn', settingFromEnv(env, LEGACY_VERIFIER_FUNCTION_ARN, problems)),
     signingKeyId: required(ENV.signingKeyId),
+    ...optional('mfaKeyId', given(ENV.mfaKeyId)?.trim()),
     region: env.AWS_REGION,
     dynamodbEndpoint: env[ENV.dynamodbEndpoint] || undefined,
     kmsEndpoint: env[ENV.kmsEndpoint] || undefined,
@@ -99,4 +107,9 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
   problems.push(...lifetimeProblems(config, (spec) => spec.env));
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   return config;
+}
+
+/** `{ [key]: value }`, or nothing when the value is absent (an optional field stays absent, not undefined). */
+function optional<K extends string, T>(key: K, value: T | undefined): { [P in K]?: T } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: T };
 }

@@ -3,6 +3,7 @@ import {
   ACCESS_TOKEN_TTL,
   DEFAULT_AUDIENCE,
   ISSUER,
+  LEGACY_VERIFIER_FUNCTION_ARN,
   LOCKOUT_IP_FAILURES_PER_DAY,
   LOCKOUT_PAIR_THRESHOLD,
   LOCKOUT_USER_FAILURES_PER_HOUR,
@@ -11,6 +12,7 @@ import {
   REFRESH_TOKEN_IDLE_TTL,
   SCOPES_SUPPORTED,
   SCRYPT,
+  TRUSTED_PROXY_HOPS,
 } from '../contract/settings';
 import { didYouMean } from '../contract/suggest';
 import { type TokenServiceSettings, TokenServiceSettingsError } from './settings';
@@ -52,9 +54,11 @@ const SETTINGS_PARSERS: { readonly [K in Exclude<keyof TokenServiceSettings, 'cu
   refreshTokenAbsoluteTtlSeconds: REFRESH_TOKEN_ABSOLUTE_TTL.parse,
   refreshTokenGraceSeconds: REFRESH_TOKEN_GRACE.parse,
   scrypt: SCRYPT.parse,
+  legacyVerifierFunctionArn: LEGACY_VERIFIER_FUNCTION_ARN.parse,
   lockoutPairThreshold: LOCKOUT_PAIR_THRESHOLD.parse,
   lockoutUserFailuresPerHour: LOCKOUT_USER_FAILURES_PER_HOUR.parse,
   lockoutIpFailuresPerDay: LOCKOUT_IP_FAILURES_PER_DAY.parse,
+  trustedProxyHops: TRUSTED_PROXY_HOPS.parse,
   tokenFunctionMemoryMiB: number,
   tokenFunctionTimeoutSeconds: number,
   tokenFunctionReservedConcurrency: number,

@@ -6,6 +6,8 @@ import {
   DEFAULT_AUDIENCE,
   DEFAULTS,
   ISSUER,
+  LEGACY_VERIFIER_FUNCTION_ARN,
+  LEGACY_VERIFIER_TIMEOUT_SECONDS,
   LOCKOUT_IP_FAILURES_PER_DAY,
   LOCKOUT_PAIR_THRESHOLD,
   LOCKOUT_USER_FAILURES_PER_HOUR,
@@ -16,6 +18,7 @@ import {
   SCOPES_SUPPORTED,
   SCRYPT,
   type Setting,
+  TRUSTED_PROXY_HOPS,
 } from '../contract/settings';
 import { CLOCK_SKEW_SECONDS, DEFAULT_PROPAGATION_SECONDS } from '../contract/signing-keys';
 
@@ -83,6 +86,15 @@ export interface TokenServiceSettings {
    */
   readonly scrypt?: ScryptParams;
   /**
+   * Lazy migration: the ARN of a Lambda function that verifies the password of a username unknown here
+   * (an LDAP bind, an old API), for users whose hashes cannot be exported. It gets
+   * `{"username","password","clientId"}` and answers `{"verified":true,"sub"?,"scopes"?}` or
+   * `{"verified":false}`; a verified user is created here and never asked about again. The token function
+   * may invoke this function (and no other) and gets PutItem on the users table; it waits 5 s for an answer.
+   * @default - no migration
+   */
+  readonly legacyVerifierFunctionArn?: string;
+  /**
    * Brute-force protection of the password grant: after this many consecutive failures for one username
    * from one source IP, each further attempt from there waits 1 s, 2 s, 4 s, … (capped at 15 minutes)
    * after the last one; a success ends the streak. 1 to 100.
@@ -103,6 +115,16 @@ export interface TokenServiceSettings {
    * @default 100
    */
   readonly lockoutIpFailuresPerDay?: number;
+  /**
+   * How many proxies in front of API Gateway append to X-Forwarded-For: 1 behind a CloudFront distribution
+   * (or an Application Load Balancer) of your own, 0 when clients call API Gateway directly. With N > 0 the
+   * lockout counts the address the farthest proxy saw, N entries left of the one API Gateway appends (its
+   * sourceIp, the nearest proxy's address), instead of that sourceIp. A value above the real count, or an
+   * API that can also be called without the proxies (the execute-api URL), lets a client choose the
+   * address it is counted under: give the API a custom domain only the proxy uses, or a WAF rule.
+   * @default 0
+   */
+  readonly trustedProxyHops?: number;
   /**
    * Memory of the token function. Lambda allots CPU in proportion to memory, one full vCPU at 1769 MiB,
    * and scrypt is single-threaded CPU work: below 1769 MiB a login is slower at about the same cost,
@@ -247,9 +269,11 @@ export interface ResolvedSettings {
   readonly refreshTokenAbsoluteTtlSeconds: number;
   readonly refreshTokenGraceSeconds: number;
   readonly scrypt: ScryptParams;
+  readonly legacyVerifierFunctionArn: string | undefined;
   readonly lockoutPairThreshold: number;
   readonly lockoutUserFailuresPerHour: number;
   readonly lockoutIpFailuresPerDay: number;
+  readonly trustedProxyHops: number;
   readonly tokenFunctionMemoryMiB: number;
   readonly tokenFunctionTimeoutSeconds: number;
   /** Undefined: no reservation. */
@@ -282,6 +306,7 @@ export const DEFAULT_SETTINGS = {
   lockoutPairThreshold: DEFAULTS.lockoutPairThreshold,
   lockoutUserFailuresPerHour: DEFAULTS.lockoutUserFailuresPerHour,
   lockoutIpFailuresPerDay: DEFAULTS.lockoutIpFailuresPerDay,
+  trustedProxyHops: DEFAULTS.trustedProxyHops,
   /** One full vCPU: see TokenServiceSettings.tokenFunctionMemoryMiB. */
   tokenFunctionMemoryMiB: 1769,
   tokenFunctionTimeoutSeconds: 10,
@@ -309,6 +334,8 @@ export const SIGNING_KEY_ALIAS_PREFIX = 'alias/ropc-token-service';
 
 /** What the Node.js runtime, the AWS SDK and the bundle take besides scrypt's working set. */
 export const RUNTIME_HEADROOM_MIB = 128;
+/** What a login takes besides the legacy verifier's wait: the lockout reads and writes, creating the user, signing. */
+const LEGACY_VERIFIER_HEADROOM_SECONDS = 5;
 /** API Gateway's integration timeout is 29 s: the function must answer (even with a 503) before it. */
 const MAX_FUNCTION_TIMEOUT_SECONDS = 28;
 const LAMBDA_MEMORY_RANGE = [128, 10_240] as const;
@@ -359,9 +386,11 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
       settings.refreshTokenAbsoluteTtlSeconds ?? DEFAULT_SETTINGS.refreshTokenAbsoluteTtlSeconds,
     refreshTokenGraceSeconds: settings.refreshTokenGraceSeconds ?? DEFAULT_SETTINGS.refreshTokenGraceSeconds,
     scrypt: settings.scrypt ?? DEFAULT_SETTINGS.scrypt,
+    legacyVerifierFunctionArn: settings.legacyVerifierFunctionArn,
     lockoutPairThreshold: settings.lockoutPairThreshold ?? DEFAULT_SETTINGS.lockoutPairThreshold,
     lockoutUserFailuresPerHour: settings.lockoutUserFailuresPerHour ?? DEFAULT_SETTINGS.lockoutUserFailuresPerHour,
     lockoutIpFailuresPerDay: settings.lockoutIpFailuresPerDay ?? DEFAULT_SETTINGS.lockoutIpFailuresPerDay,
+    trustedProxyHops: settings.trustedProxyHops ?? DEFAULT_SETTINGS.trustedProxyHops,
     tokenFunctionMemoryMiB: settings.tokenFunctionMemoryMiB ?? DEFAULT_SETTINGS.tokenFunctionMemoryMiB,
     tokenFunctionTimeoutSeconds: settings.tokenFunctionTimeoutSeconds ?? DEFAULT_SETTINGS.tokenFunctionTimeoutSeconds,
     tokenFunctionReservedConcurrency: settings.tokenFunctionReservedConcurrency,
@@ -428,6 +457,7 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
   shared(LOCKOUT_PAIR_THRESHOLD, resolved.lockoutPairThreshold);
   shared(LOCKOUT_USER_FAILURES_PER_HOUR, resolved.lockoutUserFailuresPerHour);
   shared(LOCKOUT_IP_FAILURES_PER_DAY, resolved.lockoutIpFailuresPerDay);
+  shared(TRUSTED_PROXY_HOPS, resolved.trustedProxyHops);
 
   // Passwords and the function that hashes them.
   const scryptProblem = SCRYPT.check(resolved.scrypt, SCRYPT.key);
@@ -443,6 +473,16 @@ export function resolveSettings(settings: TokenServiceSettings, stackName: strin
     );
   }
   wholeNumber('tokenFunctionTimeoutSeconds', resolved.tokenFunctionTimeoutSeconds, [1, MAX_FUNCTION_TIMEOUT_SECONDS]);
+
+  // Lazy migration: the login that asks the verifier must still answer, even with a 503, within the timeout.
+  if (resolved.legacyVerifierFunctionArn !== undefined) {
+    shared(LEGACY_VERIFIER_FUNCTION_ARN, resolved.legacyVerifierFunctionArn);
+    const needed = LEGACY_VERIFIER_TIMEOUT_SECONDS + LEGACY_VERIFIER_HEADROOM_SECONDS;
+    check(
+      resolved.tokenFunctionTimeoutSeconds >= needed,
+      `tokenFunctionTimeoutSeconds ${resolved.tokenFunctionTimeoutSeconds} leaves no room for the legacy verifier: it may take ${LEGACY_VERIFIER_TIMEOUT_SECONDS} s, and the rest of a login up to ${LEGACY_VERIFIER_HEADROOM_SECONDS} s more, at least ${needed}`,
+    );
+  }
   if (resolved.tokenFunctionReservedConcurrency !== undefined) {
     wholeNumber(
       'tokenFunctionReservedConcurrency',

@@ -17,6 +17,8 @@ import {
   KEY_ROTATION_FUNCTION_OUTPUT,
   LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT,
   METADATA_URL_OUTPUT,
+  MFA_CHALLENGES_TABLE_NAME_OUTPUT,
+  MFA_KEY_ID_OUTPUT,
   REFRESH_TOKENS_TABLE_NAME_OUTPUT,
   REVOCATION_ENDPOINT_OUTPUT,
   SCRYPT_PARAMS_OUTPUT,
@@ -25,10 +27,11 @@ import {
   TOKEN_ENDPOINT_OUTPUT,
   USERS_TABLE_NAME_OUTPUT,
 } from '../contract/stack-outputs';
-import { type TableDefinition, USERS_TABLE } from '../contract/tables';
+import { type TableDefinition, USER_MFA_ATTRIBUTES, USERS_TABLE } from '../contract/tables';
 import { TokenApi } from './api';
 import { ServiceDashboard } from './dashboard';
 import { type ServiceFunction, ServiceFunctions } from './functions';
+import { MfaKey } from './mfa-key';
 import { Monitoring } from './monitoring';
 import { type ResolvedSettings, resolveSettings, type TokenServiceSettings } from './settings';
 import { SigningKey } from './signing-key';
@@ -54,6 +57,9 @@ export const TABLE_ACTIONS: Readonly<Record<HandlerName, Partial<Record<TableNam
     refreshTokens: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     loginAttempts: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
     signingKeys: ['dynamodb:Scan'],
+    // The second factor: a challenge is created, read, counted and deleted by the login it completes (in
+    // the TransactWriteItems that records the code's use on the user, authorised as its parts).
+    mfaChallenges: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
   },
   jwks: { signingKeys: ['dynamodb:Scan'] },
   metadata: {},
@@ -70,9 +76,30 @@ export const ATTRIBUTE_WRITES: Readonly<
     Partial<Record<TableName, { readonly actions: readonly string[]; readonly attributes: readonly string[] }>>
   >
 > = {
-  token: { users: { actions: ['dynamodb:UpdateItem'], attributes: [USERS_TABLE.partitionKey, 'passwordHash'] } },
+  token: {
+    users: {
+      actions: ['dynamodb:UpdateItem'],
+      // The second factor's commit: the TOTP step accepted, or a recovery code spent, while the enrollment
+      // read (mfaEnrolledAt, in the condition) stands. Never the secret, the scopes or the sessionEpoch.
+      attributes: [
+        USERS_TABLE.partitionKey,
+        'passwordHash',
+        USER_MFA_ATTRIBUTES.lastStep,
+        USER_MFA_ATTRIBUTES.enrolledAt,
+        USER_MFA_ATTRIBUTES.recoveryCodeHashes,
+      ],
+    },
+  },
   jwks: {},
   metadata: {},
+};
+
+/**
+ * With lazy migration (legacyVerifierFunctionArn), the token function also creates users: a conditional Put
+ * of the user the legacy verifier vouched for. Without it, the token function writes no user.
+ */
+export const MIGRATION_TABLE_ACTIONS: Partial<Record<TableName, readonly string[]>> = {
+  users: ['dynamodb:PutItem'],
 };
 
 /** The scheduled rotation reads the registry and writes it in one transaction of Puts. */
@@ -87,6 +114,7 @@ const TABLE_NAME_OUTPUTS: Readonly<Record<TableName, string>> = {
   refreshTokens: REFRESH_TOKENS_TABLE_NAME_OUTPUT,
   loginAttempts: LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT,
   signingKeys: SIGNING_KEYS_TABLE_NAME_OUTPUT,
+  mfaChallenges: MFA_CHALLENGES_TABLE_NAME_OUTPUT,
 };
 
 /**
@@ -97,6 +125,8 @@ export class TokenServiceStack extends Stack {
   readonly settings: ResolvedSettings;
   readonly tables: ServiceTables;
   readonly signingKey: SigningKey;
+  /** The key TOTP secrets are encrypted with (the second factor). */
+  readonly mfaKey: MfaKey;
   readonly api: TokenApi;
   readonly functions: ServiceFunctions;
   readonly waf: WebAcl | undefined;
@@ -114,6 +144,7 @@ export class TokenServiceStack extends Stack {
 
     this.tables = new ServiceTables(this, 'Tables');
     this.signingKey = new SigningKey(this, 'SigningKey', { aliasName: settings.signingKeyAlias });
+    this.mfaKey = new MfaKey(this, 'MfaKey');
     this.api = new TokenApi(this, 'Api', {
       restApiName: this.stackName,
       stageName: settings.stageName,
@@ -145,9 +176,14 @@ export class TokenServiceStack extends Stack {
           lockoutPairThreshold: settings.lockoutPairThreshold,
           lockoutUserFailuresPerHour: settings.lockoutUserFailuresPerHour,
           lockoutIpFailuresPerDay: settings.lockoutIpFailuresPerDay,
+          trustedProxyHops: settings.trustedProxyHops,
           tables: this.tables.names,
           signingKeyId: this.signingKey.aliasName,
+          mfaKeyId: this.mfaKey.key.keyArn,
           keyCacheSeconds: DEFAULTS.keyCacheSeconds,
+          ...(settings.legacyVerifierFunctionArn === undefined
+            ? {}
+            : { legacyVerifierFunctionArn: settings.legacyVerifierFunctionArn }),
         }),
       },
       tokenFunctionMemoryMiB: settings.tokenFunctionMemoryMiB,
@@ -177,12 +213,14 @@ export class TokenServiceStack extends Stack {
       }
     }
     this.signingKey.allowSigning(this.functions.roles.token);
+    this.mfaKey.allowDecrypt(this.functions.roles.token);
     SigningKey.allowSigningWithServiceKeys(this.functions.roles.token);
     this.signingKey.allowPublicKeyRead(this.functions.roles.jwks);
     // Both check every registry record against KMS (GetPublicKey), on keys of this stack only.
     SigningKey.allowPublicKeyReadOfServiceKeys(this.functions.roles.token);
     SigningKey.allowPublicKeyReadOfServiceKeys(this.functions.roles.jwks);
     // The metadata function reads nothing but its environment.
+    if (settings.legacyVerifierFunctionArn !== undefined) this.allowMigration(settings.legacyVerifierFunctionArn);
 
     this.api.addRoutes(ROUTES, this.functions.functions);
     this.keyRotation = settings.keyRotationDays > 0 ? this.scheduleKeyRotation() : undefined;
@@ -218,6 +256,18 @@ export class TokenServiceStack extends Stack {
 
     this.addOutputs();
     this.acknowledgeNagFindings();
+  }
+
+  /**
+   * Lazy migration: the token function may invoke the legacy verifier, that one function exactly (the ARN as
+   * given: no other version, alias or function), and create the users it vouches for.
+   */
+  private allowMigration(verifierArn: string): void {
+    const role = this.functions.roles.token;
+    role.addToPrincipalPolicy(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [verifierArn] }));
+    for (const [table, actions] of Object.entries(MIGRATION_TABLE_ACTIONS) as [TableName, readonly string[]][]) {
+      allowItemActions(role, this.tables.tables[table], actions);
+    }
   }
 
   /**
@@ -266,6 +316,11 @@ export class TokenServiceStack extends Stack {
       output(key, this.tables.names[table], `DynamoDB table: ${table}`);
     }
     output(SIGNING_KEY_ALIAS_OUTPUT, this.signingKey.aliasName, 'KMS alias of the RS256 signing key');
+    output(
+      MFA_KEY_ID_OUTPUT,
+      this.mfaKey.key.keyArn,
+      'KMS key that encrypts TOTP secrets (ropc-admin users mfa enroll)',
+    );
     output(
       ACCESS_TOKEN_TTL_OUTPUT,
       String(this.settings.accessTokenTtlSeconds),

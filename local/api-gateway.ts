@@ -19,6 +19,8 @@ export interface ApiGateway {
   stop(): Promise<void>;
 }
 
+const FORWARDED_FOR = 'x-forwarded-for';
+
 /** API Gateway's own payload limit for REST APIs. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 
@@ -99,19 +101,29 @@ function proxyEvent(
   // Prototype-free maps: a header or parameter named "constructor" or "__proto__" is just a name.
   const headers: Record<string, string> = Object.create(null);
   const multiValueHeaders: Record<string, string[]> = Object.create(null);
+  const sourceIp = (request.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+  const forwardedFor: string[] = [];
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
     const name = request.rawHeaders[i]!;
     const value = request.rawHeaders[i + 1]!;
+    if (name.toLowerCase() === FORWARDED_FOR) {
+      forwardedFor.push(value);
+      continue;
+    }
     headers[name] = value;
     (multiValueHeaders[name] ??= []).push(value);
   }
+  // API Gateway appends the address its connection came from (sourceIp) to what the caller sent, as one
+  // field: behind proxies (TRUSTED_PROXY_HOPS), the handler reads the client's address left of it.
+  const appended = [...forwardedFor, sourceIp].join(', ');
+  headers['X-Forwarded-For'] = appended;
+  multiValueHeaders['X-Forwarded-For'] = [appended];
   const query: Record<string, string> = Object.create(null);
   const multiQuery: Record<string, string[]> = Object.create(null);
   for (const [name, value] of url.searchParams) {
     query[name] = value;
     (multiQuery[name] ??= []).push(value);
   }
-  const sourceIp = (request.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
   const now = new Date();
   const method = request.method ?? 'GET';
   return {

@@ -19,6 +19,7 @@ export function localTableNames(prefix: string): TableNames {
     refreshTokens: `${prefix}-refresh-tokens`,
     loginAttempts: `${prefix}-login-attempts`,
     signingKeys: `${prefix}-signing-keys`,
+    mfaChallenges: `${prefix}-mfa-challenges`,
   };
 }
 
@@ -129,6 +130,33 @@ export async function ensureSigningKey(kms: KMSClient, alias: string): Promise<s
       KeyUsage: 'SIGN_VERIFY',
       Description: 'ropc-token-service access-token signing key',
       Tags: [signingKeyTag(LOCAL_DEPLOYMENT)],
+    }),
+  );
+  if (KeyMetadata?.Arn === undefined || KeyMetadata.KeyId === undefined)
+    throw new Error('KMS CreateKey returned no key');
+  await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: KeyMetadata.KeyId }));
+  return KeyMetadata.Arn;
+}
+
+/** The local stack's key for TOTP secrets (lib/mfa-key.ts in a deployment). */
+export const LOCAL_MFA_KEY_ALIAS = 'alias/ropc-token-service/mfa';
+
+/**
+ * Returns the ARN of the key behind `alias`, creating a SYMMETRIC_DEFAULT key (ENCRYPT_DECRYPT) for TOTP
+ * secrets and the alias if missing: the local counterpart of lib/mfa-key.ts.
+ */
+export async function ensureMfaKey(kms: KMSClient, alias: string): Promise<string> {
+  try {
+    const { KeyMetadata } = await kms.send(new DescribeKeyCommand({ KeyId: alias }));
+    if (KeyMetadata?.Arn !== undefined) return KeyMetadata.Arn;
+  } catch (error) {
+    if (!(error instanceof Error && error.name === 'NotFoundException')) throw error;
+  }
+  const { KeyMetadata } = await kms.send(
+    new CreateKeyCommand({
+      KeySpec: 'SYMMETRIC_DEFAULT',
+      KeyUsage: 'ENCRYPT_DECRYPT',
+      Description: 'ropc-token-service TOTP secret encryption key',
     }),
   );
   if (KeyMetadata?.Arn === undefined || KeyMetadata.KeyId === undefined)

@@ -4,6 +4,7 @@ import {
   LOCKOUT_USER_FAILURES_PER_HOUR,
   REFRESH_TOKEN_GRACE,
   type Setting,
+  TRUSTED_PROXY_HOPS,
 } from '../contract/settings';
 import { ConfigError, type ServiceConfig, settingFromEnv } from '../lambda/config';
 
@@ -13,6 +14,8 @@ const LOCAL_ENV_SETTINGS = {
   lockoutPairThreshold: LOCKOUT_PAIR_THRESHOLD,
   lockoutUserFailuresPerHour: LOCKOUT_USER_FAILURES_PER_HOUR,
   lockoutIpFailuresPerDay: LOCKOUT_IP_FAILURES_PER_DAY,
+  // As deployed behind proxies: the client address is read from X-Forwarded-For (lambda/handlers/apigw.ts).
+  trustedProxyHops: TRUSTED_PROXY_HOPS,
 } as const satisfies { readonly [K in keyof ServiceConfig]?: Setting<ServiceConfig[K]> };
 
 /** The service settings `npm start` takes from its environment; the rest are the local stack's own. */

@@ -3,14 +3,17 @@ import { ClientExistsError, UserExistsError } from '../lambda/accounts/errors';
 import type {
   ClientChanges,
   ClientRegistry,
+  ImportBatchOutcome,
   LoginAttemptReset,
   RegisteredClient,
   RegisteredUser,
   UserChanges,
   UserDirectory,
+  UserImport,
   UserProfile,
   UserRefreshTokens,
 } from '../lambda/accounts/ports';
+import { MFA_TOKEN_MAX_FAILURES, type MfaChallenge } from '../lambda/mfa/mfa-token';
 import { isClientId } from '../lambda/oauth/client-id';
 import type { OAuthSettings } from '../lambda/oauth/config';
 import {
@@ -27,13 +30,19 @@ import {
 } from '../lambda/oauth/lockout';
 import {
   type AttemptReservation,
+  type ChallengeReservation,
   type JwtSigner,
   type Logger,
   type LoginAttemptStore,
+  type MfaChallengeStore,
   type RefreshFamily,
   type RefreshToken,
   RefreshTokenConflictError,
   type RefreshTokenStore,
+  type ReleaseMode,
+  type SecondFactorUse,
+  type TotpSecretKey,
+  type User,
 } from '../lambda/oauth/ports';
 import { type PublicJwk, rsaPublicJwk } from '../lambda/tokens/jwk';
 
@@ -84,7 +93,7 @@ export class MemoryClientStore implements ClientRegistry {
   }
 }
 
-export class MemoryUserStore implements UserDirectory {
+export class MemoryUserStore implements UserDirectory, UserImport {
   readonly users = new Map<string, RegisteredUser>();
   async getUser(username: string) {
     return this.users.get(username);
@@ -92,6 +101,11 @@ export class MemoryUserStore implements UserDirectory {
   async replacePasswordHash(username: string, previousHash: string, nextHash: string) {
     const user = this.users.get(username);
     if (user?.passwordHash === previousHash) this.users.set(username, { ...user, passwordHash: nextHash });
+  }
+  async createMigratedUser(user: User, at: string): Promise<'created' | 'taken'> {
+    if (this.users.has(user.username)) return 'taken';
+    this.users.set(user.username, { ...user, scopes: [...user.scopes], createdAt: at, passwordChangedAt: at });
+    return 'created';
   }
   async createUser(user: RegisteredUser) {
     if (this.users.has(user.username)) throw new UserExistsError(user.username);
@@ -125,6 +139,17 @@ export class MemoryUserStore implements UserDirectory {
     const user = this.users.get(username);
     this.users.delete(username);
     return user;
+  }
+  /** As DynamoUserStore's: a taken username is counted as existing and left as it is. */
+  async importUsers(users: readonly RegisteredUser[]): Promise<ImportBatchOutcome> {
+    const existing = users.filter((user) => this.users.has(user.username)).map((user) => user.username);
+    const written: string[] = [];
+    for (const user of users) {
+      if (this.users.has(user.username)) continue;
+      this.users.set(user.username, { ...user, scopes: [...user.scopes] });
+      written.push(user.username);
+    }
+    return { written, existing };
   }
   private update(username: string, changes: Partial<RegisteredUser>): boolean {
     const user = this.users.get(username);
@@ -299,10 +324,32 @@ export class MemoryLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
       },
     };
   }
-  async release(subject: AttemptSubject, before: LoginAttemptCounters, now: number): Promise<void> {
+  async release(
+    subject: AttemptSubject,
+    before: LoginAttemptCounters,
+    now: number,
+    mode: ReleaseMode = 'success',
+  ): Promise<void> {
     const keys = this.keys(subject, now);
-    this.items.delete(keys.pair);
-    if (before.knownAddressUntil === undefined || before.knownAddressUntil - now < KNOWN_ADDRESS_RENEW_SECONDS)
+    // A second factor still due: only the hour and day counters give the attempt back. A fault: the streak
+    // goes back to what it was, if it is still the reservation's.
+    if (mode === 'success') this.items.delete(keys.pair);
+    if (mode === 'fault') {
+      const pair = this.items.get(keys.pair);
+      if (pair?.failures === before.pairFailures + 1 && pair.lastFailureAt === now) {
+        if (before.pairFailures === 0) this.items.delete(keys.pair);
+        else
+          this.items.set(keys.pair, {
+            ...pair,
+            failures: before.pairFailures,
+            lastFailureAt: before.pairLastFailureAt,
+          });
+      }
+    }
+    if (
+      mode === 'success' &&
+      (before.knownAddressUntil === undefined || before.knownAddressUntil - now < KNOWN_ADDRESS_RENEW_SECONDS)
+    )
       this.items.set(keys.known, { failures: 0, lastFailureAt: 0, expiresAt: now + KNOWN_ADDRESS_SECONDS });
     for (const key of [keys.hour, keys.day]) {
       const item = this.items.get(key);
@@ -382,3 +429,63 @@ export const SETTINGS: OAuthSettings = {
   refreshTokenGraceSeconds: 30,
   scopesSupported: ['read', 'write', 'admin'],
 };
+
+/**
+ * The second factor's challenges, and its commit against the users of `users` (a MemoryUserStore): the same
+ * conditions as DynamoMfaChallengeStore (lambda/adapters/mfa-challenge-store.ts); the contract tests run both.
+ */
+export class MemoryMfaChallengeStore implements MfaChallengeStore {
+  readonly challenges = new Map<string, MfaChallenge>();
+  constructor(private readonly users: MemoryUserStore) {}
+  async create(challenge: MfaChallenge) {
+    if (this.challenges.has(challenge.tokenHash)) throw new Error('duplicate');
+    this.challenges.set(challenge.tokenHash, { ...challenge, scope: [...challenge.scope] });
+  }
+  async get(tokenHash: string) {
+    return this.challenges.get(tokenHash);
+  }
+  async reserveAttempt(challenge: MfaChallenge, now: number): Promise<ChallengeReservation> {
+    const stored = this.challenges.get(challenge.tokenHash);
+    if (
+      stored === undefined ||
+      stored.clientId !== challenge.clientId ||
+      stored.expiresAt <= now ||
+      stored.failures >= MFA_TOKEN_MAX_FAILURES
+    )
+      return { granted: false, stored };
+    const next = { ...stored, failures: stored.failures + 1 };
+    this.challenges.set(challenge.tokenHash, next);
+    return { granted: true, challenge: next };
+  }
+  async complete(challenge: MfaChallenge, enrolledAt: string, use: SecondFactorUse): Promise<'completed' | 'conflict'> {
+    const user = this.users.users.get(challenge.username);
+    const mfa = user?.mfa;
+    if (!this.challenges.has(challenge.tokenHash) || user === undefined || mfa?.enrolledAt !== enrolledAt)
+      return 'conflict';
+    if (use.kind === 'totp') {
+      if (mfa.lastAcceptedStep !== undefined && mfa.lastAcceptedStep >= use.step) return 'conflict';
+      this.users.users.set(user.username, { ...user, mfa: { ...mfa, lastAcceptedStep: use.step } });
+    } else {
+      if (!mfa.recoveryCodeHashes.includes(use.hash)) return 'conflict';
+      const recoveryCodeHashes = mfa.recoveryCodeHashes.filter((hash) => hash !== use.hash);
+      this.users.users.set(user.username, { ...user, mfa: { ...mfa, recoveryCodeHashes } });
+    }
+    this.challenges.delete(challenge.tokenHash);
+    return 'completed';
+  }
+}
+
+/** TOTP secrets "encrypted" for their user without KMS: the unit tests' stand-in for KmsTotpSecretKey. */
+export class MemoryTotpSecretKey implements TotpSecretKey {
+  encrypt(userId: string, secret: Uint8Array): Uint8Array {
+    return Buffer.concat([Buffer.from(`${userId}\0`, 'utf8'), secret]);
+  }
+  async decrypt(userId: string, ciphertext: Uint8Array): Promise<Uint8Array> {
+    const prefix = Buffer.from(`${userId}\0`, 'utf8');
+    const bytes = Buffer.from(ciphertext);
+    // As KMS with the wrong encryption context: InvalidCiphertextException.
+    if (!bytes.subarray(0, prefix.length).equals(prefix))
+      throw Object.assign(new Error('wrong context'), { name: 'InvalidCiphertextException' });
+    return Uint8Array.from(bytes.subarray(prefix.length));
+  }
+}

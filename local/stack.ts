@@ -9,9 +9,10 @@ import { createMetadataHandler } from '../lambda/handlers/metadata';
 import { createLogger, createSigner, createTokenEndpointDeps } from '../lambda/handlers/runtime';
 import { createTokenHandler } from '../lambda/handlers/token';
 import { DEFAULT_LIFETIMES, DEFAULT_LOCKOUT_LIMITS } from '../lambda/oauth/config';
+import type { LegacyVerifier } from '../lambda/oauth/ports';
 import { DEFAULT_SCRYPT_PARAMS } from '../lambda/passwords';
 import { type ApiGateway, startApiGateway } from './api-gateway';
-import { ensureSigningKey, ensureTables, localTableNames } from './bootstrap';
+import { ensureMfaKey, ensureSigningKey, ensureTables, LOCAL_MFA_KEY_ALIAS, localTableNames } from './bootstrap';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
 import { type KmsEmulator, startKmsEmulator } from './kms-emulator';
 import type { AccessEntry } from './log-format';
@@ -36,6 +37,8 @@ export interface LocalStackOptions {
   readonly logSink?: LogSink;
   /** Called once per HTTP request the API Gateway emulation answered. */
   readonly accessLog?: (entry: AccessEntry) => void;
+  /** Lazy migration: the legacy verifier the token endpoint asks about unknown usernames (LEGACY_VERIFIER_MODULE). */
+  readonly legacyVerifier?: LegacyVerifier;
 }
 
 export interface LocalStack {
@@ -78,6 +81,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     try {
       await ensureTables(db, tables);
       await ensureSigningKey(kmsClient, signingKeyId);
+      await ensureMfaKey(kmsClient, LOCAL_MFA_KEY_ALIAS);
     } finally {
       db.destroy();
       kmsClient.destroy();
@@ -96,6 +100,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       region: LOCAL_REGION,
       ...options.config,
       signingKeyId,
+      mfaKeyId: LOCAL_MFA_KEY_ALIAS,
       tables,
       dynamodbEndpoint,
       kmsEndpoint: kms.endpoint,
@@ -106,7 +111,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       port,
       onResponse: options.accessLog,
       handlers: {
-        token: createTokenHandler(createTokenEndpointDeps(config, runtime)),
+        token: createTokenHandler(
+          createTokenEndpointDeps(config, { ...runtime, legacyVerifier: options.legacyVerifier }),
+        ),
         jwks: createJwksHandler(createSigner(config, { ...runtime, logger }), logger),
         metadata: createMetadataHandler(config, logger),
       },
@@ -155,6 +162,7 @@ export function localStackState(stack: LocalStack): LocalStackState {
     region: stack.region,
     tables: stack.tables,
     signingKeyAlias: stack.signingKeyAlias,
+    ...(stack.config.mfaKeyId === undefined ? {} : { mfaKeyId: stack.config.mfaKeyId }),
     scrypt: stack.config.scrypt,
     accessTokenTtl: stack.config.accessTokenTtl,
     pid: process.pid,

@@ -4,17 +4,18 @@
  * everything it started, and so do SIGINT or SIGTERM to the npm process alone (a supervisor's, an IDE's,
  * `timeout`'s): the script `exec`s tsx so npm's forwarded signal reaches it, tsx relays it here, and this
  * process also stops when the processes that launched it go away. REFRESH_TOKEN_GRACE_SECONDS sets the
- * refresh-token grace of clients without their own, and LOCKOUT_PAIR_THRESHOLD,
- * LOCKOUT_USER_FAILURES_PER_HOUR and LOCKOUT_IP_FAILURES_PER_DAY the password grant's brute-force limits
- * (local/env-settings.ts). The service's log goes to stdout: a line per request and a readable line per
- * event, or with LOG_FORMAT=json the JSON lines the functions write (local/log-format.ts). A taken PORT
- * stops it before anything starts.
+ * refresh-token grace of clients without their own, LOCKOUT_PAIR_THRESHOLD, LOCKOUT_USER_FAILURES_PER_HOUR
+ * and LOCKOUT_IP_FAILURES_PER_DAY the password grant's brute-force limits (local/env-settings.ts), and
+ * LEGACY_VERIFIER_MODULE the legacy verifier of lazy migration (local/legacy-verifier.ts). The service's
+ * log goes to stdout: a line per request and a readable line per event, or with LOG_FORMAT=json the JSON
+ * lines the functions write (local/log-format.ts). A taken PORT stops it before anything starts.
  */
 import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureDemoAccount } from './demo';
 import { localSettingsFromEnv } from './env-settings';
+import { legacyVerifierFromEnv } from './legacy-verifier';
 import { localAccessLog, localLogSink, logFormatFromEnv } from './log-format';
 import { portTaken } from './net';
 import { type LocalStack, localStackState, startLocalStack } from './stack';
@@ -76,6 +77,7 @@ async function main(): Promise<void> {
     throw new Error(`PORT must be a port number, not "${process.env.PORT}"`);
   // Checked before anything starts: a bad value names its variable and starts nothing.
   const settings = localSettingsFromEnv(process.env);
+  const legacy = await legacyVerifierFromEnv(process.env);
   const logFormat = logFormatFromEnv(process.env);
   // Before DynamoDB Local's JVM starts, so a taken port costs no wait. (Another process may still take it
   // in the meantime: startLocalStack's EADDRINUSE gets the same message.)
@@ -112,6 +114,7 @@ async function main(): Promise<void> {
       logSink: localLogSink(logFormat, print),
       accessLog: localAccessLog(logFormat, print),
       config: { scopesSupported: ['read', 'write'], ...settings },
+      legacyVerifier: legacy?.verifier,
     });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
@@ -135,6 +138,9 @@ async function main(): Promise<void> {
       `  KMS emulator:    ${stack.kmsEndpoint}`,
       `  State:           ${stateDir}`,
       `  Refresh grace:   ${stack.config.refreshTokenGraceSeconds} s (REFRESH_TOKEN_GRACE_SECONDS; clients may have their own)`,
+      ...(legacy === undefined
+        ? []
+        : [`  Legacy verifier: ${legacy.path} (LEGACY_VERIFIER_MODULE; unknown usernames are migrated on login)`]),
       `  Lockout:         after ${stack.config.lockoutPairThreshold} failures per username and IP (LOCKOUT_PAIR_THRESHOLD), ${stack.config.lockoutUserFailuresPerHour} per username an hour (LOCKOUT_USER_FAILURES_PER_HOUR), ${stack.config.lockoutIpFailuresPerDay} per IP a day (LOCKOUT_IP_FAILURES_PER_DAY)`,
       '',
       `  Demo client:     ${demo.clientId}  secret ${demo.clientSecret}`,

@@ -14,6 +14,8 @@ export interface LocalStackState {
   readonly region: string;
   readonly tables: TableNames;
   readonly signingKeyAlias: string;
+  /** The key TOTP secrets are encrypted with (`users mfa enroll`); absent in a state from before MFA. */
+  readonly mfaKeyId?: string;
   readonly scrypt: ScryptParams;
   readonly accessTokenTtl: number;
   readonly pid: number;

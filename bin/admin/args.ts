@@ -153,6 +153,10 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   if (strings.region !== undefined && strings.stack === undefined) {
     throw new UsageError('--region only applies with --stack NAME (the local stack has its own region)');
   }
+  if (strings.profile === '') throw new UsageError('option --profile needs a profile name');
+  if (strings.profile !== undefined && strings.stack === undefined) {
+    throw new UsageError('--profile only applies with --stack NAME (the local stack has its own credentials)');
+  }
   return { kind: 'command', command, args, strings, lists, flags };
 }
 
@@ -175,17 +179,40 @@ function resolveCommand(
     const suggestion = named.length > 0 ? `: did you mean ${named.join(' or ')}?` : didYouMean(group, GROUPS);
     throw new UsageError(`unknown command "${group}"${suggestion} (the command groups are ${GROUPS.join(', ')})`);
   }
-  const names = commandsOf(group).map((spec) => spec.id.split(' ')[1] ?? '');
+  // A word shared by several commands ("users mfa enroll|disable") is listed once.
+  const names = [...new Set(commandsOf(group).map((spec) => spec.id.split(' ')[1] ?? ''))];
   if (name === undefined) {
     if (partial) return { group, rest: [] };
     throw new UsageError(`missing command after "${group}" (one of ${names.join('|')})`);
   }
   const command = findCommand(group, name);
+  const subgroup = `${group} ${name}`;
+  if (command === undefined && commandsOf(subgroup).length > 0) return resolveSubcommand(subgroup, rest, partial);
   if (command === undefined) {
     const suggestion = didYouMean(name, names, (candidate) => `"${group} ${candidate}"`);
     throw new UsageError(`unknown command "${group} ${name}"${suggestion} (one of ${group} ${names.join('|')})`);
   }
   return { command, group, rest };
+}
+
+/** The third word of a three-word command ("users mfa enroll"), as resolveCommand takes the second. */
+function resolveSubcommand(
+  subgroup: string,
+  words: readonly string[],
+  partial: boolean,
+): { command?: CommandSpec; group?: string; rest: string[] } {
+  const [name, ...rest] = words;
+  const names = commandsOf(subgroup).map((spec) => spec.id.split(' ')[2] ?? '');
+  if (name === undefined) {
+    if (partial) return { group: subgroup, rest: [] };
+    throw new UsageError(`missing command after "${subgroup}" (one of ${names.join('|')})`);
+  }
+  const command = findCommand(subgroup, name);
+  if (command === undefined) {
+    const suggestion = didYouMean(name, names, (candidate) => `"${subgroup} ${candidate}"`);
+    throw new UsageError(`unknown command "${subgroup} ${name}"${suggestion} (one of ${subgroup} ${names.join('|')})`);
+  }
+  return { command, group: subgroup.split(' ')[0], rest };
 }
 
 export function usageLine(command: CommandSpec): string {

@@ -5,7 +5,7 @@
  * level, service, event); never a password, a secret, a hash or a token. stderr stays for the operator.
  */
 import { type FileHandle, open } from 'node:fs/promises';
-import type { LogEvent } from '../../contract/audit-events';
+import type { AuditEvent, LogEvent } from '../../contract/audit-events';
 import { AccountError } from '../../lambda/accounts';
 import { isUnavailable } from '../../lambda/adapters/aws-errors';
 import { DependencyUnavailableError } from '../../lambda/oauth/errors';
@@ -25,6 +25,15 @@ const READ_ONLY: ReadonlySet<CommandId> = new Set<CommandId>([
   'users show',
   'keys list',
 ]);
+
+/**
+ * Commands whose outcome is one of the service's audit events too: their line names it as `action`
+ * (the event stays operator_action, so every line of the trail has one shape).
+ */
+const ACTIONS: Partial<Record<CommandId, AuditEvent>> = {
+  'users mfa enroll': 'mfa_enrolled',
+  'users mfa disable': 'mfa_disabled',
+};
 
 export interface AuditLog {
   /** Appends the command's line; `result` when it succeeded, `error` when it failed. */
@@ -63,6 +72,7 @@ export async function openAuditLog(
         service: 'ropc-admin',
         event: EVENT,
         command: context.command.id,
+        ...(ACTIONS[context.command.id] === undefined ? {} : { action: ACTIONS[context.command.id] }),
         target,
         ...(context.strings.region === undefined ? {} : { region: context.strings.region }),
         subject: subjectOf(context, failed ? undefined : outcome.result) ?? null,

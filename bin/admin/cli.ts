@@ -11,7 +11,7 @@ import { parseCommandLine } from './args';
 import { type AuditLog, openAuditLog } from './audit';
 import { CLIENT_COMMANDS } from './clients';
 import type { CommandContext, CommandHandler, CommandResult } from './command';
-import { OperationalError, UsageError } from './errors';
+import { OperationalError, RejectedInputError, UsageError } from './errors';
 import { commandHelp, groupHelp, helpText } from './help';
 import { KEY_COMMANDS } from './keys';
 import type { CommandId } from './spec';
@@ -47,6 +47,7 @@ const PROGRAM = 'ropc-admin';
 export async function runCli(argv: string[], io: CliIo, deps: CliDeps = {}): Promise<number> {
   let target: Target | undefined;
   let audit: AuditLog | undefined;
+  let json = false;
   try {
     const parsed = parseCommandLine(argv);
     if (parsed.kind === 'help') {
@@ -65,6 +66,7 @@ export async function runCli(argv: string[], io: CliIo, deps: CliDeps = {}): Pro
       return 0;
     }
     const { command, args, strings, lists, flags } = parsed;
+    json = flags.json === true;
     const handler = HANDLERS[command.id];
     let pending: Promise<Target> | undefined;
     const context: CommandContext = {
@@ -81,6 +83,7 @@ export async function runCli(argv: string[], io: CliIo, deps: CliDeps = {}): Pro
         (pending ??= resolveTarget({
           stack: strings.stack,
           region: strings.region,
+          profile: strings.profile,
           env: io.env,
           describeStackOutputs: deps.describeStackOutputs,
         }).then((resolved) => (target = resolved))),
@@ -110,6 +113,11 @@ export async function runCli(argv: string[], io: CliIo, deps: CliDeps = {}): Pro
   } catch (error) {
     const { message, exitCode } = describeFailure(error, target);
     io.stderr(`${PROGRAM}: ${message}\n`);
+    // A refused input's result: the object with --json, otherwise the reasons under the message.
+    if (error instanceof RejectedInputError) {
+      if (json) io.stdout(`${JSON.stringify(error.json)}\n`);
+      else for (const detail of error.details) io.stderr(`${detail}\n`);
+    }
     if (io.env.ROPC_ADMIN_DEBUG && error instanceof Error && error.stack !== undefined) io.stderr(`${error.stack}\n`);
     return exitCode;
   } finally {

@@ -24,3 +24,18 @@ export class OperationalError extends Error {
     this.name = 'OperationalError';
   }
 }
+
+/**
+ * The input was refused as a whole (users import: some lines are invalid, nothing was written): exit 1, with
+ * `message` on stderr, then `details` (one line each) unless --json, which prints `json` on stdout instead.
+ */
+export class RejectedInputError extends OperationalError {
+  constructor(
+    message: string,
+    readonly details: readonly string[],
+    readonly json: Readonly<Record<string, unknown>>,
+  ) {
+    super(message);
+    this.name = 'RejectedInputError';
+  }
+}

@@ -15,12 +15,17 @@ const ARGUMENT_HELP: Readonly<Record<string, string>> = {
   ID: 'the client ID: 1 to 128 printable ASCII characters (quote one with spaces in the shell)',
   NAME: 'the username, exactly as it was created',
   KID: 'the key id, as keys list shows it',
+  FILE: 'a JSON Lines file (UTF-8, one JSON object a line, blank lines ignored), or - to read it from stdin',
 };
 
 /** Each option with its value, as the help shows it, and what it does. */
 export const OPTION_HELP: Readonly<Partial<Record<OptionName, readonly [string, string]>>> = {
   stack: ['--stack NAME', 'target the deployed CloudFormation stack NAME instead of the local stack'],
   region: ['--region R', 'the AWS region of --stack (default: AWS_REGION or the AWS config)'],
+  profile: [
+    '--profile P',
+    'the AWS shared-config profile for --stack: its credentials and region (default: AWS_PROFILE, or the profile named default)',
+  ],
   json: ['--json', 'print exactly one JSON object on stdout'],
   help: ['-h, --help', 'print the help of the command (or of all commands) and exit'],
   version: ['--version', 'print the version of ropc-admin and exit'],
@@ -85,14 +90,14 @@ const FOOTER = [
 /** The overview: every group and its commands, and the options every command takes. */
 export function helpText(): string {
   return [
-    'Usage: ropc-admin [--stack NAME [--region R]] [--json] GROUP COMMAND [ARGUMENTS] [OPTIONS]',
+    'Usage: ropc-admin [--stack NAME [--region R] [--profile P]] [--json] GROUP COMMAND [ARGUMENTS] [OPTIONS]',
     '       ropc-admin GROUP COMMAND --help | ropc-admin --version',
     '',
     'Manages the clients, users, refresh tokens and signing keys of the ropc-token-service.',
     // A shell expansion, printed as it is.
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the help text shows the shell's ${VAR:-default} syntax
     'Targets the local stack started by `npm start` (its state in ${LOCAL_STATE_DIR:-.local}/stack.json),',
-    'or a deployed stack with --stack NAME [--region R] (read from the CloudFormation stack outputs).',
+    'or a deployed stack with --stack NAME [--region R] [--profile P] (read from the CloudFormation stack outputs).',
     '',
     'Commands:',
     ...GROUPS.flatMap((group, index) => [...(index === 0 ? [] : ['']), ...groupLines(group)]),

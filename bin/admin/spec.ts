@@ -1,13 +1,14 @@
 /** The command table: every command, its arguments and options, and its line in the usage text. */
 
 /** Options every command accepts. */
-export const GLOBAL_OPTIONS = ['json', 'stack', 'region', 'help', 'version'] as const;
+export const GLOBAL_OPTIONS = ['json', 'stack', 'region', 'profile', 'help', 'version'] as const;
 
 /** Every option the CLI knows, with its kind. */
 export const OPTION_TYPES = {
   json: 'boolean',
   stack: 'string',
   region: 'string',
+  profile: 'string',
   help: 'boolean',
   version: 'boolean',
   public: 'boolean',
@@ -46,6 +47,9 @@ export type CommandId =
   | 'users enable'
   | 'users delete'
   | 'users unlock'
+  | 'users import'
+  | 'users mfa enroll'
+  | 'users mfa disable'
   | 'tokens revoke'
   | 'keys list'
   | 'keys rotate'
@@ -128,6 +132,24 @@ export const COMMANDS: readonly CommandSpec[] = [
   command('users enable', 'NAME', 'enable a disabled user', { positionals: ['NAME'] }),
   command('users delete', 'NAME', "delete a user; revokes the user's refresh tokens", { positionals: ['NAME'] }),
   command('users unlock', 'NAME', "clear a user's failed-login counters and lockout", { positionals: ['NAME'] }),
+  command(
+    'users import',
+    'FILE|-',
+    'create users from a JSON Lines file (- reads stdin), one user a line: {"username": "…", "password_hash": "…", "sub": "…", "scopes": "read write", "disabled": false}, sub (the access tokens\' sub; default a fresh id), scopes (a string or an array) and disabled optional; every line is checked first, and if any is invalid nothing is imported and each is reported (line N: reason); users that already exist are skipped and counted, never changed, so running it again after an interruption is safe',
+    { positionals: ['FILE'] },
+  ),
+  command(
+    'users mfa enroll',
+    'NAME',
+    "enroll a user in two-factor login: prints the otpauth:// URI and its QR code for an authenticator app (TOTP: SHA-1, 6 digits, 30 s) and 10 single-use recovery codes, shown once (--json: otpauth_uri, secret, recovery_codes); ends the user's sessions; a user enrolled already must be disabled first",
+    { positionals: ['NAME'] },
+  ),
+  command(
+    'users mfa disable',
+    'NAME',
+    "remove a user's second factor (secret and recovery codes): the password alone logs in again",
+    { positionals: ['NAME'] },
+  ),
   command('tokens revoke', '--username NAME', 'revoke every refresh token of a user', {
     options: ['username'],
     required: ['username'],

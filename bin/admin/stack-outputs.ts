@@ -5,6 +5,8 @@ import {
   CLIENTS_TABLE_NAME_OUTPUT,
   ISSUER_OUTPUT,
   LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT,
+  MFA_CHALLENGES_TABLE_NAME_OUTPUT,
+  MFA_KEY_ID_OUTPUT,
   REFRESH_TOKENS_TABLE_NAME_OUTPUT,
   REQUIRED_STACK_OUTPUTS,
   SCRYPT_PARAMS_OUTPUT,
@@ -31,6 +33,8 @@ export interface StackSettings {
   readonly tokenEndpoint: string;
   readonly scrypt: ScryptParams;
   readonly accessTokenTtl: number;
+  /** The KMS key TOTP secrets are encrypted with; absent on a stack from before MFA. */
+  readonly mfaKeyId?: string;
 }
 
 /** Maps a stack's outputs to settings; throws an Error naming the stack and what is missing or invalid. */
@@ -71,11 +75,14 @@ export function stackSettingsFromOutputs(stackName: string, outputs: readonly St
       refreshTokens: get(REFRESH_TOKENS_TABLE_NAME_OUTPUT),
       loginAttempts: get(LOGIN_ATTEMPTS_TABLE_NAME_OUTPUT),
       signingKeys: get(SIGNING_KEYS_TABLE_NAME_OUTPUT),
+      // The CLI never touches it; a stack from before MFA has none.
+      mfaChallenges: get(MFA_CHALLENGES_TABLE_NAME_OUTPUT),
     },
     signingKeyAlias: get(SIGNING_KEY_ALIAS_OUTPUT),
     issuer: get(ISSUER_OUTPUT),
     tokenEndpoint: get(TOKEN_ENDPOINT_OUTPUT),
     scrypt,
     accessTokenTtl,
+    ...(values.has(MFA_KEY_ID_OUTPUT) ? { mfaKeyId: get(MFA_KEY_ID_OUTPUT) } : {}),
   };
 }

@@ -13,7 +13,7 @@ import { OperationalError } from './errors';
 import { type StackOutput, stackSettingsFromOutputs } from './stack-outputs';
 
 export interface Target {
-  /** For messages: `the local stack` or `stack "prod" (eu-west-1)`. */
+  /** For messages: `the local stack`, `stack "prod" in eu-west-1` or `stack "prod" in eu-west-1 (profile ops)`. */
   readonly description: string;
   readonly kind: 'local' | 'stack';
   /** The deployment's name: the stack name, or `local` (what its signing keys are tagged with). */
@@ -21,6 +21,8 @@ export interface Target {
   readonly tables: TableNames;
   readonly scrypt: ScryptParams;
   readonly signingKeyAlias: string;
+  /** The KMS key TOTP secrets are encrypted with (`users mfa enroll`); absent for a stack from before MFA. */
+  readonly mfaKeyId?: string;
   readonly issuer: string;
   /** Set for the local stack: DynamoDB Local's URL. */
   readonly dynamodbEndpoint?: string;
@@ -43,22 +45,36 @@ function lazyKms(options: Parameters<typeof createKmsClient>[0]): { kms: () => K
   };
 }
 
-/** DescribeStacks for one stack: its outputs, or undefined when no such stack exists. Injected in tests. */
+/**
+ * DescribeStacks for one stack: its outputs, or undefined when no such stack exists. Injected in tests.
+ * `region` and `profile` are the operator's --region and --profile: undefined leaves them to the SDK.
+ */
 export type DescribeStackOutputs = (
   stackName: string,
   region: string | undefined,
+  profile: string | undefined,
 ) => Promise<readonly StackOutput[] | undefined>;
 
 export interface TargetOptions {
   readonly stack?: string;
   readonly region?: string;
+  /**
+   * The AWS shared-config profile for every client of a deployed stack, as the AWS CLI's --profile.
+   * Without it the SDK reads AWS_PROFILE (then `default`) on its own, so nothing here reads AWS_PROFILE
+   * except for messages.
+   */
+  readonly profile?: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly describeStackOutputs?: DescribeStackOutputs;
 }
 
 export async function resolveTarget(options: TargetOptions): Promise<Target> {
   if (options.stack === undefined) return localTarget(options.env);
-  return stackTarget(options.stack, options.region, options.describeStackOutputs ?? describeStackOutputsWithSdk);
+  return stackTarget(
+    options.stack,
+    { region: options.region, profile: options.profile, envProfile: options.env.AWS_PROFILE },
+    options.describeStackOutputs ?? describeStackOutputsWithSdk,
+  );
 }
 
 async function localTarget(env: Readonly<Record<string, string | undefined>>): Promise<Target> {
@@ -91,6 +107,7 @@ async function localTarget(env: Readonly<Record<string, string | undefined>>): P
     tables: state.tables,
     scrypt: state.scrypt,
     signingKeyAlias: state.signingKeyAlias,
+    ...(typeof state.mfaKeyId === 'string' ? { mfaKeyId: state.mfaKeyId } : {}),
     issuer: state.issuer,
     dynamodbEndpoint: state.dynamodbEndpoint,
     region: state.region,
@@ -126,22 +143,31 @@ function checkLocalState(state: LocalStackState, file: string): void {
   }
 }
 
-async function stackTarget(
-  stackName: string,
-  region: string | undefined,
-  describe: DescribeStackOutputs,
-): Promise<Target> {
+interface AwsSettings {
+  /** --region and --profile, as given. */
+  readonly region: string | undefined;
+  readonly profile: string | undefined;
+  /** AWS_PROFILE, which the SDK uses when --profile is absent. */
+  readonly envProfile: string | undefined;
+}
+
+async function stackTarget(stackName: string, aws: AwsSettings, describe: DescribeStackOutputs): Promise<Target> {
+  const { region, profile } = aws;
+  const usedProfile = profile ?? (aws.envProfile || undefined);
+  const as = usedProfile === undefined ? '' : ` (profile ${usedProfile})`;
   const where = region === undefined ? '' : ` in ${region}`;
   let outputs: readonly StackOutput[] | undefined;
   try {
-    outputs = await describe(stackName, region);
+    outputs = await describe(stackName, region, profile);
   } catch (error) {
-    throw new OperationalError(`cannot read the CloudFormation stack "${stackName}"${where}: ${awsProblem(error)}`, {
-      cause: error,
-    });
+    throw new OperationalError(
+      `cannot read the CloudFormation stack "${stackName}"${where}${as}: ${awsProblem(error, usedProfile)}`,
+      { cause: error },
+    );
   }
   if (outputs === undefined) {
-    throw new OperationalError(`there is no CloudFormation stack "${stackName}"${where} (check --stack and --region)`);
+    const check = usedProfile === undefined ? '--stack and --region' : '--stack, --region and --profile';
+    throw new OperationalError(`there is no CloudFormation stack "${stackName}"${where}${as} (check ${check})`);
   }
   let settings: ReturnType<typeof stackSettingsFromOutputs>;
   try {
@@ -149,17 +175,21 @@ async function stackTarget(
   } catch (error) {
     throw new OperationalError((error as Error).message);
   }
-  const db = createDocumentClient({ region, principal: 'operator' });
-  const kms = lazyKms({ region, principal: 'operator' });
+  const db = createDocumentClient({ region, profile, principal: 'operator' });
+  const kms = lazyKms({ region, profile, principal: 'operator' });
+  // The region the clients use, for messages: DescribeStacks has just resolved the same one (AWS_REGION or
+  // the profile's), so this reads no file anew. Only a seam without the SDK leaves it unknown.
+  const resolvedRegion = region ?? (await db.config.region().catch(() => undefined));
   return {
-    description: `stack "${stackName}"${where}`,
+    description: `stack "${stackName}"${resolvedRegion === undefined ? '' : ` in ${resolvedRegion}`}${as}`,
     kind: 'stack',
     deployment: stackName,
     tables: settings.tables,
     scrypt: settings.scrypt,
     signingKeyAlias: settings.signingKeyAlias,
+    ...(settings.mfaKeyId === undefined ? {} : { mfaKeyId: settings.mfaKeyId }),
     issuer: settings.issuer,
-    region,
+    region: resolvedRegion,
     db,
     accessTokenTtl: settings.accessTokenTtl,
     kms: kms.kms,
@@ -171,9 +201,9 @@ async function stackTarget(
 }
 
 /** The real DescribeStacks, loaded only when --stack is used. */
-const describeStackOutputsWithSdk: DescribeStackOutputs = async (stackName, region) => {
+const describeStackOutputsWithSdk: DescribeStackOutputs = async (stackName, region, profile) => {
   const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
-  const cloudFormation = new CloudFormationClient({ region });
+  const cloudFormation = new CloudFormationClient({ region, profile });
   recordSdkCalls(cloudFormation, 'cloudformation', 'operator');
   try {
     const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
@@ -188,13 +218,27 @@ const describeStackOutputsWithSdk: DescribeStackOutputs = async (stackName, regi
   }
 };
 
-/** A one-line explanation of an AWS SDK failure, with a hint for the usual setup problems. */
-export function awsProblem(error: unknown): string {
+/**
+ * A one-line explanation of an AWS SDK failure, with a hint for the usual setup problems. `profile` is the
+ * shared-config profile in use (--profile or AWS_PROFILE): a misspelt one shows up only as a missing region
+ * or missing credentials, as the SDK treats an unknown profile as an empty one.
+ */
+export function awsProblem(error: unknown, profile?: string): string {
   if (!(error instanceof Error)) return String(error);
+  const inProfile =
+    profile === undefined
+      ? ''
+      : ` (is there a profile "${profile}" in the AWS config, ~/.aws/config or AWS_CONFIG_FILE, or ~/.aws/credentials?)`;
   if (error.name === 'CredentialsProviderError' || /credential/i.test(error.message)) {
-    return `no usable AWS credentials (${firstLine(error.message)}); configure them, e.g. AWS_PROFILE or \`aws sso login\``;
+    const hint =
+      profile === undefined
+        ? 'e.g. --profile P, AWS_PROFILE or `aws sso login`'
+        : `e.g. \`aws sso login --profile ${profile}\``;
+    return `no usable AWS credentials (${firstLine(error.message)})${inProfile}; configure them, ${hint}`;
   }
-  if (/region is missing/i.test(error.message)) return 'no AWS region: pass --region R or set AWS_REGION';
+  if (/region is missing/i.test(error.message)) {
+    return `no AWS region${inProfile}: pass --region R, set AWS_REGION or set the profile's region`;
+  }
   return `${error.name}: ${firstLine(error.message)}`;
 }
 

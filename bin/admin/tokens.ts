@@ -11,13 +11,14 @@ async function revokeTokensOfUser(context: CommandContext): Promise<CommandResul
   const given = context.strings.username;
   if (given === undefined) throw new UsageError('"tokens revoke" needs --username NAME');
   const username = validateExistingKey('user NAME', given);
-  const { revokedRefreshTokens: revoked } = await revokeUserTokens(
+  // Found as the token endpoint finds users: the prepared name first, then the name as stored.
+  const { username: stored, revokedRefreshTokens: revoked } = await revokeUserTokens(
     accountPorts(await context.target(), context),
     username,
   );
   return {
-    json: { username, revoked_refresh_tokens: revoked },
-    human: `Revoked ${plural(revoked, 'refresh token')} of user "${printable(username)}".`,
+    json: { username: stored, revoked_refresh_tokens: revoked },
+    human: `Revoked ${plural(revoked, 'refresh token')} of user "${printable(stored)}".`,
   };
 }
 

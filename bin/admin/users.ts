@@ -22,6 +22,8 @@ import {
   formatTable,
 } from './command';
 import { UsageError } from './errors';
+import { importUsersCommand } from './import';
+import { disableMfa, enrollMfa } from './mfa';
 import type { CommandId } from './spec';
 import { readPasswordFromStdin } from './stdin';
 import { parseScopesOption, printable, usernameCell, validateExistingKey, validateNewUsername } from './validate';
@@ -42,19 +44,26 @@ function stdinPassword(context: CommandContext): () => Promise<string> {
 }
 
 async function createUser(context: CommandContext): Promise<CommandResult> {
-  const username = validateNewUsername(arg(context, 'NAME'));
+  const given = arg(context, 'NAME');
+  // Refused before the stack is looked for: a usage error whatever the target.
+  validateNewUsername(given);
   const scopes = parseScopesOption(context.strings.scopes);
   const target = await context.target();
-  const { userId } = await registerUser(accountPorts(target, context), {
-    username,
+  const { username, userId } = await registerUser(accountPorts(target, context), {
+    username: given,
     scopes,
     password: stdinPassword(context),
     scrypt: target.scrypt,
   });
   return {
     json: { username, user_id: userId, created: true },
-    human: `Created user "${printable(username)}" (user id ${userId}).`,
+    human: `Created user "${printable(username)}"${asGiven(username, given)} (user id ${userId}).`,
   };
+}
+
+/** ` (from "Alice")` when the name is stored in another form than the operator typed; nothing otherwise. */
+function asGiven(stored: string, given: string): string {
+  return stored === given ? '' : ` (from "${printable(given)}")`;
 }
 
 /** A user in JSON, as users list prints each one and users show and update print theirs: never the hash. */
@@ -66,7 +75,18 @@ function userJson(user: UserProfile): Record<string, unknown> {
     disabled: user.disabled,
     created_at: user.createdAt,
     password_changed_at: user.passwordChangedAt,
+    // Whether the user has a second factor; never its secret or the codes' hashes.
+    mfa:
+      user.mfa === undefined
+        ? null
+        : { enrolled_at: user.mfa.enrolledAt, recovery_codes_left: user.mfa.recoveryCodeHashes.length },
   };
+}
+
+/** The MFA column and field: since when, and the recovery codes left. */
+function mfaCell(user: UserProfile): string {
+  if (user.mfa === undefined) return 'no';
+  return `yes (${plural(user.mfa.recoveryCodeHashes.length, 'recovery code')} left)`;
 }
 
 function scopesCell(scopes: readonly string[]): string {
@@ -84,10 +104,11 @@ async function listAllUsers(context: CommandContext): Promise<CommandResult> {
     user.disabled ? 'yes' : 'no',
     user.createdAt,
     user.passwordChangedAt,
+    user.mfa === undefined ? 'no' : `yes (${user.mfa.recoveryCodeHashes.length} codes)`,
   ]);
   return {
     json,
-    human: formatTable(['USERNAME', 'USER ID', 'SCOPES', 'DISABLED', 'CREATED', 'PASSWORD CHANGED'], rows),
+    human: formatTable(['USERNAME', 'USER ID', 'SCOPES', 'DISABLED', 'CREATED', 'PASSWORD CHANGED', 'MFA'], rows),
   };
 }
 
@@ -99,6 +120,7 @@ function userFields(user: UserProfile): string {
     ['Disabled', user.disabled ? 'yes' : 'no'],
     ['Created', user.createdAt],
     ['Password changed', user.passwordChangedAt],
+    ['MFA', user.mfa === undefined ? 'no' : `${mfaCell(user)}, enrolled ${user.mfa.enrolledAt}`],
   ]);
 }
 
@@ -115,7 +137,7 @@ async function updateOneUser(context: CommandContext): Promise<CommandResult> {
   return {
     json: userJson(user),
     human: [
-      `Updated user "${printable(username)}":`,
+      `Updated user "${printable(user.username)}":`,
       userFields(user),
       `Refresh tokens issued before keep the scope they were issued with: \`ropc-admin tokens revoke --username NAME\` ends them.`,
     ].join('\n'),
@@ -125,50 +147,57 @@ async function updateOneUser(context: CommandContext): Promise<CommandResult> {
 async function changePassword(context: CommandContext): Promise<CommandResult> {
   const username = validateExistingKey('user NAME', arg(context, 'NAME'));
   const target = await context.target();
-  const { revokedRefreshTokens: revoked } = await setPassword(accountPorts(target, context), {
+  const { username: stored, revokedRefreshTokens: revoked } = await setPassword(accountPorts(target, context), {
     username,
     password: stdinPassword(context),
     scrypt: target.scrypt,
   });
   return {
-    json: { username, password_changed: true, revoked_refresh_tokens: revoked },
-    human: `Changed the password of user "${printable(username)}"; revoked ${plural(revoked, 'refresh token')}.`,
+    json: { username: stored, password_changed: true, revoked_refresh_tokens: revoked },
+    human: `Changed the password of user "${printable(stored)}"; revoked ${plural(revoked, 'refresh token')}.`,
   };
 }
 
 async function disableOneUser(context: CommandContext): Promise<CommandResult> {
   const username = validateExistingKey('user NAME', arg(context, 'NAME'));
-  const { revokedRefreshTokens: revoked } = await disableUser(accountPorts(await context.target(), context), username);
+  const { username: stored, revokedRefreshTokens: revoked } = await disableUser(
+    accountPorts(await context.target(), context),
+    username,
+  );
   return {
-    json: { username, disabled: true, revoked_refresh_tokens: revoked },
-    human: `Disabled user "${printable(username)}"; revoked ${plural(revoked, 'refresh token')}.`,
+    json: { username: stored, disabled: true, revoked_refresh_tokens: revoked },
+    human: `Disabled user "${printable(stored)}"; revoked ${plural(revoked, 'refresh token')}.`,
   };
 }
 
 async function enableOneUser(context: CommandContext): Promise<CommandResult> {
   const username = validateExistingKey('user NAME', arg(context, 'NAME'));
-  await enableUser(accountPorts(await context.target(), context), username);
-  return { json: { username, disabled: false }, human: `Enabled user "${printable(username)}".` };
+  const { username: stored } = await enableUser(accountPorts(await context.target(), context), username);
+  return { json: { username: stored, disabled: false }, human: `Enabled user "${printable(stored)}".` };
 }
 
 async function deleteOneUser(context: CommandContext): Promise<CommandResult> {
   const username = validateExistingKey('user NAME', arg(context, 'NAME'));
-  const { userId, revokedRefreshTokens: revoked } = await deleteUser(
-    accountPorts(await context.target(), context),
-    username,
-  );
+  const {
+    username: stored,
+    userId,
+    revokedRefreshTokens: revoked,
+  } = await deleteUser(accountPorts(await context.target(), context), username);
   return {
-    json: { username, user_id: userId, deleted: true, revoked_refresh_tokens: revoked },
-    human: `Deleted user "${printable(username)}" (user id ${userId}); revoked ${plural(revoked, 'refresh token')}.`,
+    json: { username: stored, user_id: userId, deleted: true, revoked_refresh_tokens: revoked },
+    human: `Deleted user "${printable(stored)}" (user id ${userId}); revoked ${plural(revoked, 'refresh token')}.`,
   };
 }
 
 async function unlockOneUser(context: CommandContext): Promise<CommandResult> {
   const username = validateExistingKey('user NAME', arg(context, 'NAME'));
-  const { clearedCounters: cleared } = await unlockUser(accountPorts(await context.target(), context), username);
+  const { username: stored, clearedCounters: cleared } = await unlockUser(
+    accountPorts(await context.target(), context),
+    username,
+  );
   return {
-    json: { username, unlocked: true, cleared_counters: cleared },
-    human: `Unlocked user "${printable(username)}" (cleared ${plural(cleared, 'failure counter')}).`,
+    json: { username: stored, unlocked: true, cleared_counters: cleared },
+    human: `Unlocked user "${printable(stored)}" (cleared ${plural(cleared, 'failure counter')}).`,
   };
 }
 
@@ -186,4 +215,7 @@ export const USER_COMMANDS: Record<Extract<CommandId, `users ${string}`>, Comman
   'users enable': enableOneUser,
   'users delete': deleteOneUser,
   'users unlock': unlockOneUser,
+  'users import': importUsersCommand,
+  'users mfa enroll': enrollMfa,
+  'users mfa disable': disableMfa,
 };

@@ -4,9 +4,9 @@ import { CLIENT_ID_RULE, isClientId } from '../../lambda/oauth/client-id';
 import { InvalidScopeError } from '../../lambda/oauth/errors';
 import { GRANT_TYPES, type GrantType } from '../../lambda/oauth/grants';
 import { parseScope } from '../../lambda/oauth/scope';
+import { prepareUsername } from '../../lambda/oauth/username';
 import { UsageError } from './errors';
 
-const MAX_USERNAME_LENGTH = 256;
 /** Longest audience accepted (a URI, typically). */
 const MAX_AUDIENCE_LENGTH = 1024;
 /** DynamoDB partition keys hold at most 2048 bytes; the stores refuse keys above 1024. */
@@ -49,19 +49,13 @@ export function clientIdCell(id: string): string {
 }
 
 /**
- * Usernames are kept exactly as given (no case folding, no normalization): 1 to 256 characters, no control
- * characters, no leading or trailing whitespace.
+ * A new user's NAME: stored in its prepared form (RFC 8265 UsernameCaseMapped, lambda/oauth/username.ts),
+ * which is returned; a name the profile refuses is a usage error that names the problem.
  */
 export function validateNewUsername(name: string): string {
-  const length = [...name].length;
-  if (length === 0 || length > MAX_USERNAME_LENGTH) {
-    throw new UsageError(`invalid user NAME: use 1 to ${MAX_USERNAME_LENGTH} characters (got ${length})`);
-  }
-  if (CONTROL.test(name))
-    throw new UsageError(`invalid user NAME "${printable(name)}": it contains control characters`);
-  if (name.trim() !== name)
-    throw new UsageError(`invalid user NAME "${printable(name)}": it starts or ends with whitespace`);
-  return name;
+  const prepared = prepareUsername(name);
+  if (!prepared.ok) throw new UsageError(`invalid user NAME "${printable(name)}": ${prepared.problem}`);
+  return prepared.username;
 }
 
 /** For commands on an existing item: anything that can be a key (it may predate today's rules). */

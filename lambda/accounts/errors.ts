@@ -7,7 +7,8 @@ export type AccountErrorCode =
   | 'unknown_client'
   | 'invalid_client_registration'
   | 'user_exists'
-  | 'unknown_user';
+  | 'unknown_user'
+  | 'invalid_username';
 
 export abstract class AccountError extends Error {
   abstract readonly code: AccountErrorCode;
@@ -56,5 +57,18 @@ export class UnknownUserError extends AccountError {
   constructor(readonly username: string) {
     super(`there is no user named "${username}"`);
     this.name = 'UnknownUserError';
+  }
+}
+
+/** A new user's name that the username profile refuses (lambda/oauth/username.ts, RFC 8265 §3.3). */
+export class InvalidUsernameError extends AccountError {
+  readonly code = 'invalid_username';
+  constructor(
+    readonly username: string,
+    readonly problem: string,
+  ) {
+    // The name may be the problem (a control character, say): it is shown escaped, as a JSON string.
+    super(`${JSON.stringify(username)} cannot be a username: ${problem}`);
+    this.name = 'InvalidUsernameError';
   }
 }

@@ -94,3 +94,23 @@ export interface LoginAttemptReset {
   /** Forgets every per-user and per-(user, IP) counter of one username key; returns how many it removed. */
   clearUser(userKey: string): Promise<number>;
 }
+
+/** What one batch of an import (./import.ts) did: every username of the batch is in exactly one list. */
+export interface ImportBatchOutcome {
+  /** Written by this batch. */
+  readonly written: readonly string[];
+  /** Taken already (before the import, or by a user created meanwhile): left exactly as it was. */
+  readonly existing: readonly string[];
+}
+
+/** Writing many new users at once, for `ropc-admin users import` (./import.ts). */
+export interface UserImport {
+  /**
+   * Writes each user of the batch (at most IMPORT_BATCH_SIZE, distinct usernames) whose username is free,
+   * never over one that is taken, however recently; reports which it wrote and which existed.
+   */
+  importUsers(users: readonly RegisteredUser[]): Promise<ImportBatchOutcome>;
+}
+
+/** The most users one importUsers call takes: TransactWriteItems' limit of 100 actions. */
+export const IMPORT_BATCH_SIZE = 100;

@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { recordSdkCalls, type SdkPrincipal } from './sdk-call-log';
 
@@ -8,7 +9,11 @@ export interface AwsClientOptions {
   /** Local emulators; absent on AWS. */
   readonly dynamodbEndpoint?: string;
   readonly kmsEndpoint?: string;
+  /** A stand-in for the Lambda Invoke API (tests); absent on AWS. */
+  readonly lambdaEndpoint?: string;
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /** The shared-config profile for credentials and region (the operator CLI's --profile); the SDK reads AWS_PROFILE itself. */
+  readonly profile?: string;
   /** Whose calls these are (a function's role, or the operator): recorded for the authorization proof. */
   readonly principal?: SdkPrincipal;
 }
@@ -49,6 +54,7 @@ export function createDocumentClient(options: AwsClientOptions): DynamoDBDocumen
     region: options.region,
     endpoint: options.dynamodbEndpoint,
     credentials: options.credentials,
+    profile: options.profile,
     maxAttempts: MAX_ATTEMPTS,
     requestHandler: REQUEST_HANDLER,
   });
@@ -62,9 +68,37 @@ export function createKmsClient(options: AwsClientOptions): KMSClient {
     region: options.region,
     endpoint: options.kmsEndpoint,
     credentials: options.credentials,
+    profile: options.profile,
     maxAttempts: MAX_ATTEMPTS,
     requestHandler: REQUEST_HANDLER,
   });
   recordSdkCalls(client, 'kms', options.principal);
+  return client;
+}
+
+/**
+ * The legacy verifier's client (lazy migration): one attempt, never retried, since a retry would double a
+ * wait that must end within `timeoutMs` (LEGACY_VERIFIER_TIMEOUT_SECONDS), and a verifier that failed once
+ * is a 503 the client retries. The whole call, connecting included, gets `timeoutMs`. The SDK is loaded
+ * on the first call: a token function without a verifier never loads it (a cold start is paid per module).
+ */
+export async function createLambdaClient(
+  options: AwsClientOptions & { readonly timeoutMs: number },
+): Promise<LambdaClient> {
+  const { LambdaClient } = await import('@aws-sdk/client-lambda');
+  const client = new LambdaClient({
+    region: options.region,
+    endpoint: options.lambdaEndpoint,
+    credentials: options.credentials,
+    profile: options.profile,
+    maxAttempts: 1,
+    requestHandler: {
+      connectionTimeout: Math.min(SDK_TIMEOUTS.connectionTimeoutMs, options.timeoutMs),
+      requestTimeout: options.timeoutMs,
+      throwOnRequestTimeout: true,
+      socketTimeout: options.timeoutMs,
+    },
+  });
+  recordSdkCalls(client, 'lambda', options.principal);
   return client;
 }

@@ -23,7 +23,7 @@ import {
   type LockoutReason,
   type LoginAttemptCounters,
 } from '../oauth/lockout';
-import type { AttemptReservation, LoginAttemptStore } from '../oauth/ports';
+import type { AttemptReservation, LoginAttemptStore, ReleaseMode } from '../oauth/ports';
 import { callDependency } from './aws-errors';
 
 /** A (username, IP) failure streak is forgotten after a quiet day; always longer than the longest backoff. */
@@ -126,7 +126,22 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
     return { granted: false, reason: 'concurrent_attempt' };
   }
 
-  async release(subject: AttemptSubject, before: LoginAttemptCounters, now: number): Promise<void> {
+  async release(
+    subject: AttemptSubject,
+    before: LoginAttemptCounters,
+    now: number,
+    mode: ReleaseMode = 'success',
+  ): Promise<void> {
+    if (mode !== 'success') {
+      // A right password with the second factor still due: neither the streak's end nor the address's mark.
+      // A fault: the attempt judged nothing, so the streak goes back to what it was, and nothing is marked.
+      await Promise.all([
+        mode === 'fault' ? this.unreservePair(subject, before, { reservedAt: now }) : undefined,
+        this.giveBack(hourKey(subject, now)),
+        this.giveBack(dayKey(subject, now)),
+      ]);
+      return;
+    }
     const renew =
       before.knownAddressUntil === undefined || before.knownAddressUntil - now < KNOWN_ADDRESS_RENEW_SECONDS;
     await Promise.all([
@@ -277,8 +292,23 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
     return next;
   }
 
-  /** Puts the streak back as `before` read it, if it is still the one reservePair wrote. */
-  private async unreservePair(subject: AttemptSubject, before: LoginAttemptCounters, attempt: string): Promise<void> {
+  /**
+   * Puts the streak back as `before` read it, if it is still the one reservePair wrote: the one naming its
+   * attempt, or (once the attempt's name is gone) the count it wrote at `reservedAt`. Another reservation
+   * can follow only once this one is written, and it changes the count, so the values name this one too.
+   */
+  private async unreservePair(
+    subject: AttemptSubject,
+    before: LoginAttemptCounters,
+    reservation: string | { readonly reservedAt: number },
+  ): Promise<void> {
+    const ours =
+      typeof reservation === 'string'
+        ? { condition: 'attemptId = :attempt', values: { ':attempt': reservation } }
+        : {
+            condition: 'failures = :reserved AND lastFailureAt = :reservedAt',
+            values: { ':reserved': before.pairFailures + 1, ':reservedAt': reservation.reservedAt },
+          };
     try {
       await callDependency('dynamodb', () =>
         this.db.send(
@@ -286,18 +316,18 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
             ? new DeleteCommand({
                 TableName: this.tableName,
                 Key: pairKey(subject),
-                ConditionExpression: 'attemptId = :attempt',
-                ExpressionAttributeValues: { ':attempt': attempt },
+                ConditionExpression: ours.condition,
+                ExpressionAttributeValues: ours.values,
               })
             : new UpdateCommand({
                 TableName: this.tableName,
                 Key: pairKey(subject),
                 UpdateExpression: 'SET failures = :read, lastFailureAt = :readAt REMOVE attemptId',
-                ConditionExpression: 'attemptId = :attempt',
+                ConditionExpression: ours.condition,
                 ExpressionAttributeValues: {
                   ':read': before.pairFailures,
                   ':readAt': before.pairLastFailureAt,
-                  ':attempt': attempt,
+                  ...ours.values,
                 },
               }),
         ),

@@ -50,6 +50,10 @@ const INPUT_FIELDS = [
   'ReturnValues',
   'Select',
   'StackName',
+  // Lambda Invoke: the function and its qualifier (never the Payload, which carries a password).
+  'FunctionName',
+  'Qualifier',
+  'InvocationType',
 ] as const;
 
 /** The minimal surface of an SDK v3 client this needs; both the DynamoDB document client and KMSClient have it. */
@@ -142,6 +146,8 @@ function describeInput(input: Record<string, unknown>): Record<string, unknown> 
   for (const field of INPUT_FIELDS) if (input[field] !== undefined) described[field] = input[field];
   // KMS: the key policy a CreateKey gives the new key (no secret in it): the proof evaluates that key's calls against it.
   if (typeof input.Policy === 'string') described.Policy = input.Policy;
+  // KMS Encrypt and Decrypt: the encryption context's keys (kms:EncryptionContextKeys), never its values.
+  if (isRecord(input.EncryptionContext)) described.EncryptionContext = Object.keys(input.EncryptionContext).sort();
   // DynamoDB: the names (never the values) of the attributes a write touches, for dynamodb:Attributes.
   const attributes = attributeNames(input);
   if (attributes !== undefined) described.Attributes = attributes;

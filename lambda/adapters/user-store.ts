@@ -1,16 +1,29 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   ScanCommand,
+  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { USERS_TABLE } from '../../contract/tables';
 import { UserExistsError } from '../accounts/errors';
-import type { RegisteredUser, UserChanges, UserDirectory, UserProfile } from '../accounts/ports';
-import { callDependency } from './aws-errors';
+import type {
+  ImportBatchOutcome,
+  RegisteredUser,
+  UserChanges,
+  UserDirectory,
+  UserImport,
+  UserProfile,
+} from '../accounts/ports';
+import { DependencyUnavailableError } from '../oauth/errors';
+import type { User } from '../oauth/ports';
+import { callDependency, isUnavailable } from './aws-errors';
 import { bool, isUsableKey, num, str, strList } from './items';
+import { USER_MFA_ITEM_ATTRIBUTES, userMfaFromItem } from './mfa-attributes';
 
 /** What listUsers reads of each user: every attribute of a UserProfile, never the password hash. */
 const PROFILE_ATTRIBUTES = [
@@ -21,10 +34,12 @@ const PROFILE_ATTRIBUTES = [
   'createdAt',
   'passwordChangedAt',
   'sessionEpoch',
+  // Whether the user has a second factor, and how many recovery codes are left (the secret stays ciphertext).
+  ...USER_MFA_ITEM_ATTRIBUTES,
 ];
 
 /** Resource owners, keyed by username; `userId` is the stable subject identifier. */
-export class DynamoUserStore implements UserDirectory {
+export class DynamoUserStore implements UserDirectory, UserImport {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -62,6 +77,26 @@ export class DynamoUserStore implements UserDirectory {
     } catch (error) {
       // The password changed meanwhile: the newer hash stands.
       if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return;
+      throw error;
+    }
+  }
+
+  async createMigratedUser(user: User, at: string): Promise<'created' | 'taken'> {
+    const item: RegisteredUser = { ...user, scopes: [...user.scopes], createdAt: at, passwordChangedAt: at };
+    try {
+      await callDependency('dynamodb', () =>
+        this.db.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: item,
+            ConditionExpression: 'attribute_not_exists(username)',
+          }),
+        ),
+      );
+      return 'created';
+    } catch (error) {
+      // The username was taken meanwhile: a concurrent first login of the same user won.
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return 'taken';
       throw error;
     }
   }
@@ -157,6 +192,57 @@ export class DynamoUserStore implements UserDirectory {
     return Attributes === undefined ? undefined : toUser(Attributes);
   }
 
+  /**
+   * One TransactWriteItems of conditional Puts: all of them land or none. A cancellation's reasons say
+   * which usernames are taken (ConditionalCheckFailed, in the order of the items); those are counted as
+   * existing and the rest is sent again, so a user created meanwhile (by the CLI, or by a login that
+   * migrates one) is never overwritten. Throttling and conflicts with other transactions are retried with
+   * capped exponential backoff and full jitter. A retry whose first attempt may have committed (a timeout,
+   * a lost answer) reuses its ClientRequestToken, so DynamoDB answers it as the first without writing twice,
+   * and the users it wrote count as written, not as existing.
+   */
+  async importUsers(users: readonly RegisteredUser[]): Promise<ImportBatchOutcome> {
+    const written: string[] = [];
+    const existing: string[] = [];
+    let pending = [...users];
+    let token = randomUUID();
+    for (let attempt = 0; pending.length > 0; ) {
+      try {
+        await this.db.send(
+          new TransactWriteCommand({
+            ClientRequestToken: token,
+            TransactItems: pending.map((user) => ({
+              Put: {
+                TableName: this.tableName,
+                Item: { ...user, scopes: [...user.scopes] },
+                ConditionExpression: 'attribute_not_exists(username)',
+              },
+            })),
+          }),
+        );
+        written.push(...pending.map((user) => user.username));
+        break;
+      } catch (error) {
+        const reasons = cancellationCodes(error);
+        if (reasons !== undefined && reasons.length === pending.length) {
+          const taken = pending.filter((_, index) => reasons[index] === 'ConditionalCheckFailed');
+          existing.push(...taken.map((user) => user.username));
+          const retryable = reasons.every((code) => code === 'None' || RETRYABLE_CANCELLATIONS.has(code ?? ''));
+          if (taken.length === 0 && !retryable) throw error;
+          pending = pending.filter((_, index) => reasons[index] !== 'ConditionalCheckFailed');
+          // Cancelled: nothing was written, so the next attempt is a new request.
+          token = randomUUID();
+          if (taken.length > 0) continue;
+        } else if (!isUnavailable(error)) {
+          throw error;
+        }
+        if (++attempt >= IMPORT_ATTEMPTS) throw new DependencyUnavailableError('dynamodb', { cause: error });
+        await sleep(Math.random() * Math.min(IMPORT_BACKOFF_CAP_MS, IMPORT_BACKOFF_BASE_MS * 2 ** attempt));
+      }
+    }
+    return { written, existing };
+  }
+
   private async updateExisting(
     username: string,
     expression: string,
@@ -180,6 +266,20 @@ export class DynamoUserStore implements UserDirectory {
   }
 }
 
+/** Cancellation reasons worth another attempt: the items were fine, DynamoDB was busy. */
+const RETRYABLE_CANCELLATIONS = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded']);
+/** Attempts per import batch for throttling and conflicts, beside the SDK's own retries of each request. */
+const IMPORT_ATTEMPTS = 8;
+const IMPORT_BACKOFF_BASE_MS = 50;
+const IMPORT_BACKOFF_CAP_MS = 5_000;
+
+/** A TransactionCanceledException's reason codes, one per item in order; undefined for any other error. */
+function cancellationCodes(error: unknown): (string | undefined)[] | undefined {
+  if (!(error instanceof Error) || error.name !== 'TransactionCanceledException') return undefined;
+  const reasons = (error as Error & { CancellationReasons?: { Code?: string }[] }).CancellationReasons;
+  return reasons?.map((reason) => reason.Code);
+}
+
 function toUser(item: Record<string, unknown>): RegisteredUser {
   return { ...toProfile(item), passwordHash: str(item, 'users', 'passwordHash') };
 }
@@ -194,7 +294,12 @@ function toProfile(item: Record<string, unknown>): UserProfile {
     createdAt: str(item, table, 'createdAt'),
     passwordChangedAt: str(item, table, 'passwordChangedAt'),
     ...(item.sessionEpoch === undefined ? {} : { sessionEpoch: num(item, table, 'sessionEpoch') }),
+    ...mfaField(userMfaFromItem(item)),
   };
+}
+
+function mfaField(mfa: ReturnType<typeof userMfaFromItem>): { mfa?: NonNullable<typeof mfa> } {
+  return mfa === undefined ? {} : { mfa };
 }
 
 function withoutHash({ passwordHash: _hash, ...profile }: RegisteredUser): UserProfile {

@@ -1,11 +1,18 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type AwsClientOptions, createDocumentClient, createKmsClient } from '../adapters/aws-clients';
+import {
+  type AwsClientOptions,
+  createDocumentClient,
+  createKmsClient,
+  createLambdaClient,
+} from '../adapters/aws-clients';
 import { DynamoClientStore } from '../adapters/client-store';
 import { KmsJwtSigner } from '../adapters/kms-signer';
 import { type LambdaLogger, type LogSink, serviceLogger } from '../adapters/logger';
 import { DynamoLoginAttemptStore } from '../adapters/login-attempt-store';
+import { DynamoMfaChallengeStore } from '../adapters/mfa-challenge-store';
+import { KmsTotpSecretKey } from '../adapters/mfa-secret-key';
 import { DynamoRefreshTokenStore } from '../adapters/refresh-token-store';
 import type { SdkPrincipal } from '../adapters/sdk-call-log';
 import { DynamoSigningKeyStore } from '../adapters/signing-key-store';
@@ -13,7 +20,7 @@ import { DynamoUserStore } from '../adapters/user-store';
 import type { ServiceConfig } from '../config';
 import type { TokenEndpointDeps } from '../oauth/grants/grant';
 import { DEFAULT_LOCKOUT_POLICY, type LockoutPolicy } from '../oauth/lockout';
-import type { Logger } from '../oauth/ports';
+import type { LegacyVerifier, Logger, PasswordPolicy, TotpSecretKey } from '../oauth/ports';
 import { scryptPasswordHasher } from '../passwords/hasher';
 
 /** Options the local stack and tests add; on Lambda everything comes from the configuration. */
@@ -24,6 +31,12 @@ export interface RuntimeOptions {
   readonly logger?: Logger;
   /** SDK clients to use instead of new ones (benchmarks instrument them). */
   readonly sdk?: SdkClients;
+  /** The legacy verifier of lazy migration instead of the configured function (the local stack's module). */
+  readonly legacyVerifier?: LegacyVerifier;
+  /** Where the configured verifier function is served instead of AWS Lambda (tests). */
+  readonly lambdaEndpoint?: string;
+  /** The environment the password policy's minimum is read from (PASSWORD_MIN_LENGTH); the process's when absent. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface SdkClients {
@@ -96,8 +109,79 @@ export function createTokenEndpointDeps(
     lockoutPolicy: lockoutPolicy(config),
     signer: signerWith(config, sdk, options.logger ?? logger),
     passwords: scryptPasswordHasher(config.scrypt),
+    ...migrationDeps(config, options),
+    secondFactor: {
+      challenges: new DynamoMfaChallengeStore(db, config.tables.mfaChallenges, config.tables.users),
+      secrets: totpSecretKey(config, sdk),
+    },
     clock: Date.now,
     random: { bytes: (length) => randomBytes(length), uuid: randomUUID },
     logger,
+  };
+}
+
+/** The TOTP secrets' key; without one configured, no enrollment can have been made with it, and none decrypts. */
+function totpSecretKey(config: ServiceConfig, { kms }: SdkClients): TotpSecretKey {
+  if (config.mfaKeyId !== undefined) return new KmsTotpSecretKey(kms, config.mfaKeyId);
+  return {
+    decrypt: () => Promise.reject(new Error('an enrolled user logged in, but no MFA key is configured (MFA_KEY_ID)')),
+  };
+}
+
+/**
+ * Lazy migration, when a verifier is configured (the function's ARN, or the local stack's module): the
+ * verifier, and the password policy migrated passwords are judged by. Neither the Lambda client nor the
+ * policy's list of common passwords (hundreds of milliseconds to load) is loaded before a first migration.
+ */
+function migrationDeps(
+  config: ServiceConfig,
+  options: RuntimeOptions,
+): { legacyVerifier?: LegacyVerifier; passwordPolicy?: PasswordPolicy } {
+  const arn = config.legacyVerifierFunctionArn;
+  if (options.legacyVerifier === undefined && arn === undefined) return {};
+  return {
+    legacyVerifier: options.legacyVerifier ?? lambdaLegacyVerifier(config, options, arn!),
+    passwordPolicy: migratedPasswordPolicy(options.env ?? process.env),
+  };
+}
+
+function lambdaLegacyVerifier(config: ServiceConfig, options: RuntimeOptions, arn: string): LegacyVerifier {
+  let verifier: Promise<LegacyVerifier> | undefined;
+  return {
+    async verify(request) {
+      if (verifier === undefined) {
+        verifier = import('../adapters/legacy-verifier').then(
+          async ({ LambdaLegacyVerifier, LEGACY_VERIFIER_TIMEOUT_MS }) =>
+            new LambdaLegacyVerifier(
+              await createLambdaClient({
+                ...awsOptions(config, options, 'token'),
+                // A function is invoked in its own region (its ARN's), which may not be this one's.
+                region: arn.split(':')[3],
+                lambdaEndpoint: options.lambdaEndpoint,
+                timeoutMs: LEGACY_VERIFIER_TIMEOUT_MS,
+              }),
+              arn,
+            ),
+        );
+        // A failed load is retried by the next login rather than remembered.
+        verifier.catch(() => {
+          verifier = undefined;
+        });
+      }
+      return (await verifier).verify(request);
+    },
+  };
+}
+
+/** The policy `ropc-admin` applies to new passwords, with the same minimum (PASSWORD_MIN_LENGTH, else 8). */
+function migratedPasswordPolicy(env: Readonly<Record<string, string | undefined>>): PasswordPolicy {
+  return {
+    async problem(password) {
+      const { DEFAULT_MIN_PASSWORD_LENGTH, minPasswordLength, passwordProblem } = await import(
+        '../accounts/password-policy'
+      );
+      const minimum = minPasswordLength(env);
+      return passwordProblem(password, typeof minimum === 'number' ? minimum : DEFAULT_MIN_PASSWORD_LENGTH);
+    },
   };
 }

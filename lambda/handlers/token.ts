@@ -13,8 +13,18 @@ export type LambdaProxyHandler = (event: APIGatewayProxyEvent, context: Context)
 
 /** POST /token and POST /revoke. */
 export function createTokenHandler(deps: TokenEndpointDeps): ProxyHandler {
+  // The lockout counts the client's address: behind trusted proxies, the one X-Forwarded-For names (./apigw.ts).
+  const trustedProxyHops = deps.settings.trustedProxyHops ?? 0;
   return async (event) => {
-    const request = fromProxyEvent(event);
+    const request = fromProxyEvent(event, {
+      trustedProxyHops,
+      onUnusableForwardedFor: (reason) =>
+        deps.logger.warn('forwarded_for_unusable', {
+          requestId: event.requestContext?.requestId,
+          reason,
+          trustedProxyHops,
+        }),
+    });
     const handle = request.path === ENDPOINT_PATHS.revocation ? handleRevocationRequest : handleTokenRequest;
     return toProxyResult(await handle(request, deps));
   };

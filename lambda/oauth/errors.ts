@@ -14,7 +14,9 @@ export type OAuthErrorCode =
   | 'server_error'
   | 'temporarily_unavailable'
   | 'method_not_allowed'
-  | 'not_found';
+  | 'not_found'
+  // Auth0's MFA API: the password was right, a second factor is due (grants/password.ts).
+  | 'mfa_required';
 
 /**
  * What the operator's log says about a failure (node-oidc-provider's private error detail): the audit
@@ -32,6 +34,8 @@ export abstract class OAuthError extends Error {
   abstract readonly status: number;
   /** Extra response headers (WWW-Authenticate, Retry-After, Allow). */
   readonly headers: Record<string, string> = {};
+  /** Body members after error and error_description (mfa_required's mfa_token); none for RFC 6749 errors. */
+  readonly parameters: Record<string, string> = {};
   /** Logged by the error exit; absent for failures that are not audit events (a malformed request). */
   audit?: AuditRecord;
 
@@ -67,6 +71,20 @@ export class InvalidClientError extends OAuthError {
 export class InvalidGrantError extends OAuthError {
   readonly code = 'invalid_grant';
   readonly status = 400;
+}
+
+/**
+ * The password of an MFA-enrolled user was right: 403 with the mfa_token the second step presents (Auth0's
+ * wire format, which its SDKs expect). Only a right password gets it; a wrong one is invalid_grant as for
+ * everybody, so who is enrolled is not told to a guesser.
+ */
+export class MfaRequiredError extends OAuthError {
+  readonly code = 'mfa_required';
+  readonly status = 403;
+  constructor(mfaToken: string) {
+    super('Multifactor authentication required');
+    this.parameters.mfa_token = mfaToken;
+  }
 }
 
 export class UnauthorizedClientError extends OAuthError {

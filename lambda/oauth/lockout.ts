@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { DEFAULTS } from '../../contract/settings';
+import { prepareUsername } from './username';
 
 /**
  * Brute-force protection for the password grant, as three independent counters:
@@ -96,7 +97,9 @@ export const dayBucket = (now: number) => Math.floor(now / DAY);
 
 /**
  * Counters are keyed by a hash of the username (no usernames at rest in this table, and a bounded key
- * length whatever a client sends) and by the normalized source IP.
+ * length whatever a client sends) and by the normalized source IP. The username is the prepared one
+ * (./username.ts), so that "Alice" and "alice", which name one account, share its counters; a name the
+ * profile refuses (a user registered before names were prepared) counts as typed.
  */
 export interface AttemptSubject {
   readonly userKey: string;
@@ -108,7 +111,10 @@ export function attemptSubject(username: string, ip: string): AttemptSubject {
 }
 
 export function usernameKey(username: string): string {
-  return createHash('sha256').update(username, 'utf8').digest('base64url');
+  const prepared = prepareUsername(username);
+  return createHash('sha256')
+    .update(prepared.ok ? prepared.username : username, 'utf8')
+    .digest('base64url');
 }
 
 /**

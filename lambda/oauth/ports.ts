@@ -1,4 +1,5 @@
 import type { LogEvent } from '../../contract/audit-events';
+import type { MfaChallenge } from '../mfa/mfa-token';
 import type { Random, SigningKey } from '../tokens/ports';
 import type { GrantType } from './grants';
 import type { AttemptSubject, LockoutPolicy, LockoutReason, LoginAttemptCounters } from './lockout';
@@ -54,6 +55,23 @@ export interface User {
    * is compared, and no extra read: the grant reads the user anyway). Absent: 0.
    */
   readonly sessionEpoch?: number;
+  /** Set while the user is enrolled in the second factor (`ropc-admin users mfa enroll`). */
+  readonly mfa?: UserMfa;
+}
+
+/**
+ * A user's second factor as stored on the user: the TOTP secret only as KMS ciphertext, the recovery codes
+ * only as hashes (lambda/mfa/recovery-codes.ts).
+ */
+export interface UserMfa {
+  /** KMS ciphertext of the TOTP secret, encrypted with the encryption context {userId}. */
+  readonly secretCiphertext: Uint8Array;
+  /** When the user was enrolled (ISO 8601): a second step commits only while this enrollment stands. */
+  readonly enrolledAt: string;
+  /** The TOTP step of the last accepted code (RFC 6238 §5.2: no code is accepted twice); absent before the first. */
+  readonly lastAcceptedStep?: number;
+  /** The unused recovery codes' hashes. */
+  readonly recoveryCodeHashes: readonly string[];
 }
 
 export type RefreshTokenState = 'active' | 'rotated' | 'revoked';
@@ -135,6 +153,41 @@ export interface UserStore {
   getUser(username: string): Promise<User | undefined>;
   /** Replaces the hash only if it is still `previousHash` (a concurrent password change wins). */
   replacePasswordHash(username: string, previousHash: string, nextHash: string): Promise<void>;
+  /**
+   * Creates a user the legacy verifier vouched for (lazy migration), created and last given a password at
+   * `at` (ISO 8601), with one conditional write: 'taken' when the username exists already (a concurrent
+   * first login of the same user won, or an operator created it), and nothing is written then.
+   */
+  createMigratedUser(user: User, at: string): Promise<'created' | 'taken'>;
+}
+
+/**
+ * Lazy migration (contract/settings.ts LEGACY_VERIFIER_FUNCTION_ARN): the system the users come from checks
+ * the password of a username unknown here, once; a verified user is created here with a hash of it.
+ */
+export interface LegacyVerifierRequest {
+  readonly username: string;
+  readonly password: string;
+  readonly clientId: string;
+}
+
+/** The verifier's answer; `sub` and `scopes` (valid scope tokens only) are the new user's when given. */
+export type LegacyVerdict =
+  | { readonly verified: true; readonly sub?: string; readonly scopes?: readonly string[] }
+  | { readonly verified: false };
+
+export interface LegacyVerifier {
+  /**
+   * The verdict, within LEGACY_VERIFIER_TIMEOUT_SECONDS. Rejects on any fault: the verifier failed, answered
+   * something that is not a verdict, or did not answer in time. The grant answers 503 then.
+   */
+  verify(request: LegacyVerifierRequest): Promise<LegacyVerdict>;
+}
+
+/** The operator's password policy (lambda/accounts/password-policy.ts), for passwords the service did not choose. */
+export interface PasswordPolicy {
+  /** Why the password would be refused as a new one, or undefined when it would not. */
+  problem(password: string): Promise<string | undefined>;
 }
 
 /**
@@ -206,8 +259,13 @@ export interface LoginAttemptStore {
   /**
    * The reserved attempt succeeded: the hour and day counters give it back, the streak ends, and the
    * address becomes (or stays) one the username logged in from (renewed only when its mark runs low).
+   * 'second_factor_pending' (a right password of an enrolled user): only the hour and day counters give it
+   * back; the streak stays counted and the address is not marked, so having the password alone neither
+   * ends a streak nor lifts the user's hourly ceiling from that address. 'fault' (a dependency failed, so
+   * no password was judged): every counter gives the attempt back, the streak as `before` read it (if it is
+   * still the reservation's), and the address is not marked. 'success' when absent.
    */
-  release(subject: AttemptSubject, before: LoginAttemptCounters, now: number): Promise<void>;
+  release(subject: AttemptSubject, before: LoginAttemptCounters, now: number, mode?: ReleaseMode): Promise<void>;
   /** An attempt a limit refused counts on that limit's counter only, never on another. */
   recordRefusal(subject: AttemptSubject, reason: LockoutReason, now: number): Promise<void>;
   /** Counts one failed attempt on every counter, unconditionally; returns the counters after it. */
@@ -245,4 +303,45 @@ export interface Logger {
   info(event: LogEvent, fields?: Record<string, unknown>): void;
   warn(event: LogEvent, fields?: Record<string, unknown>): void;
   error(event: LogEvent, fields?: Record<string, unknown>): void;
+}
+
+/** How a reserved login attempt is given back (LoginAttemptStore.release). */
+export type ReleaseMode = 'success' | 'second_factor_pending' | 'fault';
+
+/**
+ * The second factor's state (lambda/adapters/mfa-challenge-store.ts): pending challenges, and the one
+ * transaction that completes a login. Times are epoch seconds.
+ */
+export type ChallengeReservation =
+  | { readonly granted: true; readonly challenge: MfaChallenge }
+  | { readonly granted: false; readonly stored: MfaChallenge | undefined };
+
+/** What a right code spends: the TOTP step it was the code of, or the recovery code (by its hash). */
+export type SecondFactorUse =
+  | { readonly kind: 'totp'; readonly step: number }
+  | { readonly kind: 'recovery_code'; readonly hash: string };
+
+export interface MfaChallengeStore {
+  /** Stores a new challenge; fails if its hash is taken. */
+  create(challenge: MfaChallenge): Promise<void>;
+  /** The challenge, strongly consistent; TTL deletes late, so it may be past its expiry. */
+  get(tokenHash: string): Promise<MfaChallenge | undefined>;
+  /**
+   * Counts one code against the challenge before the code is checked, with one conditional write: only
+   * while it exists, belongs to the client, is unexpired at `now` and has fewer than the allowed failures.
+   * Granted: the challenge with the attempt counted; refused: the challenge as stored (undefined: none).
+   */
+  reserveAttempt(challenge: MfaChallenge, now: number): Promise<ChallengeReservation>;
+  /**
+   * Completes the login with one transaction: the challenge is deleted (only if it still exists) and the
+   * user's use is recorded (only while the enrollment `enrolledAt` stands: a TOTP step later than the last
+   * accepted one, or a recovery code still unused). 'conflict' when any condition failed: nothing is written.
+   */
+  complete(challenge: MfaChallenge, enrolledAt: string, use: SecondFactorUse): Promise<'completed' | 'conflict'>;
+}
+
+/** The KMS key TOTP secrets are encrypted with, for the token function: decryption only. */
+export interface TotpSecretKey {
+  /** The secret of `userId`; rejects when the ciphertext is not one made for that user under the key. */
+  decrypt(userId: string, ciphertext: Uint8Array): Promise<Uint8Array>;
 }

@@ -39,6 +39,7 @@ export function errorResponse(error: unknown, logger: Logger, requestId: string)
     {
       error: oauthError.code,
       ...(oauthError.description === undefined ? {} : { error_description: oauthError.description }),
+      ...oauthError.parameters,
     },
     { ...NO_STORE_HEADERS, ...oauthError.headers },
   );

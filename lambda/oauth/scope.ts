@@ -4,6 +4,11 @@ import { InvalidScopeError } from './errors';
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
+/** Whether `value` is one scope token (RFC 6749 §3.3). */
+export function isScopeToken(value: string): boolean {
+  return SCOPE_TOKEN.test(value);
+}
+
 /** Parses a space-delimited scope parameter into distinct tokens, in the order given. */
 export function parseScope(value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;

@@ -9,7 +9,7 @@ import {
   UnsupportedGrantTypeError,
 } from './errors';
 import { parseForm } from './form';
-import { grantFor, UNSUPPORTED_GRANT_DESCRIPTION } from './grants';
+import { clientMayUse, grantFor, UNSUPPORTED_GRANT_DESCRIPTION } from './grants';
 import type { TokenEndpointDeps } from './grants/grant';
 import type { HttpRequest, HttpResponse } from './http';
 import type { Client } from './ports';
@@ -49,10 +49,7 @@ export async function handleTokenRequest(request: HttpRequest, deps: TokenEndpoi
     if (grant !== undefined) deps.signer.prepare();
     const client = await authenticateRequestClient(request, params, deps, cors);
     if (grant === undefined) throw new UnsupportedGrantTypeError(UNSUPPORTED_GRANT_DESCRIPTION);
-    if (
-      !(client.grantTypes as readonly string[]).includes(grant.type) ||
-      (grant.confidentialOnly === true && client.isPublic)
-    ) {
+    if (!clientMayUse(client, grant) || (grant.confidentialOnly === true && client.isPublic)) {
       throw new UnauthorizedClientError(`this client may not use the ${grant.type} grant`);
     }
     const missing = grant.parameters.filter((name) => params.get(name) === undefined);

@@ -5,7 +5,8 @@
  */
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'] as const;
-const MB = 1024 * 1024;
+// Decimal megabytes, as npm counts them and as the "~57 MB" of the fetch messages does.
+const MB = 1_000_000;
 const REDRAW_MS = 100;
 
 export interface ProgressState {

@@ -157,6 +157,32 @@ describe.each([
       expect((await store.read(subject, NOW + 2)).knownAddressUntil).toBe(NOW + 1 + 30 * DAY);
     });
 
+    it('gives a faulted attempt back on every counter, the streak as it was read, and marks nothing', async () => {
+      const subject = freshSubject();
+      await store.recordFailure(subject, NOW);
+      await store.recordFailure(subject, NOW + 1);
+      const before = await store.read(subject, NOW + 2);
+      expect(before).toMatchObject({ pairFailures: 2, userFailuresThisHour: 2, ipFailuresToday: 2 });
+      expect((await store.reserve(subject, before, NOW + 2, POLICY)).granted).toBe(true);
+      await store.release(subject, before, NOW + 2, 'fault');
+      expect(await store.read(subject, NOW + 2)).toEqual(before);
+
+      // A first attempt's fault leaves no streak at all.
+      const fresh = freshSubject();
+      const none = await store.read(fresh, NOW);
+      expect((await store.reserve(fresh, none, NOW, POLICY)).granted).toBe(true);
+      await store.release(fresh, none, NOW, 'fault');
+      expect(await store.read(fresh, NOW)).toEqual(NO_FAILURES);
+    });
+
+    it('gives a pending second factor back on the hour and day only: the streak stays counted', async () => {
+      const subject = freshSubject();
+      const before = await store.read(subject, NOW);
+      expect((await store.reserve(subject, before, NOW, POLICY)).granted).toBe(true);
+      await store.release(subject, before, NOW, 'second_factor_pending');
+      expect(await store.read(subject, NOW)).toEqual({ ...NO_FAILURES, pairFailures: 1, pairLastFailureAt: NOW });
+    });
+
     it('renews the mark of a known address only when it runs low', async () => {
       const subject = freshSubject();
       const first = await store.read(subject, NOW);

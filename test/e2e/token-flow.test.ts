@@ -96,7 +96,12 @@ describe('the local stack over HTTP with real OAuth clients', () => {
       token_endpoint: stack.tokenEndpoint,
       jwks_uri: `${stack.url}/.well-known/jwks.json`,
       revocation_endpoint: `${stack.url}/revoke`,
-      grant_types_supported: ['password', 'refresh_token'],
+      grant_types_supported: [
+        'password',
+        'refresh_token',
+        'http://auth0.com/oauth/grant-type/mfa-otp',
+        'http://auth0.com/oauth/grant-type/mfa-recovery-code',
+      ],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
       scopes_supported: ['read', 'write'],
     });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { SIGNING_KEY_TAG_KEY } from '../../contract/signing-keys';
 import type { TableDefinition } from '../../contract/tables';
 import type { SdkCallRecord, SdkPrincipal } from '../../lambda/adapters/sdk-call-log';
-import { localTableNames } from '../../local/bootstrap';
+import { LOCAL_MFA_KEY_ALIAS, localTableNames } from '../../local/bootstrap';
 import type { DeployedStack, PolicyDocument } from './deployed-stack';
 
 type TableName = TableDefinition['name'];
@@ -48,6 +48,9 @@ function logicalTable(localName: string): TableName {
   return found[0];
 }
 
+/** What the proof calls the key TOTP secrets are encrypted with, in checks and messages. */
+export const MFA_KEY_LABEL = 'the TOTP secret key';
+
 /** A rotated key's alias: the first key's alias, a UTC timestamp and a key id prefix (key-manager.ts aliasFor). */
 const ROTATED_ALIAS = /^(.*)-(\d{8}T\d{6}Z-[0-9a-f-]{8})$/;
 
@@ -88,6 +91,7 @@ interface KeyFacts {
  *   the new key, its kms:BypassPolicyLockoutSafetyCheck and request tags, plus kms:TagResource on the new
  *   key when it has tags; CreateAlias on the alias and on the key. A key CreateKey made is evaluated under
  *   the key policy it was given: the first key's, when the policy is one GetKeyPolicy read from it.
+ * - Lambda: Invoke as lambda:InvokeFunction on the function's ARN (with its qualifier, if the call names one).
  * Local names map to the deployment's: tables by their local suffix, the first signing key (the one the
  * functions name by alias) to the template's key, keys that rotation created to new keys of the account,
  * the signing-key tag's value (the deployment's name, `local` locally) to the stack name.
@@ -213,6 +217,22 @@ export function expandToChecks(records: readonly SdkCallRecord[], stack: Deploye
             },
           );
           break;
+        case 'Encrypt':
+        case 'Decrypt': {
+          // TOTP secrets: the condition keys of the encryption context (its keys; values are not recorded).
+          const contextKeys = (Array.isArray(input.EncryptionContext) ? input.EncryptionContext : []).map(String);
+          onKey(
+            `kms:${record.command}`,
+            keys.resolve(String(input.KeyId), record.output?.KeyId as string | undefined),
+            {
+              ...(input.EncryptionAlgorithm === undefined
+                ? {}
+                : { 'kms:EncryptionAlgorithm': input.EncryptionAlgorithm }),
+              ...(contextKeys.length === 0 ? {} : { 'kms:EncryptionContextKeys': contextKeys }),
+            },
+          );
+          break;
+        }
         case 'ScheduleKeyDeletion':
           onKey(
             'kms:ScheduleKeyDeletion',
@@ -236,6 +256,13 @@ export function expandToChecks(records: readonly SdkCallRecord[], stack: Deploye
             keys.resolve(String(input.KeyId), (record.output?.KeyId ?? record.output?.KeyArn) as string | undefined),
           );
       }
+    } else if (record.service === 'lambda') {
+      // The token function's call of the legacy verifier (lazy migration), by the ARN it was configured with.
+      if (record.command !== 'Invoke') throw new Error(`the proof does not know Lambda ${record.command}`);
+      const name = String(input.FunctionName);
+      if (!name.startsWith('arn:')) throw new Error(`Lambda Invoke of ${name}: the proof needs the function's ARN`);
+      const arn = input.Qualifier === undefined ? name : `${name}:${input.Qualifier}`;
+      add('lambda:InvokeFunction', arn, `function ${arn}`);
     } else if (record.service === 'cloudformation') {
       add(
         `cloudformation:${record.command}`,
@@ -311,8 +338,18 @@ function keyDirectory(records: readonly SdkCallRecord[], stack: DeployedStack) {
     attributes: stack.signingKey.attributes,
     policy: stack.signingKey.policy,
   };
+  // The TOTP key, which the functions and the CLI name by its local alias (local/bootstrap.ts).
+  const mfa: KeyFacts = {
+    arn: stack.mfaKey.arn,
+    label: MFA_KEY_LABEL,
+    tags: {},
+    attributes: stack.mfaKey.attributes,
+    policy: stack.mfaKey.policy,
+  };
+  const mfaLocalArn = aliasTargets.get(LOCAL_MFA_KEY_ALIAS);
   const byLocalArn = (localArn: string): KeyFacts => {
     const keyId = keyIdOf(localArn);
+    if (mfaLocalArn !== undefined && keyId === keyIdOf(mfaLocalArn)) return mfa;
     const rotated = created.get(keyId);
     if (rotated === undefined) return first;
     return {
@@ -330,6 +367,7 @@ function keyDirectory(records: readonly SdkCallRecord[], stack: DeployedStack) {
     byLocalArn,
     /** The key a call is on: by the ARN KMS answered with, else by the ARN or alias it named. */
     resolve(keyId: string, answered: string | undefined): KeyFacts {
+      if (keyId === LOCAL_MFA_KEY_ALIAS) return mfa;
       if (answered !== undefined) return byLocalArn(answered);
       if (!keyId.startsWith('alias/')) return byLocalArn(keyId);
       const target = aliasTargets.get(keyId);

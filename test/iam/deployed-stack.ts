@@ -52,6 +52,13 @@ export interface DeployedStack {
     readonly attributes: Readonly<Record<string, string>>;
     readonly alias: string;
   };
+  /** The key TOTP secrets are encrypted with (lib/mfa-key.ts). */
+  readonly mfaKey: {
+    readonly arn: string;
+    readonly policy: PolicyDocument;
+    /** kms:KeySpec, kms:KeyUsage and kms:KeyOrigin. */
+    readonly attributes: Readonly<Record<string, string>>;
+  };
   /** Every resource of the template (for checks of other resource kinds). */
   readonly resources: Readonly<Record<string, { Type: string; Properties?: Record<string, unknown> }>>;
 }
@@ -99,6 +106,8 @@ export function deployedStack(context: Record<string, unknown> = {}): DeployedSt
       String(resolver.resolve(tag.Value)),
     ]),
   );
+  const mfaKeyId = logicalId(stack.mfaKey.key);
+  const mfaKeyProperties = resources[mfaKeyId]!.Properties!;
   return {
     stackName: stack.stackName,
     partition: PARTITION,
@@ -116,6 +125,15 @@ export function deployedStack(context: Record<string, unknown> = {}): DeployedSt
         'kms:KeyOrigin': String(keyProperties.Origin ?? 'AWS_KMS'),
       },
       alias: stack.signingKey.aliasName,
+    },
+    mfaKey: {
+      arn: resolver.arnOf(mfaKeyId),
+      policy: resolver.resolve(mfaKeyProperties.KeyPolicy) as PolicyDocument,
+      attributes: {
+        'kms:KeySpec': String(mfaKeyProperties.KeySpec ?? 'SYMMETRIC_DEFAULT'),
+        'kms:KeyUsage': String(mfaKeyProperties.KeyUsage ?? 'ENCRYPT_DECRYPT'),
+        'kms:KeyOrigin': String(mfaKeyProperties.Origin ?? 'AWS_KMS'),
+      },
     },
     resources,
   };

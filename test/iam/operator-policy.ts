@@ -1,11 +1,13 @@
 import { SIGNING_KEY_TAG_KEY } from '../../contract/signing-keys';
-import type { Check } from './checks';
+import { MFA_KEY_CONDITIONS } from '../../lib/mfa-key';
+import { type Check, MFA_KEY_LABEL } from './checks';
 import type { DeployedStack, PolicyDocument, PolicyStatement } from './deployed-stack';
 
 /**
  * The IAM policy an operator needs, generated from what `ropc-admin` was recorded doing: one statement per
  * kind of resource, with the recorded actions only, scoped to the stack's resources (its tables by their
- * CloudFormation names, its signing keys by their tag, its rotated keys' aliases by prefix), plus what
+ * CloudFormation names, its signing keys by their tag, its rotated keys' aliases by prefix, its TOTP key by
+ * its ARN, the MfaKeyId output), plus what
  * `cdk deploy` needs (assuming the CDK bootstrap roles, which do the deployment).
  *
  * It is built for a concrete deployment, so the proof can evaluate every operator call against it, and
@@ -44,6 +46,9 @@ export function operatorPolicy(checks: readonly Check[], stack: DeployedStack): 
       group('TagNewSigningKeysAtCreation', arn('kms', 'key/*'), check.action, requestTagCondition(stack));
     } else if (check.label.startsWith('alias ')) {
       group('NameRotatedSigningKeys', arn('kms', `${stack.signingKey.alias}-*`), check.action);
+    } else if (check.label === MFA_KEY_LABEL) {
+      // `users mfa enroll`: kms:Encrypt on the stack's TOTP key, with the context its key policy requires.
+      group('EncryptTotpSecrets', stack.mfaKey.arn, check.action, { ...MFA_KEY_CONDITIONS });
     } else if (check.keyPolicy !== undefined) {
       group('UseTheStacksSigningKeys', arn('kms', 'key/*'), check.action, tagged);
     } else if (check.action.startsWith('cloudformation:')) {
@@ -102,6 +107,7 @@ function requestTagCondition(stack: DeployedStack): Record<string, Record<string
 /** The policy as the README shows it: ACCOUNT_ID, REGION and STACK_NAME in place of the deployment's values. */
 export function renderForReadme(policy: PolicyDocument, stack: DeployedStack): string {
   return JSON.stringify(policy, null, 2)
+    .replaceAll(stack.mfaKey.arn.split('/').at(-1)!, 'MFA_KEY_ID')
     .replaceAll(stack.account, 'ACCOUNT_ID')
     .replaceAll(`:${stack.region}:`, ':REGION:')
     .replaceAll(`-${stack.region}"`, '-REGION"')

@@ -243,3 +243,80 @@ describe("the token function's writes to user items", () => {
 function resourceTags(tags: Readonly<Record<string, string>>): Record<string, string> {
   return Object.fromEntries(Object.entries(tags).map(([key, value]) => [`aws:ResourceTag/${key}`, value]));
 }
+
+describe('the TOTP secret key', () => {
+  const key = (): KeyUnderTest => ({
+    arn: stack.mfaKey.arn,
+    account: stack.account,
+    policy: stack.mfaKey.policy,
+    context: { ...stack.mfaKey.attributes },
+  });
+  /** A call with the {userId} encryption context, as the adapters make them. */
+  const USER_CONTEXT = {
+    'kms:EncryptionAlgorithm': 'SYMMETRIC_DEFAULT',
+    'kms:EncryptionContextKeys': ['userId'],
+  };
+  /** A principal of the account (an operator, a CI role) whose IAM policy allows every KMS action on every key. */
+  const administrator = (): Caller => ({
+    name: 'kms-administrator',
+    arn: `arn:${stack.partition}:iam::${stack.account}:role/kms-administrator`,
+    sessionArn: `arn:${stack.partition}:sts::${stack.account}:assumed-role/kms-administrator/session`,
+    policies: [
+      {
+        name: 'EverythingKms',
+        document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }] },
+      },
+    ],
+  });
+
+  it('lets the token function decrypt with the {userId} context only, and never encrypt', async () => {
+    expect(await decide(role('token'), 'kms:Decrypt', key(), USER_CONTEXT)).toBe('Allowed');
+    // No encryption context, an empty one, another key, or userId with another key beside it.
+    const { 'kms:EncryptionContextKeys': _keys, ...withoutContext } = USER_CONTEXT;
+    for (const context of [
+      withoutContext,
+      { ...USER_CONTEXT, 'kms:EncryptionContextKeys': [] },
+      { ...USER_CONTEXT, 'kms:EncryptionContextKeys': ['username'] },
+      { ...USER_CONTEXT, 'kms:EncryptionContextKeys': ['userId', 'tenant'] },
+      { ...USER_CONTEXT, 'kms:EncryptionAlgorithm': 'RSAES_OAEP_SHA_256' },
+    ]) {
+      expect(await decide(role('token'), 'kms:Decrypt', key(), context), JSON.stringify(context)).not.toBe('Allowed');
+    }
+    expect(await decide(role('token'), 'kms:Encrypt', key(), USER_CONTEXT)).not.toBe('Allowed');
+    expect(await decide(role('token'), 'kms:ReEncryptFrom', key(), USER_CONTEXT)).not.toBe('Allowed');
+    expect(await decide(role('token'), 'kms:GenerateDataKey', key(), USER_CONTEXT)).not.toBe('Allowed');
+  });
+
+  it('refuses every other function decryption', async () => {
+    for (const principal of ['jwks', 'metadata', 'rotateKeys'] as const) {
+      expect(await decide(role(principal), 'kms:Decrypt', key(), USER_CONTEXT), principal).not.toBe('Allowed');
+      expect(await decide(role(principal), 'kms:Encrypt', key(), USER_CONTEXT), principal).not.toBe('Allowed');
+    }
+  });
+
+  it('lets a principal of the account encrypt through IAM, with the {userId} context, but never decrypt', async () => {
+    expect(await decide(administrator(), 'kms:Encrypt', key(), USER_CONTEXT)).toBe('Allowed');
+    expect(
+      await decide(administrator(), 'kms:Encrypt', key(), { ...USER_CONTEXT, 'kms:EncryptionContextKeys': ['other'] }),
+    ).not.toBe('Allowed');
+    for (const action of ['kms:Decrypt', 'kms:ReEncryptFrom', 'kms:GenerateDataKey', 'kms:CreateGrant']) {
+      expect(await decide(administrator(), action, key(), USER_CONTEXT), action).not.toBe('Allowed');
+    }
+    // IAM alone grants nothing: without an IAM policy the account's principals cannot even encrypt.
+    expect(await decide({ ...administrator(), policies: [] }, 'kms:Encrypt', key(), USER_CONTEXT)).not.toBe('Allowed');
+  });
+
+  it('keeps the token function from writing a user’s TOTP secret', async () => {
+    const check: Check = {
+      principal: 'token',
+      action: 'dynamodb:UpdateItem',
+      resource: stack.tables.users.arn,
+      label: 'table users',
+      context: { 'dynamodb:Attributes': ['mfaEnrolledAt', 'mfaSecret', 'username'] },
+      call: 'UpdateItem',
+    };
+    expect((await evaluate(check, role('token'), stack.account)).decision).not.toBe('Allowed');
+    const commit = { ...check, context: { 'dynamodb:Attributes': ['mfaEnrolledAt', 'mfaLastStep', 'username'] } };
+    expect((await evaluate(commit, role('token'), stack.account)).decision).toBe('Allowed');
+  });
+});

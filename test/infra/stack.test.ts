@@ -95,7 +95,8 @@ function roleStatements(roleId: string): Statement[] {
 }
 
 function keyPolicy(): Statement[] {
-  const [key] = Object.values(resourcesOfType(service.template, 'AWS::KMS::Key'));
+  // The signing key's (the stack has the TOTP key too: test/infra/mfa-key.test.ts).
+  const key = resourcesOfType(service.template, 'AWS::KMS::Key')[logicalId(service.stack.signingKey.key)];
   return statements(key!.Properties!.KeyPolicy);
 }
 
@@ -461,9 +462,15 @@ describe('IAM', () => {
       ];
       expect([...granted].sort(), name).toEqual([...expected].sort());
     }
-    // The login's rehash writes the password hash of a user (named by its key) and nothing else.
+    // The login's rehash writes the password hash of a user (named by its key), the second factor's commit
+    // the accepted TOTP step or a spent recovery code (under the enrollment date), and nothing else.
     expect(ATTRIBUTE_WRITES).toEqual({
-      token: { users: { actions: ['dynamodb:UpdateItem'], attributes: ['username', 'passwordHash'] } },
+      token: {
+        users: {
+          actions: ['dynamodb:UpdateItem'],
+          attributes: ['username', 'passwordHash', 'mfaLastStep', 'mfaEnrolledAt', 'recoveryCodeHashes'],
+        },
+      },
       jwks: {},
       metadata: {},
     });
@@ -473,6 +480,7 @@ describe('IAM', () => {
       refreshTokens: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       loginAttempts: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
       signingKeys: ['dynamodb:Scan'],
+      mfaChallenges: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
     });
     expect(TABLE_ACTIONS.jwks).toEqual({ signingKeys: ['dynamodb:Scan'] });
     expect(TABLE_ACTIONS.metadata).toEqual({});

@@ -106,6 +106,7 @@ describe('the sessions a password change ends', () => {
           return user;
         },
         replacePasswordHash: (name, previous, next) => deps.users.replacePasswordHash(name, previous, next),
+        createMigratedUser: (user, at) => deps.users.createMigratedUser(user, at),
       },
     };
     const pending = login(username, 'old password', held);

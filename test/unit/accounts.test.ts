@@ -448,7 +448,7 @@ describe("the actions that end a user's sessions", () => {
     ['setPassword', () => setPassword(p, { username: 'alice', password: 'new password', scrypt: FAST_SCRYPT })],
     ['revokeUserTokens', () => revokeUserTokens(p, 'alice')],
   ])('%s revokes every live refresh-token family of the user, and only theirs', async (_name, action) => {
-    expect(await action()).toEqual({ userId, revokedRefreshTokens: 3 });
+    expect(await action()).toEqual({ username: 'alice', userId, revokedRefreshTokens: 3 });
     expect(live.map(revokedAtOf)).toEqual([NOW_SECONDS, NOW_SECONDS]);
     expect(stateOf(liveLegacy)).toBe('revoked');
     expect(p.refreshTokens.revokedFamilies.has(liveLegacy.familyId)).toBe(true);
@@ -471,7 +471,11 @@ describe("the actions that end a user's sessions", () => {
 
   it('deleteUser deletes the user before revoking', async () => {
     const refreshTokens = observing();
-    expect(await deleteUser({ ...p, refreshTokens }, 'alice')).toEqual({ userId, revokedRefreshTokens: 3 });
+    expect(await deleteUser({ ...p, refreshTokens }, 'alice')).toEqual({
+      username: 'alice',
+      userId,
+      revokedRefreshTokens: 3,
+    });
     expect(refreshTokens.seen).toEqual([undefined]);
   });
 
@@ -496,7 +500,7 @@ describe("the actions that end a user's sessions", () => {
 
   it('counts nothing the second time', async () => {
     await revokeUserTokens(p, 'alice');
-    expect(await disableUser(p, 'alice')).toEqual({ userId, revokedRefreshTokens: 0 });
+    expect(await disableUser(p, 'alice')).toEqual({ username: 'alice', userId, revokedRefreshTokens: 0 });
   });
 
   it.each([
@@ -537,7 +541,7 @@ describe('unlockUser', () => {
       await p.loginAttempts.recordFailure(attemptSubject('alice', ip), now);
     await p.loginAttempts.recordFailure(attemptSubject('bob', '198.51.100.1'), now);
 
-    expect(await unlockUser(p, 'alice')).toEqual({ clearedCounters: 3 });
+    expect(await unlockUser(p, 'alice')).toEqual({ username: 'alice', clearedCounters: 3 });
     expect(await p.loginAttempts.read(attemptSubject('alice', '198.51.100.1'), now)).toEqual({
       pairFailures: 0,
       pairLastFailureAt: 0,

@@ -28,6 +28,7 @@ const BASE = {
   REFRESH_TOKENS_TABLE: 'r',
   LOGIN_ATTEMPTS_TABLE: 'l',
   SIGNING_KEYS_TABLE: 'k',
+  MFA_CHALLENGES_TABLE: 'm',
   SIGNING_KEY_ID: 'alias/x',
 };
 

@@ -271,7 +271,12 @@ describe('metadata handler', () => {
       jwks_uri: 'https://auth.example.test/prod/.well-known/jwks.json',
       revocation_endpoint: 'https://auth.example.test/prod/revoke',
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-      grant_types_supported: ['password', 'refresh_token'],
+      grant_types_supported: [
+        'password',
+        'refresh_token',
+        'http://auth0.com/oauth/grant-type/mfa-otp',
+        'http://auth0.com/oauth/grant-type/mfa-recovery-code',
+      ],
       response_types_supported: [],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
       scopes_supported: ['read', 'write', 'admin'],

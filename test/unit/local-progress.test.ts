@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { formatProgress, startProgress } from '../../local/dynamodb/progress';
 
-const MB = 1024 * 1024;
+/** The line counts decimal megabytes, as npm does: the ~57 MB tarball is not shown as 54.3. */
+const MB = 1_000_000;
 
 describe('the download progress line', () => {
   it('shows MB done of the total and the percentage when both are known', () => {
@@ -10,6 +11,18 @@ describe('the download progress line', () => {
     ).toBe('fetching 12.3/57.0 MB (21%)');
     expect(formatProgress({ label: 'fetching', doneBytes: 0, totalBytes: 57 * MB, elapsedMs: 0, frame: 0 })).toBe(
       'fetching 0.0/57.0 MB (0%)',
+    );
+  });
+
+  it('shows 100% only once the last byte is done, and rounds the MB to one decimal', () => {
+    const total = 56_951_244; // a tarball of about the size of DynamoDB Local's
+    const line = (doneBytes: number) =>
+      formatProgress({ label: 'f', doneBytes, totalBytes: total, elapsedMs: 0, frame: 0 });
+    expect(line(total - 1)).toBe('f 57.0/57.0 MB (99%)');
+    expect(line(total)).toBe('f 57.0/57.0 MB (100%)');
+    expect(line(total / 2)).toBe('f 28.5/57.0 MB (50%)');
+    expect(formatProgress({ label: 'f', doneBytes: 1536 * MB, totalBytes: 2048 * MB, elapsedMs: 0, frame: 0 })).toBe(
+      'f 1536.0/2048.0 MB (75%)',
     );
   });
 

@@ -5,11 +5,15 @@ import type {
   ClientStore,
   Clock,
   JwtSigner,
+  LegacyVerifier,
   Logger,
   LoginAttemptStore,
+  MfaChallengeStore,
   PasswordHasher,
+  PasswordPolicy,
   Random,
   RefreshTokenStore,
+  TotpSecretKey,
   UserStore,
 } from '../ports';
 
@@ -24,6 +28,12 @@ export interface TokenEndpointDeps {
   readonly lockoutPolicy?: LockoutPolicy;
   readonly signer: JwtSigner;
   readonly passwords: PasswordHasher;
+  /** Asked about usernames unknown here (lazy migration); absent: an unknown username is a failed login. */
+  readonly legacyVerifier?: LegacyVerifier;
+  /** What a migrated password is judged by (it is accepted anyway; a weak one is logged); absent: not judged. */
+  readonly passwordPolicy?: PasswordPolicy;
+  /** The second factor (grants/second-factor.ts); absent: an enrolled user's password step fails (500). */
+  readonly secondFactor?: { readonly challenges: MfaChallengeStore; readonly secrets: TotpSecretKey };
   readonly clock: Clock;
   readonly random: Random;
   readonly logger: Logger;
@@ -58,6 +68,11 @@ export interface Grant<Type extends string = string, Prefetched = unknown> {
   readonly type: Type;
   /** The request parameters the grant reads (besides grant_type, scope and client authentication). */
   readonly parameters: readonly string[];
+  /**
+   * A grant no client is registered for by itself: any client registered for this other grant may use it
+   * (the second factor completes a password grant). Absent: the client's registration must name the grant.
+   */
+  readonly allowedWith?: string;
   /** Only for confidential clients (RFC 6749 §4.4 client_credentials would be): public clients get unauthorized_client. */
   readonly confidentialOnly?: boolean;
   /**

@@ -1,4 +1,4 @@
-import { InvalidGrantError } from '../errors';
+import { InvalidGrantError, MfaRequiredError, TemporarilyUnavailableError } from '../errors';
 import {
   attemptSubject,
   DEFAULT_LOCKOUT_POLICY,
@@ -8,10 +8,12 @@ import {
   normalizeIp,
   pairDelaySeconds,
 } from '../lockout';
-import type { Client, User } from '../ports';
-import { formatScope, grantableScope, parseScope, requestableScope } from '../scope';
+import type { Client, LegacyVerifierRequest, User } from '../ports';
+import { formatScope, grantableScope, isScopeToken, parseScope, requestableScope } from '../scope';
+import { lookUpUsername, prepareUsername } from '../username';
 import { type Grant, type RequestContext, started, type TokenEndpointDeps } from './grant';
 import { epochSeconds, issueAccessToken, mintFamily } from './issue';
+import { startSecondFactor } from './second-factor';
 
 /** Every way the credentials can be wrong, and a refused attempt, give this one body (no enumeration). */
 const INVALID_CREDENTIALS = 'invalid username or password';
@@ -36,7 +38,8 @@ export const passwordGrant: Grant<'password', Prefetched> = {
     const ips = [...new Set(candidateIps(context))];
     return started(
       Promise.all([
-        deps.users.getUser(username),
+        // The prepared name (RFC 8265), or a name stored as typed before names were prepared.
+        lookUpUsername(username, (name) => deps.users.getUser(name)),
         ...ips.map((ip) => deps.loginAttempts.read(attemptSubject(username, ip), now)),
       ]).then(([user, ...counters]) => ({
         user: user as User | undefined,
@@ -61,13 +64,13 @@ export const passwordGrant: Grant<'password', Prefetched> = {
       event: 'password_grant_failed',
       fields: { requestId: context.requestId, clientId: client.clientId },
     });
-    const { user, counters } = (await prefetched) ?? NOTHING_PREFETCHED;
+    const { user: found, counters } = (await prefetched) ?? NOTHING_PREFETCHED;
     const now = epochSeconds(deps);
     const ip = attemptIp(client, context);
     const subject = attemptSubject(username, ip);
     const policy = deps.lockoutPolicy ?? DEFAULT_LOCKOUT_POLICY;
     const before = counters.get(ip) ?? NO_FAILURES;
-    const log = { requestId: context.requestId, clientId: client.clientId, userId: user?.userId };
+    const requestLog = { requestId: context.requestId, clientId: client.clientId };
 
     // A refused attempt costs the same scrypt run and the same counter writes as a wrong password, and
     // gets the same answer: lockout is invisible, so it reveals neither the account nor its state.
@@ -81,10 +84,37 @@ export const passwordGrant: Grant<'password', Prefetched> = {
       : reservation?.granted === false
         ? reservation.reason
         : undefined;
+    // A username unknown here may be one the legacy verifier knows (lazy migration): it is asked only about
+    // an attempt the lockout let through (and counted), never about a user who exists here, and only for a
+    // name that can be one here (RFC 8265: the new user is stored under the prepared name).
+    const newName =
+      found === undefined && refusal === undefined && deps.legacyVerifier !== undefined
+        ? prepareUsername(username)
+        : undefined;
+    const migration =
+      newName?.ok === true
+        ? await migrateUser(
+            deps,
+            { username, password, clientId: client.clientId },
+            newName.username,
+            requestLog,
+          ).catch(async (error: unknown) => {
+            // A fault is no failed attempt, and no success either: every counter gets the reservation back
+            // before the 503, the streak as it was, and the address is not marked as one the user logged in
+            // from (a fault an attacker can cause must not lift the ceiling). A give-back that fails leaves
+            // the attempt counted; the answer is the same 503.
+            await deps.loginAttempts.release(subject, before, now, 'fault').catch(() => undefined);
+            throw error;
+          })
+        : undefined;
+    const user = migration === undefined ? found : migration.user;
+    const log = { ...requestLog, userId: user?.userId };
     const passwordMatches =
-      user === undefined || refusal !== undefined
-        ? await deps.passwords.verifyDummy(password)
-        : await deps.passwords.verify(password, user.passwordHash);
+      migration !== undefined
+        ? migration.passwordMatches
+        : user === undefined || refusal !== undefined
+          ? await deps.passwords.verifyDummy(password)
+          : await deps.passwords.verify(password, user.passwordHash);
     // 2. The user's scopes are known only now. A right password of which nothing can be granted is not
     //    invalid_scope: §5.2 would allow that code, but giving it only to a right password tells a guesser
     //    the password was right without a token or a success event. It is invalid_grant instead (§5.2:
@@ -98,7 +128,7 @@ export const passwordGrant: Grant<'password', Prefetched> = {
       refusal !== undefined
         ? 'locked'
         : user === undefined
-          ? 'unknown_user'
+          ? (migration?.failure ?? 'unknown_user')
           : user.disabled
             ? 'disabled_user'
             : !passwordMatches
@@ -117,6 +147,20 @@ export const passwordGrant: Grant<'password', Prefetched> = {
         reason: failure,
         lockout: refusal,
       });
+    }
+
+    if (user.mfa !== undefined) {
+      // An enrolled user's right password is half a login: no token, a challenge for the second step. The
+      // reservation goes back to the hour and day counters only: the streak and the known-address mark
+      // wait for the second factor (grants/second-factor.ts).
+      const [pending, ...effects] = await Promise.allSettled([
+        startSecondFactor(deps, client, user, scope, now),
+        upgradePasswordHash(deps, user, password, context.requestId),
+        deps.loginAttempts.release(subject, before, now, 'second_factor_pending'),
+      ]);
+      const failed = [pending, ...effects].find((result) => result.status === 'rejected');
+      if (failed?.status === 'rejected') throw failed.reason;
+      throw new MfaRequiredError((pending as PromiseFulfilledResult<string>).value).audited('mfa_required', log);
     }
 
     const refresh = client.grantTypes.includes('refresh_token')
@@ -154,19 +198,19 @@ export const passwordGrant: Grant<'password', Prefetched> = {
   },
 };
 
-function candidateIps(context: RequestContext): string[] {
+export function candidateIps(context: RequestContext): string[] {
   const reported = context.endUserIp === undefined ? undefined : normalizeIp(context.endUserIp);
   return [normalizeIp(context.sourceIp), ...(reported === undefined || reported === 'unknown' ? [] : [reported])];
 }
 
 /** The IP the counters use: the reported end user's only for a client trusted with it. */
-function attemptIp(client: Client, context: RequestContext): string {
+export function attemptIp(client: Client, context: RequestContext): string {
   const [source, reported] = candidateIps(context);
   return client.trustEndUserIp === true && !client.isPublic && reported !== undefined ? reported : source!;
 }
 
 /** Which limit this failure has just reached, if any (for the audit log and its alarm). */
-function lockoutStarted(
+export function lockoutStarted(
   before: LoginAttemptCounters,
   after: LoginAttemptCounters,
   policy: typeof DEFAULT_LOCKOUT_POLICY,
@@ -203,4 +247,65 @@ async function upgradePasswordHash(
       error: error instanceof Error ? error.name : 'unknown',
     });
   }
+}
+
+/** What asking the legacy verifier gave: the user as now stored here, or none (and why). */
+interface Migration {
+  readonly user: User | undefined;
+  readonly passwordMatches: boolean;
+  /** The verifier did not vouch for the password: the failure is counted as a wrong password's. */
+  readonly failure?: 'legacy_not_verified';
+}
+
+/**
+ * Lazy migration of one user: the legacy verifier checks the password; a verified user is created here
+ * with a hash of it, with the verifier's `sub` (else a fresh opaque id) and its scopes that are scope
+ * tokens, and from then on is a user like any other (the verifier is not asked again). A fault of the
+ * verifier is a 503 (TemporarilyUnavailableError) and creates nothing.
+ */
+async function migrateUser(
+  deps: TokenEndpointDeps,
+  /** The name as typed: the legacy system's own form of it. */
+  request: LegacyVerifierRequest,
+  /** The name as it is stored here (RFC 8265). */
+  username: string,
+  log: { readonly requestId: string; readonly clientId: string },
+): Promise<Migration> {
+  const verifier = deps.legacyVerifier!;
+  // The new user's scrypt hash runs while the verifier works: an unknown username costs no less than the
+  // dummy verification it costs without migration, and a verified one needs no second scrypt run.
+  const [verdict, hash] = await Promise.allSettled([verifier.verify(request), deps.passwords.hash(request.password)]);
+  if (verdict.status === 'rejected') {
+    // Its name only: a verifier's message could quote what it was given.
+    const cause = verdict.reason instanceof Error ? verdict.reason.name : typeof verdict.reason;
+    throw new TemporarilyUnavailableError().audited(
+      'dependency_unavailable',
+      { ...log, dependency: 'legacy_verifier', cause },
+      'warn',
+    );
+  }
+  if (!verdict.value.verified) return { user: undefined, passwordMatches: false, failure: 'legacy_not_verified' };
+  if (hash.status === 'rejected') throw hash.reason;
+  const { sub, scopes = [] } = verdict.value;
+  const user: User = {
+    username,
+    userId: sub ?? deps.random.uuid(),
+    passwordHash: hash.value,
+    scopes: [...new Set(scopes.filter(isScopeToken))],
+    disabled: false,
+  };
+  if ((await deps.users.createMigratedUser(user, new Date(deps.clock()).toISOString())) === 'taken') {
+    // A concurrent first login of the same user created it first (or an operator did): the password is
+    // judged against the user as stored, like any login's.
+    const stored = await deps.users.getUser(username);
+    return {
+      user: stored,
+      passwordMatches: stored !== undefined && (await deps.passwords.verify(request.password, stored.passwordHash)),
+    };
+  }
+  deps.logger.info('user_migrated', { ...log, userId: user.userId, method: 'lazy' });
+  // The user's password as it was: accepted, but the operator should know it would not be allowed as a new one.
+  const problem = await deps.passwordPolicy?.problem(request.password).catch(() => undefined);
+  if (problem !== undefined) deps.logger.warn('weak_password_migrated', { ...log, userId: user.userId });
+  return { user, passwordMatches: true };
 }

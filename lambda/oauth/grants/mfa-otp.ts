@@ -1,0 +1,31 @@
+import { verifyTotp } from '../../mfa/totp';
+import type { Grant } from './grant';
+import {
+  type CodeCheck,
+  issueWithSecondFactor,
+  prefetchSecondFactor,
+  type SecondFactorPrefetched,
+} from './second-factor';
+
+export const MFA_OTP_GRANT_TYPE = 'http://auth0.com/oauth/grant-type/mfa-otp';
+
+/** The TOTP code (RFC 6238) of the user's authenticator: the secret is decrypted by KMS for each check. */
+const totp: CodeCheck = {
+  parameter: 'otp',
+  async check(code, user, deps, now) {
+    const secret = await deps.secondFactor!.secrets.decrypt(user.userId, user.mfa.secretCiphertext);
+    const verdict = verifyTotp(secret, code, now, user.mfa.lastAcceptedStep);
+    secret.fill(0);
+    return verdict.valid ? { use: { kind: 'totp', step: verdict.step } } : { failure: verdict.reason };
+  },
+};
+
+/** Auth0's second step with a one-time password: mfa_token and otp, by the client that got the token. */
+export const mfaOtpGrant: Grant<typeof MFA_OTP_GRANT_TYPE, SecondFactorPrefetched> = {
+  type: MFA_OTP_GRANT_TYPE,
+  parameters: ['mfa_token', 'otp'],
+  allowedWith: 'password',
+  prefetch: prefetchSecondFactor,
+  issue: (client, params, prefetched, deps, context) =>
+    issueWithSecondFactor(totp, client, params, prefetched, deps, context),
+};
