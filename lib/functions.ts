@@ -46,6 +46,8 @@ interface FunctionSpec {
   readonly environment?: Readonly<Record<string, string>>;
   /** Asynchronous invocations (the rotation schedule) are not retried: a retry would rotate twice. */
   readonly retryAttempts?: number;
+  /** Constants esbuild replaces in the bundle (BundlingOptions.define: JSON values). */
+  readonly define?: Readonly<Record<string, string>>;
 }
 
 /** A function with the role and the log group that are its alone. */
@@ -62,6 +64,11 @@ export interface ServiceFunctionsProps {
   readonly tokenFunctionTimeoutSeconds: number;
   /** See TokenServiceSettings.tokenFunctionReservedConcurrency; undefined: no reservation. */
   readonly tokenFunctionReservedConcurrency?: number;
+  /**
+   * Whether the token function migrates users through a legacy verifier: without it, its bundle is built
+   * without that code (the ROPC_LEGACY_MIGRATION constant, lambda/handlers/runtime.ts), about half its size.
+   */
+  readonly legacyMigration: boolean;
   readonly logRetention: RetentionDays;
   /** X-Ray active tracing on every function (CDK grants the role X-Ray's two write actions). */
   readonly tracing: boolean;
@@ -91,6 +98,7 @@ export class ServiceFunctions extends Construct {
         memoryMiB: props.tokenFunctionMemoryMiB,
         timeoutSeconds: props.tokenFunctionTimeoutSeconds,
         reservedConcurrency: props.tokenFunctionReservedConcurrency,
+        define: { ROPC_LEGACY_MIGRATION: String(props.legacyMigration) },
       },
       jwks: {
         entry: 'jwks.ts',
@@ -158,7 +166,7 @@ export class ServiceFunctions extends Construct {
       role,
       logGroup,
       environment: { ...this.props.environment, ...spec.environment, NODE_OPTIONS: '--enable-source-maps' },
-      bundling: BUNDLING,
+      bundling: spec.define === undefined ? BUNDLING : { ...BUNDLING, define: { ...spec.define } },
       retryAttempts: spec.retryAttempts,
       tracing: this.props.tracing ? Tracing.ACTIVE : undefined,
     });

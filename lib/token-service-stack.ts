@@ -189,6 +189,7 @@ export class TokenServiceStack extends Stack {
       tokenFunctionMemoryMiB: settings.tokenFunctionMemoryMiB,
       tokenFunctionTimeoutSeconds: settings.tokenFunctionTimeoutSeconds,
       tokenFunctionReservedConcurrency: settings.tokenFunctionReservedConcurrency,
+      legacyMigration: settings.legacyVerifierFunctionArn !== undefined,
       logRetention: settings.logRetention,
       tracing: settings.tracing,
     });

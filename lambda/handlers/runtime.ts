@@ -139,10 +139,26 @@ function migrationDeps(
 ): { legacyVerifier?: LegacyVerifier; passwordPolicy?: PasswordPolicy } {
   const arn = config.legacyVerifierFunctionArn;
   if (options.legacyVerifier === undefined && arn === undefined) return {};
-  return {
-    legacyVerifier: options.legacyVerifier ?? lambdaLegacyVerifier(config, options, arn!),
-    passwordPolicy: migratedPasswordPolicy(options.env ?? process.env),
-  };
+  // A conditional expression on the defined constant, so that esbuild drops the other branch as it parses,
+  // and with it every reference to the migration's modules (an if/return would leave them in the bundle).
+  return typeof ROPC_LEGACY_MIGRATION !== 'undefined' && ROPC_LEGACY_MIGRATION === false
+    ? withoutMigration()
+    : {
+        legacyVerifier: options.legacyVerifier ?? lambdaLegacyVerifier(config, options, arn!),
+        passwordPolicy: migratedPasswordPolicy(options.env ?? process.env),
+      };
+}
+
+/**
+ * False only in a token bundle built for a stack without lazy migration (lib/functions.ts defines it):
+ * esbuild then leaves out the Lambda client and the password dictionary that migration loads, about half a
+ * megabyte each cold start would fetch for nothing. Not defined when run from source: migration is there.
+ */
+declare const ROPC_LEGACY_MIGRATION: boolean | undefined;
+
+/** The stack sets the verifier's ARN only together with a bundle that has migration; a hand-edited environment stops here. */
+function withoutMigration(): never {
+  throw new Error('LEGACY_VERIFIER_FUNCTION_ARN is set, but this token bundle was built without lazy migration');
 }
 
 function lambdaLegacyVerifier(config: ServiceConfig, options: RuntimeOptions, arn: string): LegacyVerifier {

@@ -75,6 +75,36 @@ describe('cdk synth', () => {
     }
   });
 
+  it('leaves lazy migration out of the token bundle of a stack without a legacy verifier', () => {
+    const token = Object.values(template.Resources).find(
+      (resource) =>
+        resource.Type === 'AWS::Lambda::Function' &&
+        resource.Properties?.Handler === 'index.handler' &&
+        String(resource.Properties?.Description).includes('/token'),
+    );
+    const code = readFileSync(join(outdir, token!.Metadata!['aws:asset:path']!, 'index.js'), 'utf8');
+    // Neither the Lambda client that invokes the verifier nor the dictionary migrated passwords are judged by.
+    expect(code).not.toContain('InvokeCommand');
+    expect(code).not.toContain('zxcvbn');
+    // The same source bundled with migration has both (lambda/handlers/runtime.ts ROPC_LEGACY_MIGRATION).
+    const withMigration = spawnSync(
+      'npx',
+      [
+        'esbuild',
+        'lambda/handlers/token.ts',
+        '--bundle',
+        '--platform=node',
+        '--format=cjs',
+        '--main-fields=module,main',
+        '--define:ROPC_LEGACY_MIGRATION=true',
+      ],
+      { cwd: PROJECT_ROOT, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 },
+    );
+    expect(withMigration.status).toBe(0);
+    expect(withMigration.stdout).toContain('InvokeCommand');
+    expect(withMigration.stdout).toContain('zxcvbn');
+  });
+
   /**
    * Every function's bundle from cdk.out, in a child process as Lambda runs it (lambdaRuntime below): the
    * handler the template names, the template's own environment, events in the REST API proxy shape, against
