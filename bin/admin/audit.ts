@@ -33,6 +33,7 @@ const READ_ONLY: ReadonlySet<CommandId> = new Set<CommandId>([
 const ACTIONS: Partial<Record<CommandId, AuditEvent>> = {
   'users mfa enroll': 'mfa_enrolled',
   'users mfa disable': 'mfa_disabled',
+  'users import': 'user_migrated',
 };
 
 export interface AuditLog {
@@ -76,6 +77,7 @@ export async function openAuditLog(
         target,
         ...(context.strings.region === undefined ? {} : { region: context.strings.region }),
         subject: subjectOf(context, failed ? undefined : outcome.result) ?? null,
+        ...(failed ? {} : outcome.result.audit),
         outcome: failed ? 'failed' : 'succeeded',
         ...(failed ? { reason: failureReason(outcome.error) } : {}),
       };

@@ -29,6 +29,8 @@ export interface CommandResult {
   readonly human: string;
   /** For the audit log, when the arguments do not name it: what the command acted on (the kid keys rotate created). */
   readonly subject?: string;
+  /** More fields for the command's audit line (counts, how): never a secret, a password or a hash. */
+  readonly audit?: Readonly<Record<string, string | number>>;
 }
 
 export type CommandHandler = (context: CommandContext) => Promise<CommandResult>;

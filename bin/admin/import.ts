@@ -72,6 +72,7 @@ export async function importUsersCommand(context: CommandContext): Promise<Comma
       json: { imported, skipped, failed: [] },
       human: `Imported ${plural(imported, 'user')}, skipped ${skipped} that already exist${skipped === 1 ? 's' : ''}.`,
       subject: file,
+      audit: { method: 'import', imported, skipped },
     };
   } finally {
     await input.close();

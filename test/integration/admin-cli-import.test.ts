@@ -395,6 +395,11 @@ describe('users import', () => {
       expect.objectContaining({
         event: 'operator_action',
         command: 'users import',
+        // The users it created came over from a legacy system: user_migrated, as lazy migration logs it.
+        action: 'user_migrated',
+        method: 'import',
+        imported: 1,
+        skipped: 0,
         subject: file,
         outcome: 'succeeded',
       }),
