@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { AccountRootPrincipal, Effect, type IRole, PolicyDocument, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key, KeySpec, KeyUsage } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { KEY_MANAGEMENT_ACTIONS } from './signing-key';
 
 /** The encryption context every TOTP secret is bound to its user by (lambda/adapters/mfa-secret-key.ts). */
 export const MFA_ENCRYPTION_CONTEXT_KEY = 'userId';
@@ -23,26 +24,9 @@ export const MFA_KEY_CONDITIONS = {
  * that no IAM policy in the account can let anyone decrypt a secret.
  */
 export const MFA_KEY_ADMINISTRATION_ACTIONS = [
-  'kms:DescribeKey',
-  'kms:GetKeyPolicy',
-  'kms:PutKeyPolicy',
-  'kms:ListKeyPolicies',
-  'kms:GetKeyRotationStatus',
+  ...KEY_MANAGEMENT_ACTIONS,
   'kms:EnableKeyRotation',
   'kms:DisableKeyRotation',
-  'kms:ListResourceTags',
-  'kms:TagResource',
-  'kms:UntagResource',
-  'kms:UpdateKeyDescription',
-  'kms:EnableKey',
-  'kms:DisableKey',
-  'kms:ScheduleKeyDeletion',
-  'kms:CancelKeyDeletion',
-  'kms:CreateAlias',
-  'kms:UpdateAlias',
-  'kms:DeleteAlias',
-  'kms:ListGrants',
-  'kms:RevokeGrant',
 ] as const;
 
 /**

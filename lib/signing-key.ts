@@ -14,11 +14,10 @@ export const SIGNING_ALGORITHM = 'RSASSA_PKCS1_V1_5_SHA_256';
 export const SIGN_MESSAGE_TYPE = 'DIGEST';
 
 /**
- * Key management the account keeps (through IAM) on the signing key: everything needed to administer,
- * tag, disable and delete it, and to read its public key. Listed one by one, without wildcards, and
- * without kms:Sign: no IAM policy in the account can let anyone but the token function sign a token.
+ * Key management the account keeps (through IAM) on each of the stack's KMS keys: administer, tag, disable
+ * and delete it. Listed one by one, without wildcards, and without any cryptographic operation.
  */
-export const KEY_ADMINISTRATION_ACTIONS = [
+export const KEY_MANAGEMENT_ACTIONS = [
   'kms:DescribeKey',
   'kms:GetKeyPolicy',
   'kms:PutKeyPolicy',
@@ -37,8 +36,13 @@ export const KEY_ADMINISTRATION_ACTIONS = [
   'kms:DeleteAlias',
   'kms:ListGrants',
   'kms:RevokeGrant',
-  'kms:GetPublicKey',
 ] as const;
+
+/**
+ * Key management the account keeps on the signing key, and reading its public key; without kms:Sign: no IAM
+ * policy in the account can let anyone but the token function sign a token.
+ */
+export const KEY_ADMINISTRATION_ACTIONS = [...KEY_MANAGEMENT_ACTIONS, 'kms:GetPublicKey'] as const;
 
 /**
  * The first access-token signing key: RSA_2048 SIGN_VERIFY in KMS, the private half never leaves it.

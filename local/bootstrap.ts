@@ -7,7 +7,13 @@ import {
   UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import {
+  CreateAliasCommand,
+  CreateKeyCommand,
+  type CreateKeyCommandInput,
+  DescribeKeyCommand,
+  type KMSClient,
+} from '@aws-sdk/client-kms';
 import { LOCAL_DEPLOYMENT, signingKeyTag } from '../contract/signing-keys';
 import { TABLE_DEFINITIONS, type TableDefinition, type TableNames } from '../contract/tables';
 
@@ -117,21 +123,24 @@ async function tableExists(db: DynamoDBClient, tableName: string): Promise<boole
 /** The deployment name the local stack's keys are tagged with. */
 
 /** Returns the ARN of the key behind `alias`, creating an RSA_2048 signing key and the alias if missing. */
-export async function ensureSigningKey(kms: KMSClient, alias: string): Promise<string> {
+export function ensureSigningKey(kms: KMSClient, alias: string): Promise<string> {
+  return ensureKey(kms, alias, {
+    KeySpec: 'RSA_2048',
+    KeyUsage: 'SIGN_VERIFY',
+    Description: 'ropc-token-service access-token signing key',
+    Tags: [signingKeyTag(LOCAL_DEPLOYMENT)],
+  });
+}
+
+/** The ARN of the key behind `alias`; when there is none, a key made with `create` and the alias for it. */
+async function ensureKey(kms: KMSClient, alias: string, create: CreateKeyCommandInput): Promise<string> {
   try {
     const { KeyMetadata } = await kms.send(new DescribeKeyCommand({ KeyId: alias }));
     if (KeyMetadata?.Arn !== undefined) return KeyMetadata.Arn;
   } catch (error) {
     if (!(error instanceof Error && error.name === 'NotFoundException')) throw error;
   }
-  const { KeyMetadata } = await kms.send(
-    new CreateKeyCommand({
-      KeySpec: 'RSA_2048',
-      KeyUsage: 'SIGN_VERIFY',
-      Description: 'ropc-token-service access-token signing key',
-      Tags: [signingKeyTag(LOCAL_DEPLOYMENT)],
-    }),
-  );
+  const { KeyMetadata } = await kms.send(new CreateKeyCommand(create));
   if (KeyMetadata?.Arn === undefined || KeyMetadata.KeyId === undefined)
     throw new Error('KMS CreateKey returned no key');
   await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: KeyMetadata.KeyId }));
@@ -145,22 +154,10 @@ export const LOCAL_MFA_KEY_ALIAS = 'alias/ropc-token-service/mfa';
  * Returns the ARN of the key behind `alias`, creating a SYMMETRIC_DEFAULT key (ENCRYPT_DECRYPT) for TOTP
  * secrets and the alias if missing: the local counterpart of lib/mfa-key.ts.
  */
-export async function ensureMfaKey(kms: KMSClient, alias: string): Promise<string> {
-  try {
-    const { KeyMetadata } = await kms.send(new DescribeKeyCommand({ KeyId: alias }));
-    if (KeyMetadata?.Arn !== undefined) return KeyMetadata.Arn;
-  } catch (error) {
-    if (!(error instanceof Error && error.name === 'NotFoundException')) throw error;
-  }
-  const { KeyMetadata } = await kms.send(
-    new CreateKeyCommand({
-      KeySpec: 'SYMMETRIC_DEFAULT',
-      KeyUsage: 'ENCRYPT_DECRYPT',
-      Description: 'ropc-token-service TOTP secret encryption key',
-    }),
-  );
-  if (KeyMetadata?.Arn === undefined || KeyMetadata.KeyId === undefined)
-    throw new Error('KMS CreateKey returned no key');
-  await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: KeyMetadata.KeyId }));
-  return KeyMetadata.Arn;
+export function ensureMfaKey(kms: KMSClient, alias: string): Promise<string> {
+  return ensureKey(kms, alias, {
+    KeySpec: 'SYMMETRIC_DEFAULT',
+    KeyUsage: 'ENCRYPT_DECRYPT',
+    Description: 'ropc-token-service TOTP secret encryption key',
+  });
 }
