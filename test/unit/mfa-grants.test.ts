@@ -3,6 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { base32Encode } from '../../lambda/mfa/base32';
 import { hashMfaToken } from '../../lambda/mfa/mfa-token';
 import { generateRecoveryCodes } from '../../lambda/mfa/recovery-codes';
+import { DependencyUnavailableError } from '../../lambda/oauth/errors';
 import { SUPPORTED_GRANT_TYPES } from '../../lambda/oauth/grants';
 import type { TokenEndpointDeps } from '../../lambda/oauth/grants/grant';
 import type { HttpResponse } from '../../lambda/oauth/http';
@@ -184,6 +185,27 @@ describe('grant_type mfa-otp', () => {
     const counters = await memory.loginAttempts.read(attemptSubject('alice', normalizeIp(IP)), memory.clock() / 1000);
     expect(counters.pairFailures).toBe(0);
     expect(counters.knownAddressUntil).toBeDefined();
+  });
+
+  it('answers 503 when KMS cannot decrypt the secret, and gives the attempt back on every counter', async () => {
+    const token = await mfaToken();
+    const subject = attemptSubject('alice', normalizeIp(IP));
+    const before = await memory.loginAttempts.read(subject, memory.clock() / 1000);
+    const secrets = deps.secondFactor!.secrets;
+    deps = {
+      ...deps,
+      secondFactor: {
+        challenges,
+        secrets: { decrypt: () => Promise.reject(new DependencyUnavailableError('kms')) },
+      },
+    };
+    const response = await otp(token, code());
+    expect(response.status).toBe(503);
+    expect(response.headers['Retry-After']).toBeDefined();
+    // No code was judged: not a failure, and no success either (the streak as it was, no address marked).
+    expect(await memory.loginAttempts.read(subject, memory.clock() / 1000)).toEqual(before);
+    deps = { ...deps, secondFactor: { challenges, secrets } };
+    expect((await otp(token, code())).status).toBe(200);
   });
 
   it('issues no refresh token to a client without the refresh_token grant', async () => {

@@ -133,9 +133,10 @@ export async function issueWithSecondFactor(
     if (lockout !== undefined) deps.logger.warn('lockout_started', { ...log, ...userLog, lockout });
     return refused(reason, { ...userLog, ...fields });
   };
-  // A fault is no failed attempt: the hour and day counters get it back before the 503 (the streak keeps it).
+  // A fault judged no code: no failure and no success, so every counter gets the attempt back before the
+  // 503, the streak as it was read, and the address is not marked (the token's own count keeps it).
   const giveBack = async (error: unknown): Promise<never> => {
-    await deps.loginAttempts.release(subject, before, now, 'second_factor_pending').catch(() => undefined);
+    await deps.loginAttempts.release(subject, before, now, 'fault').catch(() => undefined);
     throw error;
   };
   if (counting.status === 'rejected') await giveBack(counting.reason);
