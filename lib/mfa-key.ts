@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { AccountRootPrincipal, Effect, type IRole, PolicyDocument, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key, KeySpec, KeyUsage } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { KEY_MANAGEMENT_ACTIONS } from './signing-key';
+import { accountAdministers, KEY_MANAGEMENT_ACTIONS } from './signing-key';
 
 /** The encryption context every TOTP secret is bound to its user by (lambda/adapters/mfa-secret-key.ts). */
 export const MFA_ENCRYPTION_CONTEXT_KEY = 'userId';
@@ -53,13 +53,7 @@ export class MfaKey extends Construct {
       // An explicit policy replaces CDK's default, which grants the account kms:* (Decrypt included).
       policy: new PolicyDocument({
         statements: [
-          new PolicyStatement({
-            sid: 'AccountAdministersTheKeyThroughIam',
-            effect: Effect.ALLOW,
-            principals: [new AccountRootPrincipal()],
-            actions: [...MFA_KEY_ADMINISTRATION_ACTIONS],
-            resources: ['*'],
-          }),
+          accountAdministers(MFA_KEY_ADMINISTRATION_ACTIONS),
           new PolicyStatement({
             sid: 'OperatorsEncryptTotpSecretsThroughIam',
             effect: Effect.ALLOW,

@@ -38,6 +38,17 @@ export const KEY_MANAGEMENT_ACTIONS = [
   'kms:RevokeGrant',
 ] as const;
 
+/** The key-policy statement by which the account administers a key of the stack through IAM, with `actions` only. */
+export function accountAdministers(actions: readonly string[]): PolicyStatement {
+  return new PolicyStatement({
+    sid: 'AccountAdministersTheKeyThroughIam',
+    effect: Effect.ALLOW,
+    principals: [new AccountRootPrincipal()],
+    actions: [...actions],
+    resources: ['*'],
+  });
+}
+
 /**
  * Key management the account keeps on the signing key, and reading its public key; without kms:Sign: no IAM
  * policy in the account can let anyone but the token function sign a token.
@@ -69,15 +80,7 @@ export class SigningKey extends Construct {
       keyUsage: KeyUsage.SIGN_VERIFY,
       // An explicit policy replaces CDK's default, which grants the account kms:* (Sign included).
       policy: new PolicyDocument({
-        statements: [
-          new PolicyStatement({
-            sid: 'AccountAdministersTheKeyThroughIam',
-            effect: Effect.ALLOW,
-            principals: [new AccountRootPrincipal()],
-            actions: [...KEY_ADMINISTRATION_ACTIONS],
-            resources: ['*'],
-          }),
-        ],
+        statements: [accountAdministers(KEY_ADMINISTRATION_ACTIONS)],
       }),
       // Tokens it signed live minutes; deleting the stack schedules the key's deletion, cancellable for 30 days.
       removalPolicy: RemovalPolicy.DESTROY,

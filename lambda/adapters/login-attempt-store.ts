@@ -73,8 +73,8 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
   async recordFailure(subject: AttemptSubject, now: number): Promise<LoginAttemptCounters> {
     const [pair, hour, day] = await Promise.all([
       this.incrementPair(subject, now),
-      this.incrementWindow(hourKey(subject, now), (hourBucket(now) + 1) * HOUR),
-      this.incrementWindow(dayKey(subject, now), (dayBucket(now) + 1) * DAY),
+      this.addFailure(hourKey(subject, now), (hourBucket(now) + 1) * HOUR),
+      this.addFailure(dayKey(subject, now), (dayBucket(now) + 1) * DAY),
     ]);
     return { pairFailures: pair, pairLastFailureAt: now, userFailuresThisHour: hour, ipFailuresToday: day };
   }
@@ -92,12 +92,12 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
     const results = await Promise.allSettled([
       this.reservePair(subject, before, now, attempt),
       // From an address the user logged in from, the ceiling does not apply; the failure still counts.
-      this.reserveWindow(
+      this.addFailure(
         hour,
-        before.knownAddressUntil === undefined ? policy.userFailuresPerHour : undefined,
         (hourBucket(now) + 1) * HOUR,
+        before.knownAddressUntil === undefined ? policy.userFailuresPerHour : undefined,
       ),
-      this.reserveWindow(day, policy.ipFailuresPerDay, (dayBucket(now) + 1) * DAY),
+      this.addFailure(day, (dayBucket(now) + 1) * DAY, policy.ipFailuresPerDay),
     ]);
     const [pair, hourCount, dayCount] = results.map((result) =>
       result.status === 'fulfilled' ? result.value : undefined,
@@ -163,8 +163,8 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
 
   async recordRefusal(subject: AttemptSubject, reason: LockoutReason, now: number): Promise<void> {
     if (reason === 'pair_backoff') await this.incrementPair(subject, now);
-    else if (reason === 'user_ceiling') await this.incrementWindow(hourKey(subject, now), (hourBucket(now) + 1) * HOUR);
-    else await this.incrementWindow(dayKey(subject, now), (dayBucket(now) + 1) * DAY);
+    else if (reason === 'user_ceiling') await this.addFailure(hourKey(subject, now), (hourBucket(now) + 1) * HOUR);
+    else await this.addFailure(dayKey(subject, now), (dayBucket(now) + 1) * DAY);
   }
 
   async recordSuccess(subject: AttemptSubject): Promise<void> {
@@ -338,7 +338,7 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
   }
 
   /** One more failure in a window, only while the window is under `limit` (when there is one): the new count. */
-  private async reserveWindow(key: Key, limit: number | undefined, windowEnd: number): Promise<number> {
+  private async addFailure(key: Key, windowEnd: number, limit?: number): Promise<number> {
     const { Attributes } = await callDependency('dynamodb', () =>
       this.db.send(
         new UpdateCommand({
@@ -375,21 +375,6 @@ export class DynamoLoginAttemptStore implements LoginAttemptStore, LoginAttemptR
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
     }
-  }
-
-  private async incrementWindow(key: Key, windowEnd: number): Promise<number> {
-    const { Attributes } = await callDependency('dynamodb', () =>
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: key,
-          UpdateExpression: 'ADD failures :one SET expiresAt = :expiresAt',
-          ExpressionAttributeValues: { ':one': 1, ':expiresAt': windowEnd },
-          ReturnValues: 'UPDATED_NEW',
-        }),
-      ),
-    );
-    return Number(Attributes?.failures ?? 1);
   }
 }
 
