@@ -47,6 +47,8 @@ export type LogEvent =
   | 'signing_key_rotated'
   // With trustedProxyHops set, an X-Forwarded-For that names no client (reason: why; never the header's value).
   | 'forwarded_for_unusable'
+  // A verified first login (lazy migration) answered 503 while a `users import` holds its claim on the users table.
+  | 'user_migration_paused'
   | 'operator_action';
 
 export function isAuditEvent(event: string): event is AuditEvent {

@@ -24,6 +24,23 @@ export const CLIENTS_TABLE: TableDefinition = { name: 'clients', partitionKey: '
 export const USERS_TABLE: TableDefinition = { name: 'users', partitionKey: 'username', retain: true };
 
 /**
+ * The items of the users table that are not users: the claim of a running `users import`
+ * (lambda/adapters/user-store.ts), in IMPORT_CLAIM.shards items, each guarding the usernames that hash to
+ * it, so that concurrent first logins that create users (lazy migration) seldom meet in one transaction.
+ * Their keys start with a control character, which no username has ever been allowed to contain
+ * (lambda/oauth/username.ts, and the CLI's check before names were prepared).
+ */
+export const IMPORT_CLAIM = {
+  /** Every claim item's key starts with it; the shard's number follows. */
+  keyPrefix: '\u0001import#',
+  shards: 16,
+  /** Number: epoch milliseconds; the claim has lapsed from then on, unless renewed. */
+  until: 'claimedUntil',
+  /** String: a random id of the import that holds it. */
+  holder: 'claimHolder',
+} as const;
+
+/**
  * The second factor's attributes of a user item (top-level, so that IAM's dynamodb:Attributes can keep the
  * token function to the last two and the enrollment date its commit conditions on).
  */

@@ -90,7 +90,8 @@ export interface TokenServiceSettings {
    * (an LDAP bind, an old API), for users whose hashes cannot be exported. It gets
    * `{"username","password","clientId"}` and answers `{"verified":true,"sub"?,"scopes"?}` or
    * `{"verified":false}`; a verified user is created here and never asked about again. The token function
-   * may invoke this function (and no other) and gets PutItem on the users table; it waits 5 s for an answer.
+   * may invoke this function (and no other) and gets PutItem and ConditionCheckItem on the users table; it
+   * waits 5 s for an answer.
    * @default - no migration
    */
   readonly legacyVerifierFunctionArn?: string;

@@ -96,10 +96,12 @@ export const ATTRIBUTE_WRITES: Readonly<
 
 /**
  * With lazy migration (legacyVerifierFunctionArn), the token function also creates users: a conditional Put
- * of the user the legacy verifier vouched for. Without it, the token function writes no user.
+ * of the user the legacy verifier vouched for, in a TransactWriteItems with the ConditionCheck that no
+ * `users import` holds its claim on the username's shard (authorised as its parts). A ConditionCheck
+ * reveals no more than the GetItem the function has already. Without it, the token function writes no user.
  */
 export const MIGRATION_TABLE_ACTIONS: Partial<Record<TableName, readonly string[]>> = {
-  users: ['dynamodb:PutItem'],
+  users: ['dynamodb:ConditionCheckItem', 'dynamodb:PutItem'],
 };
 
 /** The scheduled rotation reads the registry and writes it in one transaction of Puts. */

@@ -1,5 +1,10 @@
 import { generateKeyPairSync, type KeyObject, sign as rsaSign } from 'node:crypto';
-import { ClientExistsError, UserExistsError } from '../lambda/accounts/errors';
+import {
+  ClientExistsError,
+  ImportClaimLostError,
+  ImportInProgressError,
+  UserExistsError,
+} from '../lambda/accounts/errors';
 import type {
   ClientChanges,
   ClientRegistry,
@@ -102,13 +107,16 @@ export class MemoryUserStore implements UserDirectory, UserImport {
     const user = this.users.get(username);
     if (user?.passwordHash === previousHash) this.users.set(username, { ...user, passwordHash: nextHash });
   }
-  async createMigratedUser(user: User, at: string): Promise<'created' | 'taken'> {
+  async createMigratedUser(user: User, at: string): Promise<'created' | 'taken' | 'paused'> {
     if (this.users.has(user.username)) return 'taken';
+    if (this.claimedAt(Date.parse(at))) return 'paused';
     this.users.set(user.username, { ...user, scopes: [...user.scopes], createdAt: at, passwordChangedAt: at });
     return 'created';
   }
   async createUser(user: RegisteredUser) {
     if (this.users.has(user.username)) throw new UserExistsError(user.username);
+    if (this.claimedAt(Date.parse(user.createdAt)))
+      throw new ImportInProgressError(this.claim!.until, this.claim!.holder);
     this.users.set(user.username, { ...user, scopes: [...user.scopes] });
   }
   async listUsers(): Promise<UserProfile[]> {
@@ -140,16 +148,41 @@ export class MemoryUserStore implements UserDirectory, UserImport {
     this.users.delete(username);
     return user;
   }
-  /** As DynamoUserStore's: a taken username is counted as existing and left as it is. */
-  async importUsers(users: readonly RegisteredUser[]): Promise<ImportBatchOutcome> {
-    const existing = users.filter((user) => this.users.has(user.username)).map((user) => user.username);
-    const written: string[] = [];
-    for (const user of users) {
-      if (this.users.has(user.username)) continue;
-      this.users.set(user.username, { ...user, scopes: [...user.scopes] });
-      written.push(user.username);
+  /** The import claim, as DynamoUserStore's claim items (one here: its shards matter to DynamoDB alone). */
+  claim: { readonly holder: string; readonly until: number } | undefined;
+  private claimedAt(now: number): boolean {
+    return this.claim !== undefined && this.claim.until > now;
+  }
+  async claimImport(holder: string, now: number, until: number, replacing?: string) {
+    if (this.claimedAt(now) && this.claim!.holder !== replacing) {
+      throw new ImportInProgressError(this.claim!.until, this.claim!.holder);
     }
-    return { written, existing };
+    this.claim = { holder, until };
+  }
+  async renewImport(holder: string, now: number, until: number) {
+    if (this.claim?.holder !== holder || !this.claimedAt(now)) return false;
+    this.claim = { holder, until };
+    return true;
+  }
+  async releaseImport(holder: string) {
+    if (this.claim?.holder === holder) this.claim = undefined;
+  }
+  /** As DynamoUserStore's: a taken username is counted as existing and left as it is. */
+  async *usernames() {
+    yield* [...this.users.keys()];
+  }
+  /** As DynamoUserStore's: a taken username is counted as existing and left as it is, unless `mayExist` says it cannot be. */
+  async importUsers(
+    users: readonly RegisteredUser[],
+    live: () => boolean,
+    mayExist: (username: string) => boolean = () => true,
+  ): Promise<ImportBatchOutcome> {
+    if (!live()) throw new ImportClaimLostError();
+    const taken = (user: RegisteredUser) => mayExist(user.username) && this.users.has(user.username);
+    const existing = users.filter(taken).map((user) => user.username);
+    const written = users.filter((user) => !taken(user));
+    for (const user of written) this.users.set(user.username, { ...user, scopes: [...user.scopes] });
+    return { written: written.map((user) => user.username), existing };
   }
   private update(username: string, changes: Partial<RegisteredUser>): boolean {
     const user = this.users.get(username);

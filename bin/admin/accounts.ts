@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import {
   type AccountError,
   ClientExistsError,
+  ImportInProgressError,
   UnknownClientError,
   UnknownUserError,
   UserExistsError,
@@ -39,5 +40,10 @@ export function accountFailure(error: AccountError, target: Target | undefined):
     return new OperationalError(`user "${printable(error.username)}" already exists in ${where}`);
   if (error instanceof UnknownUserError)
     return new OperationalError(`there is no user "${printable(error.username)}" in ${where}`);
+  if (error instanceof ImportInProgressError) {
+    return new OperationalError(
+      `a users import into ${where} is running: no user can be created until it ends${Number.isFinite(error.until) ? ` (if it was killed, its claim lapses at ${new Date(error.until).toISOString()})` : ''}; try again then`,
+    );
+  }
   return new OperationalError(error.message);
 }

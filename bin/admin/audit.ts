@@ -77,7 +77,7 @@ export async function openAuditLog(
         target,
         ...(context.strings.region === undefined ? {} : { region: context.strings.region }),
         subject: subjectOf(context, failed ? undefined : outcome.result) ?? null,
-        ...(failed ? {} : outcome.result.audit),
+        ...(failed ? (outcome.error instanceof OperationalError ? outcome.error.audit : {}) : outcome.result.audit),
         outcome: failed ? 'failed' : 'succeeded',
         ...(failed ? { reason: failureReason(outcome.error) } : {}),
       };

@@ -19,9 +19,12 @@ export class UsageError extends Error {
 /** The command was understood but could not be carried out (no stack, no such client, unreachable DynamoDB): exit 1. */
 export class OperationalError extends Error {
   readonly exitCode = 1;
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** More fields for the command's audit line, as CommandResult.audit: what it did before it failed. */
+  readonly audit?: Readonly<Record<string, string | number>>;
+  constructor(message: string, options?: { cause?: unknown; audit?: Readonly<Record<string, string | number>> }) {
     super(message, options);
     this.name = 'OperationalError';
+    if (options?.audit !== undefined) this.audit = options.audit;
   }
 }
 

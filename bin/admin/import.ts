@@ -4,14 +4,16 @@
  * and the output. Password hashes never leave the file and the table: no message, progress or result
  * carries one.
  */
-import { createReadStream } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { createReadStream, readFileSync } from 'node:fs';
 import { type FileHandle, mkdtemp, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   checkImport,
+  ImportClaimLostError,
   type ImportLine,
   type ImportProgress,
   type ImportSource,
@@ -27,7 +29,7 @@ import { printable } from './validate';
 
 /**
  * Far above any real user line (a few hundred bytes); stops a file without newlines from being held whole,
- * and keeps a batch of IMPORT_BATCH_SIZE users well inside a transaction's 4 MB.
+ * and keeps each user's item far below DynamoDB's 400 KB.
  */
 export const MAX_LINE_BYTES = 16 * 1024;
 
@@ -52,22 +54,44 @@ export async function importUsersCommand(context: CommandContext): Promise<Comma
     const target = await context.target();
     allowSlowWrites(target.db);
     const progress = progressLine(context, checked.total);
+    const interrupt = stopOnSignal();
     let outcome: Awaited<ReturnType<typeof writeImport>>;
     try {
       outcome = await writeImport(accountPorts(target, context), input.source, checked, {
         onProgress: progress.update,
+        signal: interrupt.signal,
+        claimHolder: `${THIS_MACHINE}/${process.pid}/${randomUUID()}`,
+        isAbandoned: isGoneFromThisMachine,
       });
     } catch (error) {
       if (error instanceof ImportSourceChangedError) {
-        throw new OperationalError(
-          `${input.name} changed while it was imported (line ${error.line} is not what was checked): stopped after importing ${plural(error.imported, 'user')} and skipping ${error.skipped}; check the file and run the import again (the users imported now will be skipped)`,
+        throw stoppedEarly(
+          `${input.name} changed while it was imported (line ${error.line} is not what was checked)`,
+          error,
+          'check the file and run the import again',
+        );
+      }
+      if (error instanceof ImportClaimLostError) {
+        throw stoppedEarly(
+          "the import's claim on the users table lapsed (was this process suspended, or DynamoDB unreachable for minutes?)",
+          error,
+          'run the import again',
         );
       }
       throw error;
     } finally {
+      interrupt.dispose();
       progress.stop();
     }
     const { imported, skipped } = outcome;
+    if (outcome.claimLapsesAt !== undefined) {
+      context.stderr(
+        `warning: the import's claim on the users table could not be released: no user can be created (by users create or a first login through the legacy verifier) until it lapses at ${new Date(outcome.claimLapsesAt).toISOString()}\n`,
+      );
+    }
+    if (outcome.interrupted === true) {
+      throw stoppedEarly('interrupted', outcome, 'run the same import again to import the rest');
+    }
     return {
       json: { imported, skipped, failed: [] },
       human: `Imported ${plural(imported, 'user')}, skipped ${skipped} that already exist${skipped === 1 ? 's' : ''}.`,
@@ -79,9 +103,21 @@ export async function importUsersCommand(context: CommandContext): Promise<Comma
   }
 }
 
+/** An import that stopped before the end: what it did, in words and on its audit line, and what to do. */
+function stoppedEarly(
+  why: string,
+  done: { readonly imported: number; readonly skipped: number },
+  next: string,
+): OperationalError {
+  return new OperationalError(
+    `${why}: stopped after importing ${plural(done.imported, 'user')} and skipping ${done.skipped}; ${next} (the users imported now will be skipped)`,
+    { audit: { method: 'import', imported: done.imported, skipped: done.skipped } },
+  );
+}
+
 /**
- * How long one import request may take: a transaction of 100 conditional Puts on a busy table takes
- * seconds (on DynamoDB Local most of all), and with the token function's budget of 2 s per attempt
+ * How long one import request may take: a BatchGetItem of 100 keys or a BatchWriteItem of 25 users on a
+ * busy table takes seconds (on DynamoDB Local most of all), and with the token function's budget of 2 s per attempt
  * (lambda/adapters/aws-clients.ts) writes still running would time out and be sent again, piling on.
  */
 const IMPORT_REQUEST_TIMEOUT_MS = 30_000;
@@ -91,6 +127,59 @@ function allowSlowWrites(db: DynamoDBDocumentClient): void {
   const handler = db.config.requestHandler as { updateHttpClientConfig?: (key: string, value: number) => void };
   handler.updateHttpClientConfig?.('requestTimeout', IMPORT_REQUEST_TIMEOUT_MS);
   handler.updateHttpClientConfig?.('socketTimeout', IMPORT_REQUEST_TIMEOUT_MS);
+}
+
+/**
+ * This machine, as an import's claim names it: the host name and, where Linux tells it, the boot's id (a
+ * process id means nothing after a reboot, nor on another machine of the same name).
+ */
+const THIS_MACHINE = (() => {
+  let boot = '';
+  try {
+    boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    // Not Linux: the host name alone.
+  }
+  return `${hostname()}${boot === '' ? '' : `@${boot}`}`.replaceAll('/', '_');
+})();
+
+/**
+ * Whether a claim's holder is an import of this machine whose process no longer runs (killed, or crashed):
+ * its claim can be taken over at once, for nothing of it can write any more. Anything else (another
+ * machine, a process that runs, a holder of another form) is waited out.
+ */
+function isGoneFromThisMachine(holder: string): boolean {
+  const [machine, pid] = holder.split('/');
+  if (machine !== THIS_MACHINE || pid === undefined || !/^[1-9][0-9]*$/.test(pid)) return false;
+  if (Number(pid) === process.pid) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Ctrl-C (SIGINT) or SIGTERM while the users are written: the import stops between batches, lets those in
+ * flight finish and releases its claim, rather than leaving user creation paused until the claim lapses.
+ * A second signal has the default effect.
+ */
+function stopOnSignal(): { readonly signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const stop = () => {
+    for (const name of signals) process.off(name, stop);
+    controller.abort();
+  };
+  for (const name of signals) process.once(name, stop);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      for (const name of signals) process.off(name, stop);
+    },
+  };
 }
 
 /** A line error as printed: `line N: reason`, with nothing a terminal would act on. */

@@ -135,7 +135,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   command(
     'users import',
     'FILE|-',
-    'create users from a JSON Lines file (- reads stdin), one user a line: {"username": "…", "password_hash": "…", "sub": "…", "scopes": "read write", "disabled": false}, sub (the access tokens\' sub; default a fresh id), scopes (a string or an array) and disabled optional; every line is checked first, and if any is invalid nothing is imported and each is reported (line N: reason); users that already exist are skipped and counted, never changed, so running it again after an interruption is safe',
+    'create users from a JSON Lines file (- reads stdin), one user a line: {"username": "…", "password_hash": "…", "sub": "…", "scopes": "read write", "disabled": false}, sub (the access tokens\' sub; default a fresh id), scopes (a string or an array) and disabled optional; every line is checked first, and if any is invalid nothing is imported and each is reported (line N: reason); users that already exist are skipped and counted, never changed, so running it again after an interruption is safe; while it writes, no other user is created (users create is refused, first logins through the legacy verifier get 503 and retry) and Ctrl-C stops it between batches',
     { positionals: ['FILE'] },
   ),
   command(

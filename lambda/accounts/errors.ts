@@ -8,7 +8,8 @@ export type AccountErrorCode =
   | 'invalid_client_registration'
   | 'user_exists'
   | 'unknown_user'
-  | 'invalid_username';
+  | 'invalid_username'
+  | 'import_in_progress';
 
 export abstract class AccountError extends Error {
   abstract readonly code: AccountErrorCode;
@@ -70,5 +71,39 @@ export class InvalidUsernameError extends AccountError {
     // The name may be the problem (a control character, say): it is shown escaped, as a JSON string.
     super(`${JSON.stringify(username)} cannot be a username: ${problem}`);
     this.name = 'InvalidUsernameError';
+  }
+}
+
+/**
+ * An import holds the users table's claim (ports.ts UserImport): no other import runs, and no user is
+ * created, until it ends or its claim lapses at `until` (epoch milliseconds).
+ */
+export class ImportInProgressError extends AccountError {
+  readonly code = 'import_in_progress';
+  constructor(
+    /** Epoch milliseconds; NaN when DynamoDB did not say. */
+    readonly until: number,
+    /** The import that holds the claim, when known. */
+    readonly holder?: string,
+  ) {
+    super(
+      `an import is running: no user can be created until it ends${Number.isFinite(until) ? ` (at the latest ${new Date(until).toISOString()})` : ''}`,
+    );
+    this.name = 'ImportInProgressError';
+  }
+}
+
+/**
+ * An import's claim on the users table lapsed, or another import took it, before the import was done
+ * (the process was suspended, or DynamoDB unreachable, for minutes): it stopped writing at once.
+ */
+export class ImportClaimLostError extends Error {
+  constructor(
+    /** Users the import wrote, and skipped, before it stopped (as writeImport counts them; 0 from a store). */
+    readonly imported = 0,
+    readonly skipped = 0,
+  ) {
+    super("the import's claim on the users table lapsed before it was done");
+    this.name = 'ImportClaimLostError';
   }
 }

@@ -5,11 +5,13 @@
  * that is taken, so a second run after an interruption imports the rest and skips the others.
  *
  * The input is read twice (check, then write) and never held whole: what the check keeps per line is 12
- * bytes for its username and 12 for its sub (LineIndex), for the duplicate checks.
+ * bytes for its username and 12 for its sub (LineIndex), for the duplicate checks; the writes keep 12 bytes
+ * per username the table held when they began, when it held at most one for every ten users of the input.
  */
 import { createHash } from 'node:crypto';
 import { prepareUsername } from '../oauth/username';
 import { hashProblem } from '../passwords/formats';
+import { ImportClaimLostError, ImportInProgressError } from './errors';
 import { type Clock, IMPORT_BATCH_SIZE, type Random, type RegisteredUser, type UserImport } from './ports';
 
 /** One user of an import, checked: the username as the service keys it. */
@@ -37,7 +39,15 @@ export interface LineError {
 export type ImportOutcome =
   /** Something was wrong: nothing was written. `errors` holds the first MAX_REPORTED_ERRORS of `errorCount`. */
   | { readonly kind: 'invalid'; readonly errors: readonly LineError[]; readonly errorCount: number }
-  | { readonly kind: 'imported'; readonly imported: number; readonly skipped: number };
+  | {
+      readonly kind: 'imported';
+      readonly imported: number;
+      readonly skipped: number;
+      /** Stopped by ImportOptions.signal before every user was written or skipped: a re-run imports the rest. */
+      readonly interrupted?: true;
+      /** The claim could not be released: no user can be created until then (epoch milliseconds). */
+      readonly claimLapsesAt?: number;
+    };
 
 export interface ImportProgress {
   /** Users written or skipped so far. */
@@ -51,6 +61,15 @@ export interface ImportOptions {
   readonly onProgress?: (progress: ImportProgress) => void;
   /** Batches in flight at once (default 8). */
   readonly concurrency?: number;
+  /** Stops the import between batches (the batches in flight finish, the claim is released). */
+  readonly signal?: AbortSignal;
+  /** Who this import is, in the claim (a fresh UUID when absent): the CLI names its machine and process. */
+  readonly claimHolder?: string;
+  /**
+   * Whether the import that holds the claim is gone for certain (a process of this machine that no longer
+   * runs): its claim is then taken over at once rather than waited out.
+   */
+  readonly isAbandoned?: (holder: string) => boolean;
 }
 
 /** The line errors kept and reported; beyond them only the count (a wrong file can have millions). */
@@ -84,8 +103,8 @@ export class ImportSourceChangedError extends Error {
 }
 
 /**
- * Checks the whole input, then, if every line is good, writes the users whose usernames are free and
- * skips the others. Each imported user is what registerUser (./users.ts) writes: `userId` is the line's
+ * Checks the whole input, then, if every line is good, takes the import's claim on the users table and
+ * writes the users whose usernames are free and skips the others. Each imported user is what registerUser (./users.ts) writes: `userId` is the line's
  * sub (or a fresh UUID), created and password-changed now, so every other action treats them alike.
  */
 export async function importUsers(
@@ -158,9 +177,7 @@ class LineIndex {
 
   /** The line `value` was first seen on; undefined (and `line` noted) when it is new. */
   firstLine(value: string, line: number): number | undefined {
-    const digest = createHash('sha256').update(value, 'utf8').digest();
-    const high = digest.readUInt32BE(0);
-    const low = digest.readUInt32BE(4);
+    const [high, low] = digestOf(value);
     // At most half full, so that probes stay short.
     if ((this.size + 1) * 2 > this.slots.length / 3) this.grow();
     const slot = this.find(this.slots, high, low);
@@ -171,6 +188,11 @@ class LineIndex {
     this.slots[slot + 2] = line;
     this.size++;
     return undefined;
+  }
+
+  /** Whether `value` was noted, or another value with the same 64 bits: false only for a value never seen. */
+  has(value: string): boolean {
+    return this.slots[this.find(this.slots, ...digestOf(value)) + 2] !== 0;
   }
 
   /** The index of the slot holding (high, low), or of the free slot where it belongs (linear probing). */
@@ -193,10 +215,18 @@ class LineIndex {
   }
 }
 
+/** The first 64 bits of the SHA-256 of `value`, as two 32-bit halves. */
+function digestOf(value: string): [number, number] {
+  const digest = createHash('sha256').update(value, 'utf8').digest();
+  return [digest.readUInt32BE(0), digest.readUInt32BE(4)];
+}
+
 /**
- * The second pass, over an input checkImport passed: each line is parsed again (the input is not held)
- * and a line that no longer passes, or more or fewer users than were checked, stops the writes with
- * ImportSourceChangedError.
+ * The second pass, over an input checkImport passed, under the import's claim on the users table
+ * (ports.ts UserImport), after an index of the usernames the table holds (indexUsernames): each line is parsed again (the input is not held) and a line that no longer
+ * passes, or more or fewer users than were checked, stops the writes with ImportSourceChangedError. The
+ * claim is renewed as the batches go and released at the end, whatever happened; a batch is sent only
+ * while the claim has WRITE_MARGIN_MS left, else the import stops with ImportClaimLostError.
  */
 export async function writeImport(
   deps: { readonly users: UserImport; readonly clock: Clock; readonly random: Pick<Random, 'uuid'> },
@@ -206,12 +236,15 @@ export async function writeImport(
 ): Promise<Extract<ImportOutcome, { kind: 'imported' }>> {
   const { total } = checked;
   const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
+  const claim = await ImportClaim.take(deps, options);
   let imported = 0;
   let skipped = 0;
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
+  let existing: LineIndex | undefined;
+  const mayExist = (username: string) => existing?.has(username) ?? true;
   const submit = (batch: RegisteredUser[]) => {
-    const write = deps.users.importUsers(batch).then(
+    const write = deps.users.importUsers(batch, claim.live, mayExist).then(
       (outcome) => {
         imported += outcome.written.length;
         skipped += outcome.existing.length;
@@ -224,11 +257,14 @@ export async function writeImport(
     const tracked = write.finally(() => inFlight.delete(tracked));
     inFlight.add(tracked);
   };
+  const stopped = () => failure !== undefined || options.signal?.aborted === true;
   let batch: RegisteredUser[] = [];
   let number = 0;
   let users = 0;
   let changedAt: number | undefined;
+  let released: boolean;
   try {
+    existing = await indexUsernames(deps.users, Math.floor(total / INDEX_SHARE), () => claim.renewIfDue());
     for await (const line of source()) {
       number++;
       const checked = checkLine(line);
@@ -239,21 +275,146 @@ export async function writeImport(
       }
       batch.push(registered(checked.user, deps));
       if (batch.length === IMPORT_BATCH_SIZE) {
+        await claim.renewIfDue().catch((error: unknown) => {
+          failure ??= error;
+        });
+        if (stopped()) break;
         submit(batch);
         batch = [];
         // Back-pressure: the reader waits while the writers are busy, so memory stays at a few batches.
-        while (inFlight.size >= concurrency && failure === undefined) await Promise.race(inFlight);
+        while (inFlight.size >= concurrency && !stopped()) await Promise.race(inFlight);
       }
-      if (failure !== undefined) break;
+      if (stopped()) break;
     }
-    if (changedAt === undefined && users < total) changedAt = number;
-    if (changedAt === undefined && failure === undefined && batch.length > 0) submit(batch);
+    if (changedAt === undefined && users < total && !stopped()) changedAt = number;
+    if (changedAt === undefined && !stopped() && batch.length > 0) submit(batch);
   } finally {
     await Promise.all(inFlight);
+    released = await claim.release();
   }
+  if (failure instanceof ImportClaimLostError) throw new ImportClaimLostError(imported, skipped);
   if (failure !== undefined) throw failure;
   if (changedAt !== undefined) throw new ImportSourceChangedError(changedAt, imported, skipped);
-  return { kind: 'imported', imported, skipped };
+  return {
+    kind: 'imported',
+    imported,
+    skipped,
+    ...(options.signal?.aborted === true && imported + skipped < total ? { interrupted: true } : {}),
+    ...(released ? {} : { claimLapsesAt: claim.until }),
+  };
+}
+
+/**
+ * The usernames in the table, read once under the claim (when no other user can appear), if there are at
+ * most `limit` of them: a batch then reads back only the usernames it may share with the table, none at
+ * all in a first import. With more, undefined: every batch reads all of its usernames (what is held stays
+ * in proportion to the input, not to the table, and a re-run, whose users are all there, reads them once).
+ */
+async function indexUsernames(
+  users: UserImport,
+  limit: number,
+  /** Called every INDEX_RENEW_EVERY usernames: a table of millions takes minutes to read. */
+  renewIfDue: () => Promise<void>,
+): Promise<LineIndex | undefined> {
+  const index = new LineIndex();
+  let count = 0;
+  for await (const username of users.usernames()) {
+    if (++count > limit) return undefined;
+    index.firstLine(username, count);
+    if (count % INDEX_RENEW_EVERY === 0) await renewIfDue();
+  }
+  return index;
+}
+
+const INDEX_RENEW_EVERY = 10_000;
+/** The table is read whole only when it holds at most one user for every INDEX_SHARE users of the input. */
+const INDEX_SHARE = 10;
+
+/** How long a claim lasts unless renewed: a killed import keeps users from being created this long at most. */
+const CLAIM_MS = 5 * 60_000;
+/** The claim is renewed before a batch once this long has passed since it was taken or last renewed. */
+const RENEW_EVERY_MS = 30_000;
+/**
+ * A request that writes is sent only while the claim has this long left: longer than one request can
+ * take with the SDK's own retries (the CLI's 3 attempts of at most 30 s), so that every write lands before
+ * the claim lapses, with a minute and a half to spare for a clock that runs behind this one (the token
+ * function judges the claim by its own clock).
+ */
+const WRITE_MARGIN_MS = 3 * 60_000;
+
+/** The holder of the claim that refused this import, when `isAbandoned` says it is gone for certain. */
+function abandonedHolder(error: unknown, isAbandoned: ImportOptions['isAbandoned']): string | undefined {
+  if (!(error instanceof ImportInProgressError) || error.holder === undefined) return undefined;
+  return isAbandoned?.(error.holder) === true ? error.holder : undefined;
+}
+
+/** One import's claim on the users table: taken, renewed while the batches go, released at the end. */
+class ImportClaim {
+  private renewedAt: number;
+  private lost = false;
+
+  private constructor(
+    private readonly deps: { readonly users: UserImport; readonly clock: Clock },
+    private readonly holder: string,
+    private expiry: number,
+  ) {
+    this.renewedAt = deps.clock();
+  }
+
+  static async take(
+    deps: { readonly users: UserImport; readonly clock: Clock; readonly random: Pick<Random, 'uuid'> },
+    options: Pick<ImportOptions, 'claimHolder' | 'isAbandoned'>,
+  ): Promise<ImportClaim> {
+    const holder = options.claimHolder ?? deps.random.uuid();
+    const now = deps.clock();
+    try {
+      await deps.users.claimImport(holder, now, now + CLAIM_MS);
+    } catch (error) {
+      const gone = abandonedHolder(error, options.isAbandoned);
+      if (gone === undefined) throw error;
+      // Taken over from that holder only: had another import taken it meanwhile, this one is refused.
+      await deps.users.claimImport(holder, now, now + CLAIM_MS, gone);
+    }
+    return new ImportClaim(deps, holder, now + CLAIM_MS);
+  }
+
+  /** When it lapses unless renewed (epoch milliseconds). */
+  get until(): number {
+    return this.expiry;
+  }
+
+  /** Whether a write may be sent now: the claim is this import's, with WRITE_MARGIN_MS left. */
+  readonly live = (): boolean => !this.lost && this.deps.clock() + WRITE_MARGIN_MS < this.expiry;
+
+  /**
+   * Renews the claim once RENEW_EVERY_MS has passed; a renewal that fails to reach DynamoDB is tried
+   * again before the next batch (the writes stop by themselves once the margin is reached), one that
+   * finds the claim lapsed or another's ends the import with ImportClaimLostError.
+   */
+  async renewIfDue(): Promise<void> {
+    const now = this.deps.clock();
+    if (now - this.renewedAt < RENEW_EVERY_MS) return;
+    let renewed: boolean;
+    try {
+      renewed = await this.deps.users.renewImport(this.holder, now, now + CLAIM_MS);
+    } catch {
+      return;
+    }
+    if (!renewed) {
+      this.lost = true;
+      throw new ImportClaimLostError();
+    }
+    this.renewedAt = now;
+    this.expiry = now + CLAIM_MS;
+  }
+
+  /** False when it could not be released: users can be created again once it lapses (`until`). */
+  async release(): Promise<boolean> {
+    return this.deps.users.releaseImport(this.holder).then(
+      () => true,
+      () => false,
+    );
+  }
 }
 
 function registered(

@@ -18,6 +18,8 @@ export {
   AccountError,
   type AccountErrorCode,
   ClientExistsError,
+  ImportClaimLostError,
+  ImportInProgressError,
   InvalidClientRegistrationError,
   InvalidUsernameError,
   UnknownClientError,

@@ -60,7 +60,10 @@ export interface ClientRegistry extends ClientStore {
 /** The resource owners, keyed by username. */
 export interface UserDirectory extends UserStore {
   getUser(username: string): Promise<RegisteredUser | undefined>;
-  /** Fails with UserExistsError (./errors) if the username is taken. */
+  /**
+   * Fails with UserExistsError (./errors) if the username is taken, and with ImportInProgressError while
+   * an import holds its claim at `user.createdAt` (UserImport).
+   */
   createUser(user: RegisteredUser): Promise<void>;
   /** Every user, by username, without password hashes (they are not even read). */
   listUsers(): Promise<UserProfile[]>;
@@ -99,18 +102,43 @@ export interface LoginAttemptReset {
 export interface ImportBatchOutcome {
   /** Written by this batch. */
   readonly written: readonly string[];
-  /** Taken already (before the import, or by a user created meanwhile): left exactly as it was. */
+  /** Taken already (before the import, or by a user created before it took its claim): left exactly as it was. */
   readonly existing: readonly string[];
 }
 
-/** Writing many new users at once, for `ropc-admin users import` (./import.ts). */
+/**
+ * Writing many new users at once, for `ropc-admin users import` (./import.ts), under a claim on the users
+ * table: while an import holds a live claim, no other import runs and no user is created any other way
+ * (createUser refuses with ImportInProgressError, createMigratedUser answers 'paused'), so the import can
+ * read which usernames are taken and then write the others without a condition on each write, at the rate
+ * of plain batch writes, without ever overwriting a user. Times are epoch milliseconds.
+ */
 export interface UserImport {
   /**
-   * Writes each user of the batch (at most IMPORT_BATCH_SIZE, distinct usernames) whose username is free,
-   * never over one that is taken, however recently; reports which it wrote and which existed.
+   * Takes the claim for `holder` until `until`, unless another holds one that has not lapsed at `now`:
+   * then ImportInProgressError, with when that one lapses and who holds it. `replacing` names a holder
+   * known to be gone (an import killed on this machine) whose claim is taken over although it is live.
    */
-  importUsers(users: readonly RegisteredUser[]): Promise<ImportBatchOutcome>;
+  claimImport(holder: string, now: number, until: number, replacing?: string): Promise<void>;
+  /** Extends `holder`'s claim to `until`; false when it lapsed before `now` or is no longer its own. */
+  renewImport(holder: string, now: number, until: number): Promise<boolean>;
+  /** Ends `holder`'s claim (another's is left alone): users can be created again at once. */
+  releaseImport(holder: string): Promise<void>;
+  /**
+   * Under a live claim: writes each user of the batch (at most IMPORT_BATCH_SIZE, distinct usernames) whose
+   * username is free and reports which it wrote and which existed. `live` is asked before each request
+   * that writes; when it says false, the batch stops with ImportClaimLostError (./errors) and what it
+   * wrote so far stands. `mayExist`, when given, is false only for usernames known to be free under this
+   * claim (none of the table's usernames when the claim was taken): those are written without a read.
+   */
+  importUsers(
+    users: readonly RegisteredUser[],
+    live: () => boolean,
+    mayExist?: (username: string) => boolean,
+  ): Promise<ImportBatchOutcome>;
+  /** Every username in the table (never a claim item), read consistently; for the import's index of them. */
+  usernames(): AsyncIterable<string>;
 }
 
-/** The most users one importUsers call takes: TransactWriteItems' limit of 100 actions. */
+/** The most users one importUsers call takes: BatchGetItem's limit of 100 keys. */
 export const IMPORT_BATCH_SIZE = 100;

@@ -156,9 +156,11 @@ export interface UserStore {
   /**
    * Creates a user the legacy verifier vouched for (lazy migration), created and last given a password at
    * `at` (ISO 8601), with one conditional write: 'taken' when the username exists already (a concurrent
-   * first login of the same user won, or an operator created it), and nothing is written then.
+   * first login of the same user won, or an operator created it), and nothing is written then; 'paused'
+   * while a `users import` holds its claim on the users table at `at` (no user is created then, for the
+   * import writes without conditions), and nothing is written either.
    */
-  createMigratedUser(user: User, at: string): Promise<'created' | 'taken'>;
+  createMigratedUser(user: User, at: string): Promise<'created' | 'taken' | 'paused'>;
 }
 
 /**

@@ -63,7 +63,7 @@ describe('the legacy verifier of lazy migration', () => {
     expect(JSON.stringify(allStatements(plain))).not.toContain(':function:ldap-verifier');
   });
 
-  it('lets the token function create users (PutItem on the users table) only with the context', () => {
+  it('lets the token function create users (PutItem, with the import claim ConditionCheckItem, on the users table) only with the context', () => {
     const users = { 'Fn::GetAtt': [logicalId(migrating.stack.tables.tables.users), 'Arn'] };
     const puts = (service: SynthesizedService) =>
       roleStatements(service, logicalId(service.stack.functions.roles.token)).filter(
@@ -72,8 +72,12 @@ describe('the legacy verifier of lazy migration', () => {
           JSON.stringify(statement.Resource).includes(JSON.stringify(users)),
       );
     expect(puts(migrating)).toHaveLength(1);
+    expect(puts(migrating)[0]!.Action).toContain('dynamodb:ConditionCheckItem');
     expect(puts(migrating)[0]!.Condition).toBeUndefined();
     expect(puts(plain)).toEqual([]);
+    expect(JSON.stringify(roleStatements(plain, logicalId(plain.stack.functions.roles.token)))).not.toContain(
+      'dynamodb:ConditionCheckItem',
+    );
   });
 
   it('leaves cdk-nag with nothing to report', () => {

@@ -4,7 +4,7 @@
  * imports nothing and says why line by line, a re-run skips and counts what exists, stdin works and
  * leaves no spool behind, and no password hash is ever printed or logged.
  */
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,8 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../bin/admin/cli';
 import { formatProgress, MAX_LINE_BYTES } from '../../bin/admin/import';
+import { IMPORT_CLAIM } from '../../contract/tables';
+import { DynamoUserStore } from '../../lambda/adapters/user-store';
 import type { ServiceConfig } from '../../lambda/config';
 import { createTokenEndpointDeps } from '../../lambda/handlers/runtime';
 import { handleTokenRequest } from '../../lambda/oauth/token-endpoint';
@@ -100,6 +102,39 @@ async function runJson(argv: string[], stdin?: string): Promise<Record<string, u
   expect(result.code).toBe(0);
   expect(result.out.trimEnd().split('\n')).toHaveLength(1);
   return JSON.parse(result.out) as Record<string, unknown>;
+}
+
+/** bin/ropc-admin.js as a process of its own, on this file's local stack. */
+function spawnCli(args: string[]): { process: ChildProcess; done: Promise<Run> } {
+  const child = spawn(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'ropc-admin.js'), ...args], {
+    env: { ...process.env, LOCAL_STATE_DIR: stateDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (chunk: Buffer) => void (out += chunk.toString('utf8')));
+  child.stderr!.on('data', (chunk: Buffer) => void (err += chunk.toString('utf8')));
+  const done = new Promise<Run>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      printed.push(out, err);
+      resolve({ code: code ?? -1, out, err });
+    });
+  });
+  return { process: child, done };
+}
+
+/** Polls `condition` every 20 ms, for at most 60 s. */
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  for (const started = Date.now(); !(await condition()); ) {
+    if (Date.now() - started > 60_000) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The first item of the import claim, if any import holds (or held and left) it. */
+function claimItem(): Promise<Record<string, unknown> | undefined> {
+  return userItem(`${IMPORT_CLAIM.keyPrefix}0`);
 }
 
 /** A JSON Lines file in the test's directory. */
@@ -299,6 +334,36 @@ describe('users import', () => {
     expect((await login(later, 'the old password')).status).toBe(200);
   });
 
+  it('while another import holds the claim: a second import and users create are refused, and say why', async () => {
+    const store = new DynamoUserStore(db, config.tables.users);
+    const holder = randomUUID();
+    const until = Date.now() + 60_000;
+    await store.claimImport(holder, Date.now(), until);
+    const name = unique('waiting');
+    try {
+      const file = await jsonLines([{ username: name, password_hash: hashOf.old, scopes: 'read' }]);
+      const second = await run(['users', 'import', file]);
+      expect(second.code).toBe(1);
+      expect(second.out).toBe('');
+      expect(second.err).toContain('a users import into');
+      expect(second.err).toContain(`its claim lapses at ${new Date(until).toISOString()}`);
+      expect(second.err).not.toMatch(STACK_TRACE);
+      const create = await run(['users', 'create', name, '--password-stdin'], { stdin: 'a password for later\n' });
+      expect(create.code).toBe(1);
+      expect(create.err).toContain('no user can be created until it ends');
+      expect(await userItem(name)).toBeUndefined();
+      // The claim's items are no user of the list.
+      const listed = await runJson(['users', 'list']);
+      expect(JSON.stringify(listed)).not.toContain('\\u0001');
+    } finally {
+      await store.releaseImport(holder);
+    }
+    const file = await jsonLines([{ username: name, password_hash: hashOf.old, scopes: 'read' }]);
+    expect(await runJson(['users', 'import', file])).toEqual({ imported: 1, skipped: 0, failed: [] });
+    expect(await runJson(['users', 'import', file])).toEqual({ imported: 0, skipped: 1, failed: [] });
+    expect((await login(name, 'the old password')).status).toBe(200);
+  });
+
   it('reads stdin with -, and leaves no spooled copy behind, whether it imports or refuses', async () => {
     const spools = async () =>
       (await readdir(tmpdir())).filter(
@@ -459,6 +524,52 @@ describe('users import', () => {
     expect(help.out).toMatch(/nothing is imported/);
     expect(help.out).toMatch(/FILE\s+a JSON Lines file/);
     expect((await run(['users', '--help'])).out).toContain('users import FILE|-');
+  });
+
+  it('after an import process is killed, the next run on this machine takes its claim over at once', async () => {
+    const prefix = unique('killed');
+    const count = 30_000;
+    const file = await jsonLines(
+      Array.from({ length: count }, (_, index) => ({
+        username: `${prefix}-${index}`,
+        password_hash: hashOf.old,
+        scopes: 'read',
+      })),
+    );
+    const child = spawnCli(['users', 'import', file]);
+    // Killed once its claim is taken and its first users are written: no chance to release anything.
+    await until(async () => (await claimItem()) !== undefined && (await userItem(`${prefix}-0`)) !== undefined);
+    child.process.kill('SIGKILL');
+    await child.done;
+    expect(await claimItem()).toBeDefined();
+    const rerun = await runJson(['users', 'import', file]);
+    expect((rerun.imported as number) + (rerun.skipped as number)).toBe(count);
+    expect(rerun.skipped as number).toBeGreaterThan(0);
+    expect(await claimItem()).toBeUndefined();
+    expect((await login(`${prefix}-${count - 1}`, 'the old password')).status).toBe(200);
+  });
+
+  it('stops between batches on SIGINT, says what it did, and releases its claim', async () => {
+    const prefix = unique('interrupted');
+    const count = 30_000;
+    const file = await jsonLines(
+      Array.from({ length: count }, (_, index) => ({ username: `${prefix}-${index}`, password_hash: hashOf.old })),
+    );
+    const child = spawnCli(['users', 'import', file]);
+    await until(async () => (await userItem(`${prefix}-0`)) !== undefined);
+    child.process.kill('SIGINT');
+    const result = await child.done;
+    expect(result.code).toBe(1);
+    expect(result.out).toBe('');
+    expect(result.err).toMatch(
+      /^ropc-admin: interrupted: stopped after importing [\d,]+ users and skipping 0; run the same import again/,
+    );
+    expect(await claimItem()).toBeUndefined();
+    // Users can be created again at once.
+    await runJson(['users', 'create', `${prefix}-new`, '--password-stdin'], 'a password after the import\n');
+    const rest = await runJson(['users', 'import', file]);
+    expect((rest.imported as number) + (rest.skipped as number)).toBe(count);
+    expect(rest.imported as number).toBeGreaterThan(0);
   });
 
   // Runs last: whatever the tests above printed or logged holds no hash, not even its salt or digest alone.

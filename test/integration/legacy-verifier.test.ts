@@ -234,12 +234,30 @@ describe('lazy migration in the token function, with DynamoDB Local and the KMS 
     } finally {
       db.destroy();
     }
+    // While a `users import` holds its claim, a verified first login creates no user: a 503, not counted.
+    const claimDb = documentClient(config.dynamodbEndpoint!);
+    const claimStore = new DynamoUserStore(claimDb, config.tables.users);
+    const holder = 'import-in-progress';
+    await claimStore.claimImport(holder, Date.now(), Date.now() + 60_000);
+    try {
+      const paused = await login('grace', 'legacy right');
+      expect(paused.status).toBe(503);
+      expect(paused.headers['Retry-After']).toBe('5');
+      expect(JSON.parse(paused.body)).toMatchObject({ error: 'temporarily_unavailable' });
+      expect(await claimStore.getUser('grace')).toBeUndefined();
+    } finally {
+      await claimStore.releaseImport(holder);
+    }
+    expect((await login('grace', 'legacy right')).status).toBe(200);
+    expect((await claimStore.getUser('grace'))?.userId).toBe('legacy-grace');
+    claimDb.destroy();
     expect((await login('erin', 'wrong')).status).toBe(400);
     const fault = await login('frank', 'throws');
     expect(fault.status).toBe(503);
     expect(fault.headers['Retry-After']).toBe('1');
     const events = lines.map((line) => JSON.parse(line) as { event?: string });
-    expect(events.filter((line) => line.event === 'user_migrated')).toHaveLength(1);
+    expect(events.filter((line) => line.event === 'user_migrated')).toHaveLength(2);
+    expect(events.filter((line) => line.event === 'user_migration_paused')).toHaveLength(1);
     expect(lines.join('\n')).not.toContain('legacy right');
   });
 });

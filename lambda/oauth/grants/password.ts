@@ -249,6 +249,9 @@ async function upgradePasswordHash(
   }
 }
 
+/** Retry-After while an import runs: imports write thousands of users a second, most are over in minutes. */
+const MIGRATION_PAUSED_RETRY_SECONDS = 5;
+
 /** What asking the legacy verifier gave: the user as now stored here, or none (and why). */
 interface Migration {
   readonly user: User | undefined;
@@ -261,7 +264,8 @@ interface Migration {
  * Lazy migration of one user: the legacy verifier checks the password; a verified user is created here
  * with a hash of it, with the verifier's `sub` (else a fresh opaque id) and its scopes that are scope
  * tokens, and from then on is a user like any other (the verifier is not asked again). A fault of the
- * verifier is a 503 (TemporarilyUnavailableError) and creates nothing.
+ * verifier is a 503 (TemporarilyUnavailableError) and creates nothing; so is a `users import` running,
+ * during which no user is created.
  */
 async function migrateUser(
   deps: TokenEndpointDeps,
@@ -294,7 +298,13 @@ async function migrateUser(
     scopes: [...new Set(scopes.filter(isScopeToken))],
     disabled: false,
   };
-  if ((await deps.users.createMigratedUser(user, new Date(deps.clock()).toISOString())) === 'taken') {
+  const created = await deps.users.createMigratedUser(user, new Date(deps.clock()).toISOString());
+  if (created === 'paused') {
+    // A `users import` is writing users: none is created meanwhile, the client retries in a moment.
+    deps.logger.warn('user_migration_paused', log);
+    throw new TemporarilyUnavailableError(MIGRATION_PAUSED_RETRY_SECONDS);
+  }
+  if (created === 'taken') {
     // A concurrent first login of the same user created it first (or an operator did): the password is
     // judged against the user as stored, like any login's.
     const stored = await deps.users.getUser(username);
