@@ -9,7 +9,7 @@ import type { AuditEvent, LogEvent } from '../../contract/audit-events';
 import { AccountError } from '../../lambda/accounts';
 import { isUnavailable } from '../../lambda/adapters/aws-errors';
 import { DependencyUnavailableError } from '../../lambda/oauth/errors';
-import type { CommandContext, CommandResult } from './command';
+import type { AuditEntry, CommandContext, CommandResult } from './command';
 import { OperationalError } from './errors';
 import type { CommandId } from './spec';
 
@@ -43,6 +43,8 @@ export interface AuditLog {
     target: string,
     outcome: { result: CommandResult } | { error: unknown },
   ): Promise<void>;
+  /** Appends one succeeded line per entry, each with its own subject (CommandContext.audit). */
+  acted(context: CommandContext, target: string, entries: readonly AuditEntry[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -64,31 +66,47 @@ export async function openAuditLog(
       `cannot open the audit log ${path} from ${AUDIT_LOG_ENV} (${reason(error)}): nothing was done`,
     );
   }
+  const header = (context: CommandContext, target: string, failed: boolean) => ({
+    timestamp: context.now().toISOString(),
+    level: failed ? 'WARN' : 'INFO',
+    service: 'ropc-admin',
+    event: EVENT,
+    command: context.command.id,
+    ...(ACTIONS[context.command.id] === undefined ? {} : { action: ACTIONS[context.command.id] }),
+    target,
+    ...(context.strings.region === undefined ? {} : { region: context.strings.region }),
+  });
+  const append = async (lines: readonly Record<string, unknown>[]) => {
+    try {
+      await file.appendFile(lines.map((line) => `${JSON.stringify(line)}\n`).join(''));
+    } catch (error) {
+      throw new OperationalError(
+        `the command ran, but its line could not be appended to the audit log ${path} (${reason(error)})`,
+      );
+    }
+  };
   return {
-    record: async (context, target, outcome) => {
+    record: (context, target, outcome) => {
       const failed = 'error' in outcome;
-      const line = {
-        timestamp: context.now().toISOString(),
-        level: failed ? 'WARN' : 'INFO',
-        service: 'ropc-admin',
-        event: EVENT,
-        command: context.command.id,
-        ...(ACTIONS[context.command.id] === undefined ? {} : { action: ACTIONS[context.command.id] }),
-        target,
-        ...(context.strings.region === undefined ? {} : { region: context.strings.region }),
-        subject: subjectOf(context, failed ? undefined : outcome.result) ?? null,
-        ...(failed ? (outcome.error instanceof OperationalError ? outcome.error.audit : {}) : outcome.result.audit),
-        outcome: failed ? 'failed' : 'succeeded',
-        ...(failed ? { reason: failureReason(outcome.error) } : {}),
-      };
-      try {
-        await file.appendFile(`${JSON.stringify(line)}\n`);
-      } catch (error) {
-        throw new OperationalError(
-          `the command ran, but its line could not be appended to the audit log ${path} (${reason(error)})`,
-        );
-      }
+      return append([
+        {
+          ...header(context, target, failed),
+          subject: subjectOf(context, failed ? undefined : outcome.result) ?? null,
+          ...(failed ? (outcome.error instanceof OperationalError ? outcome.error.audit : {}) : outcome.result.audit),
+          outcome: failed ? 'failed' : 'succeeded',
+          ...(failed ? { reason: failureReason(outcome.error) } : {}),
+        },
+      ]);
     },
+    acted: (context, target, entries) =>
+      append(
+        entries.map(({ subject, fields }) => ({
+          ...header(context, target, false),
+          subject,
+          ...fields,
+          outcome: 'succeeded',
+        })),
+      ),
     close: () => file.close(),
   };
 }

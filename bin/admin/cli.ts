@@ -87,6 +87,7 @@ export async function runCli(argv: string[], io: CliIo, deps: CliDeps = {}): Pro
           env: io.env,
           describeStackOutputs: deps.describeStackOutputs,
         }).then((resolved) => (target = resolved))),
+      audit: async (entries) => audit?.acted(context, targetName(), entries),
     };
     audit = await openAuditLog(io.env, command.id);
     // The stack's name even when it could not be reached: the local stack is `local`, as its keys are tagged.

@@ -21,6 +21,17 @@ export interface CommandContext {
    */
   target(): Promise<Target>;
   now(): Date;
+  /**
+   * Appends a line to the audit trail (when there is one) for each thing the command did, as it does them,
+   * beside the command's own line at the end: `users import` records each user it wrote.
+   */
+  audit(entries: readonly AuditEntry[]): Promise<void>;
+}
+
+/** One thing a command did, for its audit line: what it acted on, and fields that are never a secret. */
+export interface AuditEntry {
+  readonly subject: string;
+  readonly fields: Readonly<Record<string, string | number>>;
 }
 
 /** A command's result: `json` is printed with --json (one object), `human` otherwise. */

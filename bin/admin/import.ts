@@ -59,6 +59,11 @@ export async function importUsersCommand(context: CommandContext): Promise<Comma
     try {
       outcome = await writeImport(accountPorts(target, context), input.source, checked, {
         onProgress: progress.update,
+        // One user_migrated line per user written, with its user id, beside the command's line with the counts.
+        onWritten: (users) =>
+          context.audit(
+            users.map(({ username, userId }) => ({ subject: username, fields: { method: 'import', userId } })),
+          ),
         signal: interrupt.signal,
         claimHolder: `${THIS_MACHINE}/${process.pid}/${randomUUID()}`,
         isAbandoned: isGoneFromThisMachine,

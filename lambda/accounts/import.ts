@@ -59,6 +59,8 @@ export interface ImportProgress {
 export interface ImportOptions {
   /** Called after each batch. */
   readonly onProgress?: (progress: ImportProgress) => void;
+  /** Called after each batch with the users it wrote (not those it skipped); the import waits for it. */
+  readonly onWritten?: (users: readonly { readonly username: string; readonly userId: string }[]) => Promise<void>;
   /** Batches in flight at once (default 8). */
   readonly concurrency?: number;
   /** Stops the import between batches (the batches in flight finish, the claim is released). */
@@ -245,9 +247,11 @@ export async function writeImport(
   const mayExist = (username: string) => existing?.has(username) ?? true;
   const submit = (batch: RegisteredUser[]) => {
     const write = deps.users.importUsers(batch, claim.live, mayExist).then(
-      (outcome) => {
+      async (outcome) => {
         imported += outcome.written.length;
         skipped += outcome.existing.length;
+        const written = new Set(outcome.written);
+        await options.onWritten?.(batch.filter((user) => written.has(user.username)));
         options.onProgress?.({ done: imported + skipped, total });
       },
       (error: unknown) => {

@@ -444,9 +444,16 @@ describe('users import', () => {
     }
   });
 
-  it('records one audit line for the import, without a hash', async () => {
+  it('records a user_migrated line with the user id for each user it writes, then the import, never a hash', async () => {
     const log = join(workDir, `${randomUUID()}.audit.jsonl`);
-    const file = await jsonLines([{ username: unique('audited'), password_hash: hashOf.old }]);
+    const existing = unique('audited-existing');
+    await runJson(['users', 'create', existing, '--password-stdin'], 'a password it has\n');
+    const fresh = [unique('audited'), unique('audited')];
+    const file = await jsonLines([
+      { username: fresh[0], password_hash: hashOf.old, sub: `legacy-${fresh[0]}` },
+      { username: existing, password_hash: hashOf.old },
+      { username: fresh[1], password_hash: hashOf.old },
+    ]);
     expect((await run(['users', 'import', file], { env: { ROPC_ADMIN_AUDIT_LOG: log } })).code).toBe(0);
     const bad = await jsonLines([{ username: unique('audited'), password_hash: 'not-a-hash' }]);
     expect((await run(['users', 'import', bad], { env: { ROPC_ADMIN_AUDIT_LOG: log } })).code).toBe(1);
@@ -456,20 +463,33 @@ describe('users import', () => {
       .trimEnd()
       .split('\n')
       .map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(lines).toEqual([
+    const perUser = (username: string, userId: unknown) =>
       expect.objectContaining({
         event: 'operator_action',
         command: 'users import',
         // The users it created came over from a legacy system: user_migrated, as lazy migration logs it.
         action: 'user_migrated',
         method: 'import',
-        imported: 1,
-        skipped: 0,
+        subject: username,
+        userId,
+        outcome: 'succeeded',
+      });
+    expect(lines).toEqual([
+      perUser(fresh[0]!, `legacy-${fresh[0]}`),
+      perUser(fresh[1]!, (await userItem(fresh[1]!))?.userId),
+      expect.objectContaining({
+        event: 'operator_action',
+        command: 'users import',
+        action: 'user_migrated',
+        method: 'import',
+        imported: 2,
+        skipped: 1,
         subject: file,
         outcome: 'succeeded',
       }),
       expect.objectContaining({ event: 'operator_action', command: 'users import', outcome: 'failed' }),
     ]);
+    expect(typeof lines[1]!.userId).toBe('string');
   });
 
   it('reads any file in bounded memory: an overlong line is refused, the lines after it keep their numbers', async () => {
