@@ -262,6 +262,13 @@ export async function writeImport(
     inFlight.add(tracked);
   };
   const stopped = () => failure !== undefined || options.signal?.aborted === true;
+  /** Renews the claim when due, then sends the batch unless the import stopped. */
+  const send = async (batch: RegisteredUser[]) => {
+    await claim.renewIfDue().catch((error: unknown) => {
+      failure ??= error;
+    });
+    if (!stopped()) submit(batch);
+  };
   let batch: RegisteredUser[] = [];
   let number = 0;
   let users = 0;
@@ -279,11 +286,7 @@ export async function writeImport(
       }
       batch.push(registered(checked.user, deps));
       if (batch.length === IMPORT_BATCH_SIZE) {
-        await claim.renewIfDue().catch((error: unknown) => {
-          failure ??= error;
-        });
-        if (stopped()) break;
-        submit(batch);
+        await send(batch);
         batch = [];
         // Back-pressure: the reader waits while the writers are busy, so memory stays at a few batches.
         while (inFlight.size >= concurrency && !stopped()) await Promise.race(inFlight);
@@ -291,7 +294,7 @@ export async function writeImport(
       if (stopped()) break;
     }
     if (changedAt === undefined && users < total && !stopped()) changedAt = number;
-    if (changedAt === undefined && !stopped() && batch.length > 0) submit(batch);
+    if (changedAt === undefined && !stopped() && batch.length > 0) await send(batch);
   } finally {
     await Promise.all(inFlight);
     released = await claim.release();
