@@ -60,6 +60,11 @@ function registered(username: string): RegisteredUser {
   };
 }
 
+/** Import lines `<prefix>-0` to `<prefix>-<count - 1>`, each with the one scrypt hash. */
+function numbered(prefix: string, count: number): { username: string; password_hash: string }[] {
+  return Array.from({ length: count }, (_, index) => ({ username: `${prefix}-${index}`, password_hash: HASH }));
+}
+
 /** Runs `work` under a claim of its own, released afterwards. */
 async function underClaim<T>(store: Store, work: (live: () => boolean) => Promise<T>): Promise<T> {
   const holder = randomUUID();
@@ -360,8 +365,7 @@ describe.each([
         return store.importUsers(batch, live, mayExist);
       },
     });
-    const records = (count: number) =>
-      Array.from({ length: count }, (_, index) => ({ username: `${prefix}-${index}`, password_hash: HASH }));
+    const records = (count: number) => numbered(prefix, count);
     // Two users in the table, 250 in the file (at most one in ten there): only the two are read back.
     expect(await importUsers(deps(watched), lines(records(250)))).toEqual({
       kind: 'imported',
@@ -383,10 +387,7 @@ describe.each([
   it('renews its claim as it goes, so a long import keeps it, and releases it at the end', async () => {
     const store = await make();
     const prefix = `long-${randomUUID().slice(0, 8)}`;
-    const records = Array.from({ length: 6 * IMPORT_BATCH_SIZE }, (_, index) => ({
-      username: `${prefix}-${index}`,
-      password_hash: HASH,
-    }));
+    const records = numbered(prefix, 6 * IMPORT_BATCH_SIZE);
     // Each batch takes two minutes by this clock: without renewals the claim (five minutes) would lapse.
     let now = Date.now();
     const outcome = await importUsers(
@@ -408,10 +409,7 @@ describe.each([
   it('stops, writing nothing more, when its claim lapsed and another import took it', async () => {
     const store = await make();
     const prefix = `lapsed-${randomUUID().slice(0, 8)}`;
-    const records = Array.from({ length: 3 * IMPORT_BATCH_SIZE }, (_, index) => ({
-      username: `${prefix}-${index}`,
-      password_hash: HASH,
-    }));
+    const records = numbered(prefix, 3 * IMPORT_BATCH_SIZE);
     const rival = randomUUID();
     let now = Date.now();
     let batches = 0;
@@ -450,10 +448,7 @@ describe.each([
   it('stops between batches when its signal is aborted, and releases its claim', async () => {
     const store = await make();
     const prefix = `aborted-${randomUUID().slice(0, 8)}`;
-    const records = Array.from({ length: 4 * IMPORT_BATCH_SIZE }, (_, index) => ({
-      username: `${prefix}-${index}`,
-      password_hash: HASH,
-    }));
+    const records = numbered(prefix, 4 * IMPORT_BATCH_SIZE);
     const controller = new AbortController();
     const outcome = await importUsers({ users: store, clock: Date.now, random: { uuid: randomUUID } }, lines(records), {
       concurrency: 1,
@@ -468,10 +463,7 @@ describe.each([
   it('stops when the input no longer reads as it did when it was checked', async () => {
     const store = await make();
     const prefix = `changed-${randomUUID().slice(0, 8)}`;
-    const good = Array.from({ length: IMPORT_BATCH_SIZE + 1 }, (_, index) => ({
-      username: `${prefix}-${index}`,
-      password_hash: HASH,
-    }));
+    const good = numbered(prefix, IMPORT_BATCH_SIZE + 1);
     let reads = 0;
     const source: ImportSource = async function* () {
       reads++;
