@@ -1,11 +1,5 @@
 import { verifyTotp } from '../../mfa/totp';
-import type { Grant } from './grant';
-import {
-  type CodeCheck,
-  issueWithSecondFactor,
-  prefetchSecondFactor,
-  type SecondFactorPrefetched,
-} from './second-factor';
+import { type CodeCheck, secondFactorGrant } from './second-factor';
 
 export const MFA_OTP_GRANT_TYPE = 'http://auth0.com/oauth/grant-type/mfa-otp';
 
@@ -21,11 +15,4 @@ const totp: CodeCheck = {
 };
 
 /** Auth0's second step with a one-time password: mfa_token and otp, by the client that got the token. */
-export const mfaOtpGrant: Grant<typeof MFA_OTP_GRANT_TYPE, SecondFactorPrefetched> = {
-  type: MFA_OTP_GRANT_TYPE,
-  parameters: ['mfa_token', 'otp'],
-  allowedWith: 'password',
-  prefetch: prefetchSecondFactor,
-  issue: (client, params, prefetched, deps, context) =>
-    issueWithSecondFactor(totp, client, params, prefetched, deps, context),
-};
+export const mfaOtpGrant = secondFactorGrant(MFA_OTP_GRANT_TYPE, totp);

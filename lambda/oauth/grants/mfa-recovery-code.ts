@@ -1,11 +1,5 @@
 import { matchRecoveryCode } from '../../mfa/recovery-codes';
-import type { Grant } from './grant';
-import {
-  type CodeCheck,
-  issueWithSecondFactor,
-  prefetchSecondFactor,
-  type SecondFactorPrefetched,
-} from './second-factor';
+import { type CodeCheck, secondFactorGrant } from './second-factor';
 
 export const MFA_RECOVERY_CODE_GRANT_TYPE = 'http://auth0.com/oauth/grant-type/mfa-recovery-code';
 
@@ -21,11 +15,4 @@ const recoveryCode: CodeCheck = {
 };
 
 /** Auth0's second step with a recovery code: mfa_token and recovery_code, by the client that got the token. */
-export const mfaRecoveryCodeGrant: Grant<typeof MFA_RECOVERY_CODE_GRANT_TYPE, SecondFactorPrefetched> = {
-  type: MFA_RECOVERY_CODE_GRANT_TYPE,
-  parameters: ['mfa_token', 'recovery_code'],
-  allowedWith: 'password',
-  prefetch: prefetchSecondFactor,
-  issue: (client, params, prefetched, deps, context) =>
-    issueWithSecondFactor(recoveryCode, client, params, prefetched, deps, context),
-};
+export const mfaRecoveryCodeGrant = secondFactorGrant(MFA_RECOVERY_CODE_GRANT_TYPE, recoveryCode);

@@ -16,7 +16,7 @@ import {
 } from '../lockout';
 import type { ChallengeReservation, Client, SecondFactorUse, User, UserMfa } from '../ports';
 import { formatScope } from '../scope';
-import { type IssuedTokens, type RequestContext, started, type TokenEndpointDeps } from './grant';
+import { type Grant, type IssuedTokens, type RequestContext, started, type TokenEndpointDeps } from './grant';
 import { epochSeconds, issueAccessToken, mintFamily } from './issue';
 import { attemptIp, candidateIps, lockoutStarted } from './password';
 
@@ -59,8 +59,26 @@ export interface CodeCheck {
   ): Promise<{ readonly use: SecondFactorUse } | { readonly failure: string }>;
 }
 
+/**
+ * A grant of the second step (Auth0's mfa-otp and mfa-recovery-code): mfa_token and the code `check`
+ * reads, by the client that got the token.
+ */
+export function secondFactorGrant<Type extends string>(
+  type: Type,
+  check: CodeCheck,
+): Grant<Type, SecondFactorPrefetched> {
+  return {
+    type,
+    parameters: ['mfa_token', check.parameter],
+    allowedWith: 'password',
+    prefetch: prefetchSecondFactor,
+    issue: (client, params, prefetched, deps, context) =>
+      issueWithSecondFactor(check, client, params, prefetched, deps, context),
+  };
+}
+
 /** The challenge, then its user and the user's lockout counters: all before the client is authenticated. */
-export function prefetchSecondFactor(
+function prefetchSecondFactor(
   params: ReadonlyMap<string, string>,
   deps: TokenEndpointDeps,
   context: RequestContext,
@@ -87,7 +105,7 @@ export function prefetchSecondFactor(
   );
 }
 
-export async function issueWithSecondFactor(
+async function issueWithSecondFactor(
   kind: CodeCheck,
   client: Client,
   params: ReadonlyMap<string, string>,
